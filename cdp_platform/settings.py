@@ -1,0 +1,211 @@
+"""The one place that reads the environment.
+
+Every other module receives a :class:`Settings` (or the resources built from it) instead of
+reading ``os.environ`` itself, so that the whole configuration surface is visible here and in
+``.env.example``, and so that a wrong value fails once, at start-up, with a message naming the
+variable and the fix.
+
+Secrets are never read here as values: a vendor credential is described by the name of its
+environment variable and handed to Dagster as an ``EnvVar``, which Dagster resolves at run time
+and keeps out of the UI and the run config.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "production")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or wrong; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class VendorSettings:
+    """Where one vendor lives and which environment variables hold its credentials.
+
+    ``base_url`` is ``None`` when the vendor is served by the bundled sandbox in process.
+    ``credential_vars`` maps the credential's role (``access_token``, ``client_secret``...) to the
+    name of the environment variable that holds it; values are resolved later through ``EnvVar``.
+    ``options`` are non-secret, vendor-specific identifiers (a GA4 property id, a Facebook page id).
+    """
+
+    name: str
+    base_url: str | None
+    credential_vars: Mapping[str, str]
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.base_url is None
+
+
+# The credential roles each vendor needs, in the order a user sets them up. The variable name is
+# always CDP_<VENDOR>_<ROLE>, so the README and .env.example can be generated from this table.
+VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "salesforce": ("client_id", "client_secret", "refresh_token"),
+    "hubspot": ("access_token",),
+    "google_analytics": ("access_token",),
+    "facebook": ("access_token", "app_id", "app_secret"),
+    "instagram": ("access_token",),
+    "twitter": ("bearer_token",),
+}
+
+# Non-secret identifiers per vendor: (role, sandbox default). Real accounts must set them.
+VENDOR_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "salesforce": (),
+    "hubspot": (),
+    "google_analytics": (("property_id", "sandbox-property"),),
+    "facebook": (("page_id", "sandbox-page"), ("lead_form_ids", "sandbox-form")),
+    "instagram": (("user_id", "sandbox-ig-user"),),
+    "twitter": (("user_id", "sandbox-brand"),),
+}
+
+VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
+
+
+def env_var_name(vendor: str, role: str) -> str:
+    return f"CDP_{vendor.upper()}_{role.upper()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The platform's configuration, read from the environment by :func:`load_settings`."""
+
+    env: str
+    lake_root: str
+    s3_endpoint_url: str | None
+    s3_region: str
+    warehouse_path: Path
+    dbt_target: str
+    default_phone_region: str
+    vendors: Mapping[str, VendorSettings]
+
+    @property
+    def lake_on_s3(self) -> bool:
+        return self.lake_root.startswith("s3://")
+
+    @property
+    def s3_bucket(self) -> str:
+        return self.lake_root.removeprefix("s3://").split("/", 1)[0]
+
+    @property
+    def s3_prefix(self) -> str:
+        parts = self.lake_root.removeprefix("s3://").split("/", 1)
+        return parts[1].strip("/") if len(parts) > 1 else ""
+
+
+def _get(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration, without touching the network or the disk.
+
+    Use :func:`check_settings` at start-up to also check that the lake and warehouse are usable.
+    """
+    environ = os.environ if environ is None else environ
+    env = _get(environ, "CDP_ENV", "local")
+    if env not in ENVIRONMENTS:
+        raise SettingsError(
+            f"CDP_ENV={env!r} is not a known environment: set CDP_ENV to one of {', '.join(ENVIRONMENTS)}."
+        )
+    production = env == "production"
+
+    lake_root = _get(environ, "CDP_LAKE_ROOT", None if production else ".cdp/lake")
+    if lake_root is None:
+        raise SettingsError(
+            "CDP_LAKE_ROOT is not set: in production set it to s3://<bucket>/<prefix> "
+            "(or a shared folder path)."
+        )
+    if lake_root.startswith("s3://"):
+        if not lake_root.removeprefix("s3://").split("/", 1)[0]:
+            raise SettingsError(
+                f"CDP_LAKE_ROOT={lake_root!r} names no bucket: use s3://<bucket>/<prefix>."
+            )
+    elif "://" in lake_root:
+        raise SettingsError(
+            f"CDP_LAKE_ROOT={lake_root!r} uses an unsupported scheme: use a folder path or s3://<bucket>/<prefix>."
+        )
+
+    warehouse = _get(environ, "CDP_WAREHOUSE_PATH", ".cdp/warehouse.duckdb")
+    warehouse_path = Path(warehouse)
+    if warehouse_path.suffix != ".duckdb":
+        raise SettingsError(
+            f"CDP_WAREHOUSE_PATH={warehouse!r} must be a DuckDB file ending in .duckdb."
+        )
+
+    vendors: dict[str, VendorSettings] = {}
+    for vendor, roles in VENDOR_CREDENTIALS.items():
+        base_url = _get(environ, env_var_name(vendor, "base_url"))
+        if base_url is None and production:
+            raise SettingsError(
+                f"{env_var_name(vendor, 'base_url')} is not set: production never falls back to the "
+                f"bundled sandbox; set it to the vendor's API base URL (see README, 'Connecting the vendors')."
+            )
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"{env_var_name(vendor, 'base_url')}={base_url!r} is not an http(s) URL."
+            )
+        options = {
+            role: _get(environ, env_var_name(vendor, role), None if production else default)
+            for role, default in VENDOR_OPTIONS[vendor]
+        }
+        missing = [role for role, value in options.items() if value is None]
+        if missing:
+            raise SettingsError(
+                f"{env_var_name(vendor, missing[0])} is not set: production needs the real "
+                f"{vendor} {missing[0].replace('_', ' ')}."
+            )
+        vendors[vendor] = VendorSettings(
+            name=vendor,
+            base_url=base_url.rstrip("/") if base_url else None,
+            credential_vars={role: env_var_name(vendor, role) for role in roles},
+            options={k: v for k, v in options.items() if v is not None},
+        )
+
+    return Settings(
+        env=env,
+        lake_root=lake_root.rstrip("/") if lake_root.startswith("s3://") else lake_root,
+        s3_endpoint_url=_get(environ, "CDP_S3_ENDPOINT_URL"),
+        s3_region=_get(environ, "CDP_S3_REGION", "us-east-1") or "us-east-1",
+        warehouse_path=warehouse_path,
+        dbt_target=_get(environ, "CDP_DBT_TARGET", "local") or "local",
+        default_phone_region=(_get(environ, "CDP_DEFAULT_PHONE_REGION", "US") or "US").upper(),
+        vendors=vendors,
+    )
+
+
+def _check_writable_folder(path: Path, variable: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise SettingsError(
+            f"{variable}: the folder {str(path)!r} is not writable ({exc.strerror or exc}); "
+            f"point {variable} at a folder this user can write, or fix its permissions."
+        ) from None
+
+
+def check_settings(settings: Settings) -> None:
+    """Check at start-up that the lake and the warehouse can be used, failing with the fix.
+
+    Local folders are created if missing. An S3 lake is probed with one ``HeadBucket`` call, so a
+    missing bucket or an unreachable endpoint shows up here rather than in the first run.
+    """
+    if settings.lake_on_s3:
+        from cdp_platform.io.lake import S3Lake
+
+        S3Lake.from_settings(settings).check()
+    else:
+        _check_writable_folder(Path(settings.lake_root), "CDP_LAKE_ROOT")
+    _check_writable_folder(settings.warehouse_path.parent, "CDP_WAREHOUSE_PATH")

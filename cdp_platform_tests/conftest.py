@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: real S3 on loopback (moto's server), lakes, PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cdp_platform.io.lake import LocalLake, S3Lake
+from cdp_platform_tests.support.services import free_port, require_service
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint on a free loopback port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_root(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """(lake root, S3 endpoint or None): every lake test runs on a folder and on real S3."""
+    if request.param == "local":
+        return str(tmp_path / "lake"), None
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = request.getfixturevalue("s3_bucket")
+    return f"s3://{bucket}/cdp", endpoint
+
+
+@pytest.fixture
+def lake(lake_root: tuple[str, str | None]) -> LocalLake | S3Lake:
+    root, endpoint = lake_root
+    if root.startswith("s3://"):
+        bucket, _, prefix = root.removeprefix("s3://").partition("/")
+        return S3Lake(bucket, prefix, endpoint_url=endpoint)
+    return LocalLake(Path(root))
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return "postgresql://postgres@127.0.0.1:5432/test"
