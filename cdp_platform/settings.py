@@ -12,6 +12,7 @@ and keeps out of the UI and the run config.
 
 from __future__ import annotations
 
+import datetime
 import os
 import tempfile
 from collections.abc import Mapping
@@ -84,6 +85,7 @@ class Settings:
     warehouse_path: Path
     dbt_target: str
     default_phone_region: str
+    partitions_start: str
     vendors: Mapping[str, VendorSettings]
 
     @property
@@ -143,6 +145,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CDP_WAREHOUSE_PATH={warehouse!r} must be a DuckDB file ending in .duckdb."
         )
 
+    partitions_start = _get(environ, "CDP_PARTITIONS_START", "2024-11-01") or "2024-11-01"
+    try:
+        datetime.date.fromisoformat(partitions_start)
+    except ValueError:
+        raise SettingsError(
+            f"CDP_PARTITIONS_START={partitions_start!r} is not a date: use YYYY-MM-DD (the first day to ingest)."
+        ) from None
+
     vendors: dict[str, VendorSettings] = {}
     for vendor, roles in VENDOR_CREDENTIALS.items():
         base_url = _get(environ, env_var_name(vendor, "base_url"))
@@ -180,6 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse_path=warehouse_path,
         dbt_target=_get(environ, "CDP_DBT_TARGET", "local") or "local",
         default_phone_region=(_get(environ, "CDP_DEFAULT_PHONE_REGION", "US") or "US").upper(),
+        partitions_start=partitions_start,
         vendors=vendors,
     )
 
