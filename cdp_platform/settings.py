@@ -130,9 +130,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if lake_root.startswith("s3://"):
         if not lake_root.removeprefix("s3://").split("/", 1)[0]:
-            raise SettingsError(
-                f"CDP_LAKE_ROOT={lake_root!r} names no bucket: use s3://<bucket>/<prefix>."
-            )
+            raise SettingsError(f"CDP_LAKE_ROOT={lake_root!r} names no bucket: use s3://<bucket>/<prefix>.")
     elif "://" in lake_root:
         raise SettingsError(
             f"CDP_LAKE_ROOT={lake_root!r} uses an unsupported scheme: use a folder path or s3://<bucket>/<prefix>."
@@ -141,9 +139,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     warehouse = _get(environ, "CDP_WAREHOUSE_PATH", ".cdp/warehouse.duckdb")
     warehouse_path = Path(warehouse)
     if warehouse_path.suffix != ".duckdb":
-        raise SettingsError(
-            f"CDP_WAREHOUSE_PATH={warehouse!r} must be a DuckDB file ending in .duckdb."
-        )
+        raise SettingsError(f"CDP_WAREHOUSE_PATH={warehouse!r} must be a DuckDB file ending in .duckdb.")
 
     partitions_start = _get(environ, "CDP_PARTITIONS_START", "2024-11-01") or "2024-11-01"
     try:
@@ -162,9 +158,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"bundled sandbox; set it to the vendor's API base URL (see README, 'Connecting the vendors')."
             )
         if base_url is not None and not base_url.startswith(("http://", "https://")):
-            raise SettingsError(
-                f"{env_var_name(vendor, 'base_url')}={base_url!r} is not an http(s) URL."
-            )
+            raise SettingsError(f"{env_var_name(vendor, 'base_url')}={base_url!r} is not an http(s) URL.")
         options = {
             role: _get(environ, env_var_name(vendor, role), None if production else default)
             for role, default in VENDOR_OPTIONS[vendor]

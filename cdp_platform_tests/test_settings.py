@@ -74,7 +74,7 @@ def test_unwritable_lake_folder_fails_at_start_up(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     settings = load_settings({"CDP_LAKE_ROOT": str(locked / "lake")})
-    with pytest.raises(SettingsError, match="CDP_LAKE_ROOT: the folder .* is not writable"):
+    with pytest.raises(SettingsError, match=r"CDP_LAKE_ROOT: the folder .* is not writable"):
         check_settings(settings)
 
 
@@ -82,7 +82,7 @@ def test_lake_path_that_is_a_file_fails_at_start_up(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     settings = load_settings({"CDP_LAKE_ROOT": str(blocker / "lake")})
-    with pytest.raises(SettingsError, match="CDP_LAKE_ROOT: the folder .* is not writable"):
+    with pytest.raises(SettingsError, match=r"CDP_LAKE_ROOT: the folder .* is not writable"):
         check_settings(settings)
 
 
@@ -102,7 +102,7 @@ def test_unreachable_s3_endpoint_fails_at_start_up(monkeypatch):
     settings = load_settings(
         {"CDP_LAKE_ROOT": "s3://bucket/x", "CDP_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     )
-    with pytest.raises(SettingsError, match="CDP_S3_ENDPOINT_URL: the S3 endpoint .* cannot be reached"):
+    with pytest.raises(SettingsError, match=r"CDP_S3_ENDPOINT_URL: the S3 endpoint .* cannot be reached"):
         check_settings(settings)
 
 

@@ -30,7 +30,9 @@ def _check_specs(entity: CleansedEntity) -> list[dg.AssetCheckSpec]:
             blocking=True,
             description=f"Pandera: {', '.join(entity.key_columns)} are present, typed and unique per partition.",
         ),
-        dg.AssetCheckSpec("values_schema", asset=key, description="Pandera: every other column's type and rules."),
+        dg.AssetCheckSpec(
+            "values_schema", asset=key, description="Pandera: every other column's type and rules."
+        ),
         dg.AssetCheckSpec(
             "raw_rows_accounted_for",
             asset=key,
@@ -130,7 +132,9 @@ def build_cleansed_asset(
         warehouse: DuckDBResource = context.resources.warehouse
         with warehouse.get_connection() as connection:
             stored_clean = _stored_rows(connection, f"{entity.schema_name}.{entity.entity}", dates)
-            stored_rejected = _stored_rows(connection, f"{entity.schema_name}.{entity.entity}_rejected", dates)
+            stored_rejected = _stored_rows(
+                connection, f"{entity.schema_name}.{entity.entity}_rejected", dates
+            )
         yield checks.invariant_check(
             asset_key=asset_key,
             raw_rows=raw.height,
@@ -156,7 +160,9 @@ def build_cleansed_asset(
             description=f"{quarantined.height} row(s) quarantined",
             metadata={
                 "rejected_rows": quarantined.height,
-                "by_rule": dg.MetadataValue.md(checks.markdown_table(by_rule) if by_rule is not None else "none"),
+                "by_rule": dg.MetadataValue.md(
+                    checks.markdown_table(by_rule) if by_rule is not None else "none"
+                ),
             },
         )
 

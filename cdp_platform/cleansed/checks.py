@@ -52,8 +52,12 @@ def schema_check(
         failures = exc.failure_cases
     except SchemaError as exc:  # raised for frame-level problems even in lazy mode
         failures = pl.DataFrame(
-            {"column": [getattr(exc.schema, "name", None)], "check": [str(exc.check)], "failure_case": [str(exc)],
-             "index": [None]},
+            {
+                "column": [getattr(exc.schema, "name", None)],
+                "check": [str(exc.check)],
+                "failure_case": [str(exc)],
+                "index": [None],
+            },
             schema={"column": pl.String, "check": pl.String, "failure_case": pl.String, "index": pl.Int32},
         )
     if failures is None or failures.is_empty():
@@ -64,9 +68,7 @@ def schema_check(
             severity=severity,
             metadata={"rows": frame.height, "columns_checked": ", ".join(wanted)},
         )
-    counts = (
-        failures.group_by("column", "check").agg(pl.len().alias("rows")).sort("rows", descending=True)
-    )
+    counts = failures.group_by("column", "check").agg(pl.len().alias("rows")).sort("rows", descending=True)
     indexes = failures["index"].drop_nulls().unique().sort().head(SAMPLE_ROWS).to_list()
     sample_columns = [c for c in [id_column, *wanted] if c in frame.columns]
     sample = (
@@ -170,7 +172,9 @@ def drift_differences(expected: Mapping[str, str], observed: Mapping[str, set[st
         wanted = expected[path].rstrip("?")
         unexpected = observed[path] - {"null", wanted}
         if unexpected:
-            differences.append(f"changed type of {path}: expected {wanted}, got {'/'.join(sorted(unexpected))}")
+            differences.append(
+                f"changed type of {path}: expected {wanted}, got {'/'.join(sorted(unexpected))}"
+            )
     return differences
 
 

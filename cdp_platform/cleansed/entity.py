@@ -144,7 +144,9 @@ def _violation(field_: Field, raw: pl.Expr, value: pl.Expr) -> tuple[str, pl.Exp
     return None
 
 
-def cleanse(raw: pl.DataFrame, entity: CleansedEntity, partition_date, phone_region: str = "US") -> CleanseResult:
+def cleanse(
+    raw: pl.DataFrame, entity: CleansedEntity, partition_date, phone_region: str = "US"
+) -> CleanseResult:
     """Apply ``entity`` to one raw partition (columns ``record_id``, ``updated_at``, ``payload``)."""
     frame = raw.select(RAW_ID, RAW_UPDATED, RAW_PAYLOAD)
     frame = frame.with_columns(
@@ -172,7 +174,9 @@ def cleanse(raw: pl.DataFrame, entity: CleansedEntity, partition_date, phone_reg
     for f in entity.fields:
         raw_col = pl.col(f"__raw_{f.name}")
         if f.required:
-            checks.append(("missing_required", f.name, raw_col.is_null() | (raw_col.str.strip_chars() == ""), raw_col))
+            checks.append(
+                ("missing_required", f.name, raw_col.is_null() | (raw_col.str.strip_chars() == ""), raw_col)
+            )
         violation = _violation(f, raw_col, pl.col(f.name))
         if violation is not None:
             checks.append((violation[0], f.name, violation[1], raw_col))
@@ -194,7 +198,9 @@ def cleanse(raw: pl.DataFrame, entity: CleansedEntity, partition_date, phone_reg
     )
     accepted = frame.filter(pl.col("__rule").is_null())
     originals = [
-        pl.col(f"__raw_{f.name}").alias(f"{f.name}_original") for f in entity.fields if f.kind in ("email", "phone")
+        pl.col(f"__raw_{f.name}").alias(f"{f.name}_original")
+        for f in entity.fields
+        if f.kind in ("email", "phone")
     ]
     accepted = accepted.select(
         pl.col(RAW_ID).alias("record_id"),

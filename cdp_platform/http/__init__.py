@@ -1,0 +1,98 @@
+"""The resilient async API client every vendor connector uses.
+
+Modules, one idea each: ``client`` (VendorClient), ``retry`` (RetryPolicy), ``breaker`` (per-vendor
+circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators), ``hubspot_search``
+(search windows under the 10,000-result limit), ``auth`` (credentials), ``redaction``,
+``dead_letters``, ``checkpoint`` and ``extract`` (the loop tying them together).
+
+A stream, end to end::
+
+    client = VendorClient("hubspot", base_url, BearerAuth(token), pacer_for("hubspot"))
+    paginator = paginator_from_config({"type": "hubspot_after", "record_path": "results"})
+    first = RequestSpec("GET", "/crm/v3/objects/contacts", params={"limit": 100})
+    result = await extract(client, paginator, first, checkpoint_store=store,
+                           checkpoint_key="hubspot/contacts/2026-11-25", on_page=append_page,
+                           stream="contacts", partition="2026-11-25")
+"""
+
+from .auth import Auth, BearerAuth, FacebookTokenAuth, SalesforceOAuth
+from .breaker import BreakerRegistry, CircuitBreaker, breaker_for
+from .checkpoint import Checkpoint, CheckpointStore, InMemoryCheckpointStore, LocalFolderCheckpointStore
+from .client import ClientStats, RequestRecord, RequestSpec, VendorClient
+from .dead_letters import DeadLetter
+from .errors import (
+    ErrorInfo,
+    ExpiredCredentials,
+    HttpClientError,
+    QuotaExhausted,
+    RetriesExhausted,
+    VendorError,
+    VendorTransportError,
+    VendorUnavailable,
+)
+from .extract import ExtractResult, extract
+from .hubspot_search import SearchWindow, clear_search, extract_search, plan_windows, search_request
+from .pacing import FacebookPacer, GA4Pacer, HubSpotPacer, Pacer, SalesforcePacer, TwitterPacer, pacer_for
+from .pagination import (
+    GraphNextLink,
+    HubSpotAfterCursor,
+    OffsetRowCount,
+    Page,
+    Paginator,
+    SalesforceNextRecordsUrl,
+    TwitterNextToken,
+    paginator_from_config,
+)
+from .redaction import describe_request
+from .retry import RetryPolicy
+
+__all__ = [
+    "Auth",
+    "BearerAuth",
+    "BreakerRegistry",
+    "Checkpoint",
+    "CheckpointStore",
+    "CircuitBreaker",
+    "ClientStats",
+    "DeadLetter",
+    "ErrorInfo",
+    "ExpiredCredentials",
+    "ExtractResult",
+    "FacebookPacer",
+    "FacebookTokenAuth",
+    "GA4Pacer",
+    "GraphNextLink",
+    "HttpClientError",
+    "HubSpotAfterCursor",
+    "HubSpotPacer",
+    "InMemoryCheckpointStore",
+    "LocalFolderCheckpointStore",
+    "OffsetRowCount",
+    "Pacer",
+    "Page",
+    "Paginator",
+    "QuotaExhausted",
+    "RequestRecord",
+    "RequestSpec",
+    "RetriesExhausted",
+    "RetryPolicy",
+    "SalesforceNextRecordsUrl",
+    "SalesforceOAuth",
+    "SalesforcePacer",
+    "SearchWindow",
+    "TwitterNextToken",
+    "TwitterPacer",
+    "VendorClient",
+    "VendorError",
+    "VendorTransportError",
+    "VendorUnavailable",
+    "breaker_for",
+    "clear_search",
+    "describe_request",
+    "extract",
+    "extract_search",
+    "pacer_for",
+    "paginator_from_config",
+    "plan_windows",
+    "search_request",
+]

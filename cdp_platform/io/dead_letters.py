@@ -19,7 +19,9 @@ def dead_letter_key(source: str, stream: str, partition: str) -> str:
     return f"{DEAD_LETTER_ROOT}/{source}/{stream}/{partition}.jsonl"
 
 
-def write_dead_letters(lake: Lake, source: str, stream: str, partition: str, letters: list[dict]) -> str | None:
+def write_dead_letters(
+    lake: Lake, source: str, stream: str, partition: str, letters: list[dict]
+) -> str | None:
     key = dead_letter_key(source, stream, partition)
     if not letters:
         lake.delete(key)

@@ -94,7 +94,6 @@ class LocalLake:
         return self._path(key).stat().st_size
 
 
-
 class S3Lake:
     """A lake under ``s3://bucket/prefix``, through boto3 ."""
 
@@ -118,7 +117,9 @@ class S3Lake:
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60),
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60
+            ),
         )
 
     @classmethod
@@ -196,8 +197,10 @@ class S3Lake:
         self._client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
-        full_prefix = self._object_key(prefix) + "/" if prefix.strip("/") else (
-            f"{self.prefix}/" if self.prefix else ""
+        full_prefix = (
+            self._object_key(prefix) + "/"
+            if prefix.strip("/")
+            else (f"{self.prefix}/" if self.prefix else "")
         )
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self._client.get_paginator("list_objects_v2")

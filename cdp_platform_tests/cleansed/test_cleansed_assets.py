@@ -101,7 +101,9 @@ def test_cleanse_accounts_for_every_raw_row():
     assert result.raw_rows == 7
     assert result.clean.height + result.rejected.height + result.collapsed == 7
     assert result.collapsed == 1
-    rejected = {r["record_id"]: (r["rule"], r["field"], r["value"]) for r in result.rejected.iter_rows(named=True)}
+    rejected = {
+        r["record_id"]: (r["rule"], r["field"], r["value"]) for r in result.rejected.iter_rows(named=True)
+    }
     assert rejected == {
         "p2": ("invalid_email", "email", "not an email"),
         "p3": ("unparseable_timestamp", "created_at", "02/11/2026"),
@@ -153,7 +155,10 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
 def test_partition_materializes_with_checks(resources, tmp_path):
     dg.materialize([raw_people], partition_key="2026-11-02", resources=resources)
     result = dg.materialize(
-        [raw_people, CLEANSED], partition_key="2026-11-02", resources=resources, selection=[CLEANSED],
+        [raw_people, CLEANSED],
+        partition_key="2026-11-02",
+        resources=resources,
+        selection=[CLEANSED],
         raise_on_error=False,
     )
     evaluations = _checks(result)
@@ -164,14 +169,24 @@ def test_partition_materializes_with_checks(resources, tmp_path):
     assert not evaluations["quarantine_empty"].passed
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from cleansed_acme.people").fetchone() == (2,)
-        rules = con.execute("select rule, count(*) from cleansed_acme.people_rejected group by 1 order by 1").fetchall()
-    assert rules == [("invalid_email", 1), ("missing_required", 1), ("unparseable_timestamp", 1), ("wrong_type", 1)]
+        rules = con.execute(
+            "select rule, count(*) from cleansed_acme.people_rejected group by 1 order by 1"
+        ).fetchall()
+    assert rules == [
+        ("invalid_email", 1),
+        ("missing_required", 1),
+        ("unparseable_timestamp", 1),
+        ("wrong_type", 1),
+    ]
 
 
 def test_value_rules_and_drift_fail_with_samples(resources):
     dg.materialize([raw_people], partition_key="2026-11-03", resources=resources)
     result = dg.materialize(
-        [raw_people, CLEANSED], partition_key="2026-11-03", resources=resources, selection=[CLEANSED],
+        [raw_people, CLEANSED],
+        partition_key="2026-11-03",
+        resources=resources,
+        selection=[CLEANSED],
         raise_on_error=False,
     )
     evaluations = _checks(result)
@@ -191,10 +206,15 @@ def test_rerun_replaces_the_partition_and_range_backfill_is_one_run(resources, t
     defs = dg.Definitions(assets=[raw_people, CLEANSED], jobs=[job], resources=resources)
     for _ in range(2):
         result = defs.resolve_job_def("cleanse").execute_in_process(
-            tags={"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-03"},
+            tags={
+                "dagster/asset_partition_range_start": "2026-11-02",
+                "dagster/asset_partition_range_end": "2026-11-03",
+            },
             raise_on_error=False,
         )
         assert _checks(result)["raw_rows_accounted_for"].passed
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
-        rows = con.execute("select partition_date, count(*) from cleansed_acme.people group by 1 order by 1").fetchall()
+        rows = con.execute(
+            "select partition_date, count(*) from cleansed_acme.people group by 1 order by 1"
+        ).fetchall()
     assert rows == [(date(2026, 11, 2), 2), (date(2026, 11, 3), 2)]

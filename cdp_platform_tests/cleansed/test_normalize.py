@@ -81,7 +81,12 @@ def test_names(raw, expected):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(1234.5, Decimal("1234.50")), ("99.999", Decimal("100.00")), ("1,200", Decimal("1200.00")), ("n/a", None)],
+    [
+        (1234.5, Decimal("1234.50")),
+        ("99.999", Decimal("100.00")),
+        ("1,200", Decimal("1200.00")),
+        ("n/a", None),
+    ],
 )
 def test_amounts(raw, expected):
     assert _one(normalize.amount("v"), raw) == expected
@@ -89,4 +94,9 @@ def test_amounts(raw, expected):
 
 def test_dates_and_booleans():
     assert _one(normalize.date("v"), "2026-11-25") == date(2026, 11, 25)
-    assert [_one(normalize.boolean("v"), v) for v in ["true", "FALSE", "1", "maybe"]] == [True, False, True, None]
+    assert [_one(normalize.boolean("v"), v) for v in ["true", "FALSE", "1", "maybe"]] == [
+        True,
+        False,
+        True,
+        None,
+    ]

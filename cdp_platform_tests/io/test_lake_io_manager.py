@@ -1,6 +1,5 @@
 """The raw lake IO manager, run identically on a local folder and on a real S3 endpoint."""
 
-
 import dagster as dg
 import polars as pl
 import pytest
@@ -100,7 +99,9 @@ def test_range_load_into_partitioned_downstream(lake_root):
     io = _io(lake_root)
     for day in ("2026-11-03", "2026-11-04", "2026-11-05"):
         _materialize([events], io, partition_key=day)
-    result = _materialize([events, three_day_window], io, partition_key="2026-11-05", selection=[three_day_window])
+    result = _materialize(
+        [events, three_day_window], io, partition_key="2026-11-05", selection=[three_day_window]
+    )
     frame = result.output_for_node("three_day_window")
     assert sorted(frame["day"].unique().to_list()) == ["2026-11-03", "2026-11-04", "2026-11-05"]
     assert frame.height == 3 + 4 + 5
@@ -110,7 +111,9 @@ def test_missing_partition_in_a_range_is_a_clear_error(lake_root):
     io = _io(lake_root)
     for day in ("2026-11-03", "2026-11-05"):
         _materialize([events], io, partition_key=day)
-    with pytest.raises(LakeError, match=r"raw/test/events: 1 partition\(s\) .* never materialized \(2026-11-04\)"):
+    with pytest.raises(
+        LakeError, match=r"raw/test/events: 1 partition\(s\) .* never materialized \(2026-11-04\)"
+    ):
         _materialize([events, three_day_window], io, partition_key="2026-11-05", selection=[three_day_window])
 
 

@@ -82,7 +82,9 @@ def test_a_new_column_is_added_not_fatal(tmp_path):
 
     dg.materialize([orders_drifted], partition_key="2026-11-03", resources={"io_manager": io})
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        rows = con.execute("select partition_date, channel from cleansed_test.orders order by 1, 2").fetchall()
+        rows = con.execute(
+            "select partition_date, channel from cleansed_test.orders order by 1, 2"
+        ).fetchall()
     assert rows == [("2026-11-02", None), ("2026-11-02", None), ("2026-11-03", "web"), ("2026-11-03", "web")]
 
 
@@ -90,7 +92,5 @@ def test_unpartitioned_downstream_reads_every_partition(tmp_path):
     io = _io(tmp_path)
     for day in ("2026-11-02", "2026-11-03"):
         dg.materialize([orders], partition_key=day, resources={"io_manager": io})
-    result = dg.materialize(
-        [orders, order_total], selection=[order_total], resources={"io_manager": io}
-    )
+    result = dg.materialize([orders, order_total], selection=[order_total], resources={"io_manager": io})
     assert result.output_for_node("order_total")["rows"].to_list() == [5]

@@ -1,0 +1,561 @@
+"""Pacing: send each vendor's requests at the rate its own quota signals allow.
+
+One pacer per vendor is shared by every concurrent request to that vendor (``pacer_for``), so
+streams fetched side by side spend one budget together. Before a request, ``acquire(key)`` books
+the earliest allowed send time and sleeps until then; after it, ``observe(key, response)`` reads
+the vendor's quota signals and adjusts the schedule; ``release(key)`` ends the booking. Booking is
+synchronous (no await between reading and writing the schedule) so concurrent tasks on one event
+loop never book the same slot. A 429 is the fallback when these signals were wrong, not the method.
+
+Every decision reads an injectable ``clock`` (unix seconds), so tests drive pacers with a fake one
+and call ``reserve`` directly to see the delay it decides. ``seconds_waited`` totals the sleeps.
+
+Per vendor:
+- Twitter: ``x-rate-limit-limit/-remaining/-reset`` per endpoint, fixed windows; the remaining
+  calls are spread evenly until the reset, then the window refills.
+- HubSpot: ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` over a rolling window:
+  a steady rate just under max/interval, slowing when ``-Remaining`` runs low; search has its own
+  documented ~4 requests/second; ``-Daily-Remaining`` at the reserve stops the run.
+- Facebook: ``X-App-Usage``, ``X-Page-Usage``, ``X-Business-Use-Case-Usage`` percentages; full
+  speed below ``slow_from`` (75 %), progressively slower above, a pause near 100 % until
+  ``estimated_time_to_regain_access``.
+- Salesforce: ``Sforce-Limit-Info: api-usage=used/allowed`` is a 24 h budget; the run stops
+  before it eats into a configurable reserve kept for other integrations.
+- GA4: ``propertyQuota`` in the runReport body; concurrency is capped at the property's
+  concurrent-request quota, the run pauses to the next hour when the hourly tokens would not cover
+  another request, and stops when the daily tokens would not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import QuotaExhausted
+from .redaction import library_logger
+
+logger = library_logger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pacer:
+    """Base pacer: per-key minimum spacing, optional concurrency cap, wait accounting.
+
+    Subclasses override ``_schedule`` (book a send time) and ``observe`` (learn from a response).
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        *,
+        min_interval: float = 0.0,
+        max_concurrency: int | None = None,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.vendor = vendor
+        self.min_interval = min_interval
+        self.max_concurrency = max_concurrency
+        self.clock = clock
+        self._sleep = sleep
+        self.seconds_waited = 0.0
+        self._next_at: dict[str, float] = {}
+        self._in_flight: dict[str, int] = {}
+        self._active = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def key_for(self, method: str, url: str) -> str:
+        """The quota bucket a request draws from; vendors with per-endpoint limits override it."""
+        return "default"
+
+    def in_flight(self, key: str) -> int:
+        return self._in_flight.get(key, 0)
+
+    def _schedule(self, key: str, now: float) -> float:
+        """Book and return the send time of the next request on ``key`` (>= now)."""
+        return now
+
+    def reserve(self, key: str) -> float:
+        """Book the next send on ``key``; return how many seconds the caller must wait first."""
+        now = self.clock()
+        earliest = max(now, self._next_at.get(key, now))
+        send_at = max(earliest, self._schedule(key, earliest))
+        # _schedule may have set the next slot itself; min_interval is a floor under it.
+        self._next_at[key] = max(self._next_at.get(key, send_at), send_at + self.min_interval)
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        return send_at - now
+
+    async def _enter_gate(self) -> None:
+        # A counter and plain futures rather than asyncio.Semaphore: a process-wide pacer outlives
+        # the event loop of one run, and GA4 learns its concurrency limit while requests are open.
+        while self.max_concurrency is not None and self._active >= self.max_concurrency:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        self._active += 1
+
+    def _exit_gate(self) -> None:
+        if self._active > 0:
+            self._active -= 1
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+    async def acquire(self, key: str) -> float:
+        """Wait for a concurrency slot and the booked send time; return the seconds waited."""
+        waited = 0.0
+        if self.max_concurrency is not None:
+            started = time.monotonic()
+            await self._enter_gate()
+            waited += time.monotonic() - started
+        try:
+            delay = self.reserve(key)
+        except BaseException:
+            if self.max_concurrency is not None:
+                self._exit_gate()
+            raise
+        if delay > 0:
+            try:
+                await self._sleep(delay)
+            except BaseException:
+                self.release(key)
+                raise
+            waited += delay
+        self.seconds_waited += waited
+        return waited
+
+    def observe(self, key: str, response: httpx.Response) -> None:
+        """Learn from a response's quota signals. Called before ``release`` for the same request."""
+
+    def release(self, key: str) -> None:
+        """End the booking made by ``acquire`` (after ``observe``, also when the request failed)."""
+        self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
+        if self.max_concurrency is not None:
+            self._exit_gate()
+
+
+def _float(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Window:
+    """A fixed quota window as the client sees it."""
+
+    limit: float
+    length: float
+    remaining: float
+    reset_at: float
+
+
+class TwitterPacer(Pacer):
+    """Per-endpoint fixed windows from ``x-rate-limit-*``: spread the remaining calls until reset."""
+
+    # App-only limits per 15-minute window (they vary by plan; the first response corrects them).
+    DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
+        "/2/tweets/search/recent": (450, 900.0),
+        "/2/users/:id/mentions": (450, 900.0),
+    }
+    _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+    def __init__(
+        self,
+        vendor: str = "twitter",
+        *,
+        limits: dict[str, tuple[int, float]] | None = None,
+        default_limit: tuple[int, float] = (180, 900.0),
+        reset_margin: float = 0.25,
+        **kwargs,
+    ) -> None:
+        super().__init__(vendor, **kwargs)
+        self.limits = dict(self.DEFAULT_LIMITS if limits is None else limits)
+        self.default_limit = default_limit
+        self.reset_margin = reset_margin
+        self._windows: dict[str, _Window] = {}
+
+    def key_for(self, method: str, url: str) -> str:
+        path = urlsplit(url).path
+        marker = path.find("/2/")
+        if marker >= 0:
+            # Keep the API version segment "/2" itself; ids are numeric segments after it.
+            return "/2" + self._ID_SEGMENT.sub("/:id", path[marker + 2 :])
+        return self._ID_SEGMENT.sub("/:id", path)
+
+    def _window(self, key: str, now: float) -> _Window:
+        window = self._windows.get(key)
+        if window is None:
+            limit, length = self.limits.get(key, self.default_limit)
+            window = _Window(limit=limit, length=length, remaining=limit, reset_at=now + length)
+            self._windows[key] = window
+        return window
+
+    def _schedule(self, key: str, now: float) -> float:
+        window = self._window(key, now)
+        send_at = now
+        if window.remaining < 1:
+            send_at = max(now, window.reset_at + self.reset_margin)
+        if send_at >= window.reset_at:
+            # A new window. Requests still in flight may be counted in it by the vendor.
+            window.remaining = window.limit - self.in_flight(key)
+            window.reset_at = send_at + window.length
+            if window.remaining < 1:
+                send_at = window.reset_at + self.reset_margin
+                window.remaining = window.limit
+                window.reset_at = send_at + window.length
+        spacing = max(0.0, window.reset_at - send_at) / max(window.remaining, 1.0)
+        window.remaining -= 1
+        self._next_at[key] = send_at + spacing
+        return send_at
+
+    def observe(self, key: str, response: httpx.Response) -> None:
+        limit = _float(response.headers.get("x-rate-limit-limit"))
+        remaining = _float(response.headers.get("x-rate-limit-remaining"))
+        reset = _float(response.headers.get("x-rate-limit-reset"))
+        if remaining is None or reset is None:
+            return
+        now = self.clock()
+        window = self._window(key, now)
+        if limit is not None:
+            window.limit = limit
+        # Others of our requests are already on the wire and will be counted too.
+        others = max(0, self.in_flight(key) - 1)
+        local = remaining - others
+        if reset > window.reset_at + 0.5:
+            # A later window than the one we thought we were in: the vendor's view wins.
+            window.reset_at = reset
+            window.remaining = local
+        else:
+            # Responses of one window arrive out of order; the lowest count is the latest.
+            window.reset_at = min(window.reset_at, reset) if reset > now else window.reset_at
+            window.remaining = min(window.remaining, local)
+        if response.status_code == 429:
+            window.remaining = 0
+            window.reset_at = max(reset, now)
+
+
+class HubSpotPacer(Pacer):
+    """Rolling-window pacing from ``X-HubSpot-RateLimit-*``, and the fixed search rate.
+
+    The general limit is a rolling window (``-Max`` calls per ``-Interval-Milliseconds``): the
+    client sends at ``utilization`` of max/interval, a rate the window can sustain forever, and
+    stretches the spacing when ``-Remaining`` shows the window filling up (other apps on the same
+    portal). Search requests share a documented ~4/s limit and often carry no headers.
+    """
+
+    def __init__(
+        self,
+        vendor: str = "hubspot",
+        *,
+        max_per_interval: int = 100,
+        interval_seconds: float = 10.0,
+        search_per_second: float = 4.0,
+        utilization: float = 0.9,
+        low_remaining: int = 10,
+        daily_reserve: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(vendor, **kwargs)
+        self.max_per_interval = max_per_interval
+        self.interval_seconds = interval_seconds
+        self.search_per_second = search_per_second
+        self.utilization = utilization
+        self.low_remaining = low_remaining
+        self.daily_reserve = daily_reserve
+        self.remaining: float | None = None
+        self.daily_remaining: float | None = None
+
+    def key_for(self, method: str, url: str) -> str:
+        return "search" if urlsplit(url).path.rstrip("/").endswith("/search") else "default"
+
+    def spacing(self, key: str) -> float:
+        """Seconds between two sends on ``key`` given what the vendor last reported."""
+        steady = self.interval_seconds / (self.max_per_interval * self.utilization)
+        if key == "search":
+            # The search limit is per token and documented, not reported.
+            return max(1.0 / self.search_per_second, steady)
+        if self.remaining is not None and self.remaining < self.low_remaining:
+            return max(steady, self.interval_seconds / max(self.remaining, 1.0))
+        return steady
+
+    def _schedule(self, key: str, now: float) -> float:
+        if (
+            self.daily_remaining is not None
+            and self.daily_remaining - self.in_flight(key) <= self.daily_reserve
+        ):
+            raise QuotaExhausted(
+                self.vendor,
+                f"daily API calls remaining {int(self.daily_remaining)} at or below the reserve "
+                f"of {self.daily_reserve}",
+            )
+        if self.remaining is not None and key != "search":
+            self.remaining -= 1
+        self._next_at[key] = now + self.spacing(key)
+        return now
+
+    def observe(self, key: str, response: httpx.Response) -> None:
+        headers = response.headers
+        maximum = _float(headers.get("x-hubspot-ratelimit-max"))
+        interval_ms = _float(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
+        remaining = _float(headers.get("x-hubspot-ratelimit-remaining"))
+        daily_remaining = _float(headers.get("x-hubspot-ratelimit-daily-remaining"))
+        if maximum:
+            self.max_per_interval = int(maximum)
+        if interval_ms:
+            self.interval_seconds = interval_ms / 1000.0
+        if remaining is not None:
+            self.remaining = remaining - max(0, self.in_flight(key) - 1)
+        if daily_remaining is not None:
+            self.daily_remaining = daily_remaining
+        if response.status_code == 429 and key != "search":
+            self.remaining = 0
+
+
+def facebook_usage(headers: httpx.Headers) -> tuple[float, float]:
+    """Highest usage percentage across the Graph usage headers, and the regain time in seconds."""
+    usage = 0.0
+    regain_minutes = 0.0
+    for name in ("x-app-usage", "x-page-usage"):
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            values = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(values, dict):
+            usage = max(usage, *(float(v) for v in values.values() if isinstance(v, int | float)), 0.0)
+    raw = headers.get("x-business-use-case-usage")
+    if raw:
+        try:
+            business = json.loads(raw)
+        except ValueError:
+            business = {}
+        for entries in business.values() if isinstance(business, dict) else []:
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, dict):
+                    continue
+                for field in ("call_count", "total_cputime", "total_time"):
+                    value = entry.get(field)
+                    if isinstance(value, int | float):
+                        usage = max(usage, float(value))
+                regain = entry.get("estimated_time_to_regain_access")
+                if isinstance(regain, int | float):
+                    regain_minutes = max(regain_minutes, float(regain))
+    return usage, regain_minutes * 60.0
+
+
+def facebook_spacing(
+    usage: float, *, slow_from: float, stop_at: float, max_spacing: float, base: float
+) -> float:
+    """Spacing between calls for a usage percentage: base below ``slow_from``, growing
+    quadratically to ``max_spacing`` at ``stop_at`` (the caller pauses at or above ``stop_at``)."""
+    if usage < slow_from:
+        return base
+    fraction = min(1.0, (usage - slow_from) / max(stop_at - slow_from, 1e-9))
+    return max(base, max_spacing * fraction * fraction)
+
+
+class FacebookPacer(Pacer):
+    """Slow down progressively as the Graph usage headers climb; pause near 100 %."""
+
+    def __init__(
+        self,
+        vendor: str = "facebook",
+        *,
+        slow_from: float = 75.0,
+        stop_at: float = 95.0,
+        max_spacing: float = 10.0,
+        pause_seconds: float = 300.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(vendor, **kwargs)
+        self.slow_from = slow_from
+        self.stop_at = stop_at
+        self.max_spacing = max_spacing
+        self.pause_seconds = pause_seconds
+        self.usage = 0.0
+        self.paused_until = 0.0
+        self._last_send: dict[str, float] = {}
+
+    def spacing(self) -> float:
+        return facebook_spacing(
+            self.usage,
+            slow_from=self.slow_from,
+            stop_at=self.stop_at,
+            max_spacing=self.max_spacing,
+            base=self.min_interval,
+        )
+
+    def _schedule(self, key: str, now: float) -> float:
+        send_at = max(now, self.paused_until)
+        self._last_send[key] = send_at
+        self._next_at[key] = send_at + self.spacing()
+        return send_at
+
+    def observe(self, key: str, response: httpx.Response) -> None:
+        usage, regain_seconds = facebook_usage(response.headers)
+        if not any(
+            name in response.headers for name in ("x-app-usage", "x-page-usage", "x-business-use-case-usage")
+        ):
+            return
+        self.usage = usage
+        if key in self._last_send:
+            # Rising usage stretches the slot already booked after the last send, not only later ones.
+            self._next_at[key] = max(self._next_at.get(key, 0.0), self._last_send[key] + self.spacing())
+        if usage >= self.stop_at or regain_seconds > 0:
+            pause = regain_seconds if regain_seconds > 0 else self.pause_seconds
+            self.paused_until = max(self.paused_until, self.clock() + pause)
+            logger.warning("facebook usage at %.0f%%: pausing requests for %.0f s", usage, pause)
+
+
+_SFORCE_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+class SalesforcePacer(Pacer):
+    """Keep the 24 h API budget's reserve for other integrations; stop the run before touching it."""
+
+    def __init__(
+        self,
+        vendor: str = "salesforce",
+        *,
+        reserve_fraction: float = 0.1,
+        reserve_calls: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(vendor, **kwargs)
+        self.reserve_fraction = reserve_fraction
+        self.reserve_calls = reserve_calls
+        self.used: int | None = None
+        self.allowed: int | None = None
+
+    def reserve_size(self) -> int:
+        if self.reserve_calls is not None:
+            return self.reserve_calls
+        return math.ceil((self.allowed or 0) * self.reserve_fraction)
+
+    def _schedule(self, key: str, now: float) -> float:
+        if self.used is not None and self.allowed is not None:
+            left = self.allowed - self.used - self.in_flight(key)
+            if left <= self.reserve_size():
+                raise QuotaExhausted(
+                    self.vendor,
+                    f"daily API usage {self.used}/{self.allowed}; "
+                    f"keeping {self.reserve_size()} calls in reserve",
+                )
+        return now
+
+    def observe(self, key: str, response: httpx.Response) -> None:
+        match = _SFORCE_USAGE.search(response.headers.get("sforce-limit-info", ""))
+        if match:
+            self.used, self.allowed = int(match.group(1)), int(match.group(2))
+
+
+class GA4Pacer(Pacer):
+    """Pace runReport calls from the ``propertyQuota`` the response body returns."""
+
+    def __init__(
+        self,
+        vendor: str = "ga4",
+        *,
+        max_concurrency: int | None = 10,
+        tokens_per_request: float = 10.0,
+        hour_margin: float = 5.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(vendor, max_concurrency=max_concurrency, **kwargs)
+        self.tokens_per_request = tokens_per_request
+        self.hour_margin = hour_margin
+        self.hourly_remaining: float | None = None
+        self.daily_remaining: float | None = None
+
+    def _schedule(self, key: str, now: float) -> float:
+        needed = self.tokens_per_request * (self.in_flight(key) + 1)
+        if self.daily_remaining is not None and self.daily_remaining < needed:
+            raise QuotaExhausted(
+                self.vendor,
+                f"property tokens per day remaining {int(self.daily_remaining)}, need {needed:.0f}",
+            )
+        if self.hourly_remaining is not None and self.hourly_remaining < needed:
+            next_hour = (math.floor(now / 3600.0) + 1) * 3600.0 + self.hour_margin
+            # Assume the hourly tokens are back after the hour turns; the next response corrects it.
+            self.hourly_remaining = None
+            return next_hour
+        return now
+
+    def observe(self, key: str, response: httpx.Response) -> None:
+        if b'"propertyQuota"' not in response.content:
+            # Only runReport bodies asked with returnPropertyQuota carry it; skip parsing the rest.
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        quota = body.get("propertyQuota") if isinstance(body, dict) else None
+        if not isinstance(quota, dict):
+            return
+        hourly = quota.get("tokensPerHour") or {}
+        daily = quota.get("tokensPerDay") or {}
+        consumed = _float(str(hourly.get("consumed"))) if "consumed" in hourly else None
+        if consumed:
+            # Tokens per request grow with the report's size; plan with the latest cost seen.
+            self.tokens_per_request = consumed
+        if "remaining" in hourly:
+            self.hourly_remaining = float(hourly["remaining"])
+        if "remaining" in daily:
+            self.daily_remaining = float(daily["remaining"])
+        concurrent = quota.get("concurrentRequests") or {}
+        if "remaining" in concurrent and "consumed" in concurrent:
+            total = int(concurrent["remaining"]) + int(concurrent["consumed"])
+            if total > 0:
+                self.max_concurrency = total
+
+
+PACER_CLASSES: dict[str, type[Pacer]] = {
+    "twitter": TwitterPacer,
+    "hubspot": HubSpotPacer,
+    "facebook": FacebookPacer,
+    "instagram": FacebookPacer,
+    "salesforce": SalesforcePacer,
+    "ga4": GA4Pacer,
+}
+
+_PACERS: dict[str, Pacer] = {}
+
+
+def pacer_for(vendor: str, **settings) -> Pacer:
+    """The process-wide pacer of ``vendor`` (created with ``settings`` on first use).
+
+    Facebook and Instagram share Graph's app usage, so ``instagram`` gets the facebook pacer.
+    """
+    shared = "facebook" if vendor == "instagram" else vendor
+    pacer = _PACERS.get(shared)
+    if pacer is None:
+        pacer = PACER_CLASSES.get(shared, Pacer)(shared, **settings)
+        _PACERS[shared] = pacer
+    return pacer
+
+
+def reset_pacers() -> None:
+    """Forget all process-wide pacers (tests, or a new run that must not inherit stale signals)."""
+    _PACERS.clear()

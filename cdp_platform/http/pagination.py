@@ -1,0 +1,408 @@
+"""Paginators: small classes with one job each, chosen per endpoint by configuration.
+
+A paginator turns a first request into pages. It knows two pure things about its vendor: how to
+build the request for a saved state (``request_for``) and how to read the next state from a
+response body (``next_state``). The shared loop in ``Paginator.pages`` does the rest: records at
+``record_path``, dead letters for unparsable bodies and id-less records, and the guards every real
+API needs: a cursor or URL seen before (or a link to the page itself) stops the loop with a
+warning, and so does an empty page that still carries a cursor. A paginator can start from a saved
+state, which is how an extraction resumes after a crash.
+
+States are small JSON dicts: ``{"next_url": ...}``, ``{"after": ...}``, ``{"offset": ...}``,
+``{"next_token": ...}``. They never hold a credential (Graph ``next`` links are stripped of
+``access_token``; the auth object adds the current token when the link is followed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from .dead_letters import DeadLetter, make_dead_letter
+from .redaction import SECRET_PARAMS, describe_request, library_logger, redact_text, strip_secret_params
+
+if TYPE_CHECKING:
+    from .client import RequestSpec, VendorClient
+
+logger = library_logger(__name__)
+
+
+def get_path(value: Any, path: str | None) -> Any:
+    """Follow a dotted path (``paging.next.after``) through nested dicts; None where it ends."""
+    if not path:
+        return value
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+@dataclass
+class Page:
+    """One page of an extraction.
+
+    ``state`` is where to continue after this page. ``done`` says no page follows in this run;
+    ``complete`` says the end was reached (possibly through a loop or empty-page guard, see
+    ``warnings``) rather than the run stopping on an unreadable page, in which case ``state`` is the
+    state of that page, so a later run fetches it again.
+    """
+
+    number: int
+    records: list[dict[str, Any]]
+    state: dict[str, Any] | None
+    done: bool
+    complete: bool
+    body: Any = None
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Paginator:
+    """Shared loop; subclasses implement ``request_for`` and ``next_state``."""
+
+    name = "base"
+
+    def __init__(
+        self,
+        record_path: str,
+        *,
+        id_field: str | None = "id",
+        stop_on_empty_page: bool = True,
+        retry_unparsable: int = 1,
+    ) -> None:
+        self.record_path = record_path
+        self.id_field = id_field
+        self.stop_on_empty_page = stop_on_empty_page
+        self.retry_unparsable = retry_unparsable
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        raise NotImplementedError
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def state_after_unparsable(
+        self, request: RequestSpec, state: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Where to go on when a page cannot be read. Cursor paginators cannot (the cursor is in the
+        unreadable body): None stops the run incomplete."""
+        return None
+
+    def fingerprint(self, state: dict[str, Any]) -> str:
+        return json.dumps(state, sort_keys=True)
+
+    def first_fingerprint(self, client: VendorClient, first: RequestSpec) -> str | None:
+        """The fingerprint a state pointing back at the first page would have, if it can have one."""
+        return None
+
+    def records_of(self, body: Any) -> tuple[list[Any], list[str]]:
+        value = get_path(body, self.record_path)
+        if value is None:
+            return [], []
+        if isinstance(value, list):
+            return value, []
+        return [], [f"records at {self.record_path!r} are a {type(value).__name__}, not a list"]
+
+    def page_warnings(self, body: Any) -> list[str]:
+        """Vendor-specific warnings carried by an otherwise good page."""
+        return []
+
+    async def pages(
+        self,
+        client: VendorClient,
+        first: RequestSpec,
+        *,
+        state: dict[str, Any] | None = None,
+        stream: str = "",
+        partition: str = "",
+        start_number: int = 1,
+    ) -> AsyncIterator[Page]:
+        seen: set[str] = set()
+        first_fp = self.first_fingerprint(client, first)
+        if first_fp is not None:
+            seen.add(first_fp)
+        if state is not None:
+            seen.add(self.fingerprint(state))
+        number = start_number
+        while True:
+            request = self.request_for(first, state)
+            body, response, dead = await self._fetch_json(client, request, stream, partition)
+            if dead is not None:
+                following = self.state_after_unparsable(request, state)
+                if following is None:
+                    warning = f"page {number}: body is not JSON; stopping, a later run resumes at this page"
+                    logger.warning("%s %s %s", stream, partition, warning)
+                    yield Page(number, [], state, True, False, None, [dead], [warning])
+                    return
+                yield Page(number, [], following, False, False, None, [dead], [])
+                state, number = following, number + 1
+                continue
+            raw_records, warnings = self.records_of(body)
+            warnings += self.page_warnings(body)
+            records, dead_letters = self._split_records(raw_records, response, stream, partition, client)
+            following = self.next_state(request, body)
+            done = following is None
+            if following is not None:
+                fp = self.fingerprint(following)
+                if fp in seen:
+                    warnings.append(
+                        f"page {number}: pagination loop, {redact_text(fp, client.secrets())} was seen "
+                        "before; stopping"
+                    )
+                    following, done = None, True
+                elif not raw_records and self.stop_on_empty_page:
+                    warnings.append(f"page {number}: empty page still carries a cursor; stopping")
+                    following, done = None, True
+                else:
+                    seen.add(fp)
+            for warning in warnings:
+                logger.warning("%s %s %s", stream, partition, warning)
+            yield Page(number, records, following, done, True, body, dead_letters, warnings)
+            if done:
+                return
+            state, number = following, number + 1
+
+    async def _fetch_json(
+        self, client: VendorClient, request: RequestSpec, stream: str, partition: str
+    ) -> tuple[Any, httpx.Response, DeadLetter | None]:
+        attempts = 0
+        while True:
+            attempts += 1
+            response = await client.send(request)
+            try:
+                return response.json(), response, None
+            except ValueError as exc:
+                # A truncated or HTML body on a 200 is often transient: fetch it once more first.
+                if attempts <= self.retry_unparsable:
+                    continue
+                dead = make_dead_letter(
+                    stream=stream,
+                    partition=partition,
+                    error=f"response is not JSON: {exc}",
+                    body=response.text,
+                    request=describe_request(response.request, client.secrets()),
+                    secrets=client.secrets(),
+                )
+                return None, response, dead
+
+    def _split_records(
+        self, raw: list[Any], response: httpx.Response, stream: str, partition: str, client: VendorClient
+    ) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+        records: list[dict[str, Any]] = []
+        dead: list[DeadLetter] = []
+        for record in raw:
+            if not isinstance(record, dict):
+                error = f"record is a {type(record).__name__}, not an object"
+            elif self.id_field and get_path(record, self.id_field) in (None, ""):
+                error = f"record has no {self.id_field}"
+            else:
+                records.append(record)
+                continue
+            dead.append(
+                make_dead_letter(
+                    stream=stream,
+                    partition=partition,
+                    error=error,
+                    body=record,
+                    request=describe_request(response.request, client.secrets()),
+                    secrets=client.secrets(),
+                )
+            )
+        return records, dead
+
+
+def _without_params(spec: RequestSpec) -> RequestSpec:
+    return spec.with_changes(params=None)
+
+
+class SalesforceNextRecordsUrl(Paginator):
+    """SOQL query: follow ``nextRecordsUrl`` (a path below ``instance_url``) until ``done``."""
+
+    name = "salesforce_next_records_url"
+
+    def __init__(self, record_path: str = "records", *, id_field: str | None = "Id", **kwargs: Any) -> None:
+        super().__init__(record_path, id_field=id_field, **kwargs)
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        if state is None:
+            return first
+        return _without_params(first).with_changes(method="GET", url=state["next_url"], json=None, data=None)
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        next_url = get_path(body, "nextRecordsUrl")
+        if get_path(body, "done") is True or not next_url:
+            return None
+        return {"next_url": str(next_url)}
+
+
+class HubSpotAfterCursor(Paginator):
+    """CRM v3: ``paging.next.after``; a query parameter for list GETs, a body field for search POSTs."""
+
+    name = "hubspot_after"
+
+    def __init__(self, record_path: str = "results", **kwargs: Any) -> None:
+        super().__init__(record_path, **kwargs)
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        if state is None:
+            return first
+        if first.method.upper() == "POST":
+            return first.with_changes(json={**(first.json or {}), "after": state["after"]})
+        return first.with_changes(params={**(first.params or {}), "after": state["after"]})
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        after = get_path(body, "paging.next.after")
+        return {"after": str(after)} if after not in (None, "") else None
+
+
+class OffsetRowCount(Paginator):
+    """Offset paging to a reported total (GA4 runReport: ``offset`` by ``limit`` up to ``rowCount``).
+
+    Offsets and limits keep the type the first request gave them (GA4 sends them as strings).
+    They go in the JSON body for a POST with a JSON object body, else in the query.
+    """
+
+    name = "offset_row_count"
+
+    def __init__(
+        self,
+        record_path: str = "rows",
+        *,
+        total_path: str = "rowCount",
+        offset_param: str = "offset",
+        limit_param: str = "limit",
+        default_limit: int = 10_000,
+        id_field: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(record_path, id_field=id_field, **kwargs)
+        self.total_path = total_path
+        self.offset_param = offset_param
+        self.limit_param = limit_param
+        self.default_limit = default_limit
+
+    def _in_body(self, first: RequestSpec) -> bool:
+        return first.method.upper() == "POST" and isinstance(first.json, dict)
+
+    def _carrier(self, spec: RequestSpec) -> Mapping[str, Any]:
+        return (spec.json if self._in_body(spec) else spec.params) or {}
+
+    def _limit(self, spec: RequestSpec) -> int:
+        return int(self._carrier(spec).get(self.limit_param, self.default_limit))
+
+    def _offset(self, spec: RequestSpec) -> int:
+        return int(self._carrier(spec).get(self.offset_param, 0))
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        if state is None:
+            return first
+        carrier = self._carrier(first)
+        as_text = isinstance(carrier.get(self.limit_param, carrier.get(self.offset_param)), str)
+        offset: int | str = str(state["offset"]) if as_text else int(state["offset"])
+        if self._in_body(first):
+            return first.with_changes(json={**carrier, self.offset_param: offset})
+        return first.with_changes(params={**carrier, self.offset_param: offset})
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        total = get_path(body, self.total_path)
+        if total is None:
+            return None
+        following = self._offset(request) + self._limit(request)
+        return {"offset": following} if following < int(total) else None
+
+    def state_after_unparsable(
+        self, request: RequestSpec, state: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        # Offsets are computable without the body; the unreadable slice stays as a dead letter.
+        # The total is unknown without a body, so go on only while a previous page proved more rows.
+        return None if state is None else {"offset": self._offset(request) + self._limit(request)}
+
+
+def _normalized_url(url: str) -> str:
+    parts = urlsplit(url)
+    pairs = sorted(
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in SECRET_PARAMS
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), urlencode(pairs), ""))
+
+
+class GraphNextLink(Paginator):
+    """Facebook/Instagram Graph: follow ``paging.next``, a full URL, as given (minus the token)."""
+
+    name = "graph_next_link"
+
+    def __init__(self, record_path: str = "data", **kwargs: Any) -> None:
+        super().__init__(record_path, **kwargs)
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        if state is None:
+            return first
+        return _without_params(first).with_changes(method="GET", url=state["next_url"])
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        next_url = get_path(body, "paging.next")
+        return {"next_url": strip_secret_params(str(next_url))} if next_url else None
+
+    def fingerprint(self, state: dict[str, Any]) -> str:
+        return _normalized_url(state["next_url"])
+
+    def first_fingerprint(self, client: VendorClient, first: RequestSpec) -> str | None:
+        return _normalized_url(str(httpx.URL(client.url_for(first.url), params=first.params or None)))
+
+
+class TwitterNextToken(Paginator):
+    """Twitter v2: ``meta.next_token`` sent back as ``pagination_token`` (mentions) or ``next_token``
+    (search). HTTP 200 partial errors become page warnings."""
+
+    name = "twitter_next_token"
+
+    def __init__(
+        self,
+        record_path: str = "data",
+        *,
+        token_param: str = "pagination_token",  # noqa: S107 - a parameter name, not a secret
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(record_path, **kwargs)
+        self.token_param = token_param
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        if state is None:
+            return first
+        return first.with_changes(params={**(first.params or {}), self.token_param: state["next_token"]})
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        token = get_path(body, "meta.next_token")
+        return {"next_token": str(token)} if token else None
+
+    def page_warnings(self, body: Any) -> list[str]:
+        errors = get_path(body, "errors")
+        if not isinstance(errors, list) or not errors:
+            return []
+        titles = sorted({str(error.get("title", "error")) for error in errors if isinstance(error, dict)})
+        return [f"partial result: {len(errors)} errors ({', '.join(titles)})"]
+
+
+PAGINATORS: dict[str, type[Paginator]] = {
+    cls.name: cls
+    for cls in (SalesforceNextRecordsUrl, HubSpotAfterCursor, OffsetRowCount, GraphNextLink, TwitterNextToken)
+}
+
+
+def paginator_from_config(config: Mapping[str, Any]) -> Paginator:
+    """Build a paginator from data: ``{"type": "hubspot_after", "record_path": "results", ...}``."""
+    settings = dict(config)
+    kind = settings.pop("type")
+    try:
+        cls = PAGINATORS[kind]
+    except KeyError:
+        raise ValueError(f"unknown paginator type {kind!r}; known: {sorted(PAGINATORS)}") from None
+    return cls(**settings)

@@ -1,0 +1,28 @@
+"""A million persons fit in the memory budget: the index is compact and records are made on demand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# Build in a fresh interpreter so the peak RSS measured is the sandbox's alone, not the test session's.
+_PROBE = """
+import json, resource
+from cdp_platform.sandbox.config import STREAMS, SandboxConfig
+from cdp_platform.sandbox.records import SandboxData
+data = SandboxData(SandboxConfig(persons=1_000_000))
+last = {s: data.record(s, data.count(s) - 1) for s in STREAMS}
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "records": sum(data.count(s) for s in STREAMS), "streams": len(last)}))
+"""
+
+
+def test_a_million_persons_stay_well_under_500_mb() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=240
+    )
+    result = json.loads(completed.stdout)
+    assert result["streams"] == 14
+    assert result["records"] > 3_000_000
+    assert result["peak_mb"] < 450
