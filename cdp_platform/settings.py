@@ -57,21 +57,38 @@ VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "twitter": ("bearer_token",),
 }
 
-# Non-secret identifiers per vendor: (role, sandbox default). Real accounts must set them.
-VENDOR_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+# Non-secret account identifiers per vendor. Against the in-process sandbox they come from the
+# sandbox itself; against any base URL (a real vendor, or the sandbox on a port) they must be set.
+VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "salesforce": (),
     "hubspot": (),
-    "google_analytics": (("property_id", "sandbox-property"),),
-    "facebook": (("page_id", "sandbox-page"), ("lead_form_ids", "sandbox-form")),
-    "instagram": (("user_id", "sandbox-ig-user"),),
-    "twitter": (("user_id", "sandbox-brand"),),
+    "google_analytics": ("property_id",),
+    "facebook": ("page_id", "lead_form_ids"),
+    "instagram": ("user_id",),
+    "twitter": ("user_id",),
 }
+
+SANDBOX_FAULT_PROFILES = ("none", "storm")
 
 VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
 
 
 def env_var_name(vendor: str, role: str) -> str:
     return f"CDP_{vendor.upper()}_{role.upper()}"
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """The in-process sandbox used for every vendor without a base URL.
+
+    ``today`` is ``None`` for "the current UTC date", so a long-running ``dagster dev`` keeps
+    seeing fresh days; tests pin it for reproducible data.
+    """
+
+    persons: int = 2000
+    seed: int = 7
+    faults: str = "none"
+    today: datetime.date | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,7 @@ class Settings:
     dbt_target: str
     default_phone_region: str
     partitions_start: str
+    sandbox: SandboxSettings
     vendors: Mapping[str, VendorSettings]
 
     @property
@@ -149,6 +167,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CDP_PARTITIONS_START={partitions_start!r} is not a date: use YYYY-MM-DD (the first day to ingest)."
         ) from None
 
+    sandbox = _sandbox_settings(environ)
+
     vendors: dict[str, VendorSettings] = {}
     for vendor, roles in VENDOR_CREDENTIALS.items():
         base_url = _get(environ, env_var_name(vendor, "base_url"))
@@ -159,15 +179,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"{env_var_name(vendor, 'base_url')}={base_url!r} is not an http(s) URL.")
-        options = {
-            role: _get(environ, env_var_name(vendor, role), None if production else default)
-            for role, default in VENDOR_OPTIONS[vendor]
-        }
+        options = {role: _get(environ, env_var_name(vendor, role)) for role in VENDOR_OPTIONS[vendor]}
         missing = [role for role, value in options.items() if value is None]
-        if missing:
+        if missing and base_url is not None:
             raise SettingsError(
-                f"{env_var_name(vendor, missing[0])} is not set: production needs the real "
-                f"{vendor} {missing[0].replace('_', ' ')}."
+                f"{env_var_name(vendor, missing[0])} is not set: with {env_var_name(vendor, 'base_url')} "
+                f"set, give the {vendor} {missing[0].replace('_', ' ')} of the account to ingest."
             )
         vendors[vendor] = VendorSettings(
             name=vendor,
@@ -185,7 +202,38 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dbt_target=_get(environ, "CDP_DBT_TARGET", "local") or "local",
         default_phone_region=(_get(environ, "CDP_DEFAULT_PHONE_REGION", "US") or "US").upper(),
         partitions_start=partitions_start,
+        sandbox=sandbox,
         vendors=vendors,
+    )
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = _get(environ, name, str(default)) or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number.") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def _sandbox_settings(environ: Mapping[str, str]) -> SandboxSettings:
+    faults = _get(environ, "CDP_SANDBOX_FAULTS", "none") or "none"
+    if faults not in SANDBOX_FAULT_PROFILES:
+        raise SettingsError(
+            f"CDP_SANDBOX_FAULTS={faults!r} is not a fault profile: use one of {', '.join(SANDBOX_FAULT_PROFILES)}."
+        )
+    today_text = _get(environ, "CDP_SANDBOX_TODAY")
+    try:
+        today = datetime.date.fromisoformat(today_text) if today_text else None
+    except ValueError:
+        raise SettingsError(f"CDP_SANDBOX_TODAY={today_text!r} is not a date: use YYYY-MM-DD.") from None
+    return SandboxSettings(
+        persons=_int(environ, "CDP_SANDBOX_PERSONS", 2000, 1),
+        seed=_int(environ, "CDP_SANDBOX_SEED", 7, 0),
+        faults=faults,
+        today=today,
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cdp_platform.settings import (
+    VENDOR_OPTIONS,
     VENDORS,
     SettingsError,
     check_settings,
@@ -24,6 +25,20 @@ def test_local_defaults_need_no_environment():
     assert set(settings.vendors) == set(VENDORS)
     assert all(v.uses_sandbox for v in settings.vendors.values())
     assert settings.vendors["hubspot"].credential_vars == {"access_token": "CDP_HUBSPOT_ACCESS_TOKEN"}
+
+
+def test_sandbox_settings_and_their_errors():
+    sandbox = load_settings({"CDP_SANDBOX_PERSONS": "500", "CDP_SANDBOX_FAULTS": "storm"}).sandbox
+    assert (sandbox.persons, sandbox.seed, sandbox.faults, sandbox.today) == (500, 7, "storm", None)
+    with pytest.raises(SettingsError, match="CDP_SANDBOX_FAULTS='chaos' is not a fault profile"):
+        load_settings({"CDP_SANDBOX_FAULTS": "chaos"})
+    with pytest.raises(SettingsError, match="CDP_SANDBOX_PERSONS='many' is not a whole number"):
+        load_settings({"CDP_SANDBOX_PERSONS": "many"})
+
+
+def test_a_base_url_needs_the_account_identifiers():
+    with pytest.raises(SettingsError, match="CDP_TWITTER_USER_ID is not set: with CDP_TWITTER_BASE_URL set"):
+        load_settings({"CDP_TWITTER_BASE_URL": "http://127.0.0.1:8500/twitter"})
 
 
 def test_unknown_environment_names_the_variable():
@@ -120,6 +135,6 @@ def test_env_example_documents_every_variable():
     derived = {
         env_var_name(vendor, role)
         for vendor, settings in load_settings({}).vendors.items()
-        for role in ["base_url", *settings.credential_vars, *settings.options]
+        for role in ["base_url", *settings.credential_vars, *VENDOR_OPTIONS[vendor]]
     }
     assert read_directly | derived <= documented, sorted((read_directly | derived) - documented)

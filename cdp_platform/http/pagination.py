@@ -61,6 +61,8 @@ class Page:
     body: Any = None
     dead_letters: list[DeadLetter] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    request: str | None = None
+    """The redacted ``METHOD URL`` that fetched this page, kept with every raw record."""
 
 
 class Paginator:
@@ -163,7 +165,18 @@ class Paginator:
                     seen.add(fp)
             for warning in warnings:
                 logger.warning("%s %s %s", stream, partition, warning)
-            yield Page(number, records, following, done, True, body, dead_letters, warnings)
+            described = describe_request(response.request, client.secrets())
+            yield Page(
+                number,
+                records,
+                following,
+                done,
+                True,
+                body,
+                dead_letters,
+                warnings,
+                request=f"{described['method']} {described['url']}",
+            )
             if done:
                 return
             state, number = following, number + 1
