@@ -40,6 +40,7 @@ class VendorSettings:
     base_url: str | None
     credential_vars: Mapping[str, str]
     options: Mapping[str, str] = field(default_factory=dict)
+    credentials_present: frozenset[str] = frozenset()
 
     @property
     def uses_sandbox(self) -> bool:
@@ -52,7 +53,7 @@ VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "salesforce": ("client_id", "client_secret", "refresh_token"),
     "hubspot": ("access_token",),
     "google_analytics": ("access_token",),
-    "facebook": ("access_token", "app_id", "app_secret"),
+    "facebook": ("access_token", "app_id", "app_secret"),  # app id and secret are optional
     "instagram": ("access_token",),
     "twitter": ("bearer_token",),
 }
@@ -69,6 +70,8 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 SANDBOX_FAULT_PROFILES = ("none", "storm")
+
+OPTIONAL_CREDENTIALS = frozenset({("facebook", "app_id"), ("facebook", "app_secret")})
 
 VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
 
@@ -186,11 +189,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"{env_var_name(vendor, missing[0])} is not set: with {env_var_name(vendor, 'base_url')} "
                 f"set, give the {vendor} {missing[0].replace('_', ' ')} of the account to ingest."
             )
+        present = frozenset(role for role in roles if _get(environ, env_var_name(vendor, role)) is not None)
+        required_missing = [r for r in roles if r not in present and (vendor, r) not in OPTIONAL_CREDENTIALS]
+        if production and required_missing:
+            raise SettingsError(
+                f"{env_var_name(vendor, required_missing[0])} is not set: production needs the {vendor} "
+                f"{required_missing[0].replace('_', ' ')} (see README, 'Connecting the vendors')."
+            )
         vendors[vendor] = VendorSettings(
             name=vendor,
             base_url=base_url.rstrip("/") if base_url else None,
             credential_vars={role: env_var_name(vendor, role) for role in roles},
             options={k: v for k, v in options.items() if v is not None},
+            credentials_present=present,
         )
 
     return Settings(

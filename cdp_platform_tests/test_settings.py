@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cdp_platform.settings import (
+    VENDOR_CREDENTIALS,
     VENDOR_OPTIONS,
     VENDORS,
     SettingsError,
@@ -64,7 +65,12 @@ def test_production_with_everything_set():
         CDP_INSTAGRAM_USER_ID="4",
         CDP_TWITTER_USER_ID="5",
     )
+    with pytest.raises(SettingsError, match="CDP_SALESFORCE_CLIENT_ID is not set: production needs"):
+        load_settings(environ)
+    for vendor, roles in VENDOR_CREDENTIALS.items():
+        environ.update({env_var_name(vendor, role): "secret" for role in roles if vendor != "facebook" or role == "access_token"})
     settings = load_settings(environ)
+    assert settings.vendors["facebook"].credentials_present == {"access_token"}
     assert settings.s3_bucket == "cdp-lake" and settings.s3_prefix == "prod"
     assert settings.vendors["hubspot"].base_url == "https://hubspot.example.com"
     assert not settings.vendors["twitter"].uses_sandbox

@@ -14,6 +14,7 @@ finalized.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from datetime import datetime
 from .checkpoint import CheckpointStore
 from .client import RequestSpec, VendorClient
 from .extract import ExtractResult, OnPage, extract
-from .pagination import HubSpotAfterCursor
+from .pagination import HubSpotAfterCursor, Page
 from .redaction import library_logger
 
 logger = library_logger(__name__)
@@ -194,7 +195,7 @@ async def extract_search(
             first,
             checkpoint_store=checkpoint_store,
             checkpoint_key=_window_key(checkpoint_key, window),
-            on_page=on_page,
+            on_page=_tagged(on_page, f"{window.start_ms}-{window.end_ms}"),
             stream=stream,
             partition=partition,
         )
@@ -207,6 +208,16 @@ async def extract_search(
         total.already_done = total.already_done and result.already_done
     total.stats = client.stats.snapshot()
     return total
+
+
+def _tagged(on_page: OnPage, part: str) -> OnPage:
+    async def tagged(page: Page) -> None:
+        page.part = part
+        outcome = on_page(page)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    return tagged
 
 
 def clear_search(checkpoint_store: CheckpointStore, checkpoint_key: str) -> None:

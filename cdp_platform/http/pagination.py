@@ -63,6 +63,9 @@ class Page:
     warnings: list[str] = field(default_factory=list)
     request: str | None = None
     """The redacted ``METHOD URL`` that fetched this page, kept with every raw record."""
+    part: str = ""
+    """Which sub-extraction the page belongs to (a HubSpot search window), so that page numbers,
+    which restart in each one, stay unique together with it."""
 
 
 class Paginator:

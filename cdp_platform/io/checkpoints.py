@@ -1,23 +1,24 @@
-"""Durable extraction progress in the lake: the cursor and the pages fetched so far.
+"""Durable extraction progress in the lake: the cursors and the pages fetched so far.
 
 An extraction of one stream for one partition keeps, beside the partition,
 ``_checkpoints/<asset key path>/<partition>/``:
 
-- ``page-000001.parquet``, ``page-000002.parquet``...: the records of each page, written first,
-  with ``dead-000001.jsonl`` beside a page that had records or a body that could not be used;
-- ``state.json``: the paginator state to continue from and the number of pages it covers,
-  written after the page it covers.
+- ``<slice>/state.json`` (and sub-keys for HubSpot search windows): where each first request's
+  pagination continues, saved by :func:`cdp_platform.http.extract` after every page;
+- ``pages/<slice>/<part>-<number>.parquet``: the raw rows of each page, with
+  ``.jsonl`` dead letters beside a page that had any. Written before the cursor that moves past it.
 
-Pages are written before the state that counts them, so a crash between the two leaves a page
-file the state does not count; :meth:`PageSpool.pages` ignores (and :meth:`PageSpool.resume`
-deletes) such orphans, because the resumed run fetches that page again. Every file is written
-atomically by the lake, so a SIGKILL at any instant leaves a consistent checkpoint.
+A page is identified by its slice, sub-extraction and number, and a resumed extraction restarts
+numbering after the last checkpointed page. A page written just before a crash (its cursor never
+saved) is therefore fetched again under the same name and overwrites its file, so the spool never
+holds a page twice; the finalizing step still de-duplicates by record id, for vendors that repeat a
+record across pages. Every file is written atomically, so a SIGKILL at any instant leaves a
+consistent checkpoint.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import polars as pl
 
@@ -51,49 +52,34 @@ class LakeCheckpointStore:
             self.lake.delete(path)
 
 
-@dataclass
 class PageSpool:
-    """The records of each fetched page, kept in the lake until the partition is finalized."""
+    """The raw rows of each fetched page, kept in the lake until the partition is finalized."""
 
-    lake: Lake
-    prefix: str
+    def __init__(self, lake: Lake, prefix: str) -> None:
+        self.lake = lake
+        self.prefix = f"{prefix}/pages"
 
-    def _page_key(self, number: int) -> str:
-        return f"{self.prefix}/page-{number:06d}.parquet"
+    def _name(self, slice_name: str, part: str, number: int) -> str:
+        return f"{self.prefix}/{slice_name}/{part or 'p'}-{number:06d}"
 
-    def _dead_key(self, number: int) -> str:
-        return f"{self.prefix}/dead-{number:06d}.jsonl"
-
-    def write(self, number: int, frame: pl.DataFrame, dead_letters: list[dict] | None = None) -> None:
+    def write(
+        self, slice_name: str, part: str, number: int, frame: pl.DataFrame, dead_letters: list[dict]
+    ) -> None:
+        name = self._name(slice_name, part, number)
         if dead_letters:
             lines = "".join(json.dumps(d, sort_keys=True, default=str) + "\n" for d in dead_letters)
-            self.lake.write_bytes(self._dead_key(number), lines.encode())
-        write_frame(self.lake, self._page_key(number), frame)
+            self.lake.write_bytes(f"{name}.jsonl", lines.encode())
+        else:
+            self.lake.delete(f"{name}.jsonl")
+        write_frame(self.lake, f"{name}.parquet", frame)
 
-    def _numbers(self, kind: str = "page", suffix: str = ".parquet") -> list[int]:
-        numbers = []
-        for key in self.lake.list_keys(self.prefix):
-            name = key.rsplit("/", 1)[-1]
-            if name.startswith(f"{kind}-") and name.endswith(suffix):
-                numbers.append(int(name[len(kind) + 1 : -len(suffix)]))
-        return sorted(numbers)
+    def pages(self) -> list[pl.DataFrame]:
+        return [read_frame(self.lake, key) for key in self.lake.list_keys(self.prefix) if key.endswith(".parquet")]
 
-    def resume(self, checkpointed_pages: int) -> None:
-        """Delete pages written after the last checkpoint: the resumed run fetches them again."""
-        for number in self._numbers():
-            if number > checkpointed_pages:
-                self.lake.delete(self._page_key(number))
-        for number in self._numbers("dead", ".jsonl"):
-            if number > checkpointed_pages:
-                self.lake.delete(self._dead_key(number))
-
-    def pages(self, checkpointed_pages: int) -> list[pl.DataFrame]:
-        return [read_frame(self.lake, self._page_key(n)) for n in self._numbers() if n <= checkpointed_pages]
-
-    def dead_letters(self, checkpointed_pages: int) -> list[dict]:
+    def dead_letters(self) -> list[dict]:
         letters: list[dict] = []
-        for number in self._numbers("dead", ".jsonl"):
-            if number <= checkpointed_pages:
-                text = self.lake.read_bytes(self._dead_key(number)).decode()
+        for key in self.lake.list_keys(self.prefix):
+            if key.endswith(".jsonl"):
+                text = self.lake.read_bytes(key).decode()
                 letters.extend(json.loads(line) for line in text.splitlines() if line)
         return letters

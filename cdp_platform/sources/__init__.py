@@ -1,0 +1,86 @@
+"""The six vendor sources: their resources and raw assets, assembled from the settings.
+
+Each vendor module holds its resource class and its streams; this module only builds the
+resources (credentials as ``EnvVar`` wherever a real endpoint is configured, the public sandbox
+constants for the in-process sandbox) and one raw multi-asset per source.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import dagster as dg
+
+from cdp_platform.sandbox import credentials as sandbox_credentials
+from cdp_platform.settings import Settings, VendorSettings
+from cdp_platform.sources import facebook, google_analytics, hubspot, instagram, salesforce, twitter
+from cdp_platform.sources.partitions import daily_partitions
+from cdp_platform.sources.raw_assets import build_raw_assets
+
+SOURCES: dict[str, ModuleType] = {
+    "salesforce": salesforce,
+    "hubspot": hubspot,
+    "google_analytics": google_analytics,
+    "facebook": facebook,
+    "instagram": instagram,
+    "twitter": twitter,
+}
+
+RESOURCE_CLASSES = {
+    "salesforce": salesforce.SalesforceResource,
+    "hubspot": hubspot.HubSpotResource,
+    "google_analytics": google_analytics.GoogleAnalyticsResource,
+    "facebook": facebook.FacebookResource,
+    "instagram": instagram.InstagramResource,
+    "twitter": twitter.TwitterResource,
+}
+
+# What the in-process sandbox accepts: public constants that unlock synthetic data only.
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    "salesforce": {
+        "client_id": sandbox_credentials.SALESFORCE_CLIENT_ID,
+        "client_secret": sandbox_credentials.SALESFORCE_CLIENT_SECRET,
+        "refresh_token": sandbox_credentials.SALESFORCE_REFRESH_TOKEN,
+    },
+    "hubspot": {"access_token": sandbox_credentials.HUBSPOT_PRIVATE_APP_TOKEN},
+    "google_analytics": {"access_token": sandbox_credentials.GA4_ACCESS_TOKEN},
+    "facebook": {
+        "access_token": sandbox_credentials.FACEBOOK_ACCESS_TOKEN,
+        "app_id": sandbox_credentials.FACEBOOK_APP_ID,
+        "app_secret": sandbox_credentials.FACEBOOK_APP_SECRET,
+    },
+    "instagram": {"access_token": sandbox_credentials.FACEBOOK_ACCESS_TOKEN},
+    "twitter": {"bearer_token": sandbox_credentials.TWITTER_BEARER_TOKEN},
+}
+
+
+def resource_key(source: str) -> str:
+    return f"{source}_api"
+
+
+def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.ConfigurableResource:
+    credentials: dict[str, object] = {}
+    for role, var in vendor.credential_vars.items():
+        if vendor.uses_sandbox and role not in vendor.credentials_present:
+            credentials[role] = SANDBOX_CREDENTIALS[vendor.name][role]
+        elif role in vendor.credentials_present:
+            credentials[role] = dg.EnvVar(var)
+    sandbox = settings.sandbox
+    return RESOURCE_CLASSES[vendor.name](
+        base_url=vendor.base_url,
+        options=dict(vendor.options),
+        sandbox_persons=sandbox.persons,
+        sandbox_seed=sandbox.seed,
+        sandbox_faults=sandbox.faults,
+        sandbox_today=sandbox.today.isoformat() if sandbox.today else None,
+        **credentials,
+    )
+
+
+def raw_definitions(settings: Settings) -> dg.Definitions:
+    partitions = daily_partitions(settings.partitions_start)
+    assets = [
+        build_raw_assets(name, module.STREAMS, resource_key(name), partitions) for name, module in SOURCES.items()
+    ]
+    resources = {resource_key(name): vendor_resource(settings, settings.vendors[name]) for name in SOURCES}
+    return dg.Definitions(assets=assets, resources=resources)

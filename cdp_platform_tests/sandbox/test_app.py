@@ -174,3 +174,38 @@ def test_real_port_token_flow_uses_the_port_as_instance_url(data):
             page = client.get(token["instance_url"] + page["nextRecordsUrl"], headers=auth).json()
             total += len(page["records"])
         assert total == page["totalSize"] == len(data.all_positions("salesforce/contacts"))
+
+
+def test_data_must_match_the_config(data):
+    import dataclasses
+
+    with pytest.raises(ValueError):
+        create_app(dataclasses.replace(CONFIG, seed=8), data=data)
+
+
+async def test_a_big_page_does_not_hold_up_other_requests(client, data):
+    import asyncio
+
+    finished: list[str] = []
+
+    async def big_report():
+        response = await client.post(
+            f"/ga4/v1beta/properties/{data.ga4_property_id}:runReport",
+            headers=GA4,
+            json={
+                "dimensions": [{"name": "date"}, {"name": "customUser:ga_client_id"}],
+                "metrics": [{"name": "sessions"}],
+                "dateRanges": [{"startDate": "365daysAgo", "endDate": "today"}],
+                "limit": "2000",
+            },
+        )
+        assert len(response.json()["rows"]) == 2000
+        finished.append("report")
+
+    async def stats():
+        await asyncio.sleep(0)  # let the report start building first
+        assert (await client.get("/_sandbox/stats")).status_code == 200
+        finished.append("stats")
+
+    await asyncio.gather(big_report(), stats())
+    assert finished == ["stats", "report"]

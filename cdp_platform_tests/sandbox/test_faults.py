@@ -117,6 +117,7 @@ async def test_each_kind_occurs_at_its_rate_over_1500_requests(make_client):
     expected = {
         **{kind: STORM.rate(kind) for kind in DATA_KINDS},
         "duplicate_record": STORM.rate("duplicate_record") * (1 - STORM.rate("repeated_cursor")),
+        "empty_last_page": 0.0,  # every page here has a next page; the fault only bends last pages
     }
     for kind in DATA_KINDS:
         assert within(faults.get(kind, 0), clean, expected[kind]), (kind, faults)
@@ -315,3 +316,28 @@ async def test_faults_can_be_configured_per_vendor(make_client, data):
         assert (tw.status_code, hub.status_code) == (503, 200)
     with pytest.raises(ValueError):
         FaultInjector({"myspace": "storm"}, seed=1, stats=SandboxStats())
+
+
+async def test_empty_last_page_keeps_a_cursor_that_leads_nowhere(make_client, data):
+    async with make_client(faults=FaultProfile("e", {"empty_last_page": 1.0})) as client:
+        url = f"/twitter/2/users/{data.twitter_user_id}/mentions"
+        params = {"start_time": "2026-11-20T00:00:00Z", "max_results": "100"}
+        last = (await client.get(url, params=params, headers=TWITTER)).json()
+        assert 0 < last["meta"]["result_count"] < 100 and "next_token" in last["meta"]
+        after = await client.get(
+            url, params={**params, "pagination_token": last["meta"]["next_token"]}, headers=TWITTER
+        )
+        assert after.json() == {"meta": {"result_count": 0}}
+
+
+async def test_salesforce_bursts_are_503_not_the_daily_limit_code(make_client):
+    async with make_client(faults={"salesforce": FaultProfile("t", {"rate_limited": 1.0})}) as client:
+        token = await salesforce_token(client)
+        response = await client.get(
+            f"{token['instance_url']}/services/data/v62.0/query",
+            params={"q": "SELECT Id FROM Lead"},
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        assert response.status_code == 503
+        assert response.json()[0]["errorCode"] == "SERVER_UNAVAILABLE"
+        assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")

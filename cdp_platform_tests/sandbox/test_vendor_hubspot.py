@@ -153,12 +153,16 @@ async def test_search_between_and_descending(client, data):
 
 
 async def test_search_refuses_paging_past_10000(client):
-    response = await client.post(
-        "/hubspot/crm/v3/objects/contacts/search", json={"after": "10000", "limit": 100}, headers=HUBSPOT
-    )
-    assert response.status_code == 400
-    body = response.json()
-    assert body["status"] == "error" and body["category"] == "VALIDATION_ERROR" and "correlationId" in body
+    url = "/hubspot/crm/v3/objects/contacts/search"
+    for after, limit in (("10000", 100), ("9900", 200)):
+        response = await client.post(url, json={"after": after, "limit": limit}, headers=HUBSPOT)
+        assert response.status_code == 400
+        body = response.json()
+        assert (
+            body["status"] == "error" and body["category"] == "VALIDATION_ERROR" and "correlationId" in body
+        )
+    last_allowed = await client.post(url, json={"after": "9800", "limit": 200}, headers=HUBSPOT)
+    assert last_allowed.status_code == 200 and "paging" not in last_allowed.json()
 
 
 async def test_search_validation_errors(client):

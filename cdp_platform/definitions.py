@@ -1,0 +1,26 @@
+"""The one Definitions object of the code location. It only assembles what the layers export.
+
+The environment is read once, when Dagster loads the code location (``@dg.definitions`` defers it
+from import time to load time), and a wrong setting stops the load with a message that names
+the variable and the fix.
+"""
+
+import dagster as dg
+
+from cdp_platform.io.resources import io_resources
+from cdp_platform.settings import Settings, check_settings, load_settings
+from cdp_platform.sources import raw_definitions
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions.merge(
+        dg.Definitions(resources=io_resources(settings)),
+        raw_definitions(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = load_settings()
+    check_settings(settings)
+    return build_definitions(settings)

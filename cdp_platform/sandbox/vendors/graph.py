@@ -1,0 +1,546 @@
+"""The Facebook Graph API (Pages, Lead Ads) and the Instagram Graph API, as the sandbox serves them.
+
+One router serves both ``/facebook`` and ``/instagram``: on the real Graph they share a host and
+paths, and the node id decides what an edge means. Usage is metered per app (``X-App-Usage``, code 4
+at 100 %) and per business object (``X-Business-Use-Case-Usage``, code 32 for pages, 80002 for
+Instagram accounts) over a rolling hour, reported as percentages that rise with every call.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
+
+from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.vendors.common import (
+    UTC,
+    SandboxState,
+    apply_drift,
+    apply_malformed,
+    decode_cursor,
+    dumps,
+    encode_cursor,
+    fingerprint,
+    json_response,
+    make_page,
+    ordered_position,
+    other_date_format,
+    parse_timestamp,
+    parse_unix_or_iso,
+    plan_of,
+    vendor_base,
+    with_query,
+)
+
+EXCHANGED_TOKEN_PREFIX = "EAAGsandboxExchanged"  # noqa: S105 - a prefix, not a secret
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
+FAR_PAST = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime.datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What one node/edge pair serves."""
+
+    stream: str
+    node_type: str  # for error messages, as Graph names it
+    fields: tuple[str, ...]  # fields the edge can return
+    default_fields: tuple[str, ...]
+    time_field: str
+    newest_first: bool
+    owner: str  # business object whose use-case usage the call spends
+    owner_type: str  # "pages" or "instagram"
+    parent: str | None = None  # for comments: the parent id to list children of
+
+
+def graph_error(
+    status: int,
+    message: str,
+    code: int,
+    trace: str,
+    *,
+    error_type: str = "OAuthException",
+    subcode: int | None = None,
+    transient: bool | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    error: dict = {"message": message, "type": error_type, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if transient is not None:
+        error["is_transient"] = transient
+    error["fbtrace_id"] = trace
+    return json_response({"error": error}, status, headers, media_type="application/json; charset=UTF-8")
+
+
+THROTTLE_ERRORS = {
+    4: (403, "(#4) Application request limit reached", None),
+    17: (400, "(#17) User request limit reached", 2446079),
+    32: (400, "(#32) Page request limit reached", None),
+    613: (400, "(#613) Calls to this api have exceeded the rate limit.", None),
+    80002: (
+        400,
+        "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again. "
+        "For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+        None,
+    ),
+}
+
+
+def throttle_error(code: int, trace: str, headers: dict[str, str] | None = None) -> Response:
+    status, message, subcode = THROTTLE_ERRORS[code]
+    return graph_error(status, message, code, trace, subcode=subcode, transient=True, headers=headers)
+
+
+def _trace(request: Request, plan: FaultPlan | None, salt: str) -> str:
+    raw = plan.token(salt) if plan is not None else fingerprint(salt, request.url.path, request.url.query) * 3
+    return "A" + raw[:26]
+
+
+def _field_names(raw: str) -> list[str]:
+    """Top-level names of a Graph ``fields`` list; nested selections like ``from{id,name}`` are kept whole."""
+    names, depth, current = [], 0, ""
+    for char in raw:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            names.append(current.strip())
+            current = ""
+            continue
+        if depth == 0 and char not in "{}":
+            current += char
+    names.append(current.strip())
+    return [name for name in names if name]
+
+
+class Graph:
+    """Routes and behaviour of the emulated Graph API (shared by the facebook and instagram prefixes)."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        data = state.data
+        self.page_id = str(data.facebook_page_id)
+        # SandboxData serves a form's leads from the whole facebook/leads stream (one form today).
+        self.form_ids = tuple(str(form) for form in data.facebook_lead_form_ids)
+        self.ig_user_id = str(data.instagram_user_id)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/{version}/oauth/access_token", self.exchange_token, methods=["GET"]),
+            Route("/{version}/{node}/{edge}", self.edge, methods=["GET"]),
+        ]
+
+    @staticmethod
+    def is_data_path(path: str) -> bool:
+        return "/oauth/" not in path
+
+    # ---- auth ----------------------------------------------------------------------------------
+
+    def _token_of(self, request: Request) -> str | None:
+        token = request.query_params.get("access_token")
+        if token:
+            return token
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return value.strip() if scheme.lower() in {"bearer", "oauth"} and value.strip() else None
+
+    def _check_token(self, request: Request, plan: FaultPlan | None) -> Response | None:
+        token = self._token_of(request)
+        trace = _trace(request, plan, "auth")
+        if token is None:
+            return graph_error(400, "An access token is required to request this resource.", 104, trace)
+        if token == self.state.credentials.facebook_access_token:
+            return None
+        issued = self.state.signer.issued_ms("graph", EXCHANGED_TOKEN_PREFIX, token)
+        if issued is None:
+            return graph_error(400, "Invalid OAuth access token - Cannot parse access token", 190, trace)
+        expires = issued / 1000 + self.state.credentials.facebook_exchanged_token_seconds
+        if self.state.now >= expires:
+            moment = datetime.datetime.fromtimestamp(expires, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+            now = datetime.datetime.fromtimestamp(self.state.now, tz=UTC).strftime(
+                "%A, %d-%b-%y %H:%M:%S UTC"
+            )
+            return graph_error(
+                400,
+                f"Error validating access token: Session has expired on {moment}. The current time is {now}.",
+                190,
+                trace,
+                subcode=463,
+            )
+        return None
+
+    async def exchange_token(self, request: Request) -> Response:
+        params = request.query_params
+        creds = self.state.credentials
+        trace = _trace(request, None, "exchange")
+        if params.get("grant_type") != "fb_exchange_token":
+            return graph_error(400, "(#100) Invalid grant_type", 100, trace)
+        if params.get("client_id") != creds.facebook_app_id:
+            return graph_error(400, "Error validating application. Invalid application ID.", 101, trace)
+        if params.get("client_secret") != creds.facebook_app_secret:
+            return graph_error(400, "Error validating client secret.", 1, trace)
+        token = params.get("fb_exchange_token", "")
+        known = token == creds.facebook_access_token or (
+            self.state.signer.issued_ms("graph", EXCHANGED_TOKEN_PREFIX, token) is not None
+        )
+        if not known:
+            return graph_error(400, "Invalid OAuth access token - Cannot parse access token", 190, trace)
+        issued = int(self.state.now * 1000)
+        return json_response(
+            {
+                "access_token": self.state.signer.issue("graph", EXCHANGED_TOKEN_PREFIX, issued),
+                "token_type": "bearer",
+                "expires_in": int(creds.facebook_exchanged_token_seconds),
+            }
+        )
+
+    # ---- usage ---------------------------------------------------------------------------------
+
+    def _usage(
+        self, edge: Edge, plan: FaultPlan | None, request: Request
+    ) -> tuple[dict[str, str], Response | None]:
+        settings = self.state.limiter.settings
+        limiter = self.state.limiter
+        app = limiter.acquire(
+            "graph/app", "app", limit=settings.facebook_app_calls_per_hour, nominal_seconds=3600, rolling=True
+        )
+        owner = limiter.acquire(
+            f"graph/{edge.owner_type}",
+            edge.owner,
+            limit=settings.facebook_object_calls_per_hour,
+            nominal_seconds=3600,
+            rolling=True,
+            cost=1 if app.allowed else 0,
+        )
+        now = self.state.now
+        regain = (
+            0
+            if owner.allowed and app.allowed
+            else math.ceil(max(app.retry_after(now), owner.retry_after(now)) / 60)
+        )
+        owner_pct = 100 if not owner.allowed else owner.percent
+        app_pct = 100 if not app.allowed else app.percent
+        headers = {
+            "X-App-Usage": dumps(
+                {"call_count": app_pct, "total_cputime": app_pct // 3, "total_time": app_pct // 2}
+            ).decode(),
+            "X-Business-Use-Case-Usage": dumps(
+                {
+                    edge.owner: [
+                        {
+                            "type": edge.owner_type,
+                            "call_count": owner_pct,
+                            "total_cputime": owner_pct // 3,
+                            "total_time": owner_pct // 2,
+                            "estimated_time_to_regain_access": regain,
+                        }
+                    ]
+                }
+            ).decode(),
+        }
+        if not app.allowed:
+            self.state.stats.add("throttled", "graph", "code_4")
+            return headers, throttle_error(4, _trace(request, plan, "throttle"), headers)
+        if not owner.allowed:
+            code = 32 if edge.owner_type == "pages" else 80002
+            self.state.stats.add("throttled", "graph", f"code_{code}")
+            return headers, throttle_error(code, _trace(request, plan, "throttle"), headers)
+        return headers, None
+
+    # ---- edges ---------------------------------------------------------------------------------
+
+    def _resolve(self, node: str, edge_name: str) -> Edge | None:
+        if node == self.page_id and edge_name in {"posts", "feed", "published_posts"}:
+            return Edge(
+                "facebook/page_posts",
+                "Post",
+                ("id", "message", "created_time"),
+                ("created_time", "message", "id"),
+                "created_time",
+                True,
+                self.page_id,
+                "pages",
+            )
+        if node in self.form_ids and edge_name == "leads":
+            return Edge(
+                "facebook/leads",
+                "Lead",
+                ("id", "created_time", "ad_id", "form_id", "field_data"),
+                ("created_time", "id", "field_data"),
+                "created_time",
+                True,
+                self.page_id,
+                "pages",
+            )
+        if node == self.ig_user_id and edge_name == "media":
+            return Edge(
+                "instagram/media",
+                "IGMedia",
+                ("id", "caption", "media_type", "permalink", "timestamp", "like_count", "comments_count"),
+                ("id",),
+                "timestamp",
+                True,
+                self.ig_user_id,
+                "instagram",
+            )
+        if edge_name == "comments" and node.startswith(f"{self.page_id}_"):
+            return Edge(
+                "facebook/post_comments",
+                "Comment",
+                ("id", "message", "created_time", "from"),
+                ("created_time", "from", "message", "id"),
+                "created_time",
+                False,
+                self.page_id,
+                "pages",
+                parent=node,
+            )
+        if (
+            edge_name == "comments"
+            and node.isdigit()
+            and node not in {self.page_id, self.ig_user_id, *self.form_ids}
+        ):
+            return Edge(
+                "instagram/media_comments",
+                "IGComment",
+                ("id", "text", "timestamp", "username", "like_count"),
+                ("timestamp", "text", "id"),
+                "timestamp",
+                False,
+                self.ig_user_id,
+                "instagram",
+                parent=node,
+            )
+        return None
+
+    def _window(self, edge: Edge, start: datetime.datetime, end: datetime.datetime) -> Sequence[int]:
+        data = self.state.data
+        if edge.parent is not None:
+            children = data.children(edge.stream, edge.parent)
+            times = _LazyTimes(data, edge.stream, children)
+            lo = bisect_left(times, start) if start > FAR_PAST else 0
+            hi = bisect_left(times, end) if end < FAR_FUTURE else len(children)
+            return children[lo:hi]
+        if start == FAR_PAST and end == FAR_FUTURE:
+            return data.all_positions(edge.stream)
+        return data.window(edge.stream, start, end) if start < end else ()
+
+    def _bounds(self, request: Request) -> tuple[datetime.datetime, datetime.datetime]:
+        """The [start, end) window from ``since``/``until`` and Lead Ads ``filtering`` on time_created."""
+        params = request.query_params
+        start, end = FAR_PAST, FAR_FUTURE
+        if "since" in params:
+            since = parse_unix_or_iso(params["since"])
+            if since is None:
+                raise ValueError("(#100) The parameter since must be a valid unix timestamp or date string")
+            start = max(start, since)
+        if "until" in params:
+            until = parse_unix_or_iso(params["until"])
+            if until is None:
+                raise ValueError("(#100) The parameter until must be a valid unix timestamp or date string")
+            end = min(end, until)
+        if "filtering" in params:
+            try:
+                filters = json.loads(params["filtering"])
+            except ValueError:
+                raise ValueError("(#100) param filtering must be an array.") from None
+            if not isinstance(filters, list):
+                raise ValueError("(#100) param filtering must be an array.")
+            for flt in filters:
+                if not isinstance(flt, dict) or flt.get("field") not in {"time_created", "time_updated"}:
+                    raise ValueError(
+                        "(#100) Filtering field is not supported by the sandbox; use time_created"
+                    )
+                try:
+                    moment = datetime.datetime.fromtimestamp(int(flt.get("value")), tz=UTC)
+                except (TypeError, ValueError, OverflowError):
+                    raise ValueError("(#100) Filtering value must be a unix timestamp") from None
+                operator = flt.get("operator")
+                tick = datetime.timedelta(microseconds=1)
+                if operator == "GREATER_THAN":
+                    start = max(start, moment + tick)
+                elif operator == "GREATER_THAN_OR_EQUAL":
+                    start = max(start, moment)
+                elif operator == "LESS_THAN":
+                    end = min(end, moment)
+                elif operator == "LESS_THAN_OR_EQUAL":
+                    end = min(end, moment + tick)
+                else:
+                    raise ValueError(f"(#100) Filtering operator {operator} is not supported")
+        return start, end
+
+    async def edge(self, request: Request) -> Response:
+        plan = plan_of(request)
+        if (error := self._check_token(request, plan)) is not None:
+            return error
+        node, edge_name = request.path_params["node"], request.path_params["edge"]
+        edge = self._resolve(node, edge_name)
+        if edge is None:
+            return graph_error(
+                400,
+                f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to "
+                "missing permissions, or does not support this operation. Please read the Graph API "
+                "documentation at https://developers.facebook.com/docs/graph-api",
+                100,
+                _trace(request, plan, "node"),
+                error_type="GraphMethodException",
+                subcode=33,
+            )
+        headers, error = self._usage(edge, plan, request)
+        if error is not None:
+            return error
+        params = request.query_params
+        trace = _trace(request, plan, "params")
+        fields = _field_names(params["fields"]) if params.get("fields") else list(edge.default_fields)
+        for name in fields:
+            if name not in edge.fields:
+                return graph_error(
+                    400,
+                    f"(#100) Tried accessing nonexisting field ({name}) on node type ({edge.node_type})",
+                    100,
+                    trace,
+                    headers=headers,
+                )
+        try:
+            start, end = self._bounds(request)
+        except ValueError as exc:
+            return graph_error(400, str(exc), 100, trace, headers=headers)
+        limit_text = params.get("limit", str(DEFAULT_LIMIT))
+        if not limit_text.isdigit():
+            return graph_error(400, "(#100) param limit must be a number", 100, trace, headers=headers)
+        limit = max(1, min(MAX_LIMIT, int(limit_text)))
+        newest_first = edge.newest_first
+        if params.get("order") in {"chronological", "reverse_chronological"}:
+            newest_first = params["order"] == "reverse_chronological"
+        query_hash = fingerprint(node, edge_name, start.isoformat(), end.isoformat(), newest_first)
+        offset = 0
+        if params.get("after"):
+            decoded = decode_cursor(params["after"], query_hash)
+            if decoded is None:
+                return graph_error(
+                    400, "(#100) The after cursor is invalid or expired", 100, trace, headers=headers
+                )
+            offset = decoded
+        positions = self._window(edge, start, end)
+        page = make_page(len(positions), offset, limit, plan)
+        records = await self.state.build_page(
+            lambda: apply_drift(
+                apply_malformed(
+                    [
+                        _project(
+                            self.state.data.record(edge.stream, ordered_position(positions, i, newest_first)),
+                            fields,
+                        )
+                        for i in page.indices()
+                    ],
+                    plan,
+                    _corrupt,
+                ),
+                plan,
+                _drift,
+            )
+        )
+        payload: dict = {"data": records}
+        if records:
+            paging: dict = {
+                "cursors": {
+                    "before": encode_cursor(page.start, query_hash),
+                    "after": encode_cursor(
+                        page.next_start if page.next_start is not None else page.stop, query_hash
+                    ),
+                }
+            }
+            if page.next_start is not None:
+                prefix = request.url.path[: request.url.path.index("/", 1)]
+                base = f"{vendor_base(request, prefix)}{request.url.path[len(prefix) :]}"
+                next_url = with_query(
+                    base,
+                    [(k, v) for k, v in params.multi_items() if k != "after"]
+                    + [("after", paging["cursors"]["after"])],
+                )
+                if plan is not None and plan.wants("self_link"):
+                    next_url = str(request.url)
+                    plan.applied.add("self_link")
+                paging["next"] = next_url
+            payload["paging"] = paging
+        return json_response(payload, headers=headers, media_type="application/json; charset=UTF-8")
+
+    # ---- faults --------------------------------------------------------------------------------
+
+    def throttled(self, scope: Scope, plan: FaultPlan, retry_after_zero: bool) -> Response:
+        code = (4, 17, 32, 613)[plan.pick("graph/throttle_code", 4)]
+        return throttle_error(
+            code, "A" + plan.token("throttle")[:26], {"Retry-After": "0"} if retry_after_zero else None
+        )
+
+    def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
+        return graph_error(
+            500,
+            "An unexpected error has occurred. Please retry your request later.",
+            2,
+            "A" + plan.token("server")[:26],
+            transient=True,
+        )
+
+
+class _LazyTimes(Sequence):
+    """Created times of a parent's children, computed only where a binary search looks."""
+
+    def __init__(self, data: object, stream: str, positions: Sequence[int]) -> None:
+        self.data, self.stream, self.positions = data, stream, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.data.modified_at(self.stream, int(self.positions[index]))
+
+
+def _project(record: dict, fields: Sequence[str]) -> dict:
+    return {name: record[name] for name in fields if name in record}
+
+
+def _corrupt(record: dict, variant: str) -> dict | None:
+    if variant == "missing_id":
+        return {k: v for k, v in record.items() if k != "id"} if "id" in record else None
+    if variant == "bad_email":
+        field_data = record.get("field_data")
+        if not isinstance(field_data, list):
+            return None
+        changed = [
+            {**item, "values": [v.replace("@", "") for v in item.get("values", [])]}
+            if item.get("name") == "email"
+            else item
+            for item in field_data
+        ]
+        return {**record, "field_data": changed} if changed != field_data else None
+    for key in ("created_time", "timestamp"):
+        if isinstance(record.get(key), str):
+            if variant == "other_date_format":
+                return {**record, key: other_date_format(record[key])}
+            parsed = parse_timestamp(record[key])
+            return {**record, key: int(parsed.timestamp())} if parsed else None
+    return None
+
+
+def _drift(record: dict) -> dict | None:
+    """Counts served as strings (``"like_count": "12"``), or, with no counts, the time as unix seconds."""
+    for key in ("like_count", "comments_count"):
+        if isinstance(record.get(key), int):
+            return {**record, key: str(record[key])}
+    for key in ("created_time", "timestamp"):
+        if isinstance(record.get(key), str):
+            parsed = parse_timestamp(record[key])
+            return {**record, key: int(parsed.timestamp())} if parsed else None
+    return None

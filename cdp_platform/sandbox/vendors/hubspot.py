@@ -1,0 +1,535 @@
+"""HubSpot CRM v3 as the sandbox serves it: object lists, search, OAuth refresh, and its rate limits.
+
+List cursors are opaque (offset + query hash); search cursors are the numeric offsets HubSpot itself
+uses, which is also what makes its 10,000-result ceiling expressible: a page reaching past the
+10,000th result (``after + limit > 10000``) is refused with HTTP 400, so a client must split a busy
+window into smaller time slices.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
+
+from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.vendors.common import (
+    UTC,
+    SandboxState,
+    apply_drift,
+    apply_malformed,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    json_response,
+    make_page,
+    numeric_string,
+    ordered_position,
+    other_date_format,
+    parse_timestamp,
+    plan_of,
+    read_form,
+    vendor_base,
+    with_query,
+)
+
+PREFIX = "/hubspot"
+ACCESS_TOKEN_PREFIX = "CKsandboxHubSpotOAuth"  # noqa: S105 - a prefix, not a secret
+SEARCH_CAP = 10_000
+OBJECTS = {
+    "contacts": ("hubspot/contacts", "lastmodifieddate"),
+    "companies": ("hubspot/companies", "hs_lastmodifieddate"),
+    "deals": ("hubspot/deals", "hs_lastmodifieddate"),
+}
+MODIFIED_PROPERTIES = frozenset({"lastmodifieddate", "hs_lastmodifieddate"})
+DEFAULT_PROPERTIES = {
+    "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
+    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
+}
+FAR_PAST = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime.datetime(9999, 1, 1, tzinfo=UTC)
+MISSING_CREDENTIALS = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
+    "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+
+
+def correlation_id(request_or_plan: Request | FaultPlan | None, salt: str) -> str:
+    if isinstance(request_or_plan, FaultPlan):
+        raw = request_or_plan.token(salt)
+    else:
+        source = request_or_plan.url.path if request_or_plan is not None else ""
+        raw = fingerprint(salt, source) * 2
+    return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-a{raw[17:20]}-{raw[:12]}"
+
+
+def hubspot_error(message: str, category: str, cid: str, **extra: object) -> dict:
+    return {"status": "error", "message": message, "correlationId": cid, "category": category, **extra}
+
+
+class SearchError(ValueError):
+    """A search body the sandbox (or HubSpot) refuses with a VALIDATION_ERROR."""
+
+
+def _to_time(value: object) -> datetime.datetime:
+    """HubSpot filter values: milliseconds since the epoch (number or string) or an ISO timestamp."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        number = numeric_string(value)
+        if number is not None:
+            return datetime.datetime.fromtimestamp(number / 1000, tz=UTC)
+        parsed = parse_timestamp(value)
+        if parsed is not None:
+            return parsed
+    raise SearchError(f"Unable to parse value '{value}' as a timestamp (ms since epoch or ISO 8601)")
+
+
+class HubSpot:
+    """Routes and behaviour of the emulated HubSpot portal."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/oauth/v1/token", self.token, methods=["POST"]),
+            Route("/crm/v3/objects/{object_type}", self.list_objects, methods=["GET"]),
+            Route("/crm/v3/objects/{object_type}/search", self.search, methods=["POST"]),
+        ]
+
+    @staticmethod
+    def is_data_path(path: str) -> bool:
+        return path.startswith("/crm/")
+
+    # ---- auth and quota ------------------------------------------------------------------------
+
+    def _authenticate(self, request: Request) -> Response | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        creds = self.state.credentials
+        cid = correlation_id(plan_of(request) or request, "auth")
+        if scheme.lower() == "bearer" and token == creds.hubspot_private_app_token:
+            return None
+        issued = (
+            self.state.signer.issued_ms("hubspot", ACCESS_TOKEN_PREFIX, token)
+            if scheme.lower() == "bearer"
+            else None
+        )
+        if issued is not None:
+            age = self.state.now - issued / 1000
+            if age <= creds.hubspot_access_token_seconds:
+                return None
+            minutes = int((age - creds.hubspot_access_token_seconds) // 60)
+            return json_response(
+                hubspot_error(
+                    f"The OAuth token used to make this call expired {minutes} minute(s) ago.",
+                    "EXPIRED_AUTHENTICATION",
+                    cid,
+                ),
+                401,
+            )
+        return json_response(hubspot_error(MISSING_CREDENTIALS, "INVALID_AUTHENTICATION", cid), 401)
+
+    def _quota(self, request: Request, search: bool) -> tuple[dict[str, str], Response | None]:
+        """Spend one request; search has its own per-second policy and no rate-limit headers."""
+        settings = self.state.limiter.settings
+        limiter = self.state.limiter
+        daily = limiter.acquire(
+            "hubspot/daily",
+            "app",
+            limit=settings.hubspot_requests_per_day,
+            nominal_seconds=86400,
+            rolling=False,
+        )
+        if search:
+            usage = limiter.acquire(
+                "hubspot/search",
+                "app",
+                limit=settings.hubspot_search_per_second,
+                nominal_seconds=1,
+                rolling=True,
+            )
+            headers: dict[str, str] = {}
+            policy = "SECONDLY"
+        else:
+            usage = limiter.acquire(
+                "hubspot/ten_secondly",
+                "app",
+                limit=settings.hubspot_requests_per_ten_seconds,
+                nominal_seconds=10,
+                rolling=True,
+            )
+            headers = self._headers(
+                usage.limit, usage.remaining, usage.window_seconds, daily.limit, daily.remaining
+            )
+            policy = "TEN_SECONDLY_ROLLING"
+        if not daily.allowed:
+            policy = "DAILY"
+        if usage.allowed and daily.allowed:
+            return headers, None
+        self.state.stats.add("throttled", "hubspot", policy)
+        cid = correlation_id(plan_of(request) or request, "ratelimit")
+        return headers, json_response(self._rate_limit_body(policy, cid), 429, headers)
+
+    @staticmethod
+    def _headers(
+        limit: int, remaining: int, window_seconds: float, daily: int, daily_remaining: int
+    ) -> dict[str, str]:
+        return {
+            "X-HubSpot-RateLimit-Daily": str(daily),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(daily_remaining),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(max(1, round(window_seconds * 1000))),
+            "X-HubSpot-RateLimit-Max": str(limit),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
+        }
+
+    @staticmethod
+    def _rate_limit_body(policy: str, cid: str) -> dict:
+        names = {"TEN_SECONDLY_ROLLING": "ten_secondly_rolling", "SECONDLY": "secondly", "DAILY": "daily"}
+        return {
+            "status": "error",
+            "message": f"You have reached your {names[policy]} limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": cid,
+            "policyName": policy,
+        }
+
+    async def token(self, request: Request) -> Response:
+        form = await read_form(request)
+        creds = self.state.credentials
+        cid = correlation_id(request, "oauth")
+        if form.get("grant_type") != "refresh_token":
+            return json_response(
+                {
+                    "status": "BAD_GRANT_TYPE",
+                    "message": "grant_type must be refresh_token",
+                    "correlationId": cid,
+                },
+                400,
+            )
+        if form.get("client_id") != creds.hubspot_client_id:
+            return json_response(
+                {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id", "correlationId": cid},
+                400,
+            )
+        if form.get("client_secret") != creds.hubspot_client_secret:
+            return json_response(
+                {
+                    "status": "BAD_CLIENT_SECRET",
+                    "message": "missing or invalid client secret",
+                    "correlationId": cid,
+                },
+                400,
+            )
+        if form.get("refresh_token") != creds.hubspot_refresh_token:
+            return json_response(
+                {
+                    "status": "BAD_REFRESH_TOKEN",
+                    "message": "missing or invalid refresh token",
+                    "correlationId": cid,
+                },
+                400,
+            )
+        issued = int(self.state.now * 1000)
+        return json_response(
+            {
+                "token_type": "bearer",
+                "refresh_token": creds.hubspot_refresh_token,
+                "access_token": self.state.signer.issue("hubspot", ACCESS_TOKEN_PREFIX, issued),
+                "expires_in": int(creds.hubspot_access_token_seconds),
+            }
+        )
+
+    # ---- shaping -------------------------------------------------------------------------------
+
+    @staticmethod
+    def shape(
+        record: dict,
+        object_type: str,
+        properties: Sequence[str] | None,
+        associations: Sequence[str],
+        modified: str,
+    ) -> dict:
+        source = record.get("properties", {})
+        wanted = (
+            DEFAULT_PROPERTIES[object_type]
+            if properties is None
+            else (*properties, "createdate", "hs_object_id", modified)
+        )
+        shown: dict[str, object] = {}
+        for name in wanted:
+            if name in source and name not in shown:
+                shown[name] = source[name]
+        out = {key: value for key, value in record.items() if key != "associations"}
+        out["properties"] = shown
+        linked = record.get("associations") or {}
+        chosen = {name: linked[name] for name in associations if linked.get(name, {}).get("results")}
+        if chosen:
+            out["associations"] = chosen
+        return out
+
+    def _object(self, request: Request) -> tuple[str, str, str] | Response:
+        object_type = request.path_params["object_type"]
+        if object_type not in OBJECTS:
+            cid = correlation_id(plan_of(request) or request, "object")
+            return json_response(
+                hubspot_error(f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR", cid),
+                400,
+            )
+        stream, modified = OBJECTS[object_type]
+        return object_type, stream, modified
+
+    # ---- list ----------------------------------------------------------------------------------
+
+    async def list_objects(self, request: Request) -> Response:
+        if (error := self._authenticate(request)) is not None:
+            return error
+        headers, error = self._quota(request, search=False)
+        if error is not None:
+            return error
+        resolved = self._object(request)
+        if isinstance(resolved, Response):
+            return resolved
+        object_type, stream, modified = resolved
+        params = request.query_params
+        plan = plan_of(request)
+        cid = correlation_id(plan or request, "list")
+        limit_text = params.get("limit", "10")
+        if not limit_text.isdigit() or int(limit_text) < 1:
+            return json_response(
+                hubspot_error(f"Invalid limit: {limit_text}", "VALIDATION_ERROR", cid), 400, headers
+            )
+        limit = min(100, int(limit_text))
+        properties = (
+            [p for raw in params.getlist("properties") for p in raw.split(",") if p]
+            if ("properties" in params)
+            else None
+        )
+        associations = [a for raw in params.getlist("associations") for a in raw.split(",") if a]
+        query_hash = fingerprint("hubspot-list", object_type)
+        start = 0
+        if "after" in params:
+            decoded = decode_cursor(params["after"], query_hash)
+            if decoded is None:
+                return json_response(
+                    hubspot_error("Invalid paging cursor 'after'", "VALIDATION_ERROR", cid), 400, headers
+                )
+            start = decoded
+        positions = (
+            () if params.get("archived", "false").lower() == "true" else self.state.data.all_positions(stream)
+        )
+        page = make_page(len(positions), start, limit, plan)
+        records = await self.state.build_page(
+            lambda: self._damage(
+                [
+                    self.shape(
+                        self.state.data.record(stream, ordered_position(positions, i, False)),
+                        object_type,
+                        properties,
+                        associations,
+                        modified,
+                    )
+                    for i in page.indices()
+                ],
+                plan,
+            )
+        )
+        payload: dict = {"results": records}
+        if page.next_start is not None:
+            after = encode_cursor(page.next_start, query_hash)
+            link = with_query(
+                f"{vendor_base(request, PREFIX)}{request.url.path[len(PREFIX) :]}",
+                [(k, v) for k, v in params.multi_items() if k != "after"] + [("after", after)],
+            )
+            if plan is not None and plan.wants("self_link"):
+                link = str(request.url)
+                plan.applied.add("self_link")
+            payload["paging"] = {"next": {"after": after, "link": link}}
+        return json_response(payload, headers=headers)
+
+    # ---- search --------------------------------------------------------------------------------
+
+    def _search_window(self, body: dict) -> tuple[datetime.datetime, datetime.datetime, bool]:
+        groups = body.get("filterGroups") or []
+        if not isinstance(groups, list) or len(groups) > 1:
+            raise SearchError("The sandbox supports at most one filterGroup (an AND of filters)")
+        start, end = FAR_PAST, FAR_FUTURE
+        tick = datetime.timedelta(microseconds=1)
+        for flt in (groups[0].get("filters") or []) if groups else []:
+            if not isinstance(flt, dict) or flt.get("propertyName") not in MODIFIED_PROPERTIES:
+                name = flt.get("propertyName") if isinstance(flt, dict) else flt
+                raise SearchError(
+                    f"The sandbox filters only on lastmodifieddate / hs_lastmodifieddate, not {name!r}"
+                )
+            operator = flt.get("operator")
+            value = _to_time(flt.get("value"))
+            if operator == "GTE":
+                start = max(start, value)
+            elif operator == "GT":
+                start = max(start, value + tick)
+            elif operator == "LT":
+                end = min(end, value)
+            elif operator == "LTE":
+                end = min(end, value + tick)
+            elif operator == "EQ":
+                start, end = max(start, value), min(end, value + tick)
+            elif operator == "BETWEEN":
+                start, end = max(start, value), min(end, _to_time(flt.get("highValue")) + tick)
+            else:
+                raise SearchError(f"Unsupported operator {operator!r} for a datetime property")
+        sorts = body.get("sorts") or []
+        descending = False
+        for sort in sorts if isinstance(sorts, list) else [sorts]:
+            name, direction = (
+                (sort, "ASCENDING")
+                if isinstance(sort, str)
+                else (sort.get("propertyName"), sort.get("direction", "ASCENDING"))
+            )
+            if name not in MODIFIED_PROPERTIES or direction not in {"ASCENDING", "DESCENDING"}:
+                raise SearchError("The sandbox sorts only by lastmodifieddate / hs_lastmodifieddate")
+            descending = direction == "DESCENDING"
+        return start, end, descending
+
+    async def search(self, request: Request) -> Response:
+        if (error := self._authenticate(request)) is not None:
+            return error
+        headers, error = self._quota(request, search=True)
+        if error is not None:
+            return error
+        resolved = self._object(request)
+        if isinstance(resolved, Response):
+            return resolved
+        object_type, stream, modified = resolved
+        plan = plan_of(request)
+        cid = correlation_id(plan or request, "search")
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise SearchError("Invalid input JSON: expected an object")
+            limit = int(body.get("limit", 10))
+            start = int(body.get("after", 0) or 0)
+            if not 1 <= limit <= 200:
+                raise SearchError("limit must be between 1 and 200")
+            window_start, window_end, descending = self._search_window(body)
+            properties = body.get("properties")
+            if properties is not None and not isinstance(properties, list):
+                raise SearchError("properties must be a list of property names")
+        except json.JSONDecodeError as exc:
+            message = f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            return json_response(hubspot_error(message, "VALIDATION_ERROR", cid), 400, headers)
+        except (SearchError, ValueError, TypeError) as exc:
+            return json_response(hubspot_error(str(exc), "VALIDATION_ERROR", cid), 400, headers)
+        if start + limit > SEARCH_CAP:
+            return json_response(
+                hubspot_error(
+                    "There was a problem with the request.",
+                    "VALIDATION_ERROR",
+                    cid,
+                    errors=[
+                        {
+                            "message": f"Paging is limited to {SEARCH_CAP} results; narrow the filter.",
+                            "code": "INVALID_PAGING",
+                        }
+                    ],
+                ),
+                400,
+                headers,
+            )
+        data = self.state.data
+        if window_start >= window_end:
+            positions: Sequence[int] = ()
+        elif window_start == FAR_PAST and window_end == FAR_FUTURE:
+            positions = data.all_positions(stream)
+        else:
+            positions = data.window(stream, window_start, window_end)
+        page = make_page(len(positions), start, limit, plan)
+        records = await self.state.build_page(
+            lambda: self._damage(
+                [
+                    self.shape(
+                        data.record(stream, ordered_position(positions, i, descending)),
+                        object_type,
+                        properties,
+                        (),
+                        modified,
+                    )
+                    for i in page.indices()
+                ],
+                plan,
+            )
+        )
+        payload: dict = {"total": len(positions), "results": records}
+        if page.next_start is not None:
+            payload["paging"] = {"next": {"after": str(page.next_start)}}
+        return json_response(payload, headers=headers)
+
+    # ---- faults --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _damage(records: list[dict], plan: FaultPlan | None) -> list[dict]:
+        records = apply_malformed(records, plan, _corrupt)
+        return apply_drift(records, plan, _drift)
+
+    def throttled(self, scope: Scope, plan: FaultPlan, retry_after_zero: bool) -> Response:
+        search = scope["path"].endswith("/search")
+        policy = "SECONDLY" if search else "TEN_SECONDLY_ROLLING"
+        settings = self.state.limiter.settings
+        headers = (
+            {}
+            if search
+            else self._headers(
+                settings.hubspot_requests_per_ten_seconds,
+                0,
+                self.state.limiter.scaled(10),
+                settings.hubspot_requests_per_day,
+                settings.hubspot_requests_per_day,
+            )
+        )
+        if retry_after_zero:
+            headers["Retry-After"] = "0"
+        return json_response(self._rate_limit_body(policy, correlation_id(plan, "throttled")), 429, headers)
+
+    def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
+        return json_response(
+            hubspot_error("internal error", "INTERNAL_ERROR", correlation_id(plan, "server_error")), 500
+        )
+
+
+def _corrupt(record: dict, variant: str) -> dict | None:
+    properties = record.get("properties", {})
+    if variant == "missing_id":
+        return {k: v for k, v in record.items() if k != "id"}
+    if variant == "bad_email":
+        email = properties.get("email")
+        return {**record, "properties": {**properties, "email": email.replace("@", "")}} if email else None
+    if variant == "other_date_format":
+        return {**record, "updatedAt": other_date_format(record.get("updatedAt", ""))}
+    identifier = record.get("id")
+    return {**record, "id": int(identifier)} if isinstance(identifier, str) and identifier.isdigit() else None
+
+
+def _drift(record: dict) -> dict | None:
+    """A numeric property (``hs_object_id``, ``amount``...) served as a JSON number, not a string."""
+    properties = record.get("properties", {})
+    for name, value in properties.items():
+        number = numeric_string(value)
+        if number is not None:
+            return {**record, "properties": {**properties, name: number}}
+    return None

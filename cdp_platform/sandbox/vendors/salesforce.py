@@ -1,0 +1,614 @@
+"""Salesforce REST API v62.0 as the sandbox serves it: OAuth token, SOQL query with locators, Bulk 2.0.
+
+Query locators and Bulk job ids carry their own query (compressed) and offset, so following
+``nextRecordsUrl`` or polling a job needs no server-side state. Every API response carries
+``Sforce-Limit-Info``; the daily request count is a fixed window on the (scaled) clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import io
+import json
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
+
+from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.soql import SoqlError, SoqlQuery, malformed, parse_soql
+from cdp_platform.sandbox.vendors.common import (
+    UTC,
+    SandboxState,
+    apply_drift,
+    apply_malformed,
+    drift_first_number,
+    json_response,
+    make_page,
+    ordered_position,
+    other_date_format,
+    plan_of,
+    read_form,
+    vendor_base,
+)
+
+PREFIX = "/salesforce"
+ORG_ID = "00DSB0000000001AAA"
+USER_ID = "005SB0000000001AAA"
+TOKEN_PREFIX = "00DSB0000000001!AQ"  # noqa: S105 - a prefix, not a secret
+OBJECT_STREAMS = {
+    "account": ("Account", "salesforce/accounts"),
+    "contact": ("Contact", "salesforce/contacts"),
+    "lead": ("Lead", "salesforce/leads"),
+    "opportunity": ("Opportunity", "salesforce/opportunities"),
+}
+TIME_FIELDS = frozenset({"systemmodstamp", "lastmodifieddate"})
+DEFAULT_BATCH = 2000
+BULK_DEFAULT_MAX_RECORDS = 50_000
+BULK_NOMINAL_SECONDS = 2.0  # how long a query job stays InProgress (before time_scale)
+FAR_PAST = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime.datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def sf_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response([{"message": message, "errorCode": code}], status, headers)
+
+
+def _pack(payload: dict) -> str:
+    raw = zlib.compress(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode(), 9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unpack(token: str) -> dict | None:
+    try:
+        raw = zlib.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        payload = json.loads(raw)
+    except (ValueError, zlib.error, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    """A parsed SOQL query resolved against the sandbox: which positions, which fields, which order."""
+
+    query: SoqlQuery
+    sobject: str
+    stream: str
+    positions: Sequence[int]
+    total: int
+    descending: bool
+    projection: tuple[tuple[str, tuple[str, ...] | None], ...]  # (field, sub-fields of a lookup)
+
+
+class Salesforce:
+    """Routes and behaviour of the emulated Salesforce org."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self._catalog: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]] = {}
+
+    # ---- routing -------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/services/oauth2/token", self.token, methods=["POST"]),
+            Route("/services/data/{version}/query", self.query, methods=["GET"]),
+            Route("/services/data/{version}/query/{locator}", self.query_more, methods=["GET"]),
+            Route("/services/data/{version}/jobs/query", self.create_job, methods=["POST"]),
+            Route("/services/data/{version}/jobs/query/{job_id}", self.job_info, methods=["GET"]),
+            Route("/services/data/{version}/jobs/query/{job_id}/results", self.job_results, methods=["GET"]),
+        ]
+
+    @staticmethod
+    def is_data_path(path: str) -> bool:
+        return path.startswith("/services/data/")
+
+    # ---- quota and auth ------------------------------------------------------------------------
+
+    def _usage_header(self, charge: bool) -> tuple[dict[str, str], bool]:
+        usage = self.state.limiter.acquire(
+            "salesforce/daily",
+            "org",
+            limit=self.state.limiter.settings.salesforce_requests_per_day,
+            nominal_seconds=86400,
+            rolling=False,
+            cost=1 if charge else 0,
+        )
+        return {"Sforce-Limit-Info": f"api-usage={usage.used}/{usage.limit}"}, usage.allowed
+
+    def _authorize(self, request: Request) -> tuple[dict[str, str], Response | None]:
+        """Check the session, then spend one daily API request; return headers and any error."""
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        issued = (
+            self.state.signer.issued_ms("salesforce", TOKEN_PREFIX, token.strip())
+            if scheme.lower() in {"bearer", "oauth"}
+            else None
+        )
+        expired = issued is not None and (
+            self.state.now * 1000 - issued > self.state.credentials.salesforce_session_seconds * 1000
+        )
+        if issued is None or expired:
+            headers, _ = self._usage_header(charge=False)
+            return headers, sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid", headers)
+        headers, allowed = self._usage_header(charge=True)
+        if not allowed:
+            self.state.stats.add("throttled", "salesforce", "REQUEST_LIMIT_EXCEEDED")
+            return headers, sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", headers)
+        return headers, None
+
+    async def token(self, request: Request) -> Response:
+        form = await read_form(request)
+        creds = self.state.credentials
+        grant = form.get("grant_type", "")
+        client_ok = form.get("client_id") == creds.salesforce_client_id
+        secret_ok = form.get("client_secret") == creds.salesforce_client_secret
+        if grant == "refresh_token":
+            ok = (
+                client_ok
+                and form.get("refresh_token") == creds.salesforce_refresh_token
+                and ("client_secret" not in form or secret_ok)
+            )
+            failure = "expired access/refresh token"
+        elif grant == "client_credentials":
+            ok, failure = client_ok and secret_ok, "invalid client credentials"
+        elif grant == "password":
+            ok = (
+                client_ok
+                and secret_ok
+                and form.get("username") == creds.salesforce_username
+                and (form.get("password") == creds.salesforce_password)
+            )
+            failure = "authentication failure"
+        else:
+            return json_response(
+                {"error": "unsupported_grant_type", "error_description": "grant type not supported"}, 400
+            )
+        if not ok:
+            return json_response({"error": "invalid_grant", "error_description": failure}, 400)
+        issued_ms = int(self.state.now * 1000)
+        base = vendor_base(request, PREFIX)
+        identity = f"{base}/id/{ORG_ID}/{USER_ID}"
+        payload = {
+            "access_token": self.state.signer.issue("salesforce", TOKEN_PREFIX, issued_ms),
+            "instance_url": base,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": str(issued_ms),
+            "signature": self.state.signer.signature(identity, str(issued_ms)),
+        }
+        if grant == "refresh_token":
+            payload["scope"] = "api refresh_token"
+        return json_response(payload)
+
+    # ---- SOQL ----------------------------------------------------------------------------------
+
+    def _fields_of(self, stream: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """Field names of an object (lowercase → canonical) and of its lookups, from sample records."""
+        if stream not in self._catalog:
+            data = self.state.data
+            positions = data.all_positions(stream)
+            fields: dict[str, str] = {}
+            lookups: dict[str, dict[str, str]] = {}
+            for index in range(min(len(positions), 200)):
+                record = data.record(stream, int(positions[index]))
+                for key, value in record.items():
+                    if key == "attributes":
+                        continue
+                    fields.setdefault(key.lower(), key)
+                    if isinstance(value, dict):
+                        sub = lookups.setdefault(key.lower(), {})
+                        sub.update({k.lower(): k for k in value if k != "attributes"})
+            self._catalog[stream] = (fields, lookups)
+        return self._catalog[stream]
+
+    def plan_query(self, query: SoqlQuery) -> PlannedQuery:
+        resolved = OBJECT_STREAMS.get(query.sobject.lower())
+        if resolved is None:
+            raise malformed(
+                query.text,
+                query.sobject_column,
+                f"sObject type '{query.sobject}' is not supported. If you are attempting to use a "
+                "custom object, be sure to append the '__c' after the entity name. Please reference "
+                "your WSDL or the describe call for the appropriate names.",
+                "INVALID_TYPE",
+            )
+        sobject, stream = resolved
+        fields, lookups = self._fields_of(stream)
+
+        def unknown(name: str, column: int, entity: str) -> SoqlError:
+            return malformed(
+                query.text,
+                column,
+                f"No such column '{name}' on entity '{entity}'. If you are attempting to use a custom "
+                "field, be sure to append the '__c' after the custom field name. Please reference your "
+                "WSDL or the describe call for the appropriate names.",
+                "INVALID_FIELD",
+            )
+
+        projection: list[tuple[str, tuple[str, ...] | None]] = []
+        by_lookup: dict[str, list[str]] = {}
+        for selected in query.fields:
+            head, _, rest = selected.name.partition(".")
+            if not rest:
+                if head.lower() not in fields or head.lower() in lookups:
+                    raise unknown(head, selected.column, sobject)
+                projection.append((fields[head.lower()], None))
+                continue
+            sub = lookups.get(head.lower())
+            if sub is None or "." in rest:
+                raise malformed(
+                    query.text,
+                    selected.column,
+                    f"Didn't understand relationship '{head}' in field path. If you are attempting to "
+                    "use a custom relationship, be sure to append the '__r' after the custom "
+                    "relationship name. Please reference your WSDL or the describe call for the "
+                    "appropriate names.",
+                    "INVALID_FIELD",
+                )
+            if rest.lower() not in sub:
+                raise unknown(rest, selected.column, head)
+            canonical = fields[head.lower()]
+            if canonical not in by_lookup:
+                by_lookup[canonical] = []
+                projection.append((canonical, ()))
+            by_lookup[canonical].append(sub[rest.lower()])
+        projection = [
+            (name, tuple(by_lookup[name]) if subs is not None else None) for name, subs in projection
+        ]
+
+        start, end = FAR_PAST, FAR_FUTURE
+        for condition in query.conditions:
+            name = condition.field.lower()
+            if name == "isdeleted" and condition.op == "=" and condition.value is False:
+                continue
+            if name not in TIME_FIELDS:
+                raise malformed(
+                    query.text,
+                    condition.column,
+                    "the sandbox filters only on SystemModstamp or LastModifiedDate (and IsDeleted = false)",
+                )
+            value = condition.value
+            if not isinstance(value, datetime.datetime):
+                raise malformed(
+                    query.text,
+                    condition.column,
+                    f"value of filter criterion for field '{condition.field}' must be of type dateTime "
+                    "and should not be enclosed in quotes",
+                    "INVALID_FIELD",
+                )
+            tick = datetime.timedelta(microseconds=1)
+            if condition.op == ">=":
+                start = max(start, value)
+            elif condition.op == ">":
+                start = max(start, value + tick)
+            elif condition.op == "<":
+                end = min(end, value)
+            elif condition.op == "<=":
+                end = min(end, value + tick)
+            elif condition.op == "=":
+                start, end = max(start, value), min(end, value + tick)
+            else:
+                raise malformed(
+                    query.text, condition.column, "the sandbox supports =, <, <=, >, >= on datetimes"
+                )
+
+        descending = False
+        if query.order_by:
+            names = [name.lower() for name, _ in query.order_by]
+            directions = {desc for _, desc in query.order_by}
+            if names[0] not in TIME_FIELDS or len(directions) > 1 or any(n != "id" for n in names[1:]):
+                raise malformed(
+                    query.text,
+                    query.sobject_column,
+                    "the sandbox orders only by SystemModstamp or LastModifiedDate, optionally then Id, "
+                    "in one direction",
+                )
+            descending = directions.pop()
+
+        data = self.state.data
+        if start == FAR_PAST and end == FAR_FUTURE:
+            positions = data.all_positions(stream)
+        elif start >= end:
+            positions = ()
+        else:
+            positions = data.window(stream, start, end)
+        total = len(positions) if query.limit is None else min(len(positions), query.limit)
+        return PlannedQuery(query, sobject, stream, positions, total, descending, tuple(projection))
+
+    @staticmethod
+    def project(record: dict, projection: Sequence[tuple[str, tuple[str, ...] | None]]) -> dict:
+        out = {"attributes": record["attributes"]}
+        for name, subs in projection:
+            value = record.get(name)
+            if subs is None:
+                out[name] = value
+            elif value is None:
+                out[name] = None
+            else:
+                out[name] = {"attributes": value.get("attributes"), **{s: value.get(s) for s in subs}}
+        return out
+
+    @staticmethod
+    def batch_size(request: Request, default: int) -> int:
+        options = request.headers.get("sforce-query-options", "")
+        for part in options.split(","):
+            key, _, value = part.strip().partition("=")
+            if key.strip().lower() == "batchsize" and value.strip().isdigit():
+                return max(200, min(2000, int(value.strip())))
+        return default
+
+    def _query_page(
+        self, request: Request, version: str, soql: str, batch: int, start: int, headers: dict[str, str]
+    ) -> Response:
+        try:
+            planned = self.plan_query(parse_soql(soql))
+        except SoqlError as error:
+            return sf_error(400, error.error_code, error.message, headers)
+        if planned.query.count:
+            return json_response({"totalSize": planned.total, "done": True, "records": []}, headers=headers)
+        plan = plan_of(request)
+        # Salesforce has no cursor besides its next URL, so a self link is a locator for this same page.
+        page = make_page(planned.total, start, batch, plan, repeat_kinds=("repeated_cursor", "self_link"))
+        records = [
+            self.project(
+                self.state.data.record(
+                    planned.stream, ordered_position(planned.positions, i, planned.descending)
+                ),
+                planned.projection,
+            )
+            for i in page.indices()
+        ]
+        records = apply_malformed(records, plan, _corrupt)
+        records = apply_drift(records, plan, lambda r: drift_first_number(r, frozenset({"attributes"})))
+        payload: dict = {"totalSize": planned.total, "done": page.next_start is None}
+        if page.next_start is not None:
+            locator = "01g" + _pack({"q": soql, "b": batch})
+            payload["nextRecordsUrl"] = f"/services/data/{version}/query/{locator}-{page.next_start}"
+        payload["records"] = records
+        return json_response(payload, headers=headers)
+
+    async def query(self, request: Request) -> Response:
+        headers, error = self._authorize(request)
+        if error is not None:
+            return error
+        soql = request.query_params.get("q")
+        if not soql:
+            return sf_error(400, "MALFORMED_QUERY", "A query string has to be specified", headers)
+        batch = self.batch_size(request, DEFAULT_BATCH)
+        version = request.path_params["version"]
+        return await self.state.build_page(
+            lambda: self._query_page(request, version, soql, batch, 0, headers)
+        )
+
+    async def query_more(self, request: Request) -> Response:
+        headers, error = self._authorize(request)
+        if error is not None:
+            return error
+        locator = request.path_params["locator"]
+        body, _, offset = locator.rpartition("-")
+        payload = _unpack(body[3:]) if body.startswith("01g") and offset.isdigit() else None
+        if payload is None or not isinstance(payload.get("q"), str):
+            return sf_error(400, "INVALID_QUERY_LOCATOR", "invalid query locator", headers)
+        batch = self.batch_size(request, int(payload.get("b", DEFAULT_BATCH)))
+        version, soql, start = request.path_params["version"], payload["q"], int(offset)
+        return await self.state.build_page(
+            lambda: self._query_page(request, version, soql, batch, start, headers)
+        )
+
+    # ---- Bulk API 2.0 --------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> dict | None:
+        payload = _unpack(job_id[3:]) if job_id.startswith("750") else None
+        if payload is None or not isinstance(payload.get("q"), str) or not isinstance(payload.get("t"), int):
+            return None
+        return payload
+
+    def _job_info(self, job_id: str, job: dict, planned: PlannedQuery, polled: bool) -> dict:
+        created = _sf_time(job["t"] / 1000)
+        ready_at = job["t"] / 1000 + self.state.limiter.scaled(BULK_NOMINAL_SECONDS)
+        complete = self.state.now >= ready_at
+        info = {
+            "id": job_id,
+            "operation": job.get("op", "query"),
+            "object": planned.sobject,
+            "createdById": USER_ID,
+            "createdDate": created,
+            "systemModstamp": _sf_time(ready_at) if complete else created,
+            "state": ("JobComplete" if complete else "InProgress") if polled else "UploadComplete",
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": 62.0,
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+        }
+        if polled:
+            info.update(
+                {
+                    "jobType": "V2Query",
+                    "numberRecordsProcessed": planned.total if complete else 0,
+                    "retries": 0,
+                    "totalProcessingTime": int(ready_at * 1000 - job["t"]) if complete else 0,
+                }
+            )
+        return info
+
+    async def create_job(self, request: Request) -> Response:
+        headers, error = self._authorize(request)
+        if error is not None:
+            return error
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return sf_error(400, "JSON_PARSER_ERROR", "Unexpected character in request body", headers)
+        operation = body.get("operation") if isinstance(body, dict) else None
+        soql = body.get("query") if isinstance(body, dict) else None
+        if operation not in {"query", "queryAll"} or not isinstance(soql, str):
+            return sf_error(
+                400,
+                "INVALIDJOB",
+                "InvalidJob : operation must be query or queryAll and query is required",
+                headers,
+            )
+        try:
+            planned = self.plan_query(parse_soql(soql))
+        except SoqlError as error:
+            return sf_error(400, error.error_code, error.message, headers)
+        if planned.query.count:
+            return sf_error(400, "API_ERROR", "Aggregate queries are not supported by Bulk API 2.0", headers)
+        job = {"q": soql, "t": int(self.state.now * 1000), "op": operation}
+        job_id = "750" + _pack(job)
+        return json_response(self._job_info(job_id, job, planned, polled=False), headers=headers)
+
+    def _load_job(self, job_id: str, headers: dict[str, str]) -> tuple[dict, PlannedQuery] | Response:
+        job = self._job(job_id)
+        if job is None:
+            return sf_error(404, "NOT_FOUND", "The requested resource does not exist", headers)
+        return job, self.plan_query(parse_soql(job["q"]))
+
+    async def job_info(self, request: Request) -> Response:
+        headers, error = self._authorize(request)
+        if error is not None:
+            return error
+        loaded = self._load_job(request.path_params["job_id"], headers)
+        if isinstance(loaded, Response):
+            return loaded
+        job, planned = loaded
+        return json_response(
+            self._job_info(request.path_params["job_id"], job, planned, polled=True), headers=headers
+        )
+
+    async def job_results(self, request: Request) -> Response:
+        headers, error = self._authorize(request)
+        if error is not None:
+            return error
+        job_id = request.path_params["job_id"]
+        loaded = self._load_job(job_id, headers)
+        if isinstance(loaded, Response):
+            return loaded
+        job, planned = loaded
+        if self._job_info(job_id, job, planned, polled=True)["state"] != "JobComplete":
+            return sf_error(400, "INVALIDJOBSTATE", "Job is not in JobComplete state yet", headers)
+        params = request.query_params
+        max_text = params.get("maxRecords", str(BULK_DEFAULT_MAX_RECORDS))
+        start = _decode_locator(params.get("locator"))
+        if not max_text.isdigit() or int(max_text) < 1 or start is None:
+            return sf_error(
+                400,
+                "INVALIDLOCATOR" if start is None else "INVALID_PARAM",
+                "invalid locator" if start is None else "maxRecords must be a positive integer",
+                headers,
+            )
+        page = make_page(planned.total, start, int(max_text), None)
+        headers = {
+            **headers,
+            "Sforce-Locator": _encode_locator(page.next_start) if page.next_start is not None else "null",
+            "Sforce-NumberOfRecords": str(page.stop - page.start),
+        }
+        return StreamingResponse(
+            self._csv_rows(planned, page.indices()), headers=headers, media_type="text/csv; charset=UTF-8"
+        )
+
+    def _csv_rows(self, planned: PlannedQuery, indices: range) -> Iterator[bytes]:
+        """CSV in chunks of a few hundred rows, so a 50,000-row page never sits in memory at once."""
+        columns = [field.name for field in planned.query.fields]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(columns)
+        for count, index in enumerate(indices, start=1):
+            record = self.state.data.record(
+                planned.stream, ordered_position(planned.positions, index, planned.descending)
+            )
+            projected = self.project(record, planned.projection)
+            writer.writerow([_csv_value(projected, column) for column in columns])
+            if count % 500 == 0:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode()
+
+    # ---- faults --------------------------------------------------------------------------------
+
+    def throttled(self, scope: Scope, plan: FaultPlan, retry_after_zero: bool) -> Response:
+        """Salesforce answers per-request overload with 503 SERVER_UNAVAILABLE, never with 429.
+
+        Its 403 REQUEST_LIMIT_EXCEEDED means the daily budget is spent (the real limiter above), so a
+        transient burst must not borrow that code: a client rightly stops its run on it.
+        """
+        headers, _ = self._usage_header(charge=False)
+        if retry_after_zero:
+            headers["Retry-After"] = "0"
+        return sf_error(
+            503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable. Please retry.", headers
+        )
+
+    def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
+        headers, _ = self._usage_header(charge=False)
+        return sf_error(
+            500,
+            "UNKNOWN_EXCEPTION",
+            f"An unexpected error occurred. Please include this ErrorId if you contact support: "
+            f"{plan.token('errorid')[:10]}-{plan.token('errorid2')[:5]} ({plan.attempt})",
+            headers,
+        )
+
+
+def _sf_time(epoch: float) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _encode_locator(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode().rstrip("=")
+
+
+def _decode_locator(locator: str | None) -> int | None:
+    if locator is None or locator == "":
+        return 0
+    try:
+        text = base64.b64decode(locator + "=" * (-len(locator) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _csv_value(record: dict, column: str) -> str:
+    value: object = record
+    for part in column.split("."):
+        if not isinstance(value, dict):
+            value = None
+            break
+        lowered = {k.lower(): v for k, v in value.items()}
+        value = lowered.get(part.lower())
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and len(value) == 28 and value.endswith("+0000") and value[10] == "T":
+        return value[:23] + "Z"
+    return str(value)
+
+
+def _corrupt(record: dict, variant: str) -> dict | None:
+    if variant == "missing_id":
+        return {k: v for k, v in record.items() if k != "Id"} if "Id" in record else None
+    if variant == "bad_email":
+        return (
+            {**record, "Email": record["Email"].replace("@", " at ")}
+            if isinstance(record.get("Email"), str)
+            else None
+        )
+    for key in ("SystemModstamp", "LastModifiedDate", "CreatedDate"):
+        if isinstance(record.get(key), str):
+            if variant == "other_date_format":
+                return {**record, key: other_date_format(record[key])}
+            stamp = datetime.datetime.strptime(record[key][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+            return {**record, key: int(stamp.timestamp() * 1000)}
+    return None

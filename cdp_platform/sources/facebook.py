@@ -1,0 +1,98 @@
+"""Facebook Graph API: Lead Ads leads, Page posts and their comments.
+
+Leads of partition D are asked per form with ``filtering`` on ``time_created`` (Lead Ads' own
+filter); posts with ``since``/``until``; comments per recent post (see :mod:`.graph`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import Field
+
+from cdp_platform.http import Auth, FacebookTokenAuth, GraphNextLink, RequestSpec
+from cdp_platform.sources.graph import GRAPH_VERSION, PAGE_LIMIT, comment_slices, edge_request, unix
+from cdp_platform.sources.stream import Slice, Stream, StreamContext, single
+from cdp_platform.sources.vendor import VendorResource
+
+LEAD_FIELDS = "id,created_time,ad_id,form_id,field_data"
+POST_FIELDS = "id,message,created_time"
+COMMENT_FIELDS = "id,message,created_time,from"
+
+
+class FacebookResource(VendorResource):
+    """Facebook: a Page access token (leads_retrieval, pages_read_engagement), optionally the app
+    id and secret so an expired token (Graph error 190) is exchanged for a new one."""
+
+    source = "facebook"
+    http_vendor = "facebook"
+
+    access_token: str = Field(description="Page access token (CDP_FACEBOOK_ACCESS_TOKEN).")
+    app_id: str | None = Field(default=None, description="App id (CDP_FACEBOOK_APP_ID), for token exchange.")
+    app_secret: str | None = Field(default=None, description="App secret (CDP_FACEBOOK_APP_SECRET).")
+
+    def auth(self) -> Auth:
+        return FacebookTokenAuth(
+            self.access_token,
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            graph_version=GRAPH_VERSION,
+            env_var="CDP_FACEBOOK_ACCESS_TOKEN",
+        )
+
+
+async def lead_slices(ctx: StreamContext) -> AsyncIterator[Slice]:
+    start, end = unix(ctx.window.start), unix(ctx.window.end)
+    filtering = [
+        {"field": "time_created", "operator": "GREATER_THAN", "value": start - 1},
+        {"field": "time_created", "operator": "LESS_THAN", "value": end},
+    ]
+    for form_id in ctx.options["lead_form_ids"].split(","):
+        form_id = form_id.strip()
+        if form_id:
+            yield Slice(
+                form_id,
+                RequestSpec(
+                    "GET",
+                    f"/{GRAPH_VERSION}/{form_id}/leads",
+                    params={"fields": LEAD_FIELDS, "filtering": json.dumps(filtering), "limit": PAGE_LIMIT},
+                ),
+            )
+
+
+def with_post(record: dict[str, Any], _body: Any, post_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return record, {"post_id": post_id}
+
+
+STREAMS = (
+    Stream(
+        source="facebook",
+        name="leads",
+        description="Lead Ads leads created in the partition's day, per form, with their field_data.",
+        paginator=lambda: GraphNextLink("data"),
+        slices=lead_slices,
+        id_path="id",
+        updated_path="created_time",
+    ),
+    Stream(
+        source="facebook",
+        name="page_posts",
+        description="The Page's posts created in the partition's day.",
+        paginator=lambda: GraphNextLink("data"),
+        slices=single(lambda ctx: edge_request(ctx.options["page_id"], "posts", POST_FIELDS, ctx.window.start, ctx.window.end)),
+        id_path="id",
+        updated_path="created_time",
+    ),
+    Stream(
+        source="facebook",
+        name="post_comments",
+        description="Comments made in the partition's day on the Page's recent posts.",
+        paginator=lambda: GraphNextLink("data"),
+        slices=comment_slices("page_id", "posts", COMMENT_FIELDS),
+        id_path="id",
+        updated_path="created_time",
+        shape=with_post,
+    ),
+)

@@ -1,0 +1,50 @@
+"""What the Facebook and Instagram connectors share: Graph API requests and time windows.
+
+Both are the Graph API (``/v21.0/...``): lists carry ``paging.next`` full URLs to follow as given,
+``since``/``until`` select by creation time, and comments are read per parent object. Comments
+arrive after their post, so the comments of partition D are read from the posts of the
+``COMMENT_LOOKBACK_DAYS`` days up to D (comments later than that on older posts are not read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from cdp_platform.http import GraphNextLink, RequestSpec
+from cdp_platform.http.pagination import get_path
+from cdp_platform.sources.stream import Slice, StreamContext
+
+GRAPH_VERSION = "v21.0"
+PAGE_LIMIT = 100
+COMMENT_LOOKBACK_DAYS = 7
+
+
+def unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def edge_request(node: str, edge: str, fields: str, start: datetime, end: datetime) -> RequestSpec:
+    return RequestSpec(
+        "GET",
+        f"/{GRAPH_VERSION}/{node}/{edge}",
+        params={"fields": fields, "since": unix(start), "until": unix(end), "limit": PAGE_LIMIT},
+    )
+
+
+async def parent_ids(ctx: StreamContext, node: str, edge: str) -> list[str]:
+    """Ids of the parents (posts, media) created in the comment look-back window."""
+    start = ctx.window.start - timedelta(days=COMMENT_LOOKBACK_DAYS)
+    first = edge_request(node, edge, "id", start, ctx.window.end)
+    ids: list[str] = []
+    async for page in GraphNextLink("data").pages(ctx.client, first, stream=f"{node}/{edge}"):
+        ids.extend(str(get_path(record, "id")) for record in page.records)
+    return ids
+
+
+def comment_slices(node_option: str, parent_edge: str, fields: str):
+    async def slices(ctx: StreamContext) -> AsyncIterator[Slice]:
+        for parent in await parent_ids(ctx, ctx.options[node_option], parent_edge):
+            yield Slice(parent, edge_request(parent, "comments", fields, ctx.window.start, ctx.window.end))
+
+    return slices

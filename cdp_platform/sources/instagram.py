@@ -1,0 +1,54 @@
+"""Instagram Graph API: the business account's media and the comments on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from cdp_platform.http import Auth, FacebookTokenAuth, GraphNextLink
+from cdp_platform.sources.graph import GRAPH_VERSION, comment_slices, edge_request
+from cdp_platform.sources.stream import Stream, single
+from cdp_platform.sources.vendor import VendorResource
+
+MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,comments_count"
+COMMENT_FIELDS = "id,text,timestamp,username,like_count"
+
+
+class InstagramResource(VendorResource):
+    """Instagram: a token with instagram_basic and instagram_manage_comments."""
+
+    source = "instagram"
+    http_vendor = "instagram"
+
+    access_token: str = Field(description="Access token (CDP_INSTAGRAM_ACCESS_TOKEN).")
+
+    def auth(self) -> Auth:
+        return FacebookTokenAuth(self.access_token, graph_version=GRAPH_VERSION, env_var="CDP_INSTAGRAM_ACCESS_TOKEN")
+
+
+def with_media(record: dict[str, Any], _body: Any, media_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return record, {"media_id": media_id}
+
+
+STREAMS = (
+    Stream(
+        source="instagram",
+        name="media",
+        description="The account's media published in the partition's day.",
+        paginator=lambda: GraphNextLink("data"),
+        slices=single(lambda ctx: edge_request(ctx.options["user_id"], "media", MEDIA_FIELDS, ctx.window.start, ctx.window.end)),
+        id_path="id",
+        updated_path="timestamp",
+    ),
+    Stream(
+        source="instagram",
+        name="media_comments",
+        description="Comments made in the partition's day on the account's recent media.",
+        paginator=lambda: GraphNextLink("data"),
+        slices=comment_slices("user_id", "media", COMMENT_FIELDS),
+        id_path="id",
+        updated_path="timestamp",
+        shape=with_media,
+    ),
+)

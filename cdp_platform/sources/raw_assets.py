@@ -1,0 +1,208 @@
+"""Raw assets: one multi-asset per source, one output per stream, one daily partition per run.
+
+A run extracts the partition's window of every selected stream concurrently (one client per
+stream; the vendor's pacer and circuit breaker are shared, so together they stay within its
+budget). Every page is spooled to the lake and checkpointed as it arrives; when a stream is
+complete its rows are de-duplicated by id and handed to the raw lake IO manager, which replaces
+the partition file atomically, and then its checkpoint is cleared. A run killed at any moment
+resumes from the last checkpoint; a stream that fails does not stop the others from landing.
+"""
+
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import polars as pl
+
+from cdp_platform.http import ExtractResult, VendorClient, extract
+from cdp_platform.http.pagination import Page
+from cdp_platform.io.checkpoints import LakeCheckpointStore, PageSpool, checkpoint_prefix
+from cdp_platform.io.dead_letters import write_dead_letters
+from cdp_platform.io.lake import Lake
+from cdp_platform.io.resources import RAW_IO_MANAGER_KEY
+from cdp_platform.sources.partitions import partition_window
+from cdp_platform.sources.stream import Stream, StreamContext, Window, finalize_rows, page_rows
+from cdp_platform.sources.vendor import VendorResource
+
+
+def vendor_pool(source: str) -> str:
+    return f"vendor_{source}"
+
+
+@dataclass
+class StreamOutcome:
+    stream: Stream
+    rows: pl.DataFrame | None = None
+    dead_letters: list[dict] = field(default_factory=list)
+    results: list[ExtractResult] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+    error: BaseException | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and all(r.complete for r in self.results)
+
+
+async def extract_stream(
+    stream: Stream,
+    client: VendorClient,
+    window: Window,
+    options: dict[str, str],
+    lake: Lake,
+) -> StreamOutcome:
+    """Extract one stream's window into the spool, then read the spool back as final rows."""
+    prefix = checkpoint_prefix(stream.asset_path, window.partition)
+    store = LakeCheckpointStore(lake)
+    spool = PageSpool(lake, prefix)
+    outcome = StreamOutcome(stream)
+    ctx = StreamContext(client, window, options)
+    try:
+        async for piece in stream.slices(ctx):
+
+            async def on_page(page: Page, slice_name: str = piece.name) -> None:
+                frame = page_rows(stream, page, window, slice_name)
+                letters = [letter.to_dict() for letter in page.dead_letters]
+                await asyncio.to_thread(spool.write, slice_name, page.part, page.number, frame, letters)
+
+            key = f"{prefix}/cursor/{piece.name}"
+            if stream.extractor is not None:
+                result = await stream.extractor(ctx, piece, store, key, on_page)
+            else:
+                assert stream.paginator is not None and piece.request is not None, stream.name
+                result = await extract(
+                    client,
+                    stream.paginator(),
+                    piece.request,
+                    checkpoint_store=store,
+                    checkpoint_key=key,
+                    on_page=on_page,
+                    stream=f"{stream.source}/{stream.name}",
+                    partition=window.partition,
+                )
+            outcome.results.append(result)
+        frames = await asyncio.to_thread(spool.pages)
+        outcome.rows = finalize_rows(frames)
+        outcome.dead_letters = await asyncio.to_thread(spool.dead_letters)
+    except Exception as exc:  # reported per stream; the other streams of the source go on
+        outcome.error = exc
+    outcome.stats = client.stats.snapshot()
+    return outcome
+
+
+async def extract_source(
+    vendor: VendorResource, streams: Sequence[Stream], window: Window, lake: Lake
+) -> list[StreamOutcome]:
+    options = vendor.account_options()
+    auth = vendor.auth()  # shared, so an OAuth token is fetched once per run, not per stream
+    clients = [vendor.client(auth=auth) for _ in streams]
+    try:
+        return await asyncio.gather(
+            *(extract_stream(s, c, window, options, lake) for s, c in zip(streams, clients, strict=True))
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def _metadata(outcome: StreamOutcome, dead_letter_uri: str | None) -> dict:
+    stats = outcome.stats
+    results = outcome.results
+    meta = {
+        "records": dg.MetadataValue.int(outcome.rows.height if outcome.rows is not None else 0),
+        "pages": dg.MetadataValue.int(sum(r.pages for r in results)),
+        "requests": dg.MetadataValue.int(stats.get("requests", 0)),
+        "retries": dg.MetadataValue.int(stats.get("retries", 0)),
+        "responses_429": dg.MetadataValue.int(stats.get("responses_429", 0)),
+        "dead_letters": dg.MetadataValue.int(len(outcome.dead_letters)),
+        "latency_p50_ms": dg.MetadataValue.float(round((stats.get("latency_p50_s") or 0.0) * 1000, 3)),
+        "latency_p95_ms": dg.MetadataValue.float(round((stats.get("latency_p95_s") or 0.0) * 1000, 3)),
+        "quota_wait_seconds": dg.MetadataValue.float(float(stats.get("quota_wait_s") or 0.0)),
+        "backoff_wait_seconds": dg.MetadataValue.float(float(stats.get("backoff_wait_s") or 0.0)),
+        "resumed": dg.MetadataValue.bool(any(r.resumed for r in results)),
+    }
+    warnings = [w for r in results for w in r.warnings]
+    if warnings:
+        meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings[:50]))
+    if dead_letter_uri:
+        meta["dead_letter_uri"] = dg.MetadataValue.path(dead_letter_uri)
+    return meta
+
+
+def build_raw_assets(
+    source: str, streams: Sequence[Stream], resource_key: str, partitions_def: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    by_output = {stream.name: stream for stream in streams}
+
+    @dg.multi_asset(
+        name=f"raw_{source}",
+        outs={
+            stream.name: dg.AssetOut(
+                key=stream.asset_path,
+                group_name=f"raw_{source}",
+                io_manager_key=RAW_IO_MANAGER_KEY,
+                description=stream.description,
+                kinds={source, "parquet"},
+                is_required=False,
+            )
+            for stream in streams
+        },
+        check_specs=[
+            dg.AssetCheckSpec(
+                "no_dead_letters",
+                asset=dg.AssetKey(stream.asset_path),
+                description="Fails while this partition has responses or records that could not be used.",
+            )
+            for stream in streams
+        ],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        pool=vendor_pool(source),
+        can_subset=True,
+        required_resource_keys={resource_key, "lake"},
+        # A run that failed mid-stream resumes from its checkpoints when retried.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def _raw(context: dg.AssetExecutionContext):
+        vendor: VendorResource = getattr(context.resources, resource_key)
+        lake = context.resources.lake.lake()
+        start, end = partition_window(context.partition_key)
+        window = Window(context.partition_key, start, end)
+        selected = [by_output[name] for name in sorted(context.op_execution_context.selected_output_names) if name in by_output]
+        outcomes = asyncio.run(extract_source(vendor, selected, window, lake))
+
+        failures = []
+        for outcome in outcomes:
+            stream = outcome.stream
+            if not outcome.complete:
+                reason = outcome.error or next(
+                    (w for r in outcome.results for w in r.warnings), "extraction stopped before the end"
+                )
+                failures.append(f"{stream.source}/{stream.name}: {reason}")
+                continue
+            uri = write_dead_letters(lake, stream.source, stream.name, window.partition, outcome.dead_letters)
+            yield dg.Output(outcome.rows, output_name=stream.name, metadata=_metadata(outcome, uri))
+            # The partition file is in place: the extraction's checkpoint has served its purpose.
+            LakeCheckpointStore(lake).clear(checkpoint_prefix(stream.asset_path, window.partition))
+            errors = sorted({letter.get("error", "") for letter in outcome.dead_letters})
+            yield dg.AssetCheckResult(
+                asset_key=dg.AssetKey(stream.asset_path),
+                check_name="no_dead_letters",
+                passed=not outcome.dead_letters,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=f"{len(outcome.dead_letters)} dead letter(s)" if outcome.dead_letters else "none",
+                metadata={
+                    "dead_letters": len(outcome.dead_letters),
+                    "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors[:20]) or "none"),
+                    **({"uri": dg.MetadataValue.path(uri)} if uri else {}),
+                },
+            )
+        if failures:
+            raise dg.Failure(
+                description=f"{len(failures)} stream(s) of {source} did not finish; a retry resumes from "
+                "their checkpoints:\n" + "\n".join(failures),
+                metadata={"failed_streams": len(failures)},
+            )
+
+    return _raw

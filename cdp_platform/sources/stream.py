@@ -1,0 +1,154 @@
+"""A source stream as data, and the raw rows its pages become.
+
+A :class:`Stream` says how to ask the vendor for one partition's window (one or more *slices*,
+each a first request with its own paginator and checkpoint), where a record's id and updated time
+are, and, for the few vendors whose records need their envelope to make sense, how to shape them.
+Adding an endpoint is writing one of these, not code in the extraction loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+
+from cdp_platform.cleansed import normalize
+from cdp_platform.http import CheckpointStore, ExtractResult, Paginator, RequestSpec, VendorClient
+from cdp_platform.http.pagination import Page, get_path
+
+RAW_SCHEMA: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "updated_at": pl.Datetime("us", "UTC"),
+    "payload": pl.String(),
+    "context": pl.String(),
+    "partition_date": pl.Date(),
+    "slice": pl.String(),
+    "page": pl.Int32(),
+    "request": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The partition being extracted: records created or changed in [start, end) UTC."""
+
+    partition: str
+    start: datetime
+    end: datetime
+
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One first request of a stream's window, extracted and checkpointed on its own."""
+
+    name: str
+    request: RequestSpec | None = None
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    client: VendorClient
+    window: Window
+    options: dict[str, str]
+
+
+SliceSource = Callable[[StreamContext], AsyncIterator[Slice]]
+OnPage = Callable[[Page], Awaitable[None]]
+# (context, slice, checkpoint store, checkpoint key, on_page) -> result, for vendors whose window
+# is not one paginated request (HubSpot search, split in time under its 10,000-result cap).
+Extractor = Callable[[StreamContext, Slice, CheckpointStore, str, OnPage], Awaitable[ExtractResult]]
+Shape = Callable[[dict[str, Any], Any, str], tuple[dict[str, Any], dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One vendor endpoint feeding ``raw/<source>/<name>``.
+
+    ``slices`` yields the window's first requests; most streams have one, fan-out streams (comments
+    of each recent post, leads of each form) have one per parent. ``shape`` turns a received record,
+    its page body and its slice name into ``(payload, context)``: the record as received, and the
+    envelope objects it refers to (Twitter's ``includes.users``, a comment's post), kept beside it
+    rather than merged into it. ``extractor`` replaces the paginated loop where the vendor needs it.
+    """
+
+    source: str
+    name: str
+    description: str
+    slices: SliceSource
+    id_path: str
+    updated_path: str
+    paginator: Callable[[], Paginator] | None = None
+    shape: Shape | None = None
+    record_id: Callable[[dict[str, Any]], str] | None = None
+    extractor: Extractor | None = None
+
+    @property
+    def asset_path(self) -> list[str]:
+        return ["raw", self.source, self.name]
+
+
+def single(request: Callable[[StreamContext], RequestSpec]) -> SliceSource:
+    """A stream whose window is one request."""
+
+    async def slices(ctx: StreamContext) -> AsyncIterator[Slice]:
+        yield Slice("all", request(ctx))
+
+    return slices
+
+
+def page_rows(stream: Stream, page: Page, window: Window, slice_name: str) -> pl.DataFrame:
+    """The raw rows of one page: each record exactly as received, its id and updated time,
+    and which request fetched it when."""
+    fetched_at = datetime.now(UTC)
+    ids, payloads, contexts, updated = [], [], [], []
+    for record in page.records:
+        payload, context = stream.shape(record, page.body, slice_name) if stream.shape else (record, None)
+        record_id = stream.record_id(payload) if stream.record_id else get_path(payload, stream.id_path)
+        ids.append(str(record_id))
+        payloads.append(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        contexts.append(json.dumps(context, ensure_ascii=False, separators=(",", ":")) if context else None)
+        value = get_path(payload, stream.updated_path)
+        updated.append(None if value is None else str(value))
+    frame = pl.DataFrame(
+        {
+            "record_id": ids,
+            "updated_raw": updated,
+            "payload": payloads,
+            "context": contexts,
+        },
+        schema={"record_id": pl.String, "updated_raw": pl.String, "payload": pl.String, "context": pl.String},
+    )
+    return frame.select(
+        "record_id",
+        normalize.timestamp("updated_raw").alias("updated_at"),
+        "payload",
+        "context",
+        pl.lit(window.day, pl.Date).alias("partition_date"),
+        pl.lit(slice_name, pl.String).alias("slice"),
+        pl.lit(page.number, pl.Int32).alias("page"),
+        pl.lit(page.request, pl.String).alias("request"),
+        pl.lit(fetched_at, pl.Datetime("us", "UTC")).alias("fetched_at"),
+    )
+
+
+def finalize_rows(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Every record once: pages fetched twice (a resume, a vendor repeating a record across
+    pages) collapse to the latest version of each id."""
+    if not frames:
+        return pl.DataFrame(schema=RAW_SCHEMA)
+    rows = pl.concat(frames, how="vertical_relaxed")
+    return (
+        rows.sort(["record_id", "updated_at", "fetched_at"], nulls_last=False)
+        .unique(subset=["record_id"], keep="last", maintain_order=True)
+        .sort(["updated_at", "record_id"], nulls_last=True)
+        .select(list(RAW_SCHEMA))
+    )

@@ -1,0 +1,74 @@
+"""The Dagster resource every vendor's API client is built from.
+
+A vendor resource holds where the vendor is (a base URL, or the in-process sandbox), its account
+identifiers and its credentials. Credentials are Dagster ``EnvVar``s in every environment that
+talks to a real endpoint, so their values are resolved when a run starts and never shown in the UI;
+only the in-process sandbox gets its public, synthetic-data-only constants directly.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, ClassVar
+
+import dagster as dg
+from pydantic import Field
+
+from cdp_platform.http import Auth, RetryPolicy, VendorClient
+from cdp_platform.sources import sandbox_link
+
+
+class VendorResource(dg.ConfigurableResource):
+    """Base of the six vendor resources; subclasses add their credentials and ``auth()``."""
+
+    source: ClassVar[str]
+    http_vendor: ClassVar[str]
+
+    base_url: str | None = Field(default=None, description="The vendor's API base URL; unset: in-process sandbox.")
+    options: dict[str, str] = Field(default_factory=dict, description="Account identifiers (property, page...).")
+    ca_bundle: str | None = Field(default=None, description="A CA bundle to verify the vendor's TLS certificate.")
+    timeout_seconds: float = 30.0
+    max_attempts: int = 6
+    sandbox_persons: int = 2000
+    sandbox_seed: int = 7
+    sandbox_faults: str = "none"
+    sandbox_today: str | None = None
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.base_url is None
+
+    def _sandbox(self) -> tuple[Any, Any]:
+        today = datetime.date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
+        return sandbox_link.sandbox_app(self.sandbox_persons, self.sandbox_seed, today, self.sandbox_faults)
+
+    def account_options(self) -> dict[str, str]:
+        if self.uses_sandbox:
+            return {**sandbox_link.sandbox_options(self.source, self._sandbox()[1]), **self.options}
+        return dict(self.options)
+
+    def auth(self) -> Auth:
+        raise NotImplementedError
+
+    def client(self, auth: Auth | None = None) -> VendorClient:
+        """A new client; pacer and circuit breaker are shared per vendor within the process.
+
+        Pass one ``auth`` to several clients so they share a token (one OAuth exchange per run).
+        """
+        if self.uses_sandbox:
+            today = datetime.date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
+            transport = sandbox_link.sandbox_transport(
+                self.sandbox_persons, self.sandbox_seed, today, self.sandbox_faults
+            )
+            base_url = sandbox_link.sandbox_base_url(self.source)
+        else:
+            transport, base_url = None, self.base_url
+        return VendorClient(
+            self.http_vendor,
+            base_url,
+            auth or self.auth(),
+            transport=transport,
+            retry=RetryPolicy(max_attempts=self.max_attempts),
+            timeout=self.timeout_seconds,
+            verify=self.ca_bundle or True,
+        )
