@@ -41,6 +41,7 @@ class VendorSettings:
     credential_vars: Mapping[str, str]
     options: Mapping[str, str] = field(default_factory=dict)
     credentials_present: frozenset[str] = frozenset()
+    page_size: int | None = None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -196,7 +197,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"{env_var_name(vendor, required_missing[0])} is not set: production needs the {vendor} "
                 f"{required_missing[0].replace('_', ' ')} (see README, 'Connecting the vendors')."
             )
+        page_size = _get(environ, env_var_name(vendor, "page_size"))
         vendors[vendor] = VendorSettings(
+            page_size=_int(environ, env_var_name(vendor, "page_size"), 0, 1) if page_size else None,
             name=vendor,
             base_url=base_url.rstrip("/") if base_url else None,
             credential_vars={role: env_var_name(vendor, role) for role in roles},

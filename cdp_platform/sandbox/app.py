@@ -11,6 +11,7 @@ request counts, injected faults and quota rejections per vendor.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ def create_app(
     data: SandboxData | None = None,
     clock: Clock = system_clock,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    latency: float = 0.0,
 ) -> Starlette:
     """Build the sandbox app.
 
@@ -60,6 +62,8 @@ def create_app(
     ``time_scale``: divides every quota window (100 makes HubSpot's ten seconds a tenth of a second).
     ``data``: a prebuilt SandboxData for ``config`` (building one is the expensive part; tests share it).
     ``clock`` and ``sleep``: injectable so tests can step time and skip slow-response delays.
+    ``latency``: seconds every request waits before it is answered, as a network to a real vendor
+    would; benchmarks and crash tests use it to make an extraction last long enough to observe.
     """
     if data is None:
         data = SandboxData(config)
@@ -107,10 +111,26 @@ def create_app(
             *(Mount(f"/{prefix}", routes=vendor.routes()) for prefix, vendor in vendors.items()),
             Route(STATS_PATH, stats_endpoint, methods=["GET"]),
         ],
-        middleware=[Middleware(FaultMiddleware, **middleware_options)],
+        middleware=[
+            Middleware(FaultMiddleware, **middleware_options),
+            *([Middleware(_Latency, seconds=latency)] if latency > 0 else []),
+        ],
     )
     app.state.sandbox = state
     return app
+
+
+class _Latency:
+    """Delays every HTTP request by a fixed time before the app sees it."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
 
 
 def sandbox_stats(app: Starlette) -> dict[str, dict[str, dict[str, int]]]:

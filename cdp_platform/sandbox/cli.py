@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import logging
 import sys
@@ -29,7 +30,14 @@ class _HideInjectedCuts(logging.Filter):
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
-    return SandboxConfig(persons=args.persons, seed=args.seed)
+    return SandboxConfig(persons=args.persons, seed=args.seed, today=args.today)
+
+
+def _today(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--today wants YYYY-MM-DD, got {text!r}") from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--persons", type=int, default=SandboxConfig.persons)
     serve.add_argument("--seed", type=int, default=SandboxConfig.seed)
     serve.add_argument("--faults", default="none", choices=sorted(PROFILES))
+    serve.add_argument(
+        "--today",
+        type=_today,
+        default=SandboxConfig.today,
+        help="the sandbox's last day of history, YYYY-MM-DD (serve and truth must agree; default %(default)s)",
+    )
     serve.add_argument(
         "--faults-for",
         action="append",
@@ -56,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--time-scale", type=float, default=1.0, help="divide every quota window by this")
     serve.add_argument("--no-rate-limits", action="store_true")
+    serve.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay every response, like a network to a real vendor"
+    )
     serve.add_argument("--log-level", default="warning")
     truth = commands.add_parser(
         "truth", help="write the ground truth (persons, records, purchases) as Parquet"
@@ -63,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
     truth.add_argument("--out", required=True)
     truth.add_argument("--persons", type=int, default=SandboxConfig.persons)
     truth.add_argument("--seed", type=int, default=SandboxConfig.seed)
+    truth.add_argument(
+        "--today",
+        type=_today,
+        default=SandboxConfig.today,
+        help="the sandbox's last day of history, YYYY-MM-DD (serve and truth must agree; default %(default)s)",
+    )
     return root
 
 
@@ -87,10 +110,18 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from cdp_platform.sandbox.app import create_app
+    from cdp_platform.sandbox.records import SandboxData
 
     faults = fault_spec(args)
+    config = _config(args)
+    data = SandboxData(config)
     app = create_app(
-        _config(args), faults=faults, rate_limits=not args.no_rate_limits, time_scale=args.time_scale
+        config,
+        faults=faults,
+        rate_limits=not args.no_rate_limits,
+        time_scale=args.time_scale,
+        data=data,
+        latency=args.latency_ms / 1000.0,
     )
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedCuts())
     print(
@@ -99,6 +130,15 @@ def serve(args: argparse.Namespace) -> None:
                 "serving": f"http://{args.host}:{args.port}",
                 "persons": args.persons,
                 "seed": args.seed,
+                "today": config.today.isoformat(),
+                # What a connector needs besides a base URL and a credential (see .env.example).
+                "accounts": {
+                    "CDP_GOOGLE_ANALYTICS_PROPERTY_ID": str(data.ga4_property_id),
+                    "CDP_FACEBOOK_PAGE_ID": str(data.facebook_page_id),
+                    "CDP_FACEBOOK_LEAD_FORM_IDS": ",".join(data.facebook_lead_form_ids),
+                    "CDP_INSTAGRAM_USER_ID": str(data.instagram_user_id),
+                    "CDP_TWITTER_USER_ID": str(data.twitter_user_id),
+                },
                 "faults": {vendor: profile.name for vendor, profile in faults.items()},
                 "time_scale": args.time_scale,
                 "rate_limits": not args.no_rate_limits,

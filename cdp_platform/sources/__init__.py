@@ -73,6 +73,7 @@ def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.Configurab
         sandbox_seed=sandbox.seed,
         sandbox_faults=sandbox.faults,
         sandbox_today=sandbox.today.isoformat() if sandbox.today else None,
+        page_size=vendor.page_size,
         **credentials,
     )
 
@@ -80,7 +81,8 @@ def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.Configurab
 def raw_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings.partitions_start)
     assets = [
-        build_raw_assets(name, module.STREAMS, resource_key(name), partitions) for name, module in SOURCES.items()
+        build_raw_assets(name, module.STREAMS, resource_key(name), partitions)
+        for name, module in SOURCES.items()
     ]
     resources = {resource_key(name): vendor_resource(settings, settings.vendors[name]) for name in SOURCES}
     return dg.Definitions(assets=assets, resources=resources)

@@ -57,7 +57,11 @@ async def lead_slices(ctx: StreamContext) -> AsyncIterator[Slice]:
                 RequestSpec(
                     "GET",
                     f"/{GRAPH_VERSION}/{form_id}/leads",
-                    params={"fields": LEAD_FIELDS, "filtering": json.dumps(filtering), "limit": PAGE_LIMIT},
+                    params={
+                        "fields": LEAD_FIELDS,
+                        "filtering": json.dumps(filtering),
+                        "limit": ctx.size(PAGE_LIMIT, 1, 100),
+                    },
                 ),
             )
 
@@ -81,7 +85,16 @@ STREAMS = (
         name="page_posts",
         description="The Page's posts created in the partition's day.",
         paginator=lambda: GraphNextLink("data"),
-        slices=single(lambda ctx: edge_request(ctx.options["page_id"], "posts", POST_FIELDS, ctx.window.start, ctx.window.end)),
+        slices=single(
+            lambda ctx: edge_request(
+                ctx.options["page_id"],
+                "posts",
+                POST_FIELDS,
+                ctx.window.start,
+                ctx.window.end,
+                ctx.size(100, 1, 100),
+            )
+        ),
         id_path="id",
         updated_path="created_time",
     ),

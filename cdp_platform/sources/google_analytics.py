@@ -46,7 +46,7 @@ def report_request(ctx: StreamContext) -> RequestSpec:
             "metrics": [{"name": name} for name in METRICS],
             "dateRanges": [{"startDate": day, "endDate": day}],
             "offset": "0",
-            "limit": str(PAGE_SIZE),
+            "limit": str(ctx.size(PAGE_SIZE, 1, 250_000)),
             "returnPropertyQuota": True,
         },
     )
@@ -57,7 +57,9 @@ def shape_row(row: dict[str, Any], body: Any, _slice: str) -> tuple[dict[str, An
     mets = [h.get("name") for h in (body or {}).get("metricHeaders", [])]
     return (
         {
-            "dimensions": {n: v.get("value") for n, v in zip(dims, row.get("dimensionValues", []), strict=False)},
+            "dimensions": {
+                n: v.get("value") for n, v in zip(dims, row.get("dimensionValues", []), strict=False)
+            },
             "metrics": {n: v.get("value") for n, v in zip(mets, row.get("metricValues", []), strict=False)},
         },
         None,
@@ -67,7 +69,10 @@ def shape_row(row: dict[str, Any], body: Any, _slice: str) -> tuple[dict[str, An
 def row_id(payload: dict[str, Any]) -> str:
     """A row's identity is its dimension values: the same visitor, day and channel is one row."""
     dims = payload.get("dimensions", {})
-    return ":".join(str(dims.get(name)) for name in ("date", "customUser:ga_client_id", "customUser:crm_contact_id", "sessionSourceMedium"))
+    return ":".join(
+        str(dims.get(name))
+        for name in ("date", "customUser:ga_client_id", "customUser:crm_contact_id", "sessionSourceMedium")
+    )
 
 
 STREAMS = (

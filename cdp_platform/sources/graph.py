@@ -24,11 +24,13 @@ def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def edge_request(node: str, edge: str, fields: str, start: datetime, end: datetime) -> RequestSpec:
+def edge_request(
+    node: str, edge: str, fields: str, start: datetime, end: datetime, limit: int = PAGE_LIMIT
+) -> RequestSpec:
     return RequestSpec(
         "GET",
         f"/{GRAPH_VERSION}/{node}/{edge}",
-        params={"fields": fields, "since": unix(start), "until": unix(end), "limit": PAGE_LIMIT},
+        params={"fields": fields, "since": unix(start), "until": unix(end), "limit": limit},
     )
 
 
@@ -45,6 +47,11 @@ async def parent_ids(ctx: StreamContext, node: str, edge: str) -> list[str]:
 def comment_slices(node_option: str, parent_edge: str, fields: str):
     async def slices(ctx: StreamContext) -> AsyncIterator[Slice]:
         for parent in await parent_ids(ctx, ctx.options[node_option], parent_edge):
-            yield Slice(parent, edge_request(parent, "comments", fields, ctx.window.start, ctx.window.end))
+            yield Slice(
+                parent,
+                edge_request(
+                    parent, "comments", fields, ctx.window.start, ctx.window.end, ctx.size(PAGE_LIMIT, 1, 100)
+                ),
+            )
 
     return slices

@@ -48,7 +48,9 @@ def _stream(object_type: str, description: str) -> Stream:
     async def slices(ctx: StreamContext):
         yield Slice("all")  # the search extractor builds its own, time-split requests
 
-    async def search(ctx: StreamContext, piece: Slice, store: CheckpointStore, key: str, on_page: OnPage) -> ExtractResult:
+    async def search(
+        ctx: StreamContext, piece: Slice, store: CheckpointStore, key: str, on_page: OnPage
+    ) -> ExtractResult:
         return await extract_search(
             ctx.client,
             object_type,
@@ -58,6 +60,7 @@ def _stream(object_type: str, description: str) -> Stream:
             checkpoint_key=key,
             on_page=on_page,
             properties=PROPERTIES[object_type],
+            limit=ctx.size(200, 1, 200),
             stream=f"hubspot/{object_type}",
             partition=ctx.window.partition,
         )

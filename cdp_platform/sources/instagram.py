@@ -24,7 +24,9 @@ class InstagramResource(VendorResource):
     access_token: str = Field(description="Access token (CDP_INSTAGRAM_ACCESS_TOKEN).")
 
     def auth(self) -> Auth:
-        return FacebookTokenAuth(self.access_token, graph_version=GRAPH_VERSION, env_var="CDP_INSTAGRAM_ACCESS_TOKEN")
+        return FacebookTokenAuth(
+            self.access_token, graph_version=GRAPH_VERSION, env_var="CDP_INSTAGRAM_ACCESS_TOKEN"
+        )
 
 
 def with_media(record: dict[str, Any], _body: Any, media_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -37,7 +39,16 @@ STREAMS = (
         name="media",
         description="The account's media published in the partition's day.",
         paginator=lambda: GraphNextLink("data"),
-        slices=single(lambda ctx: edge_request(ctx.options["user_id"], "media", MEDIA_FIELDS, ctx.window.start, ctx.window.end)),
+        slices=single(
+            lambda ctx: edge_request(
+                ctx.options["user_id"],
+                "media",
+                MEDIA_FIELDS,
+                ctx.window.start,
+                ctx.window.end,
+                ctx.size(100, 1, 100),
+            )
+        ),
         id_path="id",
         updated_path="timestamp",
     ),

@@ -8,7 +8,6 @@ the partition file atomically, and then its checkpoint is cleared. A run killed 
 resumes from the last checkpoint; a stream that fails does not stop the others from landing.
 """
 
-
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,13 +50,14 @@ async def extract_stream(
     window: Window,
     options: dict[str, str],
     lake: Lake,
+    page_size: int | None = None,
 ) -> StreamOutcome:
     """Extract one stream's window into the spool, then read the spool back as final rows."""
     prefix = checkpoint_prefix(stream.asset_path, window.partition)
     store = LakeCheckpointStore(lake)
     spool = PageSpool(lake, prefix)
     outcome = StreamOutcome(stream)
-    ctx = StreamContext(client, window, options)
+    ctx = StreamContext(client, window, options, page_size)
     try:
         async for piece in stream.slices(ctx):
 
@@ -99,7 +99,10 @@ async def extract_source(
     clients = [vendor.client(auth=auth) for _ in streams]
     try:
         return await asyncio.gather(
-            *(extract_stream(s, c, window, options, lake) for s, c in zip(streams, clients, strict=True))
+            *(
+                extract_stream(s, c, window, options, lake, vendor.page_size)
+                for s, c in zip(streams, clients, strict=True)
+            )
         )
     finally:
         for client in clients:
@@ -169,7 +172,11 @@ def build_raw_assets(
         lake = context.resources.lake.lake()
         start, end = partition_window(context.partition_key)
         window = Window(context.partition_key, start, end)
-        selected = [by_output[name] for name in sorted(context.op_execution_context.selected_output_names) if name in by_output]
+        selected = [
+            by_output[name]
+            for name in sorted(context.op_execution_context.selected_output_names)
+            if name in by_output
+        ]
         outcomes = asyncio.run(extract_source(vendor, selected, window, lake))
 
         failures = []

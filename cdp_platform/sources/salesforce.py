@@ -62,8 +62,13 @@ def count_query(sobject: str, since: datetime) -> str:
     return f"SELECT COUNT() FROM {sobject} WHERE SystemModstamp >= {soql_datetime(since)}"
 
 
-def query_request(soql: str) -> RequestSpec:
-    return RequestSpec("GET", f"/services/data/{API_VERSION}/query", params={"q": soql})
+def query_request(soql: str, batch_size: int = 2000) -> RequestSpec:
+    return RequestSpec(
+        "GET",
+        f"/services/data/{API_VERSION}/query",
+        params={"q": soql},
+        headers={"Sforce-Query-Options": f"batchSize={batch_size}"},
+    )
 
 
 class SalesforceResource(VendorResource):
@@ -83,7 +88,9 @@ class SalesforceResource(VendorResource):
 
 def _stream(name: str, sobject: str, description: str) -> Stream:
     def request(ctx: StreamContext) -> RequestSpec:
-        return query_request(window_query(sobject, ctx.window.start, ctx.window.end))
+        return query_request(
+            window_query(sobject, ctx.window.start, ctx.window.end), ctx.size(2000, 200, 2000)
+        )
 
     return Stream(
         source="salesforce",

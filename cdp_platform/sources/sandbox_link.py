@@ -28,7 +28,9 @@ SANDBOX_PREFIX = {
 
 
 def sandbox_config(persons: int, seed: int, today: datetime.date | None) -> SandboxConfig:
-    return SandboxConfig(persons=persons, seed=seed, today=today or datetime.datetime.now(datetime.UTC).date())
+    return SandboxConfig(
+        persons=persons, seed=seed, today=today or datetime.datetime.now(datetime.UTC).date()
+    )
 
 
 @lru_cache(maxsize=4)
@@ -46,7 +48,9 @@ def sandbox_app(persons: int, seed: int, today: datetime.date | None, faults: st
     return _app(persons, seed, sandbox_config(persons, seed, today).today, faults)
 
 
-def sandbox_transport(persons: int, seed: int, today: datetime.date | None, faults: str) -> httpx.AsyncBaseTransport:
+def sandbox_transport(
+    persons: int, seed: int, today: datetime.date | None, faults: str
+) -> httpx.AsyncBaseTransport:
     app, _ = sandbox_app(persons, seed, today, faults)
     return httpx.ASGITransport(app=app)
 

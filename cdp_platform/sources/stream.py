@@ -59,6 +59,11 @@ class StreamContext:
     client: VendorClient
     window: Window
     options: dict[str, str]
+    page_size: int | None = None
+
+    def size(self, default: int, low: int, high: int) -> int:
+        """The configured page size within the vendor's documented bounds, else its default."""
+        return default if self.page_size is None else max(low, min(high, self.page_size))
 
 
 SliceSource = Callable[[StreamContext], AsyncIterator[Slice]]

@@ -39,7 +39,7 @@ def mentions_request(ctx: StreamContext) -> RequestSpec:
         params={
             "start_time": twitter_time(ctx.window.start),
             "end_time": twitter_time(ctx.window.end),
-            "max_results": 100,
+            "max_results": ctx.size(100, 5, 100),
             "tweet.fields": "created_at,author_id,public_metrics,lang",
             "expansions": "author_id",
             "user.fields": "username,name",
@@ -47,7 +47,9 @@ def mentions_request(ctx: StreamContext) -> RequestSpec:
     )
 
 
-def with_author(tweet: dict[str, Any], body: Any, _slice: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def with_author(
+    tweet: dict[str, Any], body: Any, _slice: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     users = ((body or {}).get("includes") or {}).get("users") or []
     author = next((u for u in users if u.get("id") == tweet.get("author_id")), None)
     return tweet, ({"author": author} if author else None)

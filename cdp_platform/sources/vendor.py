@@ -24,11 +24,18 @@ class VendorResource(dg.ConfigurableResource):
     source: ClassVar[str]
     http_vendor: ClassVar[str]
 
-    base_url: str | None = Field(default=None, description="The vendor's API base URL; unset: in-process sandbox.")
-    options: dict[str, str] = Field(default_factory=dict, description="Account identifiers (property, page...).")
-    ca_bundle: str | None = Field(default=None, description="A CA bundle to verify the vendor's TLS certificate.")
+    base_url: str | None = Field(
+        default=None, description="The vendor's API base URL; unset: in-process sandbox."
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="Account identifiers (property, page...)."
+    )
+    ca_bundle: str | None = Field(
+        default=None, description="A CA bundle to verify the vendor's TLS certificate."
+    )
     timeout_seconds: float = 30.0
     max_attempts: int = 6
+    page_size: int | None = Field(default=None, description="Records per page, within the vendor's bounds.")
     sandbox_persons: int = 2000
     sandbox_seed: int = 7
     sandbox_faults: str = "none"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -13,20 +21,35 @@ from cdp_platform.io.dead_letters import read_dead_letters
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.truth import write_truth
-from cdp_platform.settings import load_settings
+from cdp_platform.settings import env_var_name, load_settings
+from cdp_platform.sources import SANDBOX_CREDENTIALS
+from cdp_platform.sources.sandbox_link import SANDBOX_PREFIX
+from cdp_platform_tests.support.services import free_port
 
 SANDBOX_TODAY = "2026-11-26"
 
 
-def ingest(environ: dict[str, str], partitions: list[str], *, instance: dg.DagsterInstance | None = None) -> list:
+def ingest(
+    environ: dict[str, str],
+    partitions: list[str],
+    *,
+    selection: list[str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> list[dg.ExecuteInProcessResult]:
+    """Materialize the raw assets (or the ``selection`` of asset keys) one partition per run."""
     defs = build_definitions(load_settings(environ))
     raw = [a for a in defs.assets if a.is_executable and a.node_def.name.startswith("raw_")]
-    results = []
-    for partition in partitions:
-        results.append(
-            dg.materialize(raw, partition_key=partition, resources=defs.resources, instance=instance, raise_on_error=False)
+    return [
+        dg.materialize(
+            raw,
+            partition_key=partition,
+            resources=defs.resources,
+            instance=instance,
+            selection=selection,
+            raise_on_error=False,
         )
-    return results
+        for partition in partitions
+    ]
 
 
 def truth_records(persons: int, seed: int, out: Path) -> pl.DataFrame:
@@ -63,3 +86,57 @@ def truth_key(stream: str, frame: pl.DataFrame) -> list[str]:
 def dead_letters(lake_root: Path, stream: str, partition: str) -> list[dict]:
     source, name = stream.split("/")
     return read_dead_letters(LocalLake(lake_root), source, name, partition)
+
+
+
+class SandboxServer:
+    """``cdp-sandbox serve`` in its own process group on a free loopback port."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "cdp_platform.sandbox.cli", "serve", "--port", str(self.port), *args]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        self.info = json.loads(self.process.stdout.readline())
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.stats()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the sandbox did not start") from None
+                time.sleep(0.1)
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.root}/_sandbox/stats", timeout=5) as response:
+            return json.loads(response.read())
+
+    def requests(self, vendor: str) -> int:
+        return self.stats()["requests"].get(vendor, {}).get("total", 0)
+
+    def environ(self, monkeypatch) -> dict[str, str]:
+        """Settings pointing every vendor at this server; credentials become real env vars, read
+        through Dagster ``EnvVar`` as in production."""
+        environ = dict(self.info["accounts"])
+        for source, prefix in SANDBOX_PREFIX.items():
+            environ[env_var_name(source, "base_url")] = f"{self.root}/{prefix}"
+            for role, value in SANDBOX_CREDENTIALS[source].items():
+                monkeypatch.setenv(env_var_name(source, role), value)
+                environ[env_var_name(source, role)] = value
+        return environ
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)

@@ -6,6 +6,7 @@ import pytest
 from cdp_platform.sandbox.config import STREAMS
 from cdp_platform_tests.sources.support import (
     SANDBOX_TODAY,
+    SandboxServer,
     dead_letters,
     expected_ids,
     ingest,
@@ -39,7 +40,10 @@ def test_every_partition_holds_exactly_the_truth(tmp_path, truth, faults):
     for result in results:
         failures = [e.event_specific_data.error.message for e in result.get_step_failure_events()]
         assert result.success, failures
-    lake = tmp_path / "lake"
+    _assert_exactly_the_truth(tmp_path / "lake", truth)
+
+
+def _assert_exactly_the_truth(lake, truth) -> None:
     for stream in STREAMS:
         for partition in PARTITIONS:
             frame = landed(lake, stream, partition)
@@ -52,7 +56,7 @@ def test_every_partition_holds_exactly_the_truth(tmp_path, truth, faults):
             assert len(missing) == len(unidentified), (
                 f"{stream} {partition}: {len(missing)} record(s) lost, {len(unidentified)} dead-lettered without id"
             )
-    assert not list((tmp_path / "lake").glob("_checkpoints/**/*.parquet")), "checkpoints left behind"
+    assert not list(lake.glob("_checkpoints/**/*.parquet")), "checkpoints left behind"
 
 
 def test_rows_keep_the_record_as_received_and_where_it_came_from(tmp_path, truth):
@@ -65,3 +69,22 @@ def test_rows_keep_the_record_as_received_and_where_it_came_from(tmp_path, truth
     assert row["request"].startswith("POST http://sandbox.cdp.invalid/hubspot/crm/v3/objects/contacts/search")
     assert str(row["partition_date"]) == "2026-11-20"
     assert row["updated_at"].date().isoformat() == "2026-11-20"
+
+
+@pytest.fixture
+def storm_server():
+    server = SandboxServer("--persons", str(PERSONS), "--seed", "7", "--today", SANDBOX_TODAY, "--faults", "storm")
+    yield server
+    server.stop()
+
+
+def test_storm_on_a_real_port_loses_and_doubles_nothing(tmp_path, truth, storm_server, monkeypatch):
+    """The sandbox served by ``cdp-sandbox serve --faults storm``: 429 bursts, 5xx, slow and cut
+    responses, duplicated records, repeated cursors, self links; quotas on."""
+    environ = {**_environ(tmp_path, "none"), **storm_server.environ(monkeypatch)}
+    results = ingest(environ, PARTITIONS)
+    for result in results:
+        assert result.success, [e.event_specific_data.error.message for e in result.get_step_failure_events()]
+    faults = storm_server.stats()["faults"]
+    assert sum(sum(kinds.values()) for kinds in faults.values()) > 20, faults
+    _assert_exactly_the_truth(tmp_path / "lake", truth)
