@@ -72,7 +72,7 @@ def test_dev_script_serves_the_loaded_code_location(tmp_path):
         assert entry is not None and entry["loadStatus"] == "LOADED", (
             tmp_path / "dagster-dev.log"
         ).read_text()[-3000:]
-        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry["locationOrLoadError"].get("message")
         keys = {"/".join(node["assetKey"]["path"]) for node in _graphql(port, ASSETS)["assetNodes"]}
         assert {"raw/hubspot/contacts", "raw/salesforce/contacts", "raw/twitter/mentions"} <= keys
         assert (tmp_path / "dagster_home" / "dagster.yaml").read_text().count("enabled: false") == 1
