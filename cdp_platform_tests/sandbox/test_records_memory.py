@@ -7,13 +7,16 @@ import subprocess
 import sys
 
 # Build in a fresh interpreter so the peak RSS measured is the sandbox's alone, not the test session's.
+# The peak is VmHWM, the high-water mark of this process's own memory: ru_maxrss would not do, since
+# Linux carries it across exec from the forking parent (the test session, hundreds of MB by then).
 _PROBE = """
-import json, resource
+import json
 from cdp_platform.sandbox.config import STREAMS, SandboxConfig
 from cdp_platform.sandbox.records import SandboxData
 data = SandboxData(SandboxConfig(persons=1_000_000))
 last = {s: data.record(s, data.count(s) - 1) for s in STREAMS}
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({"peak_mb": int(status["VmHWM"].split()[0]) / 1024,
                   "records": sum(data.count(s) for s in STREAMS), "streams": len(last)}))
 """
 
