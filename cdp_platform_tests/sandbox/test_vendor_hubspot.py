@@ -1,4 +1,5 @@
-"""HubSpot emulation against API_FACTS: lists, search windows, the 10,000 cap, auth, OAuth, rate limits."""
+"""HubSpot emulation against API_FACTS: lists, search windows, the 10,000 cap, v4 association batch
+reads, auth, OAuth, rate limits."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import pytest
 
 from cdp_platform.sandbox import credentials as creds
+from cdp_platform.sandbox.faults import FaultProfile
 from cdp_platform.sandbox.ratelimit import RateLimitSettings
 from cdp_platform_tests.sandbox.conftest import HUBSPOT
 
@@ -238,3 +240,147 @@ async def test_search_is_limited_per_second_without_headers(client, clock):
     assert (
         await client.post("/hubspot/crm/v3/objects/contacts/search", json={"limit": 1}, headers=HUBSPOT)
     ).status_code == 200
+
+
+# ---- v4 associations batch read ----------------------------------------------------------------
+
+ASSOCIATIONS = "/hubspot/crm/v4/associations/{}/{}/batch/read"
+
+
+def declared(data, stream: str, count: int) -> dict[str, dict]:
+    """The first ``count`` records of a stream by id, with the associations the sandbox gave them."""
+    records = (data.record(stream, p) for p in range(count))
+    return {
+        r["id"]: {k: [t["id"] for t in v["results"]] for k, v in r["associations"].items()} for r in records
+    }
+
+
+async def read(client, from_type: str, to_type: str, ids, headers=HUBSPOT):
+    inputs = [{"id": i} for i in ids]
+    return await client.post(
+        ASSOCIATIONS.format(from_type, to_type), json={"inputs": inputs}, headers=headers
+    )
+
+
+@pytest.mark.parametrize(
+    ("stream", "from_type", "to_type", "type_ids"),
+    [
+        ("hubspot/deals", "deals", "contacts", [(3, None)]),
+        ("hubspot/deals", "deals", "companies", [(5, "Primary"), (341, None)]),
+        ("hubspot/contacts", "contacts", "companies", [(1, "Primary"), (279, None)]),
+    ],
+)
+async def test_associations_batch_read_returns_each_records_links(
+    client, data, stream, from_type, to_type, type_ids
+):
+    records = declared(data, stream, 120)
+    response = await read(client, from_type, to_type, list(records))
+    body = response.json()
+    linked = {rid: links[to_type] for rid, links in records.items() if links.get(to_type)}
+    unlinked = [rid for rid in records if rid not in linked]
+    assert response.status_code == (207 if unlinked else 200)
+    assert body["status"] == "COMPLETE"
+    assert HS_TIME.match(body["startedAt"]) and HS_TIME.match(body["completedAt"])
+    assert int(response.headers["X-HubSpot-RateLimit-Max"]) == 100
+    got = {}
+    for result in body["results"]:
+        assert isinstance(result["from"]["id"], str)
+        for target in result["to"]:
+            assert isinstance(target["toObjectId"], int)
+            assert [(t["typeId"], t["label"]) for t in target["associationTypes"]] == type_ids
+            assert {t["category"] for t in target["associationTypes"]} == {"HUBSPOT_DEFINED"}
+        got[result["from"]["id"]] = [str(t["toObjectId"]) for t in result["to"]]
+    assert got == linked
+    assert sorted(e["context"]["fromObjectId"][0] for e in body.get("errors", [])) == sorted(unlinked)
+    assert body.get("numErrors", 0) == len(unlinked)
+
+
+async def test_deals_without_a_company_are_reported_under_errors(client, data):
+    records = declared(data, "hubspot/deals", 300)
+    without = [rid for rid, links in records.items() if "companies" not in links]
+    assert without, "the sandbox gives some deals no company (15 % of companies are not in HubSpot)"
+    response = await read(client, "deals", "companies", list(records))
+    assert response.status_code == 207
+    error = next(e for e in response.json()["errors"] if e["context"]["fromObjectId"] == [without[0]])
+    assert error == {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "context": {"fromObjectId": [without[0]], "fromObjectType": ["deal"], "toObjectType": ["company"]},
+        "links": {},
+        "message": f"No company is associated with deal {without[0]}.",
+    }
+
+
+async def test_unknown_ids_are_not_found_and_duplicates_answered_once(client, data):
+    deal = data.record_id("hubspot/deals", 0)
+    contact = data.record_id("hubspot/contacts", 0)  # a real id, but of another object
+    unknown = ["1", "not-a-number", f"0{deal}", contact, "39999999999"]
+    response = await read(client, "deal", "contact", [deal, *unknown, deal])
+    assert response.status_code == 207
+    body = response.json()
+    assert [r["from"]["id"] for r in body["results"]] == [deal]
+    assert [e["context"]["fromObjectId"][0] for e in body["errors"]] == unknown
+    assert body["numErrors"] == len(unknown)
+    assert all(e["subCategory"] == "crm.associations.NO_ASSOCIATIONS_FOUND" for e in body["errors"])
+
+
+async def test_associations_need_a_valid_token(client, data):
+    deal = data.record_id("hubspot/deals", 0)
+    for headers in ({}, {"Authorization": "Bearer pat-na1-wrong"}):
+        response = await read(client, "deals", "contacts", [deal], headers=headers)
+        assert response.status_code == 401
+        assert response.json()["category"] == "INVALID_AUTHENTICATION"
+        assert "pat-na1-wrong" not in response.text
+
+
+async def test_associations_batch_limit_and_validation(client, data):
+    ids = [str(30_000_000_000 + i) for i in range(1001)]
+    refused = await read(client, "deals", "contacts", ids)
+    assert refused.status_code == 400
+    assert refused.json()["category"] == "VALIDATION_ERROR" and "1000" in refused.json()["message"]
+    accepted = await read(client, "deals", "contacts", ids[:1000])  # every deal has its buyer
+    assert accepted.status_code == 200 and len(accepted.json()["results"]) == 1000
+    url = ASSOCIATIONS.format("deals", "contacts")
+    for body in (
+        {},
+        {"inputs": {"id": "1"}},
+        {"inputs": [{"after": "x"}]},
+        {"inputs": [{"id": "1", "after": "x"}]},
+    ):
+        response = await client.post(url, json=body, headers=HUBSPOT)
+        assert response.status_code == 400 and response.json()["category"] == "VALIDATION_ERROR", body
+    not_json = await client.post(url, content=b"{inputs", headers=HUBSPOT)
+    assert not_json.status_code == 400 and not_json.json()["message"].startswith("Invalid input JSON")
+    for from_type, to_type in (("deals", "widgets"), ("companies", "deals")):
+        response = await read(client, from_type, to_type, ["1"])
+        assert response.status_code == 400 and response.json()["category"] == "VALIDATION_ERROR"
+    assert (await read(client, "0-3", "0-1", [data.record_id("hubspot/deals", 0)])).status_code == 200
+
+
+async def test_associations_spend_the_ten_secondly_budget(make_client, data, clock):
+    deal = data.record_id("hubspot/deals", 0)
+    async with make_client(rate_limits=RateLimitSettings(hubspot_requests_per_ten_seconds=2)) as client:
+        assert [(await read(client, "deals", "contacts", [deal])).status_code for _ in range(2)] == [200, 200]
+        limited = await read(client, "deals", "contacts", [deal])
+        assert limited.status_code == 429 and limited.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+        clock.advance(10)
+        assert (await read(client, "deals", "contacts", [deal])).status_code == 200
+
+
+async def test_association_faults_change_types_a_client_must_read_as_ids(make_client, data):
+    records = declared(data, "hubspot/deals", 20)
+    profile = FaultProfile("data", {"schema_drift": 1.0, "malformed_record": 1.0})
+    async with make_client(faults=profile) as client:
+        body = (await read(client, "deals", "contacts", list(records))).json()
+    assert all(isinstance(t["toObjectId"], str) for r in body["results"] for t in r["to"])
+    assert sum(isinstance(r["from"]["id"], int) for r in body["results"]) == 1
+    assert {str(r["from"]["id"]): [str(t["toObjectId"]) for t in r["to"]] for r in body["results"]} == {
+        rid: links["contacts"] for rid, links in records.items()
+    }
+    throttled = FaultProfile("throttle", {"rate_limited": 1.0}, burst_max=1, max_consecutive_faults=1)
+    async with make_client(faults=throttled) as client:
+        first = await read(client, "deals", "contacts", list(records))
+        assert first.status_code == 429 and first.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+        assert "X-HubSpot-RateLimit-Max" in first.headers
+        assert (await read(client, "deals", "contacts", list(records))).status_code == 200

@@ -4,6 +4,19 @@ List cursors are opaque (offset + query hash); search cursors are the numeric of
 uses, which is also what makes its 10,000-result ceiling expressible: a page reaching past the
 10,000th result (``after + limit > 10000``) is refused with HTTP 400, so a client must split a busy
 window into smaller time slices.
+
+Search results carry no associations, as in HubSpot; they are read through the v4 associations batch
+endpoint, ``POST /crm/v4/associations/{from}/{to}/batch/read`` with ``{"inputs": [{"id": ...}]}``
+(at most 1,000 inputs). Its answer follows what HubSpot really sends: ``from.id`` a string,
+``toObjectId`` a number, every HubSpot-defined type of the association (a primary company carries
+the "Primary" type and the unlabeled one). An input with no associations, or an id that does not
+exist, is reported under ``errors`` as ``crm.associations.NO_ASSOCIATIONS_FOUND`` with HTTP 207 and
+``status: "COMPLETE"`` (207 Multi-Status is a success: the found inputs are in ``results``). The
+sandbox serves the directions its records hold: deals to contacts and companies, contacts to
+companies; each has at most one association, so no per-input ``paging`` is ever issued. More than
+1,000 inputs is refused with HTTP 400 VALIDATION_ERROR (HubSpot's exact message is unverified).
+HubSpot's reference now lists the same endpoint under a date-versioned path
+(``/crm/associations/2026-03/...``) and the v4 path as legacy; the v4 path is what is served here.
 """
 
 from __future__ import annotations
@@ -11,6 +24,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.records import hs_timestamp
 from cdp_platform.sandbox.vendors.common import (
     UTC,
     SandboxState,
@@ -61,6 +76,34 @@ DEFAULT_PROPERTIES = {
         "pipeline",
     ),
 }
+# Names and ids HubSpot accepts for an object type in a path, to the sandbox's plural name.
+OBJECT_TYPE_NAMES = {
+    "contacts": "contacts",
+    "contact": "contacts",
+    "0-1": "contacts",
+    "companies": "companies",
+    "company": "companies",
+    "0-2": "companies",
+    "deals": "deals",
+    "deal": "deals",
+    "0-3": "deals",
+}
+SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
+ASSOCIATION_BATCH_LIMIT = 1_000  # inputs per batch read (HubSpot's limit since 2025-02-10)
+NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
+
+
+def _hubspot_defined(type_id: int, label: str | None = None) -> dict[str, object]:
+    return {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}
+
+
+# The association types of each direction the sandbox serves (HubSpot's own type ids: deal to
+# contact 3; deal to company 5 "Primary" and 341 unlabeled; contact to company 1 "Primary" and 279).
+ASSOCIATION_TYPES: dict[tuple[str, str], tuple[dict[str, object], ...]] = {
+    ("deals", "contacts"): (_hubspot_defined(3),),
+    ("deals", "companies"): (_hubspot_defined(5, "Primary"), _hubspot_defined(341)),
+    ("contacts", "companies"): (_hubspot_defined(1, "Primary"), _hubspot_defined(279)),
+}
 FAR_PAST = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime.datetime(9999, 1, 1, tzinfo=UTC)
 MISSING_CREDENTIALS = (
@@ -84,6 +127,10 @@ def hubspot_error(message: str, category: str, cid: str, **extra: object) -> dic
 
 class SearchError(ValueError):
     """A search body the sandbox (or HubSpot) refuses with a VALIDATION_ERROR."""
+
+
+class BatchReadError(ValueError):
+    """An associations batch read body refused with a VALIDATION_ERROR."""
 
 
 def _to_time(value: object) -> datetime.datetime:
@@ -111,6 +158,11 @@ class HubSpot:
             Route("/oauth/v1/token", self.token, methods=["POST"]),
             Route("/crm/v3/objects/{object_type}", self.list_objects, methods=["GET"]),
             Route("/crm/v3/objects/{object_type}/search", self.search, methods=["POST"]),
+            Route(
+                "/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                self.read_associations,
+                methods=["POST"],
+            ),
         ]
 
     @staticmethod
@@ -480,6 +532,122 @@ class HubSpot:
             payload["paging"] = {"next": {"after": str(page.next_start)}}
         return json_response(payload, headers=headers)
 
+    # ---- associations (v4 batch read) ---------------------------------------------------------
+
+    def _direction(self, request: Request, cid: str, headers: dict[str, str]) -> tuple[str, str] | Response:
+        """The (from, to) object types the path names, as plural names, or the error refusing them."""
+        names = (request.path_params["from_type"], request.path_params["to_type"])
+        for name in names:
+            if name.lower() not in OBJECT_TYPE_NAMES:
+                return json_response(
+                    hubspot_error(f"Unable to infer object type from: {name}", "VALIDATION_ERROR", cid),
+                    400,
+                    headers,
+                )
+        from_type, to_type = (OBJECT_TYPE_NAMES[name.lower()] for name in names)
+        if (from_type, to_type) not in ASSOCIATION_TYPES:
+            served = ", ".join(f"{a} to {b}" for a, b in ASSOCIATION_TYPES)
+            return json_response(
+                hubspot_error(
+                    f"The sandbox serves associations from {served} only, not {from_type} to {to_type}",
+                    "VALIDATION_ERROR",
+                    cid,
+                ),
+                400,
+                headers,
+            )
+        return from_type, to_type
+
+    @staticmethod
+    def _batch_ids(raw: bytes) -> list[str]:
+        """The distinct input ids of a batch read body, in order (HubSpot answers each id once)."""
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError as exc:
+            raise BatchReadError(
+                f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list):
+            raise BatchReadError("Invalid input JSON: 'inputs' must be a list of {\"id\": ...}")
+        if len(inputs) > ASSOCIATION_BATCH_LIMIT:
+            raise BatchReadError(
+                f"Batch read is limited to {ASSOCIATION_BATCH_LIMIT} inputs; {len(inputs)} were given"
+            )
+        ids: dict[str, None] = {}
+        for item in inputs:
+            value = item.get("id") if isinstance(item, dict) else None
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise BatchReadError("Invalid input JSON: every input needs an 'id' (a string)")
+            if item.get("after") is not None:
+                # The sandbox never issues association paging cursors (one association per pair).
+                raise BatchReadError(f"Invalid paging cursor 'after' for id {value}")
+            ids[str(value)] = None
+        return list(ids)
+
+    def _associated(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
+        """Each input id that has associations to ``to_type``, with the ids it is associated with."""
+        stream = self.state.data.streams[OBJECTS[from_type][0]]
+        linked: dict[str, list[str]] = {}
+        for object_id in ids:
+            number = _record_number(stream, object_id)
+            if number is None:
+                continue
+            targets = stream.record(number)["associations"].get(to_type, {}).get("results", [])
+            if targets:
+                linked[object_id] = [target["id"] for target in targets]
+        return linked
+
+    async def read_associations(self, request: Request) -> Response:
+        if (error := self._authenticate(request)) is not None:
+            return error
+        headers, error = self._quota(request, search=False)
+        if error is not None:
+            return error
+        plan = plan_of(request)
+        cid = correlation_id(plan or request, "associations")
+        direction = self._direction(request, cid, headers)
+        if isinstance(direction, Response):
+            return direction
+        from_type, to_type = direction
+        try:
+            ids = self._batch_ids(await request.body())
+        except BatchReadError as exc:
+            return json_response(hubspot_error(str(exc), "VALIDATION_ERROR", cid), 400, headers)
+        started_at = hs_timestamp(int(self.state.now * 1000))
+        linked = await self.state.build_page(lambda: self._associated(from_type, to_type, ids))
+        types = ASSOCIATION_TYPES[(from_type, to_type)]
+        results = [
+            {
+                "from": {"id": object_id},
+                "to": [{"toObjectId": int(target), "associationTypes": list(types)} for target in targets],
+            }
+            for object_id, targets in linked.items()
+        ]
+        results = apply_drift(apply_malformed(results, plan, _corrupt_association), plan, _drift_association)
+        missing = [object_id for object_id in ids if object_id not in linked]
+        payload: dict = {"status": "COMPLETE", "results": results}
+        if missing:
+            payload["numErrors"] = len(missing)
+            payload["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "subCategory": NO_ASSOCIATIONS_FOUND,
+                    "context": {
+                        "fromObjectId": [object_id],
+                        "fromObjectType": [SINGULAR[from_type]],
+                        "toObjectType": [SINGULAR[to_type]],
+                    },
+                    "links": {},
+                    "message": f"No {SINGULAR[to_type]} is associated with {SINGULAR[from_type]} {object_id}.",
+                }
+                for object_id in missing
+            ]
+        payload["startedAt"] = started_at
+        payload["completedAt"] = hs_timestamp(int(self.state.now * 1000))
+        return json_response(payload, 207 if missing else 200, headers)
+
     # ---- faults --------------------------------------------------------------------------------
 
     @staticmethod
@@ -533,3 +701,41 @@ def _drift(record: dict) -> dict | None:
         if number is not None:
             return {**record, "properties": {**properties, name: number}}
     return None
+
+
+class _NumberedStream(Protocol):
+    """What the id look-up needs of a sandbox stream."""
+
+    def size(self) -> int: ...
+
+    def record_id(self, r: int) -> str: ...
+
+
+def _record_number(stream: _NumberedStream, object_id: str) -> int | None:
+    """The record number behind a HubSpot id, or None for an id the stream never issued.
+
+    HubSpot ids are a per-object base plus the record number; the round trip through ``record_id``
+    makes any other string (leading zeros, another object's id) unknown rather than a wrong record.
+    """
+    if not object_id.isdigit():
+        return None
+    number = int(object_id) - int(stream.record_id(0))
+    if 0 <= number < stream.size() and stream.record_id(number) == object_id:
+        return number
+    return None
+
+
+def _corrupt_association(result: dict, variant: str) -> dict | None:
+    """A result whose ``from.id`` comes back as a number, the one malformation an id list can show."""
+    identifier = result.get("from", {}).get("id")
+    if variant != "wrong_type" or not isinstance(identifier, str) or not identifier.isdigit():
+        return None
+    return {**result, "from": {"id": int(identifier)}}
+
+
+def _drift_association(result: dict) -> dict | None:
+    """``toObjectId`` served as a string (as HubSpot's own reference pages show it) instead of a number."""
+    targets = result.get("to") or []
+    if not targets:
+        return None
+    return {**result, "to": [{**target, "toObjectId": str(target["toObjectId"])} for target in targets]}
