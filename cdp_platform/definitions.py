@@ -7,15 +7,19 @@ the variable and the fix.
 
 import dagster as dg
 
+from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.io.resources import io_resources
 from cdp_platform.settings import Settings, check_settings, load_settings
 from cdp_platform.sources import raw_definitions
+from cdp_platform.sources.partitions import daily_partitions
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    partitions = daily_partitions(settings.partitions_start)
     return dg.Definitions.merge(
         dg.Definitions(resources=io_resources(settings)),
         raw_definitions(settings),
+        dg.Definitions(assets=cleansed_assets(partitions, settings.default_phone_region)),
     )
 
 

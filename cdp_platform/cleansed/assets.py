@@ -9,6 +9,8 @@ A backfill runs as one run over its whole range (``BackfillPolicy.single_run``):
 read once, cleansed partition by partition, and the warehouse replaces exactly that range.
 """
 
+from datetime import date
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -65,10 +67,41 @@ def _stored_rows(connection: duckdb.DuckDBPyConnection, table: str, dates: list)
     ).fetchone()[0]
 
 
+def column_schema(entity: CleansedEntity) -> dg.TableSchema:
+    """The cleansed table's columns and types (what dbt staging reads), shown in the Dagster UI.
+
+    Derived by cleansing an empty raw partition, so it is exactly what the asset writes."""
+    empty = pl.DataFrame(
+        schema={
+            "record_id": pl.String,
+            "updated_at": pl.Datetime("us", "UTC"),
+            "payload": pl.String,
+            "context": pl.String,
+        }
+    )
+    clean = cleanse(empty, entity, date(1970, 1, 1)).clean
+    kinds = {f.name: f.kind for f in entity.fields}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                str(dtype),
+                description=(
+                    f"{name.removesuffix('_original')} exactly as the vendor sent it"
+                    if name.endswith("_original")
+                    else kinds.get(name, "")
+                ),
+            )
+            for name, dtype in clean.schema.items()
+        ]
+    )
+
+
 def build_cleansed_asset(
     entity: CleansedEntity, partitions_def: dg.PartitionsDefinition, phone_region: str
 ) -> dg.AssetsDefinition:
     schema_meta = {"partition_expr": PARTITION_EXPR, "schema": entity.schema_name}
+    clean_meta = {**schema_meta, "dagster/column_schema": column_schema(entity)}
 
     @dg.multi_asset(
         name=f"cleansed_{entity.source}_{entity.entity}",
@@ -76,7 +109,7 @@ def build_cleansed_asset(
             "clean": dg.AssetOut(
                 key=entity.asset_path,
                 group_name="cleansed",
-                metadata=schema_meta,
+                metadata=clean_meta,
                 description=entity.description or f"{entity.source} {entity.entity}, typed and normalized.",
                 kinds={"polars", "duckdb"},
             ),
@@ -119,6 +152,7 @@ def build_cleansed_asset(
             check_name="identifiers_schema",
             asset_key=asset_key,
             severity=dg.AssetCheckSeverity.ERROR,
+            partition_column=PARTITION_EXPR,
         )
         yield checks.schema_check(
             clean,
@@ -127,6 +161,7 @@ def build_cleansed_asset(
             check_name="values_schema",
             asset_key=asset_key,
             severity=dg.AssetCheckSeverity.WARN,
+            partition_column=PARTITION_EXPR,
         )
         dates = [pl.Series([k]).str.to_date()[0] for k in keys]
         warehouse: DuckDBResource = context.resources.warehouse

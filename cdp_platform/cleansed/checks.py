@@ -41,25 +41,28 @@ def schema_check(
     asset_key: dg.AssetKey,
     severity: dg.AssetCheckSeverity,
     id_column: str = "record_id",
+    partition_column: str | None = None,
 ) -> dg.AssetCheckResult:
-    """Validate ``columns`` of ``frame`` against ``schema`` and report every failure at once."""
+    """Validate ``columns`` of ``frame`` against ``schema`` and report every failure at once.
+
+    With ``partition_column``, each partition is validated on its own: a backfill cleanses many
+    days in one run, and an id changed on two days is rightly present once in each of them, so
+    uniqueness means unique within a partition.
+    """
     wanted = [c for c in columns if c in schema.columns]
     sub = schema.select_columns(wanted) if wanted else schema
-    try:
-        sub.validate(frame, lazy=True)
-        failures = None
-    except SchemaErrors as exc:
-        failures = exc.failure_cases
-    except SchemaError as exc:  # raised for frame-level problems even in lazy mode
-        failures = pl.DataFrame(
-            {
-                "column": [getattr(exc.schema, "name", None)],
-                "check": [str(exc.check)],
-                "failure_case": [str(exc)],
-                "index": [None],
-            },
-            schema={"column": pl.String, "check": pl.String, "failure_case": pl.String, "index": pl.Int32},
-        )
+    if partition_column is not None and partition_column in frame.columns and frame.height:
+        frame = frame.sort(partition_column, maintain_order=True)
+        parts = frame.partition_by(partition_column, maintain_order=True)
+    else:
+        parts = [frame]
+    found, offset = [], 0
+    for part in parts:
+        part_failures = _failures(sub, part)
+        if part_failures is not None and not part_failures.is_empty():
+            found.append(part_failures.with_columns((pl.col("index").cast(pl.Int64) + offset).alias("index")))
+        offset += part.height
+    failures = pl.concat(found, how="diagonal_relaxed") if found else None
     if failures is None or failures.is_empty():
         return dg.AssetCheckResult(
             asset_key=asset_key,
@@ -70,7 +73,7 @@ def schema_check(
         )
     counts = failures.group_by("column", "check").agg(pl.len().alias("rows")).sort("rows", descending=True)
     indexes = failures["index"].drop_nulls().unique().sort().head(SAMPLE_ROWS).to_list()
-    sample_columns = [c for c in [id_column, *wanted] if c in frame.columns]
+    sample_columns = [c for c in dict.fromkeys([id_column, *wanted]) if c in frame.columns]
     sample = (
         frame.with_row_index("__row").filter(pl.col("__row").is_in(indexes)).select(sample_columns)
         if indexes
@@ -89,6 +92,29 @@ def schema_check(
             "sample_failing_rows": dg.MetadataValue.md(markdown_table(sample)),
         },
     )
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        return exc.failure_cases.select(
+            pl.col("column").cast(pl.String),
+            pl.col("check").cast(pl.String),
+            pl.col("failure_case").cast(pl.String),
+            pl.col("index").cast(pl.Int64),
+        )
+    except SchemaError as exc:  # raised for frame-level problems even in lazy mode
+        return pl.DataFrame(
+            {
+                "column": [getattr(exc.schema, "name", None)],
+                "check": [str(exc.check)],
+                "failure_case": [str(exc)],
+                "index": [None],
+            },
+            schema={"column": pl.String, "check": pl.String, "failure_case": pl.String, "index": pl.Int64},
+        )
+    return None
 
 
 def invariant_check(

@@ -9,43 +9,111 @@ account for every raw row:
 - ``collapsed``: how many older versions of an id were dropped in favour of the latest.
 
 so that ``raw rows = clean + rejected + collapsed`` always holds (the invariant check verifies it
-against what was actually stored). Row rules follow from the field kinds: a timestamp that cannot
-be read, an email that fails the syntax check, a number that is not a number, a required value
-that is missing. Nothing is dropped silently.
+against what was actually stored). Row rules follow from the fields, first broken rule wins:
+
+- ``missing_required``: a required value is absent or empty;
+- ``wrong_type``: a value of another JSON type than the vendor documents (an id sent as a number),
+  or a number, amount or boolean that cannot be read as one;
+- ``unparseable_timestamp``: a timestamp or date that cannot be read, or not in the one format the
+  vendor documents;
+- ``invalid_email``: an email that fails the syntax check;
+- ``unexpected_format``: any other value outside the format the field declares.
+
+Nothing is dropped silently.
+
+A field reads the record as received (``$.properties.email``) or, with a ``context:`` prefix,
+the envelope objects the raw layer kept beside it (``context:$.author.username``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandera.polars as pa
 import polars as pl
 
 from cdp_platform.cleansed import normalize
 
-KINDS = ("string", "timestamp", "date", "email", "phone", "name", "amount", "integer", "float", "boolean")
+KINDS = (
+    "string",
+    "timestamp",
+    "date",
+    "email",
+    "phone",
+    "name",
+    "handle",
+    "country",
+    "amount",
+    "integer",
+    "float",
+    "boolean",
+)
+JSON_TYPES = ("string", "number", "boolean", "object", "array")
 
 # Columns every raw partition carries (written by the raw assets) and the cleansed tables keep.
-RAW_ID, RAW_UPDATED, RAW_PAYLOAD = "record_id", "updated_at", "payload"
+RAW_ID, RAW_UPDATED, RAW_PAYLOAD, RAW_CONTEXT = "record_id", "updated_at", "payload", "context"
+CONTEXT_PREFIX = "context:"
+
+# The first character of a JSON value that cannot be of the documented type (null included: rare,
+# and parsing tells null from a wrong type).
+_OTHER_THAN = {
+    "string": r'[^\s"]',
+    "number": r"[^\s\d-]",
+    "boolean": r"[^\stf]",
+    "object": r"[^\s{]",
+    "array": r"[^\s\[]",
+}
+_PATH_STEP = re.compile(r"\.([A-Za-z_][\w]*)|\['([^']+)'\]|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
 class Field:
     """One output column: where it is in the raw payload and what kind of value it holds.
 
-    ``path`` is a JSONPath into the payload (``$.properties.email``), or ``None`` when an entity's
+    ``path`` is a JSONPath into the payload (``$.properties.email``), into the raw row's context
+    with a ``context:`` prefix (``context:$.author.username``), or ``None`` when an entity's
     ``prepare`` step already produced a string column named ``name``.
+
+    ``json_type`` is the JSON type the vendor documents for the value: a present value of another
+    type is quarantined as ``wrong_type`` even when it could still be read (an id sent as a number
+    is a record the vendor broke). ``pattern`` is the one format the vendor documents for the text
+    (GA4's ``YYYYMMDD``): a timestamp in any other format is quarantined as ``unparseable_timestamp``,
+    any other kind as ``unexpected_format``. ``region_from`` (phones only) names the entity's field
+    holding the record's country: national numbers are read the way that country writes them.
     """
 
     name: str
     kind: str = "string"
     path: str | None = None
     required: bool = False
+    json_type: str | None = None
+    pattern: str | None = None
+    region_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"field {self.name}: unknown kind {self.kind!r}; expected one of {KINDS}")
+        if self.json_type is not None and self.json_type not in JSON_TYPES:
+            raise ValueError(
+                f"field {self.name}: unknown JSON type {self.json_type!r}; expected one of {JSON_TYPES}"
+            )
+        if self.region_from is not None and self.kind != "phone":
+            raise ValueError(f"field {self.name}: only a phone reads its region from another field")
+        if self.json_type is not None and (self.path is None or self.in_context or not _path_keys(self.path)):
+            raise ValueError(f"field {self.name}: a JSON type needs a plain payload path ($.a.b or $['a'])")
+
+    @property
+    def in_context(self) -> bool:
+        return self.path is not None and self.path.startswith(CONTEXT_PREFIX)
+
+    @property
+    def json_path(self) -> str | None:
+        return self.path[len(CONTEXT_PREFIX) :] if self.path is not None and self.in_context else self.path
 
 
 @dataclass(frozen=True)
@@ -70,6 +138,16 @@ class CleansedEntity:
     extra_columns: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     description: str = ""
 
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.source}/{self.entity}: field names repeat: {names}")
+        for f in self.fields:
+            if f.region_from is not None and f.region_from not in names:
+                raise ValueError(
+                    f"{self.source}/{self.entity}: {f.name} reads its region from unknown field {f.region_from}"
+                )
+
     @property
     def asset_path(self) -> list[str]:
         return ["cleansed", self.source, self.entity]
@@ -93,8 +171,10 @@ class CleanseResult:
     rejected: pl.DataFrame
     raw_rows: int
     collapsed: int
-    # Payloads of the rows that passed the row rules: drift is judged on these, since a quarantined
-    # record already carries its own reason and one malformed record is not a schema change.
+    # Payloads drift is judged on: the rows that passed the row rules, since a quarantined record
+    # already carries its own reason and one unreadable value is not a schema change, plus the rows
+    # quarantined for a value of another JSON type, since that is exactly what a vendor changing a
+    # field's type looks like (every such row is quarantined, and drift must still name the field).
     accepted_payloads: pl.Series
 
 
@@ -109,8 +189,194 @@ REJECTED_SCHEMA = {
 }
 
 
+def _path_keys(path: str) -> list[str | int] | None:
+    """The steps of a plain JSONPath (``$.a.b``, ``$['a:b']``, ``$.a[0]``); None for anything else
+    (filters, wildcards), which the JSON type rule does not support."""
+    if not path.startswith("$"):
+        return None
+    steps: list[str | int] = []
+    at = 1
+    while at < len(path):
+        match = _PATH_STEP.match(path, at)
+        if match is None:
+            return None
+        key, quoted, index = match.groups()
+        steps.append(int(index) if index is not None else (key if key is not None else quoted))
+        at = match.end()
+    return steps
+
+
+def _json_type_at(record: Any, steps: Sequence[str | int]) -> str | None:
+    """The JSON type of the value at ``steps`` (None when absent or null)."""
+    value = record
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(value, list) or step >= len(value):
+                return None
+            value = value[step]
+        else:
+            if not isinstance(value, dict) or step not in value:
+                return None
+            value = value[step]
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _wrong_json_types(payloads: pl.Series, fields: Sequence[Field]) -> dict[str, np.ndarray]:
+    """Per field, which rows hold a present value of another JSON type than documented.
+
+    JSONPath extraction cannot tell ``"42"`` from ``42``, and decoding every payload in Python would
+    cost more than the rest of the cleansing, so a regex first finds the rows where the field's key
+    is followed by anything but a string (``"id": 4``, ``"id": null``); only those few are parsed.
+    """
+    height = payloads.len()
+    flags = {f.name: np.zeros(height, dtype=bool) for f in fields}
+    if not fields or height == 0:
+        return flags
+    steps = {f.name: _path_keys(f.path or "") or [] for f in fields}
+    suspects = {}
+    for f in fields:
+        last = steps[f.name][-1]
+        if isinstance(last, int):
+            suspects[f.name] = pl.col("p").is_not_null()
+            continue
+        value_start = _OTHER_THAN[f.json_type or "string"]
+        suspects[f.name] = pl.col("p").str.contains(f'"{re.escape(last)}"\\s*:\\s*{value_start}')
+    frame = pl.DataFrame({"p": payloads}).select(**suspects).fill_null(False)
+    rows = np.flatnonzero(frame.select(pl.any_horizontal(pl.all())).to_series().to_numpy())
+    texts = payloads.gather(rows).to_list() if rows.size else []
+    for row, text in zip(rows.tolist(), texts, strict=True):
+        try:
+            record = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        for f in fields:
+            found = _json_type_at(record, steps[f.name])
+            if found is not None and found != f.json_type:
+                flags[f.name][row] = True
+    return flags
+
+
+# Rows decoded per attempt: a payload whose shape breaks the typed decode (an object where a value
+# belongs) sends only its own chunk to the slower per-field JSONPath extraction.
+DECODE_CHUNK_ROWS = 50_000
+
+
+def _decode_dtype(fields: Sequence[Field]) -> pl.DataType | None:
+    """One nested polars dtype holding every plain-path field as a string leaf, or None when the
+    paths disagree about a node's shape (a key read both as an object and as a value)."""
+    tree: dict = {}
+    for f in fields:
+        steps = _path_keys(f.path or "")
+        if not steps:
+            return None
+        node = tree
+        for step in steps[:-1]:
+            child = node.setdefault(step, {})
+            if not isinstance(child, dict):
+                return None
+            node = child
+        if isinstance(node.get(steps[-1]), dict):
+            return None
+        node[steps[-1]] = f.name  # two fields may read the same value (a country and its code)
+
+    def build(node: dict) -> pl.DataType | None:
+        indexes = [k for k in node if isinstance(k, int)]
+        if indexes:
+            if len(node) != len(indexes):
+                return None
+            # A list node: every index reads the same element shape.
+            inner = [build(v) if isinstance(v, dict) else pl.String() for v in node.values()]
+            if any(i is None for i in inner) or len(set(map(str, inner))) != 1:
+                return None
+            return pl.List(inner[0])
+        fields_: dict[str, pl.DataType] = {}
+        for key, value in node.items():
+            dtype = build(value) if isinstance(value, dict) else pl.String()
+            if dtype is None:
+                return None
+            fields_[key] = dtype
+        return pl.Struct(fields_)
+
+    return build(tree)
+
+
+def _leaf(decoded: pl.Expr, steps: Sequence[str | int]) -> pl.Expr:
+    for step in steps:
+        decoded = (
+            decoded.list.get(step, null_on_oob=True) if isinstance(step, int) else decoded.struct.field(step)
+        )
+    return decoded
+
+
+def _extracted(payloads: pl.Series, fields: Sequence[Field]) -> pl.DataFrame:
+    """The raw text of every payload field, as ``__raw_<name>`` string columns.
+
+    JSONPath extraction parses the whole payload once per field; one typed decode of the fields the
+    entity reads parses it once, which is what makes a million-row partition cheap. Values are the
+    same text either way (numbers and booleans as their JSON text, strings unquoted). Paths a typed
+    decode cannot express (filters) use JSONPath, as does any chunk the decode cannot read. Chunks
+    are decoded in parallel.
+    """
+    plain = [f for f in fields if _path_keys(f.path or "")]
+    dtype = _decode_dtype(plain)
+    if dtype is None:
+        plain = []
+    by_path = [
+        pl.col("p").str.json_path_match(f.path).alias(f"__raw_{f.name}") for f in fields if f not in plain
+    ]
+    matched = by_path + [pl.col("p").str.json_path_match(f.path).alias(f"__raw_{f.name}") for f in plain]
+    decoded = by_path + [
+        _leaf(pl.col("__decoded"), _path_keys(f.path or "") or []).alias(f"__raw_{f.name}") for f in plain
+    ]
+    chunks = [
+        pl.LazyFrame({"p": payloads.slice(offset, DECODE_CHUNK_ROWS)})
+        for offset in range(0, max(payloads.len(), 1), DECODE_CHUNK_ROWS)
+    ]
+
+    def decode(chunk: pl.LazyFrame) -> pl.LazyFrame:
+        if not plain:
+            return chunk.select(matched)
+        return chunk.with_columns(pl.col("p").str.json_decode(dtype).alias("__decoded")).select(decoded)
+
+    try:
+        frames = pl.collect_all([decode(chunk) for chunk in chunks])
+    except pl.exceptions.PolarsError:
+        frames = []
+        for chunk in chunks:
+            try:
+                frames.append(decode(chunk).collect())
+            except pl.exceptions.PolarsError:
+                frames.append(chunk.select(matched).collect())
+    return pl.concat(frames).select(f"__raw_{f.name}" for f in fields)
+
+
+def _as_sent(fields: Sequence[Field]) -> pl.Expr:
+    """The offending value of a quarantined row exactly as the vendor sent it (``3.0``, not ``3``),
+    re-read by JSONPath from the few rejected payloads."""
+    value = pl.col("__value")
+    for f in fields:
+        if f.path is not None:
+            source = pl.col(RAW_CONTEXT if f.in_context else RAW_PAYLOAD)
+            value = (
+                pl.when(pl.col("__field") == f.name)
+                .then(source.str.json_path_match(f.json_path))
+                .otherwise(value)
+            )
+    return value
+
+
 def _normalized(field_: Field, raw: pl.Expr, phone_region: str) -> pl.Expr:
     kind = field_.kind
+    if field_.pattern is not None:
+        raw = pl.when(raw.str.contains(field_.pattern)).then(raw).otherwise(None)
     if kind == "timestamp":
         return normalize.timestamp(raw)
     if kind == "date":
@@ -118,9 +384,18 @@ def _normalized(field_: Field, raw: pl.Expr, phone_region: str) -> pl.Expr:
     if kind == "email":
         return normalize.email(raw)
     if kind == "phone":
-        return normalize.phone(raw, phone_region)
+        region = (
+            None
+            if field_.region_from is None
+            else normalize.country_code(pl.col(f"__raw_{field_.region_from}"))
+        )
+        return normalize.phone(raw, phone_region, region)
+    if kind == "country":
+        return normalize.country_code(raw)
     if kind == "name":
         return normalize.name(raw)
+    if kind == "handle":
+        return normalize.handle(raw)
     if kind == "amount":
         return normalize.amount(raw)
     if kind == "integer":
@@ -141,20 +416,31 @@ def _violation(field_: Field, raw: pl.Expr, value: pl.Expr) -> tuple[str, pl.Exp
         return "invalid_email", present & ~normalize.email_is_valid(raw).fill_null(False)
     if field_.kind in ("amount", "integer", "float", "boolean"):
         return "wrong_type", present & value.is_null()
+    if field_.pattern is not None:
+        return "unexpected_format", present & ~raw.str.contains(field_.pattern).fill_null(False)
     return None
 
 
 def cleanse(
     raw: pl.DataFrame, entity: CleansedEntity, partition_date, phone_region: str = "US"
 ) -> CleanseResult:
-    """Apply ``entity`` to one raw partition (columns ``record_id``, ``updated_at``, ``payload``)."""
-    frame = raw.select(RAW_ID, RAW_UPDATED, RAW_PAYLOAD)
+    """Apply ``entity`` to one raw partition (columns ``record_id``, ``updated_at``, ``payload``
+    and, when a field reads it, ``context``)."""
+    context = pl.col(RAW_CONTEXT) if RAW_CONTEXT in raw.columns else pl.lit(None, pl.String)
+    frame = raw.select(RAW_ID, RAW_UPDATED, RAW_PAYLOAD, context.cast(pl.String).alias(RAW_CONTEXT))
+    frame = pl.concat(
+        [frame, _extracted(frame[RAW_PAYLOAD], [f for f in entity.fields if f.path and not f.in_context])],
+        how="horizontal",
+    )
     frame = frame.with_columns(
-        [
-            pl.col(RAW_PAYLOAD).str.json_path_match(f.path).alias(f"__raw_{f.name}")
-            for f in entity.fields
-            if f.path is not None
-        ]
+        pl.col(RAW_CONTEXT).str.json_path_match(f.json_path).alias(f"__raw_{f.name}")
+        for f in entity.fields
+        if f.in_context
+    )
+    typed = [f for f in entity.fields if f.json_type is not None]
+    frame = frame.with_columns(
+        pl.Series(f"__type_{name}", flags)
+        for name, flags in _wrong_json_types(frame[RAW_PAYLOAD], typed).items()
     )
     if entity.prepare is not None:
         frame = entity.prepare(frame)
@@ -170,21 +456,36 @@ def cleanse(
     rule = pl.lit(None, pl.String)
     bad_field = pl.lit(None, pl.String)
     bad_value = pl.lit(None, pl.String)
+    type_change = pl.lit(False)
     checks = []
     for f in entity.fields:
         raw_col = pl.col(f"__raw_{f.name}")
         if f.required:
             checks.append(
-                ("missing_required", f.name, raw_col.is_null() | (raw_col.str.strip_chars() == ""), raw_col)
+                (
+                    "missing_required",
+                    f.name,
+                    raw_col.is_null() | (raw_col.str.strip_chars() == ""),
+                    raw_col,
+                    False,
+                )
             )
+        if f.json_type is not None:
+            checks.append(("wrong_type", f.name, pl.col(f"__type_{f.name}"), raw_col, True))
         violation = _violation(f, raw_col, pl.col(f.name))
         if violation is not None:
-            checks.append((violation[0], f.name, violation[1], raw_col))
-    for name, field_name, broken, raw_col in reversed(checks):
+            checks.append((violation[0], f.name, violation[1], raw_col, False))
+    for name, field_name, broken, raw_col, is_type_change in reversed(checks):
         rule = pl.when(broken).then(pl.lit(name)).otherwise(rule)
         bad_field = pl.when(broken).then(pl.lit(field_name)).otherwise(bad_field)
         bad_value = pl.when(broken).then(raw_col).otherwise(bad_value)
-    frame = frame.with_columns(rule.alias("__rule"), bad_field.alias("__field"), bad_value.alias("__value"))
+        type_change = pl.when(broken).then(pl.lit(is_type_change)).otherwise(type_change)
+    frame = frame.with_columns(
+        rule.alias("__rule"),
+        bad_field.alias("__field"),
+        bad_value.alias("__value"),
+        type_change.alias("__type_change"),
+    )
 
     partition = pl.lit(partition_date, pl.Date).alias("partition_date")
     rejected = frame.filter(pl.col("__rule").is_not_null()).select(
@@ -192,7 +493,7 @@ def cleanse(
         pl.col(RAW_UPDATED).alias("updated_at"),
         pl.col("__rule").alias("rule"),
         pl.col("__field").alias("field"),
-        pl.col("__value").alias("value"),
+        _as_sent(entity.fields).alias("value"),
         pl.col(RAW_PAYLOAD).alias("payload"),
         partition,
     )
@@ -211,6 +512,7 @@ def cleanse(
     )
     if entity.extra_columns is not None:
         accepted = entity.extra_columns(accepted)
+        accepted = accepted.select(pl.exclude("partition_date"), "partition_date")
     latest = accepted.sort(["record_id", "updated_at"], nulls_last=False).unique(
         subset=["record_id"], keep="last", maintain_order=True
     )
@@ -219,5 +521,5 @@ def cleanse(
         rejected=rejected.cast(REJECTED_SCHEMA),  # type: ignore[arg-type]
         raw_rows=raw.height,
         collapsed=accepted.height - latest.height,
-        accepted_payloads=frame.filter(pl.col("__rule").is_null())[RAW_PAYLOAD],
+        accepted_payloads=frame.filter(pl.col("__rule").is_null() | pl.col("__type_change"))[RAW_PAYLOAD],
     )

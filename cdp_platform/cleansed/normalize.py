@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import phonenumbers
 import polars as pl
+from phonenumbers.geodata.locale import LOCALE_DATA
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
 AMOUNT = pl.Decimal(18, 2)
@@ -26,15 +27,11 @@ def timestamp(column: str | pl.Expr) -> pl.Expr:
     """Any vendor timestamp as UTC: ``+0000`` offsets, ``Z``, fractional seconds or not, ms epoch
     (HubSpot property values), ``YYYYMMDD`` (GA4) and ``YYYY-MM-DD`` dates. Unreadable → null."""
     text = (pl.col(column) if isinstance(column, str) else column).cast(pl.String).str.strip_chars()
-    # "+0000" and "+00:00" are both ISO 8601; chrono's %z accepts either, %:z only the latter.
+    # "+0000" and "+00:00" are both ISO 8601; chrono's %z accepts either, and %.f also accepts no
+    # fraction, so with "Z" spelled "+0000" one pattern reads every ISO form the vendors send.
     candidates = [
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC", time_unit="us"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC", time_unit="us"),
         text.str.replace(r"Z$", "+0000").str.to_datetime(
             "%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC", time_unit="us"
-        ),
-        text.str.replace(r"Z$", "+0000").str.to_datetime(
-            "%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC", time_unit="us"
         ),
         pl.when(text.str.contains(r"^\d{12,14}$"))
         .then(text.cast(pl.Int64, strict=False))
@@ -88,18 +85,86 @@ def phone_to_e164(raw: str | None, default_region: str = "US") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def phone(column: str | pl.Expr, default_region: str = "US") -> pl.Expr:
-    """E.164 via ``phonenumbers``. Parsing runs once per distinct value (most repeat)."""
-    expr = pl.col(column) if isinstance(column, str) else column
-    return expr.cast(pl.String).map_batches(
-        lambda series: _phones(series, default_region), return_dtype=pl.String
+def phone(column: str | pl.Expr, default_region: str = "US", region: pl.Expr | None = None) -> pl.Expr:
+    """E.164 via ``phonenumbers``. Parsing runs once per distinct value (most repeat).
+
+    ``region`` (ISO alpha-2 per row, e.g. from :func:`country_code` of the record's country) reads
+    national numbers the way the person's own country writes them (``0170 1234567`` is German);
+    a number that is not valid there, or a row without a region, is read in ``default_region``.
+    """
+    expr = (pl.col(column) if isinstance(column, str) else column).cast(pl.String)
+    if region is None:
+        return expr.map_batches(lambda series: _phones(series, default_region), return_dtype=pl.String)
+    return pl.struct(expr.alias("number"), region.cast(pl.String).alias("region")).map_batches(
+        lambda series: _phones_in_regions(series, default_region), return_dtype=pl.String
     )
+
+
+def _phones_in_regions(series: pl.Series, default_region: str) -> pl.Series:
+    rows = series.struct.unnest().with_columns(pl.col("region").fill_null(default_region))
+    pairs = rows.unique().drop_nulls("number")
+    parsed = pairs.with_columns(
+        pl.Series(
+            "e164",
+            [
+                phone_to_e164(number, region) or phone_to_e164(number, default_region)
+                for number, region in pairs.iter_rows()
+            ],
+            dtype=pl.String,
+        )
+    )
+    return rows.join(parsed, on=["number", "region"], how="left", maintain_order="left")["e164"]
 
 
 def _phones(series: pl.Series, default_region: str) -> pl.Series:
     unique = series.unique().drop_nulls()
     mapping = {value: phone_to_e164(value, default_region) for value in unique.to_list()}
     return series.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+# Spellings people type that are neither a country's name nor its code.
+_COUNTRY_ALIASES = {
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "united states of america": "US",
+    "america": "US",
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+}
+_NAME_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Lowercased country names (in a few languages, from the phone-number library's own locale
+    data) and ISO alpha-2 codes → ISO alpha-2 code."""
+    names: dict[str, str] = {}
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        names[region.lower()] = region
+        by_language = LOCALE_DATA.get(region, {})
+        for language in _NAME_LANGUAGES:
+            label = by_language.get(language)
+            # "*xx" means "the same as language xx" (the data shares repeated names).
+            while label is not None and label.startswith("*"):
+                label = by_language.get(label[1:])
+            if label:
+                names.setdefault(label.lower(), region)
+    names.update(_COUNTRY_ALIASES)
+    return names
+
+
+def country_code(column: str | pl.Expr) -> pl.Expr:
+    """A country as typed (``Germany``, ``DE``, ``Deutschland``, ``USA``) as its ISO 3166 alpha-2
+    code; unknown → null."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    text = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return text.replace_strict(_country_names(), default=None, return_dtype=pl.String)
 
 
 def name(column: str | pl.Expr) -> pl.Expr:
@@ -118,6 +183,25 @@ def name(column: str | pl.Expr) -> pl.Expr:
         .list.join(" ")
     )
     return pl.when(collapsed == "").then(None).otherwise(fixed)
+
+
+# A profile URL (twitter.com, x.com, instagram.com, with or without scheme and www) or an @.
+_PROFILE_PREFIX = r"^(?:https?://)?(?:www\.)?(?:mobile\.)?(?:twitter\.com|x\.com|instagram\.com)/|^@"
+
+
+def handle(column: str | pl.Expr) -> pl.Expr:
+    """A social handle as the network's canonical username: ``@Jane_Doe``, ``jane_doe`` and
+    ``https://twitter.com/Jane_Doe/`` are all ``jane_doe`` (usernames are case-insensitive), so
+    the same account matches across systems. Anything that is not a bare username after that → null."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    text = (
+        expr.cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(_PROFILE_PREFIX, "")
+        .str.replace(r"[/?#].*$", "")
+    )
+    return pl.when(text.str.contains(r"^[a-z0-9_.]{1,30}$")).then(text).otherwise(None)
 
 
 def amount(column: str | pl.Expr) -> pl.Expr:

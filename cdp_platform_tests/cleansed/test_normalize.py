@@ -100,3 +100,59 @@ def test_dates_and_booleans():
         True,
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("@Jane_Doe", "jane_doe"),
+        ("jane_doe", "jane_doe"),
+        ("https://twitter.com/Jane_Doe", "jane_doe"),
+        ("http://www.x.com/jane_doe/", "jane_doe"),
+        ("https://www.instagram.com/jane.doe/?hl=en", "jane.doe"),
+        ("  ", None),
+        ("two words", None),
+        (None, None),
+    ],
+)
+def test_handles(raw, expected):
+    assert _one(normalize.handle("v"), raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Germany", "DE"),
+        (" deutschland ", "DE"),
+        ("DE", "DE"),
+        ("United States", "US"),
+        ("USA", "US"),
+        ("UK", "GB"),
+        ("United Kingdom", "GB"),
+        ("France", "FR"),
+        ("Narnia", None),
+        (None, None),
+    ],
+)
+def test_country_codes(raw, expected):
+    assert _one(normalize.country_code("v"), raw) == expected
+
+
+def test_phones_are_read_in_the_rows_own_region_then_the_default():
+    frame = pl.DataFrame(
+        {
+            "number": [
+                "0170 1234567",
+                "0170 1234567",
+                "+1 415 555 2671",
+                "(415) 555-2671",
+                "020 7946 0958",
+                None,
+            ],
+            "region": ["DE", None, "DE", "FR", "GB", "DE"],
+        }
+    )
+    out = frame.select(normalize.phone("number", "US", pl.col("region")))["number"].to_list()
+    # A national number not valid in the row's region (a US number on a French record) is read in
+    # the default region; a number with its country code ignores both.
+    assert out == ["+491701234567", None, "+14155552671", "+14155552671", "+442079460958", None]
