@@ -1,0 +1,202 @@
+"""Probabilistic matching with Splink: Fellegi-Sunter on DuckDB, trained by EM, for records that
+share no identifier (a Facebook lead with a new email, "Bob" for "Robert", the same phone and city).
+
+Only records with a first and a last name take part: without a name there is nothing to compare
+that the deterministic rules have not already used. Pairs inside one deterministic cluster are not
+scored, nor pairs whose first names disagree beyond a nickname or a typo (household members share
+everything else). Pairs come from four blocking rules: same formal first and last name (names held
+by at most ``NAME_BLOCK_LIMIT`` records), same phone, same birth date and last name, same formal first
+name, city and postcode. The model compares:
+
+- name: exact full name (term-frequency adjusted, so ``John Smith`` counts for less than a rare
+  name), the same formal first name through the nickname table (Bob/Robert) with the same last name,
+  the same first name with a last name within Jaro-Winkler 0.9 (a typo), a last name alone (its m
+  fixed low: a person's first name rarely changes beyond a nickname);
+- date of birth, phone, postcode, street: exact or not; city: exact, term-frequency adjusted.
+
+Its prior (the chance two random records match) is set from the deterministic clusters, whose pairs
+are matches by rule; u probabilities come from random sampling and m probabilities from EM, once
+with pairs blocked on phone (to learn the name and address levels) and once on full name (to learn
+phone, birth date and address levels). Pairs above ``threshold`` are returned; whether they merge
+clusters is decided by :mod:`cdp_platform.identity.merge`, which enforces the conflicts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+import numpy as np
+import polars as pl
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator
+from splink.backends.duckdb import DuckDBAPI
+
+from cdp_platform.identity.config import ProbabilisticConfig
+
+logger = logging.getLogger(__name__)
+PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "match_probability": pl.Float64}
+_COLUMNS = (
+    "n_first",
+    "n_first_canonical",
+    "n_last",
+    "n_full_name",
+    "n_date_of_birth",
+    "n_phone",
+    "n_street",
+    "n_city",
+    "n_postcode",
+)
+# A probabilistic link needs compatible first names: the same formal name (nicknames included) or
+# one typo apart. Household members share a phone, an address and often a last name, and differ in
+# exactly this; the Fellegi-Sunter model treats those agreements as independent evidence and would
+# add them up, so the pairs are not scored at all.
+_FIRST_NAMES_AGREE = (
+    "(l.n_first_canonical = r.n_first_canonical OR jaro_winkler_similarity(l.n_first, r.n_first) >= 0.92)"
+)
+# EM blocks on each of these in turn: on phone it learns the name, birth date and address levels,
+# on full name the phone, birth date and address levels.
+_TRAINING_COLUMNS = ("n_phone", "n_full_name")
+# Fewer training pairs than this on either rule and the model is not trained at all.
+MIN_TRAINING_PAIRS = 30
+# Records sharing one name beyond which the name alone no longer makes a blocking group.
+NAME_BLOCK_LIMIT = 200
+# An assumed recall of the deterministic rules, to scale their pair count up to the prior.
+_DETERMINISTIC_RECALL = 0.8
+
+
+def _exact(column: str, disagree_m: float, term_frequencies: bool = False) -> cl.CustomComparison:
+    """Null, exact, else; the m of "else" (a true match that disagrees) is fixed, not learnt.
+
+    EM cannot learn how often one person's values disagree from data where they almost never do
+    (it drives that m to zero, and Splink rejects a zero); a fixed small value says "people move,
+    change numbers and mistype", and keeps one disagreement from vetoing every other agreement.
+    """
+    exact = cll.ExactMatchLevel(column)
+    if term_frequencies:
+        exact = exact.configure(tf_adjustment_column=column)
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            exact,
+            cll.ElseLevel().configure(m_probability=disagree_m, fix_m_probability=True),
+        ],
+    )
+
+
+def _settings(prior: float) -> SettingsCreator:
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.Or(cll.NullLevel("n_first"), cll.NullLevel("n_last")),
+            cll.ExactMatchLevel("n_full_name").configure(tf_adjustment_column="n_full_name"),
+            cll.CustomLevel(
+                "n_first_canonical_l = n_first_canonical_r AND n_last_l = n_last_r",
+                label_for_charts="nickname, same last name",
+            ),
+            cll.CustomLevel(
+                "n_first_canonical_l = n_first_canonical_r "
+                "AND jaro_winkler_similarity(n_last_l, n_last_r) >= 0.9",
+                label_for_charts="same first name, last name within a typo",
+            ),
+            # Fixed, like the disagreement levels below: households (same phone, address and last
+            # name, another first name) dominate phone-blocked training pairs, and EM would learn
+            # from them that a person's first name often changes. It rarely does beyond a nickname.
+            cll.ExactMatchLevel("n_last").configure(
+                label_for_charts="last name only", m_probability=0.01, fix_m_probability=True
+            ),
+            cll.ElseLevel().configure(m_probability=0.01, fix_m_probability=True),
+        ],
+    )
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="row",
+        probability_two_random_records_match=prior,
+        comparisons=[
+            name,
+            _exact("n_date_of_birth", disagree_m=0.01),
+            _exact("n_phone", disagree_m=0.1),
+            _exact("n_postcode", disagree_m=0.1),
+            _exact("n_street", disagree_m=0.15),
+            _exact("n_city", disagree_m=0.1, term_frequencies=True),
+        ],
+        blocking_rules_to_generate_predictions=[
+            f"{rule} AND l.cluster <> r.cluster AND {_FIRST_NAMES_AGREE}"
+            for rule in (
+                # Names held by very many records (John Smith) would make blocks of millions of
+                # pairs whose name agreement is worth little; phone, birth date and postcode rules
+                # still pair those records.
+                "l.n_first_canonical = r.n_first_canonical AND l.n_last = r.n_last "
+                f"AND l.name_records <= {NAME_BLOCK_LIMIT}",
+                "l.n_phone = r.n_phone",
+                "l.n_date_of_birth = r.n_date_of_birth AND l.n_last = r.n_last",
+                "l.n_first_canonical = r.n_first_canonical AND l.n_city = r.n_city AND l.n_postcode = r.n_postcode",
+            )
+        ],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def candidate_rows(prepared: pl.DataFrame, cluster: np.ndarray) -> pl.DataFrame:
+    """The rows Splink sees: those with a first and a last name, with their deterministic cluster."""
+    frame = prepared.select("row", *_COLUMNS).with_columns(pl.Series("cluster", cluster))
+    frame = frame.with_columns(pl.col("n_date_of_birth").cast(pl.String))
+    frame = frame.filter(pl.col("n_first").is_not_null() & pl.col("n_last").is_not_null())
+    return frame.with_columns(pl.len().over("n_first_canonical", "n_last").alias("name_records"))
+
+
+def _pairs_sharing(rows: pl.DataFrame, column: str) -> int:
+    sizes = rows.drop_nulls(column).group_by(column).len()["len"].cast(pl.Int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def _prior(rows: pl.DataFrame) -> float:
+    n = rows.height
+    sizes = rows.group_by("cluster").len()["len"].cast(pl.Int64)
+    within = int((sizes * (sizes - 1) // 2).sum())
+    total = n * (n - 1) // 2
+    return min(0.5, max(within / _DETERMINISTIC_RECALL, 1.0) / max(total, 1))
+
+
+def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: ProbabilisticConfig) -> pl.DataFrame:
+    """Scored record pairs (row_a < row_b) from different clusters, above ``config.threshold``."""
+    rows = candidate_rows(prepared, cluster)
+    too_few = [column for column in _TRAINING_COLUMNS if _pairs_sharing(rows, column) < MIN_TRAINING_PAIRS]
+    if too_few or rows["cluster"].n_unique() < 2:
+        # EM needs pairs to learn from; without them the model would score with made-up m values,
+        # so the deterministic result stands alone.
+        logger.info("identity: too few pairs to train the match model (%s); no probabilistic links", too_few)
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    connection = duckdb.connect()
+    if config.threads is not None:
+        connection.execute(f"SET threads = {int(config.threads)}")
+    try:
+        db_api = DuckDBAPI(connection=connection)
+        table = db_api.register(rows.to_arrow(), dataset_display_name="identity_candidates")
+        linker = Linker(table, _settings(_prior(rows)), log_level=logging.WARNING)
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=config.u_max_pairs, seed=config.seed, min_count_per_level=None, num_chunks=1
+        )
+        for column in _TRAINING_COLUMNS:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                f"l.{column} = r.{column}",
+                max_pairs=config.em_max_pairs,
+                record_sample_proportion=config.em_record_sample_proportion,
+            )
+        predictions = linker.inference.predict(
+            threshold_match_probability=config.threshold, warning_mode="never"
+        )
+        scored = pl.from_arrow(
+            connection.sql(f"SELECT row_l, row_r, match_probability FROM {predictions.physical_name}").arrow()
+        )
+    finally:
+        connection.close()
+    assert isinstance(scored, pl.DataFrame)
+    return scored.select(
+        pl.min_horizontal("row_l", "row_r").cast(pl.Int64).alias("row_a"),
+        pl.max_horizontal("row_l", "row_r").cast(pl.Int64).alias("row_b"),
+        pl.col("match_probability").cast(pl.Float64),
+    ).sort("row_a", "row_b")

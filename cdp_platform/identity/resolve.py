@@ -1,0 +1,147 @@
+"""The entry point: records in, one client per record out, with the evidence and the changes."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from cdp_platform.identity.config import ResolutionConfig
+from cdp_platform.identity.deterministic import limit_values, stitch
+from cdp_platform.identity.merge import LINK_SCHEMA, merge_clusters
+from cdp_platform.identity.normalize import prepare
+from cdp_platform.identity.probabilistic import match_pairs
+from cdp_platform.identity.stable_ids import assign_client_ids
+from cdp_platform.identity.unique_names import UNIQUE_NAME_RULE, unique_name_pairs
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What :func:`resolve` returns.
+
+    - ``mapping``: one row per record_id: ``client_id``, ``first_seen`` (the identity map to pass as
+      ``previous`` next time), ``linked_by`` (sorted rules of the accepted links that touch the
+      record: ``email``, ``crm_id``, ..., ``probabilistic``) and ``match_probability`` (the highest
+      probability of an accepted probabilistic link touching it, null if none).
+    - ``links``: accepted links (record_id_a, record_id_b, rule, match_probability).
+    - ``refused``: links refused by a safeguard, with the reason (``limit:<type>`` or
+      ``exclusive_source:<source>``).
+    - ``changes``: the change log against ``previous`` (``new``, ``merge``, ``split``).
+    """
+
+    mapping: pl.DataFrame
+    links: pl.DataFrame
+    refused: pl.DataFrame
+    changes: pl.DataFrame
+
+
+def resolve(
+    records: pl.DataFrame,
+    config: ResolutionConfig | None = None,
+    previous: pl.DataFrame | None = None,
+    as_of: datetime.datetime | None = None,
+) -> Resolution:
+    """Resolve identities: which records are the same client.
+
+    ``records`` has ``record_id`` (unique, not null) and any of ``source`` (``<system>/<object>``),
+    ``first_name``, ``last_name``, ``full_name``, ``email``, ``phone``, ``date_of_birth``, ``street``,
+    ``city``, ``postcode``, ``country``, ``crm_id``, ``twitter_handle``, ``instagram_username``,
+    ``facebook_id``, ``ga_client_id``, all nullable text; missing columns count as null.
+
+    1. Values are normalized for matching, placeholders dropped (:mod:`.normalize`).
+    2. Records sharing a strong identifier are stitched into clusters, within per-client limits and
+       in priority order (:mod:`.deterministic`): email, CRM id, social handles, Facebook id and GA
+       client id link; a phone links only with the same first and last name; an address never links.
+    3. Splink scores name-bearing records of different clusters that share no identifier; pairs
+       above ``config.probabilistic.threshold`` merge their clusters unless that would break a
+       limit or join two records of an exclusive source (:mod:`.probabilistic`, :mod:`.merge`).
+    4. A name-only social profile (a commenter: a display name and a platform id) joins the one rich
+       client carrying its name, when exactly one does (:mod:`.unique_names`, ``link_unique_names``).
+    5. Clusters get stable client ids from ``previous`` (record_id, client_id, first_seen): a client
+       keeps its id, a merge keeps the oldest, a split is logged (:mod:`.stable_ids`). New records
+       are stamped ``first_seen = as_of`` (default: now, UTC).
+
+    The result is a :class:`Resolution`; ``mapping`` holds one row per input record, in input order.
+    """
+    config = config or ResolutionConfig()
+    as_of = as_of or datetime.datetime.now(datetime.UTC)
+    prepared = prepare(records, config)
+    deterministic = stitch(prepared, config)
+    cluster = deterministic.cluster
+    refused = deterministic.refused
+    values = limit_values(prepared)
+    later_links = [pl.DataFrame(schema=LINK_SCHEMA)]
+    if config.probabilistic.enabled:
+        pairs = match_pairs(prepared, cluster, config.probabilistic)
+        merged = merge_clusters(prepared, cluster, values, pairs, config)
+        cluster = merged.cluster
+        later_links.append(merged.links)
+        refused = pl.concat([refused, merged.refused])
+    if config.link_unique_names:
+        pairs = unique_name_pairs(
+            prepared, pl.Series(cluster), config.unique_name_max_expected_holders
+        ).with_columns(pl.lit(None, dtype=pl.Float64).alias("match_probability"))
+        merged = merge_clusters(prepared, cluster, values, pairs, config, rule=UNIQUE_NAME_RULE)
+        cluster = merged.cluster
+        later_links.append(merged.links)
+        refused = pl.concat([refused, merged.refused])
+
+    links = pl.concat(
+        [
+            deterministic.links.select("row_a", "row_b", "rule").with_columns(
+                pl.lit(None, dtype=pl.Float64).alias("match_probability")
+            ),
+            *later_links,
+        ]
+    )
+    record_ids = prepared["record_id"]
+    clusters = pl.DataFrame({"record_id": record_ids, "cluster": cluster})
+    mapping, changes = assign_client_ids(clusters, previous, as_of)
+    evidence = _evidence(links, prepared.height)
+    mapping = (
+        evidence.with_columns(pl.Series("record_id", record_ids))
+        .join(mapping, on="record_id", how="left", maintain_order="left")
+        .select("record_id", "client_id", "first_seen", "linked_by", "match_probability")
+    )
+    return Resolution(
+        mapping=mapping,
+        links=_with_record_ids(links, record_ids),
+        refused=_with_record_ids(
+            refused.select("row_a", "row_b", "rule", "match_probability", "reason"), record_ids
+        ),
+        changes=changes,
+    )
+
+
+def _evidence(links: pl.DataFrame, n: int) -> pl.DataFrame:
+    """Per row: the sorted distinct rules of its links, and its best probabilistic link."""
+    ends = pl.concat(
+        [
+            links.select(pl.col("row_a").alias("row"), "rule", "match_probability"),
+            links.select(pl.col("row_b").alias("row"), "rule", "match_probability"),
+        ]
+    )
+    per_row = ends.group_by("row").agg(
+        pl.col("rule").unique().sort().alias("linked_by"), pl.col("match_probability").max()
+    )
+    rows = pl.DataFrame({"row": np.arange(n, dtype=np.int64)})
+    return (
+        rows.join(per_row, on="row", how="left")
+        .sort("row")
+        .with_columns(pl.col("linked_by").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .drop("row")
+    )
+
+
+def _with_record_ids(frame: pl.DataFrame, record_ids: pl.Series) -> pl.DataFrame:
+    ids = record_ids.to_numpy()
+    return (
+        frame.with_columns(
+            pl.Series("record_id_a", ids[frame["row_a"].to_numpy()], dtype=pl.String),
+            pl.Series("record_id_b", ids[frame["row_b"].to_numpy()], dtype=pl.String),
+        )
+        .drop("row_a", "row_b")
+        .select("record_id_a", "record_id_b", pl.exclude("record_id_a", "record_id_b"))
+    )

@@ -1,0 +1,94 @@
+"""Linking name-only profiles (a Facebook commenter, a Twitter author) by a name that only one
+client carries.
+
+A social profile seen in a comment carries a display name and a platform id, nothing else: no
+email, phone or address to compare, so a probabilistic score of a name agreement cannot tell the
+person from a namesake (the scores of true and false name-only pairs overlap completely). What can
+be said is structural: when exactly one *rich* client (one with an email, phone, birth date,
+address or CRM id) carries the name, and no two name-only profiles of the same network carry it
+(two Facebook ids with one name means at least two people have it), the profile is linked to that
+client with rule ``unique_name``, provided the name is rare (see :func:`unique_name_pairs`). A name carried by two rich clients (namesakes, households with a
+shared first name) is ambiguous and never links.
+
+The name key is the formal first name (nicknames folded) and the last name, so "Bob Jones" on
+Facebook meets "Robert Jones" in the CRM. Merges go through the same limits as every other link.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UNIQUE_NAME_RULE = "unique_name"
+_RICH = ("n_email", "n_phone", "n_date_of_birth", "n_street", "n_postcode", "n_crm_id")
+_PROFILE_IDS = ("n_facebook_id", "n_twitter_handle", "n_instagram_username")
+PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64}
+
+
+def unique_name_pairs(
+    prepared: pl.DataFrame, cluster_labels: pl.Series, max_expected_holders: float
+) -> pl.DataFrame:
+    """(row_a, row_b) pairs: a row of the one rich client carrying a name, a row of a name-only one.
+
+    Only names rare enough that another person is unlikely to hold them unseen: the expected number
+    of clients holding the name, ``clients * share(first name) * share(last name)`` over the clients
+    that carry names, must be at most ``max_expected_holders``. Joseph Colon is rarer than Joseph
+    and than Colon, but Joseph is common enough that a second one may well be out there.
+    """
+    frame = prepared.with_columns(cluster_labels.alias("cluster"))
+    rich = frame.group_by("cluster").agg(
+        pl.any_horizontal(pl.col(column).is_not_null() for column in _RICH).any().alias("rich")
+    )
+    named = (
+        frame.filter(pl.col("n_first_canonical").is_not_null() & pl.col("n_last").is_not_null())
+        .with_columns(pl.concat_str(["n_first_canonical", "n_last"], separator=" ").alias("key"))
+        .join(rich, on="cluster")
+    )
+    clients = max(named["cluster"].n_unique(), 1)
+    first_share = named.group_by("n_first_canonical").agg(pl.col("cluster").n_unique().alias("first_clients"))
+    last_share = named.group_by("n_last").agg(pl.col("cluster").n_unique().alias("last_clients"))
+    expected = (
+        named.select("key", "n_first_canonical", "n_last")
+        .unique("key")
+        .join(first_share, on="n_first_canonical")
+        .join(last_share, on="n_last")
+        .select("key", (pl.col("first_clients") * pl.col("last_clients") / clients).alias("expected_holders"))
+    )
+    # A name-only client must carry one name only: two names make it two profiles' worth of doubt.
+    keys_per_cluster = named.group_by("cluster").agg(pl.col("key").n_unique().alias("keys"))
+    per_key = named.group_by("key").agg(
+        pl.col("cluster").filter(pl.col("rich")).unique().alias("rich_clusters"),
+        pl.col("row").filter(pl.col("rich")).min().alias("rich_row"),
+        *(pl.col(column).filter(~pl.col("rich")).n_unique().alias(column) for column in _PROFILE_IDS),
+        *(
+            pl.col(column).filter(~pl.col("rich")).null_count().alias(f"{column}_nulls")
+            for column in _PROFILE_IDS
+        ),
+        pl.len().alias("rows"),
+        pl.col("rich").filter(~pl.col("rich")).len().alias("name_only_rows"),
+    )
+    # n_unique counts null as a value: distinct non-null ids = n_unique - (1 if any null).
+    one_profile_per_network = pl.all_horizontal(
+        (pl.col(column) - (pl.col(f"{column}_nulls") > 0).cast(pl.UInt32)) <= 1 for column in _PROFILE_IDS
+    )
+    linkable = (
+        per_key.filter(
+            (pl.col("rich_clusters").list.len() == 1)
+            & (pl.col("name_only_rows") > 0)
+            & one_profile_per_network
+        )
+        .join(expected.filter(pl.col("expected_holders") <= max_expected_holders), on="key")
+        .select("key", "rich_row")
+    )
+    name_only = (
+        named.filter(~pl.col("rich"))
+        .join(keys_per_cluster.filter(pl.col("keys") == 1), on="cluster")
+        .join(linkable, on="key")
+    )
+    return (
+        name_only.select(
+            pl.min_horizontal("row", "rich_row").cast(pl.Int64).alias("row_a"),
+            pl.max_horizontal("row", "rich_row").cast(pl.Int64).alias("row_b"),
+        )
+        .unique()
+        .sort("row_a", "row_b")
+    )
