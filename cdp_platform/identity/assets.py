@@ -1,0 +1,117 @@
+"""The ``identity_map`` asset: who is who, between the dbt candidates and the marts.
+
+It reads the dbt model ``int_identity_candidates`` (one row per person-like record of every
+source), resolves it with :func:`cdp_platform.identity.resolve` against the previous map (so every
+client keeps its id, a merge keeps the oldest, a split is logged), and writes
+``identity.identity_map``. Every run's merges and splits are appended to
+``identity.identity_changes``, which is history and therefore never replaced.
+"""
+
+import datetime
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from cdp_platform.identity.resolve import resolve
+from cdp_platform.identity.summary import summarize
+from cdp_platform.io.warehouse import WAREHOUSE_POOL
+
+IDENTITY_SCHEMA = "identity"
+CANDIDATE_COLUMNS = (
+    "record_id",
+    "source",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "street",
+    "city",
+    "postcode",
+    "country",
+    "crm_id",
+    "twitter_handle",
+    "instagram_username",
+    "facebook_id",
+    "ga_client_id",
+)
+
+
+def _previous_map(connection) -> pl.DataFrame | None:
+    exists = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'identity_map'",
+        [IDENTITY_SCHEMA],
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return connection.execute(
+        f"select record_id, client_id, first_seen from {IDENTITY_SCHEMA}.identity_map"
+    ).pl()
+
+
+def candidates_for_resolution(candidates: pl.DataFrame) -> pl.DataFrame:
+    """Text columns as the library expects; ``source`` as ``<system>/<object>``."""
+    present = [c for c in CANDIDATE_COLUMNS if c in candidates.columns]
+    frame = candidates.select([pl.col(c).cast(pl.String) for c in present])
+    if "source" in frame.columns:
+        frame = frame.with_columns(pl.col("source").str.replace(":", "/"))
+    return frame
+
+
+def _append_changes(connection, changes: pl.DataFrame, run_id: str) -> None:
+    if changes.is_empty():
+        return
+    log = changes.with_columns(  # noqa: F841  (DuckDB reads the Python variable by name)
+        pl.lit(run_id).alias("run_id"), pl.lit(datetime.datetime.now(datetime.UTC)).alias("logged_at")
+    ).to_arrow()
+    connection.execute(f"create schema if not exists {IDENTITY_SCHEMA}")
+    connection.execute(
+        f"create table if not exists {IDENTITY_SCHEMA}.identity_changes as select * from log limit 0"
+    )
+    connection.execute(f"insert into {IDENTITY_SCHEMA}.identity_changes by name select * from log")
+
+
+@dg.asset(
+    key="identity_map",
+    deps=[dg.AssetKey("int_identity_candidates")],
+    group_name="profile",
+    metadata={"schema": IDENTITY_SCHEMA},
+    kinds={"python", "splink", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="One row per person-like record: its client_id and the evidence of its links.",
+)
+def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.Output[pl.DataFrame]:
+    with warehouse.get_connection() as connection:
+        candidates = connection.execute("select * from intermediate.int_identity_candidates").pl()
+        previous = _previous_map(connection)
+    resolution = resolve(candidates_for_resolution(candidates), previous=previous)
+    mapping = resolution.mapping
+    linked_by = mapping["linked_by"]
+    if linked_by.dtype == pl.List(pl.String):
+        linked_by = linked_by.list.join(",")
+    table = mapping.select(
+        "record_id",
+        "client_id",
+        pl.col("first_seen"),
+        linked_by.alias("link_rule"),
+        pl.col("match_probability").cast(pl.Float64),
+    ).join(candidates.select("record_id", pl.col("source").cast(pl.String)), on="record_id", how="left")
+    with warehouse.get_connection() as connection:
+        _append_changes(connection, resolution.changes, context.run.run_id)
+    summary = summarize(resolution)
+    return dg.Output(
+        table,
+        metadata={
+            "clients": summary["clients"],
+            "records": summary["records"],
+            "clients_with_several_records": summary["clients_with_several_records"],
+            "largest_client_records": summary["largest_client_records"],
+            "refused_merges": summary["refused_merges"],
+            "links_by_rule": dg.MetadataValue.json(summary["links_by_rule"]),
+            "refused_by_reason": dg.MetadataValue.json(summary["refused_by_reason"]),
+            "changes": dg.MetadataValue.json(summary["changes"]),
+            **{f"links_{rule}": count for rule, count in summary["links_by_rule"].items()},
+        },
+    )
