@@ -1,0 +1,68 @@
+"""The dbt project as Dagster assets: one multi-asset for the models, one for the incremental timeline.
+
+Every model but ``client_interactions`` is unpartitioned: each build reads all cleansed partitions
+and keeps the latest version of each record. ``client_interactions`` is incremental and carries the
+daily partitions of the layers below, so a partition run (or a backfill, as one run over its range)
+rebuilds exactly its window: the window is handed to dbt as the vars ``min_date`` and ``max_date``.
+
+Both run ``dbt build``, so a model's tests run right after it and come back as asset checks. dbt
+writes the DuckDB warehouse, which allows one writing process: both are in the warehouse pool.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from cdp_platform.io.warehouse import WAREHOUSE_POOL
+from cdp_platform.profile.translator import ProfileTranslator
+
+INCREMENTAL_SELECT = "client_interactions"
+
+
+def partition_window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """``{min_date, max_date}`` of the run's partition window ([min, max), ISO dates), or empty.
+
+    A run without a partition (a plain materialization) rebuilds the whole timeline.
+    """
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return {}
+    window = context.partition_time_window
+    return {"min_date": window.start.date().isoformat(), "max_date": window.end.date().isoformat()}
+
+
+def build_dbt_assets(
+    project: DbtProject, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """The two dbt multi-assets of ``project``; the timeline is partitioned by ``partitions_def``."""
+    translator = ProfileTranslator()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        exclude=INCREMENTAL_SELECT,
+        name="profile_dbt_models",
+        pool=WAREHOUSE_POOL,
+    )
+    def profile_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        yield from dbt.cli(["build"], context=context).stream()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        select=INCREMENTAL_SELECT,
+        name="profile_dbt_timeline",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def profile_dbt_timeline(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        window = partition_window_vars(context)
+        args = ["build", *(["--vars", json.dumps(window)] if window else [])]
+        yield from dbt.cli(args, context=context).stream()
+
+    return [profile_dbt_models, profile_dbt_timeline]

@@ -1,0 +1,69 @@
+{#-
+    Every identifier of every client, one row per (client, identifier type, value, record): the
+    lookup table to find a client from an email, a phone, a CRM id, a handle or a device.
+-#}
+
+with
+
+candidates as (
+
+    select * from {{ ref('int_identity_candidates') }}
+
+),
+
+identity_map as (
+
+    select * from {{ source('identity', 'identity_map') }}
+
+),
+
+resolved as (
+
+    select
+        identity_map.client_id,
+        candidates.*,
+
+    from candidates
+    inner join identity_map
+        on candidates.record_id = identity_map.record_id
+
+),
+
+unpivoted as (
+
+    unpivot (
+        select
+            client_id,
+            source,
+            record_id,
+            email,
+            phone,
+            crm_id,
+            twitter_handle,
+            instagram_username,
+            facebook_id,
+            ga_client_id,
+        from resolved
+    )
+    on email, phone, crm_id, twitter_handle, instagram_username, facebook_id, ga_client_id
+    into
+        name identifier_type
+        value identifier_value
+
+),
+
+final as (
+
+    select distinct
+        client_id,
+        identifier_type,
+        identifier_value,
+        source,
+        record_id,
+
+    from unpivoted
+    where identifier_value is not null
+
+)
+
+select * from final

@@ -1,0 +1,68 @@
+{#-
+    The timeline of every client across channels, with sentiment on texts.
+
+    Incremental on interaction_id. Dagster runs it per daily partition with the vars min_date and
+    max_date (the partition window, [min_date, max_date)): only interactions that occurred in the
+    window are rebuilt, and delete+insert on interaction_id replaces them, so a re-run of a window
+    never doubles a row. Without the vars (a plain `dbt build`) every interaction is rebuilt.
+-#}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='interaction_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{%- set min_date = var('min_date', none) -%}
+{%- set max_date = var('max_date', none) -%}
+
+with
+
+interactions as (
+
+    select * from {{ ref('int_interactions_unioned') }}
+    {%- if min_date is not none and max_date is not none %}
+    where occurred_at >= {{ utc_midnight("'" ~ min_date ~ "'::date") }}
+        and occurred_at < {{ utc_midnight("'" ~ max_date ~ "'::date") }}
+    {%- endif %}
+
+),
+
+identity_map as (
+
+    select * from {{ source('identity', 'identity_map') }}
+
+),
+
+sentiment as (
+
+    select * from {{ source('predictive', 'interaction_sentiment') }}
+
+),
+
+joined as (
+
+    select
+        interactions.interaction_id,
+        identity_map.client_id,
+        interactions.person_record_id,
+        interactions.channel,
+        interactions.interaction_type,
+        interactions.occurred_at,
+        interactions.text,
+        interactions.amount,
+        sentiment.sentiment_compound,
+        sentiment.sentiment_label,
+
+    from interactions
+    inner join identity_map
+        on interactions.person_record_id = identity_map.record_id
+    left join sentiment
+        on interactions.interaction_id = sentiment.interaction_id
+
+)
+
+select * from joined

@@ -1,0 +1,47 @@
+with
+
+source as (
+
+    select * from {{ source('cleansed_facebook', 'leads') }}
+
+),
+
+latest as (
+
+    select * from source
+    qualify row_number() over (
+        partition by record_id
+        order by updated_at desc, partition_date desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        record_id,
+        lead_id,
+        ad_id,
+        form_id,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        email_original,
+        phone,
+        phone_original,
+        street,
+        city,
+        postcode,
+        country,
+        country_code,
+        date_of_birth,
+        created_at,
+        updated_at,
+        partition_date,
+
+    from latest
+
+)
+
+select * from renamed

@@ -1,0 +1,36 @@
+with
+
+source as (
+
+    select * from {{ source('cleansed_instagram', 'media_comments') }}
+
+),
+
+latest as (
+
+    select * from source
+    qualify row_number() over (
+        partition by record_id
+        order by updated_at desc, partition_date desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        record_id,
+        comment_id,
+        media_id,
+        text,
+        instagram_username,
+        like_count,
+        created_at,
+        updated_at,
+        partition_date,
+
+    from latest
+
+)
+
+select * from renamed

@@ -1,0 +1,45 @@
+with
+
+source as (
+
+    select * from {{ source('cleansed_salesforce', 'accounts') }}
+
+),
+
+latest as (
+
+    select * from source
+    qualify row_number() over (
+        partition by record_id
+        order by updated_at desc, partition_date desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        record_id,
+        crm_id as account_id,
+        account_name,
+        account_type,
+        industry,
+        city,
+        country,
+        country_code,
+        phone,
+        phone_original,
+        website,
+        employees,
+        is_deleted,
+        created_at,
+        last_modified_at,
+        system_modstamp,
+        updated_at,
+        partition_date,
+
+    from latest
+
+)
+
+select * from renamed
