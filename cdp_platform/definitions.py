@@ -8,7 +8,10 @@ the variable and the fix.
 import dagster as dg
 
 from cdp_platform.cleansed import cleansed_assets
+from cdp_platform.identity.assets import identity_map
 from cdp_platform.io.resources import io_resources
+from cdp_platform.predictive.assets import PREDICTIVE_ASSETS
+from cdp_platform.profile.definitions import profile_definitions
 from cdp_platform.settings import Settings, check_settings, load_settings
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
@@ -20,6 +23,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         dg.Definitions(resources=io_resources(settings)),
         raw_definitions(settings),
         dg.Definitions(assets=cleansed_assets(partitions, settings.default_phone_region)),
+        profile_definitions(settings),
+        dg.Definitions(assets=[identity_map, *PREDICTIVE_ASSETS]),
     )
 
 

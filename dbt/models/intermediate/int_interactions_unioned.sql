@@ -28,10 +28,22 @@ facebook_comments as (
 
 ),
 
+facebook_posts as (
+
+    select * from {{ ref('stg_facebook__page_posts') }}
+
+),
+
 instagram_comments as (
 
     select * from {{ ref('stg_instagram__media_comments') }}
     where instagram_username is not null
+
+),
+
+instagram_media as (
+
+    select * from {{ ref('stg_instagram__media') }}
 
 ),
 
@@ -92,30 +104,36 @@ tweets as (
 facebook_comment_interactions as (
 
     select
-        'facebook:post_comments:' || record_id as interaction_id,
-        'facebook:commenters:' || facebook_id as person_record_id,
+        'facebook:post_comments:' || facebook_comments.record_id as interaction_id,
+        'facebook:commenters:' || facebook_comments.facebook_id as person_record_id,
         'facebook' as channel,
         'facebook_comment' as interaction_type,
-        created_at as occurred_at,
-        text,
+        facebook_comments.created_at as occurred_at,
+        facebook_comments.text,
         null::decimal(18, 2) as amount,
+        facebook_posts.text as context_text,
 
     from facebook_comments
+    left join facebook_posts
+        on facebook_comments.post_id = facebook_posts.post_id
 
 ),
 
 instagram_comment_interactions as (
 
     select
-        'instagram:media_comments:' || record_id as interaction_id,
-        'instagram:commenters:' || instagram_username as person_record_id,
+        'instagram:media_comments:' || instagram_comments.record_id as interaction_id,
+        'instagram:commenters:' || instagram_comments.instagram_username as person_record_id,
         'instagram' as channel,
         'instagram_comment' as interaction_type,
-        created_at as occurred_at,
-        text,
+        instagram_comments.created_at as occurred_at,
+        instagram_comments.text,
         null::decimal(18, 2) as amount,
+        instagram_media.text as context_text,
 
     from instagram_comments
+    left join instagram_media
+        on instagram_comments.media_id = instagram_media.media_id
 
 ),
 
@@ -192,6 +210,7 @@ final as (
         interaction_type,
         occurred_at,
         text,
+        context_text,
         amount,
 
     from unioned

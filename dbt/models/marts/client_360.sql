@@ -74,6 +74,12 @@ hubspot_companies as (
 
 ),
 
+salesforce_accounts as (
+
+    select * from {{ ref('stg_salesforce__accounts') }}
+
+),
+
 scores as (
 
     select * from {{ source('predictive', 'client_scores') }}
@@ -234,6 +240,7 @@ crm_records as (
         'salesforce/contacts' as source,
         salesforce_contacts.account_id,
         salesforce_contacts.account_name,
+        salesforce_accounts.industry as account_industry,
         null::varchar as lifecycle_stage,
         null::varchar as lead_status,
         salesforce_contacts.lead_source,
@@ -242,6 +249,8 @@ crm_records as (
     from salesforce_contacts
     inner join identity_map
         on identity_map.record_id = 'salesforce:contacts:' || salesforce_contacts.record_id
+    left join salesforce_accounts
+        on salesforce_contacts.account_id = salesforce_accounts.account_id
     where not coalesce(salesforce_contacts.is_deleted, false)
 
     union all by name
@@ -251,6 +260,7 @@ crm_records as (
         'salesforce/leads' as source,
         null::varchar as account_id,
         salesforce_leads.account_name,
+        null::varchar as account_industry,
         null::varchar as lifecycle_stage,
         salesforce_leads.lead_status,
         salesforce_leads.lead_source,
@@ -268,6 +278,7 @@ crm_records as (
         'hubspot/contacts' as source,
         hubspot_contacts.company_id as account_id,
         coalesce(hubspot_companies.account_name, hubspot_contacts.account_name) as account_name,
+        hubspot_companies.industry as account_industry,
         hubspot_contacts.lifecycle_stage,
         null::varchar as lead_status,
         null::varchar as lead_source,
@@ -289,6 +300,7 @@ crm_facts as (
         arg_max(account_id, changed_at) filter (where account_id is not null) as account_id,
         arg_max(account_name, changed_at) filter (where account_name is not null) as account_name,
         arg_max(source, changed_at) filter (where account_name is not null) as account_source,
+        arg_max(account_industry, changed_at) filter (where account_industry is not null) as account_industry,
         arg_max(lifecycle_stage, changed_at) filter (where lifecycle_stage is not null) as lifecycle_stage,
         arg_max(lead_status, changed_at) filter (where lead_status is not null) as lead_status,
         arg_max(lead_source, changed_at) filter (where lead_source is not null) as lead_source,
@@ -436,6 +448,7 @@ final as (
         crm_facts.account_id,
         crm_facts.account_name,
         crm_facts.account_source,
+        crm_facts.account_industry,
         crm_facts.lifecycle_stage,
         crm_facts.lead_status,
         crm_facts.lead_source,
