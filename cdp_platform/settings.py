@@ -42,6 +42,7 @@ class VendorSettings:
     options: Mapping[str, str] = field(default_factory=dict)
     credentials_present: frozenset[str] = frozenset()
     page_size: int | None = None
+    timeout_seconds: float = 30.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -109,6 +110,11 @@ class Settings:
     partitions_start: str
     sandbox: SandboxSettings
     vendors: Mapping[str, VendorSettings]
+    # Operations. The alert webhook URL embeds its own secret (a Slack webhook's path is the
+    # credential), so only its presence is kept here; the sensor resolves it through ``EnvVar``.
+    alert_webhook_set: bool = False
+    # OTLP/HTTP base URL (``/v1/traces`` is appended); ``None`` turns request tracing off entirely.
+    otlp_endpoint: str | None = None
 
     @property
     def lake_on_s3(self) -> bool:
@@ -199,6 +205,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         page_size = _get(environ, env_var_name(vendor, "page_size"))
         vendors[vendor] = VendorSettings(
+            timeout_seconds=float(_int(environ, "CDP_HTTP_TIMEOUT_SECONDS", 30, 1)),
             page_size=_int(environ, env_var_name(vendor, "page_size"), 0, 1) if page_size else None,
             name=vendor,
             base_url=base_url.rstrip("/") if base_url else None,
@@ -218,7 +225,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         partitions_start=partitions_start,
         sandbox=sandbox,
         vendors=vendors,
+        alert_webhook_set=_alert_webhook_set(environ),
+        otlp_endpoint=_otlp_endpoint(environ),
     )
+
+
+ALERT_WEBHOOK_VAR = "CDP_ALERT_WEBHOOK_URL"
+OTLP_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
+
+
+def _alert_webhook_set(environ: Mapping[str, str]) -> bool:
+    url = _get(environ, ALERT_WEBHOOK_VAR)
+    if url is None:
+        return False
+    if not url.startswith(("http://", "https://")):
+        # The value is not echoed: a webhook URL is a credential.
+        raise SettingsError(f"{ALERT_WEBHOOK_VAR} is not an http(s) URL: set it to the webhook's full URL.")
+    return True
+
+
+def _otlp_endpoint(environ: Mapping[str, str]) -> str | None:
+    endpoint = _get(environ, OTLP_ENDPOINT_VAR)
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"{OTLP_ENDPOINT_VAR}={endpoint!r} is not an http(s) URL: set the collector's OTLP/HTTP base "
+            "URL, e.g. http://127.0.0.1:4318 (traces go to <base>/v1/traces)."
+        )
+    return endpoint.rstrip("/") if endpoint else None
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:

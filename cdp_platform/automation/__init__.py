@@ -1,0 +1,57 @@
+"""Operations: ingestion jobs and schedules, CRM change sensors, declarative automation, alerts.
+
+One module per idea: ``jobs`` (one job per source), ``schedules`` (yesterday daily, staggered; the
+weekly hook), ``crm_sensors`` (today's partition when the CRM changed), ``conditions`` (cleansed
+follows raw), ``alerts`` (run failures to a webhook). :func:`automation_definitions` assembles
+them from the settings; a future ``freshness`` module (freshness checks on the profile marts)
+joins the merge below the same way.
+
+Schedules and CRM sensors start running by themselves in production only: locally the bundled
+sandbox's day is already complete, so a CRM sensor would see "changes" on every tick; switch them
+on in the UI when wanted. The run-failure alert runs wherever a webhook is configured.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cdp_platform.automation.alerts import (
+    ALERT_RESOURCE_KEY,
+    alert_webhook_resource,
+    run_failure_alert_sensor,
+)
+from cdp_platform.automation.conditions import automation_sensor, follow_dependencies, with_automation
+from cdp_platform.automation.crm_sensors import CRM_SOURCES, crm_change_sensor
+from cdp_platform.automation.jobs import ingestion_job_name, ingestion_jobs
+from cdp_platform.automation.schedules import daily_ingestion_schedule, weekly_schedule
+from cdp_platform.settings import Settings
+
+
+def automation_definitions(settings: Settings) -> dg.Definitions:
+    """Jobs, schedules and sensors of the platform (the assets and resources come from the layers)."""
+    production = settings.env == "production"
+    schedule_status = dg.DefaultScheduleStatus.RUNNING if production else dg.DefaultScheduleStatus.STOPPED
+    sensor_status = dg.DefaultSensorStatus.RUNNING if production else dg.DefaultSensorStatus.STOPPED
+    jobs = ingestion_jobs()
+    schedules = [
+        daily_ingestion_schedule(source, job, settings.partitions_start, schedule_status)
+        for source, job in jobs.items()
+    ]
+    sensors: list[dg.SensorDefinition] = [
+        crm_change_sensor(source, jobs[source], default_status=sensor_status) for source in CRM_SOURCES
+    ]
+    sensors.append(automation_sensor())
+    resources = {}
+    if settings.alert_webhook_set:
+        sensors.append(run_failure_alert_sensor())
+        resources[ALERT_RESOURCE_KEY] = alert_webhook_resource()
+    return dg.Definitions(jobs=list(jobs.values()), schedules=schedules, sensors=sensors, resources=resources)
+
+
+__all__ = [
+    "automation_definitions",
+    "follow_dependencies",
+    "ingestion_job_name",
+    "weekly_schedule",
+    "with_automation",
+]

@@ -174,6 +174,10 @@ class VendorClient:
         self.hooks = list(hooks)
         self.stats = ClientStats()
         self._sleep = sleep
+        # httpx times each socket operation; a server that trickles bytes, or an in-process app
+        # (ASGI transports have no socket timeouts), could hold a request for ever. This bounds
+        # the whole exchange as well.
+        self._deadline = timeout if isinstance(timeout, int | float) else (timeout.read or 30.0) * 2
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
@@ -314,7 +318,10 @@ class VendorClient:
         kind: str | None = None
         try:
             self.stats.requests += 1
-            response = await self._http.send(request)
+            try:
+                response = await asyncio.wait_for(self._http.send(request), self._deadline)
+            except TimeoutError:
+                raise httpx.ReadTimeout(f"no complete response within {self._deadline:g} s", request=request) from None
             status = response.status_code
             self.pacer.observe(key, response)
         except httpx.HTTPError as exc:

@@ -74,6 +74,7 @@ def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.Configurab
         sandbox_faults=sandbox.faults,
         sandbox_today=sandbox.today.isoformat() if sandbox.today else None,
         page_size=vendor.page_size,
+        timeout_seconds=vendor.timeout_seconds,
         **credentials,
     )
 

@@ -19,7 +19,7 @@ import polars as pl
 from cdp_platform.definitions import build_definitions
 from cdp_platform.io.dead_letters import read_dead_letters
 from cdp_platform.io.lake import LocalLake
-from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.config import STREAMS, SandboxConfig
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import env_var_name, load_settings
 from cdp_platform.sources import SANDBOX_CREDENTIALS
@@ -88,7 +88,6 @@ def dead_letters(lake_root: Path, stream: str, partition: str) -> list[dict]:
     return read_dead_letters(LocalLake(lake_root), source, name, partition)
 
 
-
 class SandboxServer:
     """``cdp-sandbox serve`` in its own process group on a free loopback port."""
 
@@ -140,3 +139,23 @@ class SandboxServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+def assert_exactly_the_truth(lake: Path, truth: pl.DataFrame, partitions: list[str]) -> None:
+    """Every stream's partitions hold exactly the truth's records of their windows: none lost
+    (but those dead-lettered for having no id), none doubled, none from outside the window."""
+    for stream in STREAMS:
+        for partition in partitions:
+            frame = landed(lake, stream, partition)
+            assert frame["record_id"].n_unique() == frame.height, f"{stream} {partition}: doubled records"
+            got = truth_key(stream, frame)
+            want = expected_ids(truth, stream, partition)
+            unidentified = [d for d in dead_letters(lake, stream, partition) if "has no" in d["error"]]
+            missing = sorted(set(want) - set(got))
+            assert set(got) <= set(want), (
+                f"{stream} {partition}: records outside the window {set(got) - set(want)}"
+            )
+            assert len(missing) == len(unidentified), (
+                f"{stream} {partition}: {len(missing)} record(s) lost, {len(unidentified)} dead-lettered without id"
+            )
+    assert not list(lake.glob("_checkpoints/**/*.parquet")), "checkpoints left behind"

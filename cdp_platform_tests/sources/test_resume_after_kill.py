@@ -94,7 +94,9 @@ def test_sigkill_then_resume_fetches_less_and_lands_exactly_once(tmp_path, slow_
     assert metadata["raw/hubspot/contacts"]["resumed"].value is True
 
     before = slow_server.requests("hubspot")
-    [fresh] = ingest(_environ(tmp_path, "fresh", slow_server, monkeypatch), [PARTITION], selection=_keys(SELECTION))
+    [fresh] = ingest(
+        _environ(tmp_path, "fresh", slow_server, monkeypatch), [PARTITION], selection=_keys(SELECTION)
+    )
     assert fresh.success
     fresh_requests = slow_server.requests("hubspot") - before
     assert resumed_requests < fresh_requests, (resumed_requests, fresh_requests, pages_before)
@@ -105,8 +107,10 @@ def test_sigkill_then_resume_fetches_less_and_lands_exactly_once(tmp_path, slow_
         assert frame["record_id"].n_unique() == frame.height
         assert sorted(frame["record_id"].to_list()) == expected_ids(truth, stream, PARTITION)
         fresh_frame = landed(tmp_path / "fresh" / "lake", stream, PARTITION)
-        assert frame.select("record_id", "payload").sort("record_id").equals(
-            fresh_frame.select("record_id", "payload").sort("record_id")
+        assert (
+            frame.select("record_id", "payload")
+            .sort("record_id")
+            .equals(fresh_frame.select("record_id", "payload").sort("record_id"))
         )
     assert not list(lake.glob("_checkpoints/**/*.*")), "the checkpoint was not cleared"
     assert pl.read_parquet(lake / "raw" / "hubspot" / "contacts" / f"{PARTITION}.parquet").height > 25

@@ -1,0 +1,63 @@
+"""Raw ingestion under the sandbox's storm faults (in process), then the cleansed layer on every
+partition: raw holds exactly the truth, the accounting invariant holds everywhere, and what the
+storm damaged is quarantined or named by the drift check."""
+
+import dagster as dg
+import duckdb
+
+from cdp_platform.cleansed import ENTITIES
+from cdp_platform.definitions import build_definitions
+from cdp_platform.settings import load_settings
+from cdp_platform_tests.sources.support import SANDBOX_TODAY, assert_exactly_the_truth, ingest, truth_records
+
+PARTITIONS = ["2026-11-19", "2026-11-20"]
+
+
+def test_storm_partitions_are_fully_accounted_for(tmp_path):
+    environ = {
+        "CDP_LAKE_ROOT": str(tmp_path / "lake"),
+        "CDP_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+        "CDP_SANDBOX_PERSONS": "3000",
+        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
+        "CDP_SANDBOX_FAULTS": "storm",
+        "CDP_HTTP_TIMEOUT_SECONDS": "3",
+    }
+    for result in ingest(environ, PARTITIONS):
+        assert result.success, [e.event_specific_data.error.message for e in result.get_step_failure_events()]
+    assert_exactly_the_truth(tmp_path / "lake", truth_records(3000, 7, tmp_path / "truth"), PARTITIONS)
+    defs = build_definitions(load_settings(environ))
+    cleansed = [a for a in defs.assets if a.is_executable and a.node_def.name.startswith("cleansed_")]
+    raw = [a for a in defs.assets if a.is_executable and a.node_def.name.startswith("raw_")]
+    evaluations = []
+    for partition in PARTITIONS:
+        result = dg.materialize(
+            [*raw, *cleansed],
+            selection=cleansed,
+            partition_key=partition,
+            resources=defs.resources,
+            raise_on_error=False,
+        )
+        assert result.success, [e.event_specific_data.error.message for e in result.get_step_failure_events()]
+        evaluations.extend(result.get_asset_check_evaluations())
+
+    invariant = [e for e in evaluations if e.check_name == "raw_rows_accounted_for"]
+    assert len(invariant) == len(ENTITIES) * len(PARTITIONS)
+    assert all(e.passed for e in invariant), [e.description for e in invariant if not e.passed]
+    assert all(e.passed for e in evaluations if e.check_name == "identifiers_schema")
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rules = {
+            rule
+            for entity in ENTITIES
+            for (rule,) in con.execute(
+                f"select distinct rule from {entity.schema_name}.{entity.entity}_rejected"
+            ).fetchall()
+        }
+    drift = [e for e in evaluations if e.check_name == "schema_drift" and not e.passed]
+    assert rules or drift, "the storm injected nothing the cleansed layer noticed"
+    for e in drift:
+        assert (
+            "changed type of" in e.description
+            or "new field" in e.description
+            or "missing field" in e.description
+        )
