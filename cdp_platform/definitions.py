@@ -7,6 +7,7 @@ the variable and the fix.
 
 import dagster as dg
 
+from cdp_platform.automation import automation_definitions, with_automation
 from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map
 from cdp_platform.io.resources import io_resources
@@ -18,11 +19,17 @@ from cdp_platform.sources.partitions import daily_partitions
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every layer, and the jobs, schedules and sensors that run them."""
+    return dg.Definitions.merge(layer_definitions(settings), automation_definitions(settings))
+
+
+def layer_definitions(settings: Settings) -> dg.Definitions:
+    """The assets and resources of every layer, without automation (tests add their own)."""
     partitions = daily_partitions(settings.partitions_start)
     return dg.Definitions.merge(
         dg.Definitions(resources=io_resources(settings)),
         raw_definitions(settings),
-        dg.Definitions(assets=cleansed_assets(partitions, settings.default_phone_region)),
+        dg.Definitions(assets=with_automation(cleansed_assets(partitions, settings.default_phone_region))),
         profile_definitions(settings),
         dg.Definitions(assets=[identity_map, *PREDICTIVE_ASSETS]),
     )

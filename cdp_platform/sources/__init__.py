@@ -75,6 +75,7 @@ def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.Configurab
         sandbox_today=sandbox.today.isoformat() if sandbox.today else None,
         page_size=vendor.page_size,
         timeout_seconds=vendor.timeout_seconds,
+        otlp_endpoint=settings.otlp_endpoint,
         **credentials,
     )
 

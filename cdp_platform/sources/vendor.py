@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from cdp_platform.http import Auth, RetryPolicy, VendorClient
+from cdp_platform.http.telemetry import request_hooks
 from cdp_platform.sources import sandbox_link
 
 
@@ -40,6 +41,7 @@ class VendorResource(dg.ConfigurableResource):
     sandbox_seed: int = 7
     sandbox_faults: str = "none"
     sandbox_today: str | None = None
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP collector for request spans; unset: none.")
 
     @property
     def uses_sandbox(self) -> bool:
@@ -78,4 +80,5 @@ class VendorResource(dg.ConfigurableResource):
             retry=RetryPolicy(max_attempts=self.max_attempts),
             timeout=self.timeout_seconds,
             verify=self.ca_bundle or True,
+            hooks=request_hooks(self.otlp_endpoint),
         )

@@ -12,7 +12,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 
 from cdp_platform.automation.crm_sensors import SALESFORCE_OBJECTS, check_window_start, crm_change_sensor
 from cdp_platform.automation.jobs import ingestion_job
-from cdp_platform.definitions import build_definitions
+from cdp_platform.definitions import layer_definitions
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import raw_definitions, resource_key, salesforce
 from cdp_platform.sources.sandbox_link import sandbox_app
@@ -55,7 +55,7 @@ def changed_since(data, source: str, since: datetime.datetime) -> set[str]:
 def tick(source: str, resources, cursor: str | None, instance: dg.DagsterInstance | None = None):
     job = ingestion_job(source)
     sensor = crm_change_sensor(source, job, clock=lambda: NOW)
-    defs = dg.Definitions.merge(build_definitions(SETTINGS), dg.Definitions(jobs=[job], sensors=[sensor]))
+    defs = dg.Definitions.merge(layer_definitions(SETTINGS), dg.Definitions(jobs=[job], sensors=[sensor]))
     context = dg.build_sensor_context(
         instance=instance or dg.DagsterInstance.ephemeral(),
         cursor=cursor,
@@ -131,7 +131,7 @@ def test_the_requested_run_lands_todays_partition_of_exactly_the_changed_streams
         }
     )
     job = ingestion_job("salesforce")
-    defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
+    defs = dg.Definitions.merge(layer_definitions(settings), dg.Definitions(jobs=[job]))
     result = defs.resolve_job_def(job.name).execute_in_process(
         partition_key=request.partition_key,
         asset_selection=request.asset_selection,

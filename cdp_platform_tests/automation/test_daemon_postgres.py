@@ -26,7 +26,7 @@ import dagster as dg
 
 from cdp_platform.automation.jobs import ingestion_job
 from cdp_platform.automation.schedules import daily_ingestion_schedule
-from cdp_platform.definitions import build_definitions
+from cdp_platform.definitions import layer_definitions
 from cdp_platform.settings import load_settings
 
 settings = load_settings()
@@ -35,7 +35,7 @@ job = ingestion_job("twitter")
 schedule = daily_ingestion_schedule(
     "twitter", job, settings.partitions_start, dg.DefaultScheduleStatus.RUNNING, cron_schedule="* * * * *"
 )
-defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job], schedules=[schedule]))
+defs = dg.Definitions.merge(layer_definitions(settings), dg.Definitions(jobs=[job], schedules=[schedule]))
 """
 
 

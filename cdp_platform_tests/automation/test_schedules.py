@@ -20,7 +20,7 @@ SETTINGS = load_settings({"CDP_PARTITIONS_START": "2026-11-01", "CDP_SANDBOX_TOD
 
 @pytest.fixture(scope="module")
 def repository() -> dg.RepositoryDefinition:
-    defs = dg.Definitions.merge(build_definitions(SETTINGS), automation_definitions(SETTINGS))
+    defs = build_definitions(SETTINGS)
     return defs.get_repository_def()
 
 
