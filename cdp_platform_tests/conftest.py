@@ -60,3 +60,21 @@ def lake(lake_root: tuple[str, str | None]) -> LocalLake | S3Lake:
 def postgres_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)
     return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def fresh_database(postgres_url) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped after it."""
+    import psycopg2
+
+    name = f"cdp_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -1,7 +1,6 @@
 """deploy/dagster.yaml against the machine's real PostgreSQL: runs and events are stored there."""
 
 import shutil
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -10,23 +9,6 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def fresh_database(postgres_url):
-    import psycopg2
-
-    name = f"cdp_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 @dg.asset

@@ -13,30 +13,12 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from cdp_platform.identity.normalize import INPUT_COLUMNS
 from cdp_platform.identity.resolve import resolve
 from cdp_platform.identity.summary import summarize
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 
 IDENTITY_SCHEMA = "identity"
-CANDIDATE_COLUMNS = (
-    "record_id",
-    "source",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "street",
-    "city",
-    "postcode",
-    "country",
-    "crm_id",
-    "twitter_handle",
-    "instagram_username",
-    "facebook_id",
-    "ga_client_id",
-)
 
 
 def _previous_map(connection) -> pl.DataFrame | None:
@@ -53,7 +35,7 @@ def _previous_map(connection) -> pl.DataFrame | None:
 
 def candidates_for_resolution(candidates: pl.DataFrame) -> pl.DataFrame:
     """Text columns as the library expects; ``source`` as ``<system>/<object>``."""
-    present = [c for c in CANDIDATE_COLUMNS if c in candidates.columns]
+    present = [c for c in INPUT_COLUMNS if c in candidates.columns]
     frame = candidates.select([pl.col(c).cast(pl.String) for c in present])
     if "source" in frame.columns:
         frame = frame.with_columns(pl.col("source").str.replace(":", "/"))

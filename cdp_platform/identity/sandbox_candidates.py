@@ -24,28 +24,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from cdp_platform.identity.normalize import INPUT_COLUMNS
 from cdp_platform.sandbox.population import person_id
 from cdp_platform.sandbox.records import SandboxData
 
-IDENTITY_COLUMNS: tuple[str, ...] = (
-    "record_id",
-    "source",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "street",
-    "city",
-    "postcode",
-    "country",
-    "crm_id",
-    "twitter_handle",
-    "instagram_username",
-    "facebook_id",
-    "ga_client_id",
-)
+IDENTITY_COLUMNS: tuple[str, ...] = INPUT_COLUMNS
 IDENTITY_SCHEMA: dict[str, pl.DataType] = {column: pl.String() for column in IDENTITY_COLUMNS}
 
 PERSON_STREAMS: tuple[str, ...] = (

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -37,23 +36,6 @@ schedule = daily_ingestion_schedule(
 )
 defs = dg.Definitions.merge(layer_definitions(settings), dg.Definitions(jobs=[job], schedules=[schedule]))
 """
-
-
-@pytest.fixture
-def fresh_database(postgres_url):
-    import psycopg2
-
-    name = f"cdp_daemon_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def test_a_schedule_tick_launches_a_run_that_lands_yesterday(fresh_database, tmp_path, monkeypatch):

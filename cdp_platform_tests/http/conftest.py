@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
 
 from cdp_platform.http.breaker import DEFAULT_BREAKERS
 from cdp_platform.http.pacing import reset_pacers
+from cdp_platform_tests.support.servers import serve_asgi
 
 
 @pytest.fixture(autouse=True)
@@ -31,27 +28,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def serve(app) -> Iterator[str]:
+def serve(app):
     """Run an ASGI app with uvicorn on a free local port in a thread; yield its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", access_log=False
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serve_asgi(app)
 
 
 class FakeClock:

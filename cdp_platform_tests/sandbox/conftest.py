@@ -7,20 +7,17 @@ a thread (see ``serve_on_port``).
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from cdp_platform.sandbox import credentials as creds
 from cdp_platform.sandbox.app import create_app
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.records import SandboxData
-from cdp_platform_tests.support.services import free_port
+from cdp_platform_tests.support.servers import serve_asgi
 
 CONFIG = SandboxConfig(persons=2000, seed=7)
 
@@ -102,19 +99,5 @@ def serve_on_port(app: Any) -> Iterator[str]:
     from cdp_platform.sandbox.cli import _HideInjectedCuts
 
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedCuts())
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_asgi(app, log_level="warning") as url:
+        yield url
