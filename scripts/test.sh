@@ -3,4 +3,4 @@
 # Extra arguments go to pytest (e.g. -k lake).
 source "$(dirname "$0")/bootstrap.sh"
 ruff check --quiet .
-exec pytest "$@"
+exec pytest --durations=15 "$@"
