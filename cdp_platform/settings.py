@@ -94,6 +94,7 @@ class SandboxSettings:
     seed: int = 7
     faults: str = "none"
     today: datetime.date | None = None
+    span_days: int = 730
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ def _sandbox_settings(environ: Mapping[str, str]) -> SandboxSettings:
         seed=_int(environ, "CDP_SANDBOX_SEED", 7, 0),
         faults=faults,
         today=today,
+        span_days=_int(environ, "CDP_SANDBOX_SPAN_DAYS", 730, 1),
     )
 
 

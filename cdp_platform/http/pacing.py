@@ -12,23 +12,29 @@ and call ``reserve`` directly to see the delay it decides. ``seconds_waited`` to
 
 Per vendor:
 - Twitter: ``x-rate-limit-limit/-remaining/-reset`` per endpoint, fixed windows; the remaining
-  calls are spread evenly until the reset, then the window refills.
+  calls are spread evenly until the reset, then the window refills. The window length is not
+  reported; it is learned from consecutive reset times.
 - HubSpot: ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` over a rolling window:
-  a steady rate just under max/interval, slowing when ``-Remaining`` runs low; search has its own
-  documented ~4 requests/second; ``-Daily-Remaining`` at the reserve stops the run.
-- Facebook: ``X-App-Usage``, ``X-Page-Usage``, ``X-Business-Use-Case-Usage`` percentages; full
-  speed below ``slow_from`` (75 %), progressively slower above, a pause near 100 % until
-  ``estimated_time_to_regain_access``.
+  an even rate ``margin`` (2 %) under max/interval, lowered by what other apps on the portal spend
+  (the window's use beyond our own calls in it), and never more calls in a window than it holds,
+  counting each call until a window after its answer; search has its own documented ~4
+  requests/second; ``-Daily-Remaining`` at the reserve stops the run.
+- Facebook: ``X-App-Usage``, ``X-Page-Usage``, ``X-Business-Use-Case-Usage`` percentages of a
+  rolling hour. Graph does not say how many calls 100 % is, so the pacer infers it from its own
+  calls in the window and the reported percentage, and, from ``pace_from`` (50 %) usage on, spends
+  ``target_usage`` (98 %) of it at an even rate; a throttle pauses until
+  ``estimated_time_to_regain_access`` (at most a window).
 - Salesforce: ``Sforce-Limit-Info: api-usage=used/allowed`` is a 24 h budget; the run stops
   before it eats into a configurable reserve kept for other integrations.
 - GA4: ``propertyQuota`` in the runReport body; concurrency is capped at the property's
-  concurrent-request quota, the run pauses to the next hour when the hourly tokens would not cover
-  another request, and stops when the daily tokens would not.
+  concurrent-request quota, the run pauses to the next hour (``hour_seconds``, aligned to the clock)
+  when the hourly tokens would not cover another request, and stops when the daily tokens would not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import math
 import re
@@ -159,6 +165,43 @@ def _float(value: str | None) -> float | None:
         return None
 
 
+def sent_at(response: httpx.Response, now: float) -> float:
+    """When the request answered by ``response`` left: ``now`` less the exchange's duration.
+
+    Quota counts are as of the request's arrival, so our own calls are counted up to then, not up
+    to when the answer was read (later calls may already be on the wire).
+    """
+    try:
+        return now - response.elapsed.total_seconds()
+    except RuntimeError:  # a response never sent (built in a test): no duration to subtract
+        return now
+
+
+class SendLog:
+    """Our own send times, oldest first, trimmed to one rolling window."""
+
+    def __init__(self, window_seconds: float) -> None:
+        self.window_seconds = window_seconds
+        self._times: list[float] = []
+
+    def add(self, at: float) -> None:
+        bisect.insort(self._times, at)
+        # Trim rarely and in one slice: the log holds at most about a window's worth of sends.
+        if len(self._times) > 64 and self._times[0] < self._times[-1] - 2 * self.window_seconds:
+            del self._times[: bisect.bisect_right(self._times, self._times[-1] - self.window_seconds)]
+
+    def count(self, since: float, until: float = math.inf) -> int:
+        """Sends in (since, until]."""
+        return bisect.bisect_right(self._times, until) - bisect.bisect_right(self._times, since)
+
+    def free_at(self, at: float, budget: int) -> float:
+        """Earliest time >= ``at`` when fewer than ``budget`` of our sends are in the window."""
+        held = self._times[bisect.bisect_right(self._times, at - self.window_seconds) :]
+        if len(held) < budget:
+            return at
+        return held[len(held) - budget] + self.window_seconds
+
+
 @dataclass
 class _Window:
     """A fixed quota window as the client sees it."""
@@ -193,6 +236,7 @@ class TwitterPacer(Pacer):
         self.default_limit = default_limit
         self.reset_margin = reset_margin
         self._windows: dict[str, _Window] = {}
+        self._last_reset: dict[str, float] = {}
 
     def key_for(self, method: str, url: str) -> str:
         path = urlsplit(url).path
@@ -238,6 +282,14 @@ class TwitterPacer(Pacer):
         window = self._window(key, now)
         if limit is not None:
             window.limit = limit
+        if response.status_code < 400:
+            # Only ordinary answers: a throttle's reset can be "soon", not the window's end.
+            last = self._last_reset.get(key)
+            if last is not None and reset > last:
+                # Windows are fixed and back to back, so two reset times are at least a length
+                # apart; the shortest gap seen is the length (the vendor does not report it).
+                window.length = min(window.length, reset - last)
+            self._last_reset[key] = max(reset, last or reset)
         # Others of our requests are already on the wire and will be counted too.
         others = max(0, self.in_flight(key) - 1)
         local = remaining - others
@@ -255,12 +307,20 @@ class TwitterPacer(Pacer):
 
 
 class HubSpotPacer(Pacer):
-    """Rolling-window pacing from ``X-HubSpot-RateLimit-*``, and the fixed search rate.
+    """Rolling-window pacing from ``X-HubSpot-RateLimit-*``, and the documented search limit.
 
-    The general limit is a rolling window (``-Max`` calls per ``-Interval-Milliseconds``): the
-    client sends at ``utilization`` of max/interval, a rate the window can sustain forever, and
-    stretches the spacing when ``-Remaining`` shows the window filling up (other apps on the same
-    portal). Search requests share a documented ~4/s limit and often carry no headers.
+    The general limit is a rolling window (``-Max`` calls per ``-Interval-Milliseconds``). Calls
+    sent at an even rate ``margin`` below max/interval use all but ``margin`` of it (the margin
+    only keeps the count below the limit off the edge; the cap below is what makes it safe). Other apps on
+    the same portal spend from the same window: what ``-Remaining`` shows used beyond our own calls
+    in the window is theirs, and our rate leaves it to them. Search has its own documented limit
+    (``search_calls`` per ``search_window_seconds``, 4 per second) and often no headers.
+
+    An even rate alone is not enough: a call that is slow to arrive (the first one on a new
+    connection, a stalled event loop) lands closer to the next ones than it was sent. So the vendor
+    is assumed to count a call until a window after its answer came back (the latest it can have
+    arrived), and calls not yet answered as in the window; a send that would make that count exceed
+    the limit waits for the oldest answered call to leave it.
     """
 
     def __init__(
@@ -269,34 +329,40 @@ class HubSpotPacer(Pacer):
         *,
         max_per_interval: int = 100,
         interval_seconds: float = 10.0,
-        search_per_second: float = 4.0,
-        utilization: float = 0.9,
-        low_remaining: int = 10,
+        search_calls: int = 4,
+        search_window_seconds: float = 1.0,
+        margin: float = 0.02,
         daily_reserve: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(vendor, **kwargs)
         self.max_per_interval = max_per_interval
         self.interval_seconds = interval_seconds
-        self.search_per_second = search_per_second
-        self.utilization = utilization
-        self.low_remaining = low_remaining
+        self.search_calls = search_calls
+        self.search_window_seconds = search_window_seconds
+        self.margin = margin
         self.daily_reserve = daily_reserve
-        self.remaining: float | None = None
+        self.others = 0.0
         self.daily_remaining: float | None = None
+        self._sent = SendLog(interval_seconds)
+        self._answered = {"default": SendLog(interval_seconds), "search": SendLog(search_window_seconds)}
 
     def key_for(self, method: str, url: str) -> str:
         return "search" if urlsplit(url).path.rstrip("/").endswith("/search") else "default"
 
+    def limit(self, key: str) -> tuple[float, float]:
+        """(calls, window seconds) available to us on ``key``."""
+        if key == "search":
+            return float(self.search_calls), self.search_window_seconds
+        return max(1.0, self.max_per_interval - self.others), self.interval_seconds
+
     def spacing(self, key: str) -> float:
         """Seconds between two sends on ``key`` given what the vendor last reported."""
-        steady = self.interval_seconds / (self.max_per_interval * self.utilization)
         if key == "search":
-            # The search limit is per token and documented, not reported.
-            return max(1.0 / self.search_per_second, steady)
-        if self.remaining is not None and self.remaining < self.low_remaining:
-            return max(steady, self.interval_seconds / max(self.remaining, 1.0))
-        return steady
+            return self.search_window_seconds * (1.0 + self.margin) / self.search_calls
+        # The margin is of the whole window, so our calls and the other apps' together stay under it.
+        ours = max(1.0, self.max_per_interval / (1.0 + self.margin) - self.others)
+        return self.interval_seconds / ours
 
     def _schedule(self, key: str, now: float) -> float:
         if (
@@ -308,12 +374,17 @@ class HubSpotPacer(Pacer):
                 f"daily API calls remaining {int(self.daily_remaining)} at or below the reserve "
                 f"of {self.daily_reserve}",
             )
-        if self.remaining is not None and key != "search":
-            self.remaining -= 1
-        self._next_at[key] = now + self.spacing(key)
-        return now
+        calls, _ = self.limit(key)
+        unanswered = self.in_flight(key)  # booked or on the wire: in the window whenever they land
+        send_at = self._answered[key].free_at(now, max(1, math.floor(calls) - unanswered))
+        if key != "search":
+            self._sent.add(send_at)
+        self._next_at[key] = send_at + self.spacing(key)
+        return send_at
 
     def observe(self, key: str, response: httpx.Response) -> None:
+        now = self.clock()
+        self._answered[key].add(now)
         headers = response.headers
         maximum = _float(headers.get("x-hubspot-ratelimit-max"))
         interval_ms = _float(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
@@ -323,12 +394,19 @@ class HubSpotPacer(Pacer):
             self.max_per_interval = int(maximum)
         if interval_ms:
             self.interval_seconds = interval_ms / 1000.0
-        if remaining is not None:
-            self.remaining = remaining - max(0, self.in_flight(key) - 1)
+            self._sent.window_seconds = self._answered["default"].window_seconds = self.interval_seconds
         if daily_remaining is not None:
             self.daily_remaining = daily_remaining
-        if response.status_code == 429 and key != "search":
-            self.remaining = 0
+        if response.status_code == 429:
+            # The window is full now: the next call waits a slot. Whose calls filled it, the next
+            # ordinary answer tells (a 429's "0 remaining" also comes from bursts and outages).
+            self._next_at[key] = max(self._next_at.get(key, now), now + self.spacing(key))
+            return
+        if remaining is None or key == "search":
+            return
+        sent = sent_at(response, now)
+        ours = self._sent.count(sent - self.interval_seconds, sent)
+        self.others = max(0.0, self.max_per_interval - remaining - ours)
 
 
 def facebook_usage(headers: httpx.Headers) -> tuple[float, float]:
@@ -365,67 +443,77 @@ def facebook_usage(headers: httpx.Headers) -> tuple[float, float]:
     return usage, regain_minutes * 60.0
 
 
-def facebook_spacing(
-    usage: float, *, slow_from: float, stop_at: float, max_spacing: float, base: float
-) -> float:
-    """Spacing between calls for a usage percentage: base below ``slow_from``, growing
-    quadratically to ``max_spacing`` at ``stop_at`` (the caller pauses at or above ``stop_at``)."""
-    if usage < slow_from:
-        return base
-    fraction = min(1.0, (usage - slow_from) / max(stop_at - slow_from, 1e-9))
-    return max(base, max_spacing * fraction * fraction)
+def facebook_budget(our_calls: int, usage: float, target_usage: float) -> float:
+    """Our calls one window may hold so that usage settles at ``target_usage`` percent.
+
+    Graph reports usage as a whole percentage, floored, of an allowance it does not state. With
+    ``our_calls`` in the window at ``usage`` %, the allowance is more than ``100 * our_calls /
+    (usage + 1)``: planning on that lower bound errs on the safe side, by less as usage grows. When
+    other callers share the allowance, the same formula gives us only what they leave, because the
+    percentage counts their calls and ours while ``our_calls`` counts only ours.
+    """
+    return target_usage * our_calls / (usage + 1.0)
 
 
 class FacebookPacer(Pacer):
-    """Slow down progressively as the Graph usage headers climb; pause near 100 %."""
+    """Spend ``target_usage`` percent of Graph's rolling-window allowance at an even rate.
+
+    The allowance is inferred from the usage headers (``facebook_budget``). Below ``pace_from``
+    percent calls go out freely (the budget still caps them); from there on they are spaced evenly
+    to spend the budget over the window. ``window_seconds`` is Graph's rolling hour.
+    A throttled answer or ``estimated_time_to_regain_access`` pauses every request, for at most a
+    window, since a rolling window has forgotten every call after that long.
+    """
 
     def __init__(
         self,
         vendor: str = "facebook",
         *,
-        slow_from: float = 75.0,
-        stop_at: float = 95.0,
-        max_spacing: float = 10.0,
-        pause_seconds: float = 300.0,
+        window_seconds: float = 3600.0,
+        target_usage: float = 98.0,
+        pace_from: float = 50.0,
         **kwargs,
     ) -> None:
         super().__init__(vendor, **kwargs)
-        self.slow_from = slow_from
-        self.stop_at = stop_at
-        self.max_spacing = max_spacing
-        self.pause_seconds = pause_seconds
+        self.window_seconds = window_seconds
+        self.target_usage = target_usage
+        self.pace_from = pace_from
         self.usage = 0.0
+        self.budget: float | None = None
         self.paused_until = 0.0
-        self._last_send: dict[str, float] = {}
+        self._sent = SendLog(window_seconds)
 
     def spacing(self) -> float:
-        return facebook_spacing(
-            self.usage,
-            slow_from=self.slow_from,
-            stop_at=self.stop_at,
-            max_spacing=self.max_spacing,
-            base=self.min_interval,
-        )
+        if not self.budget or self.usage < self.pace_from:
+            # Low usage bounds the allowance only loosely (one call at 0 % says "over 100"), and
+            # pacing by that bound would crawl; there is room, so calls go out freely.
+            return self.min_interval
+        return max(self.min_interval, self.window_seconds / self.budget)
 
     def _schedule(self, key: str, now: float) -> float:
         send_at = max(now, self.paused_until)
-        self._last_send[key] = send_at
+        if self.budget is not None:
+            # The budget caps our calls in any window, even when it just shrank below the rate.
+            send_at = self._sent.free_at(send_at, max(1, math.floor(self.budget)))
+        self._sent.add(send_at)
         self._next_at[key] = send_at + self.spacing()
         return send_at
 
     def observe(self, key: str, response: httpx.Response) -> None:
-        usage, regain_seconds = facebook_usage(response.headers)
         if not any(
             name in response.headers for name in ("x-app-usage", "x-page-usage", "x-business-use-case-usage")
         ):
             return
+        usage, regain_seconds = facebook_usage(response.headers)
         self.usage = usage
-        if key in self._last_send:
-            # Rising usage stretches the slot already booked after the last send, not only later ones.
-            self._next_at[key] = max(self._next_at.get(key, 0.0), self._last_send[key] + self.spacing())
-        if usage >= self.stop_at or regain_seconds > 0:
-            pause = regain_seconds if regain_seconds > 0 else self.pause_seconds
-            self.paused_until = max(self.paused_until, self.clock() + pause)
+        now = self.clock()
+        sent = sent_at(response, now)
+        ours = self._sent.count(sent - self.window_seconds, sent)
+        if ours > 0:
+            self.budget = facebook_budget(ours, usage, self.target_usage)
+        if usage >= 100 or regain_seconds > 0:
+            pause = min(regain_seconds or self.window_seconds, self.window_seconds)
+            self.paused_until = max(self.paused_until, now + pause)
             logger.warning("facebook usage at %.0f%%: pausing requests for %.0f s", usage, pause)
 
 
@@ -480,13 +568,16 @@ class GA4Pacer(Pacer):
         *,
         max_concurrency: int | None = 10,
         tokens_per_request: float = 10.0,
+        hour_seconds: float = 3600.0,
         hour_margin: float = 5.0,
         **kwargs,
     ) -> None:
         super().__init__(vendor, max_concurrency=max_concurrency, **kwargs)
         self.tokens_per_request = tokens_per_request
+        self.hour_seconds = hour_seconds
         self.hour_margin = hour_margin
         self.hourly_remaining: float | None = None
+        self._quota_hour: int | None = None  # the hour (a multiple of hour_seconds) it describes
         self.daily_remaining: float | None = None
 
     def _schedule(self, key: str, now: float) -> float:
@@ -496,11 +587,16 @@ class GA4Pacer(Pacer):
                 self.vendor,
                 f"property tokens per day remaining {int(self.daily_remaining)}, need {needed:.0f}",
             )
-        if self.hourly_remaining is not None and self.hourly_remaining < needed:
-            next_hour = (math.floor(now / 3600.0) + 1) * 3600.0 + self.hour_margin
-            # Assume the hourly tokens are back after the hour turns; the next response corrects it.
-            self.hourly_remaining = None
-            return next_hour
+        if self._quota_hour is not None and math.floor(now / self.hour_seconds) > self._quota_hour:
+            # The hour the last report described is over and its tokens are back; the next
+            # response reports the new hour.
+            self.hourly_remaining = self._quota_hour = None
+        if (
+            self.hourly_remaining is not None
+            and self._quota_hour is not None
+            and self.hourly_remaining < needed
+        ):
+            return (self._quota_hour + 1) * self.hour_seconds + self.hour_margin
         return now
 
     def observe(self, key: str, response: httpx.Response) -> None:
@@ -521,7 +617,14 @@ class GA4Pacer(Pacer):
             # Tokens per request grow with the report's size; plan with the latest cost seen.
             self.tokens_per_request = consumed
         if "remaining" in hourly:
-            self.hourly_remaining = float(hourly["remaining"])
+            # Answers arrive out of order: within one hour the lowest count is the latest, and an
+            # answer about an earlier hour than the last one seen is out of date.
+            hour = math.floor(sent_at(response, self.clock()) / self.hour_seconds)
+            remaining = float(hourly["remaining"])
+            if self._quota_hour is None or hour > self._quota_hour:
+                self._quota_hour, self.hourly_remaining = hour, remaining
+            elif hour == self._quota_hour:
+                self.hourly_remaining = min(self.hourly_remaining or remaining, remaining)
         if "remaining" in daily:
             self.daily_remaining = float(daily["remaining"])
         concurrent = quota.get("concurrentRequests") or {}

@@ -27,31 +27,28 @@ SANDBOX_PREFIX = {
 }
 
 
-def sandbox_config(persons: int, seed: int, today: datetime.date | None) -> SandboxConfig:
+def sandbox_config(persons: int, seed: int, today: datetime.date | None, span_days: int = 730) -> SandboxConfig:
+    """The sandbox's configuration; no ``today`` means the current UTC date."""
     return SandboxConfig(
-        persons=persons, seed=seed, today=today or datetime.datetime.now(datetime.UTC).date()
+        persons=persons,
+        seed=seed,
+        today=today or datetime.datetime.now(datetime.UTC).date(),
+        span_days=span_days,
     )
 
 
 @lru_cache(maxsize=4)
-def _app(persons: int, seed: int, today: datetime.date, faults: str) -> tuple[Any, Any]:
+def sandbox_app(config: SandboxConfig, faults: str) -> tuple[Any, Any]:
+    """(ASGI app, SandboxData) for this configuration, built once per process."""
     from cdp_platform.sandbox.app import create_app
     from cdp_platform.sandbox.records import SandboxData
 
-    config = SandboxConfig(persons=persons, seed=seed, today=today)
     data = SandboxData(config)
     return create_app(config, faults=faults, data=data), data
 
 
-def sandbox_app(persons: int, seed: int, today: datetime.date | None, faults: str) -> tuple[Any, Any]:
-    """(ASGI app, SandboxData) for this configuration, built once per process."""
-    return _app(persons, seed, sandbox_config(persons, seed, today).today, faults)
-
-
-def sandbox_transport(
-    persons: int, seed: int, today: datetime.date | None, faults: str
-) -> httpx.AsyncBaseTransport:
-    app, _ = sandbox_app(persons, seed, today, faults)
+def sandbox_transport(config: SandboxConfig, faults: str) -> httpx.AsyncBaseTransport:
+    app, _ = sandbox_app(config, faults)
     return httpx.ASGITransport(app=app)
 
 

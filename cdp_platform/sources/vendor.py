@@ -16,6 +16,7 @@ from pydantic import Field
 
 from cdp_platform.http import Auth, RetryPolicy, VendorClient
 from cdp_platform.http.telemetry import request_hooks
+from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sources import sandbox_link
 
 
@@ -41,15 +42,19 @@ class VendorResource(dg.ConfigurableResource):
     sandbox_seed: int = 7
     sandbox_faults: str = "none"
     sandbox_today: str | None = None
+    sandbox_span_days: int = 730
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP collector for request spans; unset: none.")
 
     @property
     def uses_sandbox(self) -> bool:
         return self.base_url is None
 
-    def _sandbox(self) -> tuple[Any, Any]:
+    def _sandbox_config(self) -> SandboxConfig:
         today = datetime.date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
-        return sandbox_link.sandbox_app(self.sandbox_persons, self.sandbox_seed, today, self.sandbox_faults)
+        return sandbox_link.sandbox_config(self.sandbox_persons, self.sandbox_seed, today, self.sandbox_span_days)
+
+    def _sandbox(self) -> tuple[Any, Any]:
+        return sandbox_link.sandbox_app(self._sandbox_config(), self.sandbox_faults)
 
     def account_options(self) -> dict[str, str]:
         if self.uses_sandbox:
@@ -65,10 +70,7 @@ class VendorResource(dg.ConfigurableResource):
         Pass one ``auth`` to several clients so they share a token (one OAuth exchange per run).
         """
         if self.uses_sandbox:
-            today = datetime.date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
-            transport = sandbox_link.sandbox_transport(
-                self.sandbox_persons, self.sandbox_seed, today, self.sandbox_faults
-            )
+            transport = sandbox_link.sandbox_transport(self._sandbox_config(), self.sandbox_faults)
             base_url = sandbox_link.sandbox_base_url(self.source)
         else:
             transport, base_url = None, self.base_url

@@ -15,7 +15,7 @@ from cdp_platform.automation.jobs import ingestion_job
 from cdp_platform.definitions import layer_definitions
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import raw_definitions, resource_key, salesforce
-from cdp_platform.sources.sandbox_link import sandbox_app
+from cdp_platform.sources.sandbox_link import sandbox_app, sandbox_config
 
 TODAY = datetime.date(2026, 11, 26)
 PERSONS = 300
@@ -35,7 +35,7 @@ STREAMS = {
 
 @pytest.fixture(scope="module")
 def data():
-    return sandbox_app(PERSONS, SETTINGS.sandbox.seed, TODAY, "none")[1]
+    return sandbox_app(sandbox_config(PERSONS, SETTINGS.sandbox.seed, TODAY), "none")[1]
 
 
 @pytest.fixture(scope="module")
