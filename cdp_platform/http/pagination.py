@@ -80,11 +80,13 @@ class Paginator:
         id_field: str | None = "id",
         stop_on_empty_page: bool = True,
         retry_unparsable: int = 1,
+        loop_retries: int = 2,
     ) -> None:
         self.record_path = record_path
         self.id_field = id_field
         self.stop_on_empty_page = stop_on_empty_page
         self.retry_unparsable = retry_unparsable
+        self.loop_retries = loop_retries
 
     def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
         raise NotImplementedError
@@ -148,17 +150,30 @@ class Paginator:
                 yield Page(number, [], following, False, False, None, [dead], [])
                 state, number = following, number + 1
                 continue
+            following = self.next_state(request, body)
+            # A cursor seen before is often a glitch of one answer (the vendor repeats a cursor or
+            # links a page to itself once): asking for the same page again usually gets the right
+            # cursor. Only a loop that persists across retries ends the extraction.
+            retries = 0
+            while (
+                following is not None and self.fingerprint(following) in seen and retries < self.loop_retries
+            ):
+                retries += 1
+                again, again_response, again_dead = await self._fetch_json(client, request, stream, partition)
+                if again_dead is not None:
+                    break
+                body, response = again, again_response
+                following = self.next_state(request, body)
             raw_records, warnings = self.records_of(body)
             warnings += self.page_warnings(body)
             records, dead_letters = self._split_records(raw_records, response, stream, partition, client)
-            following = self.next_state(request, body)
             done = following is None
             if following is not None:
                 fp = self.fingerprint(following)
                 if fp in seen:
                     warnings.append(
                         f"page {number}: pagination loop, {redact_text(fp, client.secrets())} was seen "
-                        "before; stopping"
+                        f"before (also after {retries} retries of the page); stopping"
                     )
                     following, done = None, True
                 elif not raw_records and self.stop_on_empty_page:

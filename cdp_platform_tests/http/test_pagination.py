@@ -128,7 +128,8 @@ def test_salesforce_loop_back_to_a_seen_url_stops_with_a_warning():
     }
     app, seen = salesforce_app(pages)
     result = collect(app, SalesforceNextRecordsUrl(), RequestSpec("GET", "/services/data/v62.0/query"))
-    assert ids(result) == ["1", "2", "3"] and len(seen) == 3
+    # The looping page is asked for twice more before the loop is believed.
+    assert ids(result) == ["1", "2", "3"] and len(seen) == 5
     assert result[-1].done and result[-1].state is None
     assert any("pagination loop" in w for w in result[-1].warnings)
 
@@ -182,8 +183,30 @@ def test_hubspot_search_post_puts_after_in_the_body_and_resumes_from_state():
 def test_hubspot_repeated_cursor_stops_with_a_warning():
     app, requests = hubspot_app({None: (["1"], "same"), "same": (["2"], "same")})
     result = collect(app, HubSpotAfterCursor(), RequestSpec("GET", "/crm/v3/objects/contacts"))
-    assert ids(result) == ["1", "2"] and len(requests) == 2
+    assert ids(result) == ["1", "2"] and len(requests) == 4
     assert "pagination loop" in result[-1].warnings[0]
+
+
+def test_a_cursor_repeated_once_is_asked_again_and_paging_goes_on():
+    """A vendor glitch: the second page repeats the first cursor once; asking again gets the right one."""
+    answers = iter([("c1",), ("c1",), ("c2",)])
+    requests: list[Any] = []
+
+    async def list_objects(request: Request) -> Response:
+        after = request.query_params.get("after")
+        requests.append(after)
+        if after is None:
+            return JSONResponse({"results": [{"id": "1"}], "paging": {"next": {"after": "c1"}}})
+        if after == "c1":
+            (following,) = next(answers)
+            return JSONResponse({"results": [{"id": "2"}], "paging": {"next": {"after": following}}})
+        return JSONResponse({"results": [{"id": "3"}]})
+
+    app = Starlette(routes=[Route("/prefix/crm/v3/objects/contacts", list_objects)])
+    result = collect(app, HubSpotAfterCursor(), RequestSpec("GET", "/crm/v3/objects/contacts"))
+    assert ids(result) == ["1", "2", "3"]
+    assert requests == [None, "c1", "c1", "c1", "c2"]
+    assert result[-1].complete and not any(w for page in result for w in page.warnings)
 
 
 def test_empty_page_that_still_carries_a_cursor_stops_with_a_warning():
@@ -318,7 +341,7 @@ def test_graph_link_back_to_the_first_page_is_a_loop():
     base = "http://graph.test/v21.0"
     app, seen = graph_app({"p1": f"{base}/123/posts?limit=2&access_token=t0k3n_value"})
     result = collect(app, GraphNextLink(), RequestSpec("GET", "/123/posts", params={"limit": 2}), base=base)
-    assert len(seen) == 1 and result[-1].done
+    assert len(seen) == 3 and result[-1].done
     assert "pagination loop" in result[-1].warnings[0]
 
 
