@@ -34,14 +34,31 @@ def edge_request(
     )
 
 
-async def parent_ids(ctx: StreamContext, node: str, edge: str) -> list[str]:
-    """Ids of the parents (posts, media) created in the comment look-back window."""
+class ParentListingError(RuntimeError):
+    """The parents of a comment stream could not all be listed, so some comments would be missed."""
+
+
+async def parent_ids(ctx: StreamContext, node: str, edge: str, attempts: int = 3) -> list[str]:
+    """Ids of the parents (posts, media) created in the comment look-back window.
+
+    A parent that comes back without an id would silently hide all its comments, so the listing is
+    asked again (such a record is usually one bad answer); if it persists the stream fails, loudly,
+    and its retry starts over.
+    """
     start = ctx.window.start - timedelta(days=COMMENT_LOOKBACK_DAYS)
     first = edge_request(node, edge, "id", start, ctx.window.end)
-    ids: list[str] = []
-    async for page in GraphNextLink("data").pages(ctx.client, first, stream=f"{node}/{edge}"):
-        ids.extend(str(get_path(record, "id")) for record in page.records)
-    return ids
+    unusable = 0
+    for _ in range(attempts):
+        ids: list[str] = []
+        unusable = 0
+        async for page in GraphNextLink("data").pages(ctx.client, first, stream=f"{node}/{edge}"):
+            ids.extend(str(get_path(record, "id")) for record in page.records)
+            unusable += len(page.dead_letters)
+        if not unusable:
+            return list(dict.fromkeys(ids))
+    raise ParentListingError(
+        f"{edge} of {node}: {unusable} record(s) without an id in {attempts} listings; their comments cannot be read"
+    )
 
 
 def comment_slices(node_option: str, parent_edge: str, fields: str):
