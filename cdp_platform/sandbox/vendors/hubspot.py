@@ -336,6 +336,24 @@ class HubSpot:
             out["associations"] = chosen
         return out
 
+    def _admit(
+        self, request: Request, *, search: bool, with_object: bool = False
+    ) -> tuple[dict[str, str], tuple[str, str, str] | None] | Response:
+        """What every data route checks first, in HubSpot's order: the credential, the quota, then
+        (for object routes) the object type. Returns the rate-limit headers and the object, or the
+        vendor's error response."""
+        if (error := self._authenticate(request)) is not None:
+            return error
+        headers, error = self._quota(request, search=search)
+        if error is not None:
+            return error
+        if not with_object:
+            return headers, None
+        resolved = self._object(request)
+        if isinstance(resolved, Response):
+            return resolved
+        return headers, resolved
+
     def _object(self, request: Request) -> tuple[str, str, str] | Response:
         object_type = request.path_params["object_type"]
         if object_type not in OBJECTS:
@@ -350,15 +368,10 @@ class HubSpot:
     # ---- list ----------------------------------------------------------------------------------
 
     async def list_objects(self, request: Request) -> Response:
-        if (error := self._authenticate(request)) is not None:
-            return error
-        headers, error = self._quota(request, search=False)
-        if error is not None:
-            return error
-        resolved = self._object(request)
-        if isinstance(resolved, Response):
-            return resolved
-        object_type, stream, modified = resolved
+        admitted = self._admit(request, search=False, with_object=True)
+        if isinstance(admitted, Response):
+            return admitted
+        headers, (object_type, stream, modified) = admitted
         params = request.query_params
         plan = plan_of(request)
         cid = correlation_id(plan or request, "list")
@@ -459,15 +472,10 @@ class HubSpot:
         return start, end, descending
 
     async def search(self, request: Request) -> Response:
-        if (error := self._authenticate(request)) is not None:
-            return error
-        headers, error = self._quota(request, search=True)
-        if error is not None:
-            return error
-        resolved = self._object(request)
-        if isinstance(resolved, Response):
-            return resolved
-        object_type, stream, modified = resolved
+        admitted = self._admit(request, search=True, with_object=True)
+        if isinstance(admitted, Response):
+            return admitted
+        headers, (object_type, stream, modified) = admitted
         plan = plan_of(request)
         cid = correlation_id(plan or request, "search")
         raw = await request.body()
@@ -599,11 +607,10 @@ class HubSpot:
         return linked
 
     async def read_associations(self, request: Request) -> Response:
-        if (error := self._authenticate(request)) is not None:
-            return error
-        headers, error = self._quota(request, search=False)
-        if error is not None:
-            return error
+        admitted = self._admit(request, search=False)
+        if isinstance(admitted, Response):
+            return admitted
+        headers, _ = admitted
         plan = plan_of(request)
         cid = correlation_id(plan or request, "associations")
         direction = self._direction(request, cid, headers)
