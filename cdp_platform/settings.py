@@ -180,6 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     sandbox = _sandbox_settings(environ)
 
+    timeout_seconds = float(_int(environ, "CDP_HTTP_TIMEOUT_SECONDS", 30, 1))
     vendors: dict[str, VendorSettings] = {}
     for vendor, roles in VENDOR_CREDENTIALS.items():
         base_url = _get(environ, env_var_name(vendor, "base_url"))
@@ -204,10 +205,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"{env_var_name(vendor, required_missing[0])} is not set: production needs the {vendor} "
                 f"{required_missing[0].replace('_', ' ')} (see README, 'Connecting the vendors')."
             )
-        page_size = _get(environ, env_var_name(vendor, "page_size"))
+        page_size_var = env_var_name(vendor, "page_size")
         vendors[vendor] = VendorSettings(
-            timeout_seconds=float(_int(environ, "CDP_HTTP_TIMEOUT_SECONDS", 30, 1)),
-            page_size=_int(environ, env_var_name(vendor, "page_size"), 0, 1) if page_size else None,
+            timeout_seconds=timeout_seconds,
+            page_size=_int(environ, page_size_var, 0, 1) if _get(environ, page_size_var) else None,
             name=vendor,
             base_url=base_url.rstrip("/") if base_url else None,
             credential_vars={role: env_var_name(vendor, role) for role in roles},

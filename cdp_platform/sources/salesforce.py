@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import Field
 
 from cdp_platform.http import Auth, RequestSpec, SalesforceNextRecordsUrl, SalesforceOAuth
+from cdp_platform.sources import sandbox_link
 from cdp_platform.sources.stream import Stream, StreamContext, single
 from cdp_platform.sources.vendor import VendorResource
 
@@ -82,7 +83,7 @@ class SalesforceResource(VendorResource):
     refresh_token: str = Field(description="OAuth refresh token (CDP_SALESFORCE_REFRESH_TOKEN).")
 
     def auth(self) -> Auth:
-        login = self.base_url or "http://sandbox.cdp.invalid/salesforce"
+        login = self.base_url or sandbox_link.sandbox_base_url(self.source)
         return SalesforceOAuth(login, self.client_id, self.client_secret, refresh_token=self.refresh_token)
 
 
