@@ -39,18 +39,6 @@ SCORES_SCHEMA = {
 }
 
 
-def _metadata_value(value: object) -> dg.MetadataValue:
-    if isinstance(value, bool):
-        return dg.MetadataValue.bool(value)
-    if isinstance(value, int):
-        return dg.MetadataValue.int(value)
-    if isinstance(value, float):
-        return dg.MetadataValue.float(value)
-    if isinstance(value, dict | list):
-        return dg.MetadataValue.json(value)
-    return dg.MetadataValue.text(str(value))
-
-
 @dg.asset(
     key="interaction_sentiment",
     deps=[dg.AssetKey("int_interactions_unioned")],
@@ -146,7 +134,7 @@ def client_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         metadata={
             "clients": table.height,
             "observation_end": observation_end.isoformat(),
-            **{name: _metadata_value(value) for name, value in metadata.items()},
+            **metadata,  # plain values: Dagster makes them int, float, text or JSON metadata
         },
     )
     yield dg.AssetCheckResult(
