@@ -70,14 +70,11 @@ def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
         previous = _previous_map(connection)
     resolution = resolve(candidates_for_resolution(candidates), previous=previous)
     mapping = resolution.mapping
-    linked_by = mapping["linked_by"]
-    if linked_by.dtype == pl.List(pl.String):
-        linked_by = linked_by.list.join(",")
     table = mapping.select(
         "record_id",
         "client_id",
         pl.col("first_seen"),
-        linked_by.alias("link_rule"),
+        pl.col("linked_by").list.join(",").alias("link_rule"),
         pl.col("match_probability").cast(pl.Float64),
     ).join(candidates.select("record_id", pl.col("source").cast(pl.String)), on="record_id", how="left")
     with warehouse.get_connection() as connection:
