@@ -135,6 +135,10 @@ class ResolutionConfig:
         {"salesforce/contacts", "salesforce/leads", "hubspot/contacts"}
     )
     probabilistic: ProbabilisticConfig = field(default_factory=ProbabilisticConfig)
+    # Link handle-only social profiles to the one rich client whose mailbox has the same user name
+    # (see handle_email); a key without a two-digit number must be at least this long to count.
+    link_handle_emails: bool = True
+    handle_email_min_plain_length: int = 12
     # Link name-only social profiles to the one rich client carrying their name (see unique_names).
     link_unique_names: bool = True
     # How many holders of a name may be expected in the data before it is too common to link on.

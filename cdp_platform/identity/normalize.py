@@ -125,6 +125,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
     )
     frame = frame.with_columns(
         pl.concat_str(["n_phone", "n_first", "n_last"], separator="|").alias("n_phone_name"),
+        _mailbox_user(pl.col("n_email")).alias("n_email_user"),
     )
     return frame.with_row_index("row").select(
         pl.col("row").cast(pl.Int64),
@@ -135,6 +136,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
         "n_last",
         "n_full_name",
         "n_email",
+        "n_email_user",
         "n_phone",
         "n_phone_name",
         "n_date_of_birth",
@@ -207,6 +209,23 @@ def _email(expr: pl.Expr, config: ResolutionConfig) -> pl.Expr:
         | (local == "")
     )
     return pl.when(is_blocked).then(None).otherwise(address)
+
+
+def _mailbox_user(normalized_email: pl.Expr) -> pl.Expr:
+    """The part of an address a person chose, for comparing (never for linking on its own).
+
+    ``jane.doe1982+shop@yahoo.com`` and ``jane_doe1982@outlook.com`` are not one mailbox, but the same
+    chosen name in two places is evidence of one person (Splink's email comparison has the same
+    "username" level). Separators and ``+tags`` go, so ``jane.doe1982`` meets ``janedoe1982``; the same
+    key also compares a mailbox with a social handle (:mod:`.handle_email`).
+    """
+    return user_key(normalized_email.str.extract(r"^([^@]+)@", 1))
+
+
+def user_key(expr: pl.Expr) -> pl.Expr:
+    """A chosen user name without case, ``+tag`` or separators (``.``, ``_``, ``-``)."""
+    key = expr.str.to_lowercase().str.replace(r"\+.*$", "").str.replace_all(r"[._\-]", "")
+    return pl.when(key.str.len_chars() > 0).then(key)
 
 
 def _date_of_birth(expr: pl.Expr, config: ResolutionConfig) -> pl.Expr:

@@ -10,6 +10,7 @@ import polars as pl
 
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.deterministic import limit_values, stitch
+from cdp_platform.identity.handle_email import HANDLE_EMAIL_RULE, handle_email_pairs
 from cdp_platform.identity.merge import LINK_SCHEMA, merge_clusters
 from cdp_platform.identity.normalize import prepare
 from cdp_platform.identity.probabilistic import match_pairs
@@ -57,9 +58,11 @@ def resolve(
     3. Splink scores name-bearing records of different clusters that share no identifier; pairs
        above ``config.probabilistic.threshold`` merge their clusters unless that would break a
        limit or join two records of an exclusive source (:mod:`.probabilistic`, :mod:`.merge`).
-    4. A name-only social profile (a commenter: a display name and a platform id) joins the one rich
+    4. A handle-only social profile (an Instagram commenter) joins the one rich client with a mailbox
+       of the same distinctive user name (:mod:`.handle_email`, ``link_handle_emails``).
+    5. A name-only social profile (a commenter: a display name and a platform id) joins the one rich
        client carrying its name, when exactly one does (:mod:`.unique_names`, ``link_unique_names``).
-    5. Clusters get stable client ids from ``previous`` (record_id, client_id, first_seen): a client
+    6. Clusters get stable client ids from ``previous`` (record_id, client_id, first_seen): a client
        keeps its id, a merge keeps the oldest, a split is logged (:mod:`.stable_ids`). New records
        are stamped ``first_seen = as_of`` (default: now, UTC).
 
@@ -76,6 +79,14 @@ def resolve(
     if config.probabilistic.enabled:
         pairs = match_pairs(prepared, cluster, config.probabilistic)
         merged = merge_clusters(prepared, cluster, values, pairs, config)
+        cluster = merged.cluster
+        later_links.append(merged.links)
+        refused = pl.concat([refused, merged.refused])
+    if config.link_handle_emails:
+        pairs = handle_email_pairs(
+            prepared, pl.Series(cluster), config.handle_email_min_plain_length
+        ).with_columns(pl.lit(None, dtype=pl.Float64).alias("match_probability"))
+        merged = merge_clusters(prepared, cluster, values, pairs, config, rule=HANDLE_EMAIL_RULE)
         cluster = merged.cluster
         later_links.append(merged.links)
         refused = pl.concat([refused, merged.refused])

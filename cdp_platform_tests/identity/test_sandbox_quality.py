@@ -1,11 +1,14 @@
 """Quality on the default sandbox population (2,000 persons) against its ground truth.
 
-The issue's bar is precision >= 0.999 and recall >= 0.99. Precision is met; recall is not reachable
-on this sandbox: Instagram comments carry only a username, and for persons whose CRM records never
-hold that username nothing links the comment (a perfect linker of everything else reaches 0.976).
-Facebook comments carry only a display name and a Facebook id; they link only when the name is
-rare (``unique_names``). The recall floor below is the measured value, rounded down, so a change
-that loses links fails here.
+The issue's bar is precision >= 0.999 and recall >= 0.99. Precision is met (1.0, no mixed client).
+Recall is 0.913 and 0.99 is not reachable on data shaped like the real APIs: a Facebook commenter
+is a display name and a page-scoped id, an Instagram commenter a username, a Twitter author a name
+and a handle. What links them is a CRM record holding the handle, a mailbox with the same distinctive
+user name (``handle_email``), or a name only one client carries that is rare enough
+(``unique_names``). Linking on any name one client carries, however common, reaches recall 0.976
+with precision 0.998 and two clients holding two people (measured), so the remaining misses are
+name-only profiles whose name does not identify them. The floor below is the measured value,
+rounded down, so a change that loses links fails here.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def test_precision_and_recall(default_sandbox: SandboxCandidates, resolution: Re
     scores = evaluate(resolution.mapping, default_sandbox.truth)
     assert scores["precision"] >= 0.999
     assert scores["multi_person_clusters"] == 0
-    assert scores["recall"] >= 0.88
+    assert scores["recall"] >= 0.91
 
 
 def test_household_members_are_never_merged(graded: pl.DataFrame) -> None:
