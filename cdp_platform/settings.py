@@ -116,6 +116,20 @@ class Settings:
     alert_webhook_set: bool = False
     # OTLP/HTTP base URL (``/v1/traces`` is appended); ``None`` turns request tracing off entirely.
     otlp_endpoint: str | None = None
+    # A PEM file of CAs trusted for vendor TLS in addition to the default store (absolute path);
+    # ``None``: the default store only. Verification itself cannot be turned off.
+    ca_bundle: str | None = None
+    # The HMAC key of the privacy layer (keyed hashes in the suppression list and erasure audit log)
+    # is a secret: only its presence is kept here; it is resolved at run time through ``EnvVar``.
+    privacy_hmac_key_set: bool = False
+    # The pseudonymized marts' own DuckDB file (CDP_PSEUDONYMIZED_WAREHOUSE_PATH); ``None``: the
+    # default beside the warehouse (see ``pseudonymized_warehouse_path``).
+    pseudonymized_warehouse: Path | None = None
+
+    @property
+    def pseudonymized_warehouse_path(self) -> Path:
+        """Where the pseudonymized marts are written: a file of its own, so it can be handed out alone."""
+        return self.pseudonymized_warehouse or self.warehouse_path.parent / "pseudonymized.duckdb"
 
     @property
     def lake_on_s3(self) -> bool:
@@ -139,7 +153,8 @@ def _get(environ: Mapping[str, str], name: str, default: str | None = None) -> s
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the configuration, without touching the network or the disk.
+    """Read and validate the configuration, without touching the network or the disk (except to
+    read ``CDP_CA_BUNDLE``, which must be a usable PEM file before any client is built).
 
     Use :func:`check_settings` at start-up to also check that the lake and warehouse are usable.
     """
@@ -229,11 +244,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         vendors=vendors,
         alert_webhook_set=_alert_webhook_set(environ),
         otlp_endpoint=_otlp_endpoint(environ),
+        ca_bundle=_ca_bundle(environ),
+        privacy_hmac_key_set=_get(environ, PRIVACY_HMAC_KEY_VAR) is not None,
+        pseudonymized_warehouse=_pseudonymized_warehouse(environ, warehouse_path),
     )
 
 
 ALERT_WEBHOOK_VAR = "CDP_ALERT_WEBHOOK_URL"
+PRIVACY_HMAC_KEY_VAR = "CDP_PRIVACY_HMAC_KEY"
+PSEUDONYMIZED_WAREHOUSE_VAR = "CDP_PSEUDONYMIZED_WAREHOUSE_PATH"
 OTLP_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
+
+
+def _pseudonymized_warehouse(environ: Mapping[str, str], warehouse_path: Path) -> Path | None:
+    text = _get(environ, PSEUDONYMIZED_WAREHOUSE_VAR)
+    if text is None:
+        return None
+    path = Path(text)
+    if path.suffix != ".duckdb":
+        raise SettingsError(
+            f"{PSEUDONYMIZED_WAREHOUSE_VAR}={text!r} must be a DuckDB file ending in .duckdb."
+        )
+    if path.resolve() == warehouse_path.resolve():
+        raise SettingsError(
+            f"{PSEUDONYMIZED_WAREHOUSE_VAR} names the warehouse itself: the pseudonymized marts need a file "
+            "of their own (analysts are given that file, not the personal data); use another path."
+        )
+    return path
 
 
 def _alert_webhook_set(environ: Mapping[str, str]) -> bool:
@@ -244,6 +281,21 @@ def _alert_webhook_set(environ: Mapping[str, str]) -> bool:
         # The value is not echoed: a webhook URL is a credential.
         raise SettingsError(f"{ALERT_WEBHOOK_VAR} is not an http(s) URL: set it to the webhook's full URL.")
     return True
+
+
+def _ca_bundle(environ: Mapping[str, str]) -> str | None:
+    path = _get(environ, "CDP_CA_BUNDLE")
+    if path is None:
+        return None
+    from cdp_platform.http.tls import CaBundleError, check_ca_bundle
+
+    # Absolute, so a run started from another working directory finds the same file.
+    resolved = Path(path).expanduser().resolve()
+    try:
+        check_ca_bundle(resolved)
+    except CaBundleError as exc:
+        raise SettingsError(str(exc)) from None
+    return str(resolved)
 
 
 def _otlp_endpoint(environ: Mapping[str, str]) -> str | None:
@@ -312,3 +364,11 @@ def check_settings(settings: Settings) -> None:
     else:
         _check_writable_folder(Path(settings.lake_root), "CDP_LAKE_ROOT")
     _check_writable_folder(settings.warehouse_path.parent, "CDP_WAREHOUSE_PATH")
+    _check_writable_folder(settings.pseudonymized_warehouse_path.parent, PSEUDONYMIZED_WAREHOUSE_VAR)
+    if settings.env == "production" and not settings.privacy_hmac_key_set:
+        # Checked at start-up rather than in load_settings so that configuration can be inspected
+        # without the secret; a production code location never loads without it.
+        raise SettingsError(
+            f"{PRIVACY_HMAC_KEY_VAR} is not set: production needs a stable secret key (at least 32 "
+            "characters) for the keyed hashes of the suppression list and the erasure audit log."
+        )

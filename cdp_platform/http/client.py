@@ -31,6 +31,7 @@ from .errors import HttpClientError, RetriesExhausted, VendorError, VendorTransp
 from .pacing import Pacer, pacer_for
 from .redaction import LOG_FILTER, describe_request, library_logger, redact_text, redact_url
 from .retry import RetryableStatus, RetryPolicy, retrying, server_wait_hint
+from .tls import CA_BUNDLE_VAR, require_verification, tls_context, tls_verification_error
 
 logger = library_logger(__name__)
 
@@ -135,10 +136,19 @@ class _Call:
     last_request: httpx.Request | None = None
 
 
-def _ssl_verify(verify: bool | str | Path | ssl.SSLContext) -> bool | ssl.SSLContext:
+def _ssl_verify(verify: bool | str | Path | ssl.SSLContext | None) -> ssl.SSLContext:
+    """The verifying context for ``verify``: None or True is the default trust store, a path adds
+    that PEM file's CAs to it, a context is used as given. Turning verification off is refused."""
+    if verify is False:
+        raise ValueError(
+            f"verify is False, but vendor clients always verify TLS certificates; to trust a private CA, "
+            f"set {CA_BUNDLE_VAR} to its PEM file"
+        )
+    if isinstance(verify, ssl.SSLContext):
+        return require_verification(verify)
     if isinstance(verify, str | Path):
-        return ssl.create_default_context(cafile=str(verify))
-    return verify
+        return tls_context(verify)
+    return tls_context(None)
 
 
 class VendorClient:
@@ -147,6 +157,8 @@ class VendorClient:
     ``pacer`` and ``breaker`` default to the process-wide ones of ``vendor`` (``pacer_for``,
     ``breaker_for``), so every client of a vendor in a process shares its budget and its breaker.
     ``sleep`` is the backoff sleep (tests inject a recorder). ``hooks`` see every HTTP exchange.
+    ``verify`` adds trusted CAs (a PEM path or a verifying ``ssl.SSLContext``); certificate and host
+    name verification cannot be turned off (see :mod:`cdp_platform.http.tls`).
     """
 
     def __init__(
@@ -160,7 +172,7 @@ class VendorClient:
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         timeout: float | httpx.Timeout = 30.0,
-        verify: bool | str | Path | ssl.SSLContext = True,
+        verify: bool | str | Path | ssl.SSLContext | None = None,
         headers: Mapping[str, str] | None = None,
         hooks: Sequence[RequestHook] = (),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -263,11 +275,14 @@ class VendorClient:
             failure = RetriesExhausted(self.vendor, exc.info, exc.request, attempts=call.attempts)
         except httpx.HTTPError as exc:
             # Exhausted retryable transport errors, and any other httpx failure (a bad URL scheme,
-            # an undecodable body): both carry the unredacted request, so neither leaves as is.
+            # an undecodable body, a certificate that does not verify): all carry the unredacted
+            # request, so none leaves as is.
             description = (
                 describe_request(call.last_request, self.secrets()) if call.last_request is not None else {}
             )
-            failure = VendorTransportError(
+            failure = tls_verification_error(
+                self.vendor, exc, str(description.get("url", "")), description, call.attempts
+            ) or VendorTransportError(
                 self.vendor,
                 error_kind(exc),
                 redact_text(str(exc) or type(exc).__name__, self.secrets()),

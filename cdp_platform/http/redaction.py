@@ -181,3 +181,21 @@ def library_logger(name: str) -> logging.Logger:
     if LOG_FILTER not in logger.filters:
         logger.addFilter(LOG_FILTER)
     return logger
+
+
+# The HTTP stack's own loggers see requests as sent: httpx logs every request's full URL at INFO
+# ("HTTP Request: GET https://graph.facebook.com/...?access_token=..."), which reaches the Dagster
+# event log as soon as an operator manages the ``httpx`` logger or lowers the root level, and
+# httpcore traces connections at DEBUG. A logger filter applies only to records logged on that very
+# logger, so each logger that emits is guarded, not just the parents.
+HTTP_STACK_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+for _name in HTTP_STACK_LOGGERS:
+    library_logger(_name)

@@ -1,8 +1,9 @@
 """When to try a request again, and how long to wait first.
 
 Retried: HTTP 429, 5xx, vendor throttles that arrive as 400/403 (Graph codes 4/17/32/613/80001+),
-timeouts and cut or refused connections. Not retried: any other 4xx, and quotas that will not
-refill within a run (HubSpot DAILY, Twitter's monthly cap, Salesforce REQUEST_LIMIT_EXCEEDED).
+timeouts and cut or refused connections. Not retried: any other 4xx, a TLS certificate that does
+not verify, and quotas that will not refill within a run (HubSpot DAILY, Twitter's monthly cap,
+Salesforce REQUEST_LIMIT_EXCEEDED).
 
 The wait is the vendor's own hint when it gives one (``Retry-After`` in seconds or as an HTTP
 date, Twitter ``x-rate-limit-reset``, Graph ``estimated_time_to_regain_access``), plus a little
@@ -32,6 +33,7 @@ from tenacity import (
 )
 
 from .errors import ErrorInfo
+from .tls import certificate_error
 
 # Transport failures worth another attempt: the request may not have reached the vendor, or its
 # answer was lost on the way back. Vendor APIs used here are read-only or idempotent searches.
@@ -138,7 +140,8 @@ def wait_for_hint(hint: float, policy: RetryPolicy) -> float:
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, RetryableStatus):
         return True
-    return isinstance(exc, RETRYABLE_TRANSPORT_ERRORS)
+    # A certificate that does not verify arrives as a ConnectError, but waiting will not fix it.
+    return isinstance(exc, RETRYABLE_TRANSPORT_ERRORS) and certificate_error(exc) is None
 
 
 class _Wait:

@@ -77,6 +77,7 @@ def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.Configurab
         page_size=vendor.page_size,
         timeout_seconds=vendor.timeout_seconds,
         otlp_endpoint=settings.otlp_endpoint,
+        ca_bundle=settings.ca_bundle,
         **credentials,
     )
 

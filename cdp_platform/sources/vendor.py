@@ -16,6 +16,7 @@ from pydantic import Field
 
 from cdp_platform.http import Auth, RetryPolicy, VendorClient
 from cdp_platform.http.telemetry import request_hooks
+from cdp_platform.http.tls import tls_context
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sources import sandbox_link
 
@@ -33,7 +34,9 @@ class VendorResource(dg.ConfigurableResource):
         default_factory=dict, description="Account identifiers (property, page...)."
     )
     ca_bundle: str | None = Field(
-        default=None, description="A CA bundle to verify the vendor's TLS certificate."
+        default=None,
+        description="PEM file of extra CAs trusted for the vendor's TLS certificate (CDP_CA_BUNDLE); "
+        "unset: the default trust store. Verification itself is always on.",
     )
     timeout_seconds: float = 30.0
     max_attempts: int = 6
@@ -81,6 +84,6 @@ class VendorResource(dg.ConfigurableResource):
             transport=transport,
             retry=RetryPolicy(max_attempts=self.max_attempts),
             timeout=self.timeout_seconds,
-            verify=self.ca_bundle or True,
+            verify=tls_context(self.ca_bundle),
             hooks=request_hooks(self.otlp_endpoint),
         )

@@ -31,9 +31,11 @@ def test_paths_are_appended_to_a_prefixed_base_and_absolute_urls_kept():
     asyncio.run(client.aclose())
 
 
-def test_verify_accepts_a_ca_bundle_path():
+def test_verify_accepts_a_ca_bundle_path_and_never_turns_verification_off():
     assert isinstance(_ssl_verify(certifi.where()), ssl.SSLContext)
-    assert _ssl_verify(False) is False
+    assert _ssl_verify(None).verify_mode == ssl.CERT_REQUIRED
+    with pytest.raises(ValueError, match="CDP_CA_BUNDLE"):
+        _ssl_verify(False)
 
 
 def test_stats_percentiles_and_snapshot():
