@@ -6,6 +6,10 @@ budget). Every page is spooled to the lake and checkpointed as it arrives; when 
 complete its rows are de-duplicated by id and handed to the raw lake IO manager, which replaces
 the partition file atomically, and then its checkpoint is cleared. A run killed at any moment
 resumes from the last checkpoint; a stream that fails does not stop the others from landing.
+
+Records of people who asked to be erased are dropped from every page before it is spooled, and
+once more before the partition is written (see :mod:`cdp_platform.privacy.suppression`); the
+count, never the values, is the ``suppressed_records`` metadata of each stream.
 """
 
 import asyncio
@@ -21,6 +25,7 @@ from cdp_platform.io.checkpoints import LakeCheckpointStore, PageSpool, checkpoi
 from cdp_platform.io.dead_letters import write_dead_letters
 from cdp_platform.io.lake import Lake
 from cdp_platform.io.resources import RAW_IO_MANAGER_KEY
+from cdp_platform.privacy.suppression import Suppressor
 from cdp_platform.sources.partitions import partition_window
 from cdp_platform.sources.stream import Stream, StreamContext, Window, finalize_rows, page_rows
 from cdp_platform.sources.vendor import VendorResource
@@ -51,6 +56,7 @@ async def extract_stream(
     options: dict[str, str],
     lake: Lake,
     page_size: int | None = None,
+    suppressor: Suppressor | None = None,
 ) -> StreamOutcome:
     """Extract one stream's window into the spool, then read the spool back as final rows."""
     prefix = checkpoint_prefix(stream.asset_path, window.partition)
@@ -64,6 +70,9 @@ async def extract_stream(
             async def on_page(page: Page, slice_name: str = piece.name) -> None:
                 frame = page_rows(stream, page, window, slice_name)
                 letters = [letter.to_dict() for letter in page.dead_letters]
+                if suppressor is not None:  # erased people never land, not even in the spool
+                    frame = suppressor.filter_rows(stream.source, stream.name, frame)
+                    letters = suppressor.filter_letters(stream.source, stream.name, letters)
                 await asyncio.to_thread(spool.write, slice_name, page.part, page.number, frame, letters)
 
             key = f"{prefix}/cursor/{piece.name}"
@@ -92,7 +101,11 @@ async def extract_stream(
 
 
 async def extract_source(
-    vendor: VendorResource, streams: Sequence[Stream], window: Window, lake: Lake
+    vendor: VendorResource,
+    streams: Sequence[Stream],
+    window: Window,
+    lake: Lake,
+    suppressor: Suppressor | None = None,
 ) -> list[StreamOutcome]:
     options = vendor.account_options()
     auth = vendor.auth()  # shared, so an OAuth token is fetched once per run, not per stream
@@ -100,7 +113,7 @@ async def extract_source(
     try:
         return await asyncio.gather(
             *(
-                extract_stream(s, c, window, options, lake, vendor.page_size)
+                extract_stream(s, c, window, options, lake, vendor.page_size, suppressor)
                 for s, c in zip(streams, clients, strict=True)
             )
         )
@@ -177,7 +190,10 @@ def build_raw_assets(
             for name in sorted(context.op_execution_context.selected_output_names)
             if name in by_output
         ]
-        outcomes = asyncio.run(extract_source(vendor, selected, window, lake))
+        suppressor = Suppressor.load(lake)  # None (and no hashing) while nobody was erased
+        outcomes = asyncio.run(extract_source(vendor, selected, window, lake, suppressor))
+        # Read the list again: a person erased while this run was fetching must not land either.
+        latest = Suppressor.load(lake)
 
         failures = []
         for outcome in outcomes:
@@ -188,8 +204,14 @@ def build_raw_assets(
                 )
                 failures.append(f"{stream.source}/{stream.name}: {reason}")
                 continue
+            suppressed = suppressor.count(stream.source, stream.name) if suppressor else 0
+            if latest is not None and outcome.rows is not None:
+                outcome.rows = latest.filter_rows(stream.source, stream.name, outcome.rows)
+                outcome.dead_letters = latest.filter_letters(stream.source, stream.name, outcome.dead_letters)
+                suppressed += latest.count(stream.source, stream.name)
             uri = write_dead_letters(lake, stream.source, stream.name, window.partition, outcome.dead_letters)
-            yield dg.Output(outcome.rows, output_name=stream.name, metadata=_metadata(outcome, uri))
+            metadata = {**_metadata(outcome, uri), "suppressed_records": dg.MetadataValue.int(suppressed)}
+            yield dg.Output(outcome.rows, output_name=stream.name, metadata=metadata)
             # The partition file is in place: the extraction's checkpoint has served its purpose.
             LakeCheckpointStore(lake).clear(checkpoint_prefix(stream.asset_path, window.partition))
             errors = sorted({letter.get("error", "") for letter in outcome.dead_letters})
