@@ -7,11 +7,15 @@ the variable and the fix.
 
 import dagster as dg
 
-from cdp_platform.automation import automation_definitions, with_automation
+from cdp_platform.automation import automation_definitions, with_automation, with_mart_freshness_policies
+from cdp_platform.automation.conditions import profile_after_the_day
 from cdp_platform.cleansed import cleansed_assets
-from cdp_platform.identity.assets import identity_map
+from cdp_platform.identity.assets import identity_map_asset
+from cdp_platform.identity.sandbox_truth import truth_loader
 from cdp_platform.io.resources import io_resources
-from cdp_platform.predictive.assets import PREDICTIVE_ASSETS
+from cdp_platform.predictive.assets import predictive_assets
+from cdp_platform.privacy.assets import privacy_definitions
+from cdp_platform.privacy.pseudonymize import pseudonymized_definitions
 from cdp_platform.profile.definitions import profile_definitions
 from cdp_platform.settings import Settings, check_settings, load_settings
 from cdp_platform.sources import raw_definitions
@@ -19,8 +23,16 @@ from cdp_platform.sources.partitions import daily_partitions
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every layer, and the jobs, schedules and sensors that run them."""
-    return dg.Definitions.merge(layer_definitions(settings), automation_definitions(settings))
+    """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy."""
+    return with_mart_freshness_policies(
+        dg.Definitions.merge(
+            layer_definitions(settings),
+            automation_definitions(settings),
+            privacy_definitions(settings),
+            pseudonymized_definitions(settings),
+        ),
+        settings,
+    )
 
 
 def layer_definitions(settings: Settings) -> dg.Definitions:
@@ -31,7 +43,13 @@ def layer_definitions(settings: Settings) -> dg.Definitions:
         raw_definitions(settings),
         dg.Definitions(assets=with_automation(cleansed_assets(partitions, settings.default_phone_region))),
         profile_definitions(settings),
-        dg.Definitions(assets=[identity_map, *PREDICTIVE_ASSETS]),
+        # The Python steps of the profile follow the day like its dbt models (see the translator).
+        dg.Definitions(
+            assets=with_automation(
+                [identity_map_asset(truth_loader(settings)), *predictive_assets(settings)],
+                profile_after_the_day(),
+            )
+        ),
     )
 
 

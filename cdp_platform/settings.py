@@ -116,6 +116,9 @@ class Settings:
     alert_webhook_set: bool = False
     # OTLP/HTTP base URL (``/v1/traces`` is appended); ``None`` turns request tracing off entirely.
     otlp_endpoint: str | None = None
+    # How old a profile mart may get before its freshness policy and check fail (hours): the marts
+    # are rebuilt daily once the day's sources are in, so a day plus the ingestion hour's slack.
+    mart_max_age_hours: int = 26
     # A PEM file of CAs trusted for vendor TLS in addition to the default store (absolute path);
     # ``None``: the default store only. Verification itself cannot be turned off.
     ca_bundle: str | None = None
@@ -244,6 +247,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         vendors=vendors,
         alert_webhook_set=_alert_webhook_set(environ),
         otlp_endpoint=_otlp_endpoint(environ),
+        mart_max_age_hours=_int(environ, "CDP_MART_MAX_AGE_HOURS", 26, 1),
         ca_bundle=_ca_bundle(environ),
         privacy_hmac_key_set=_get(environ, PRIVACY_HMAC_KEY_VAR) is not None,
         pseudonymized_warehouse=_pseudonymized_warehouse(environ, warehouse_path),

@@ -5,14 +5,20 @@ source), resolves it with :func:`cdp_platform.identity.resolve` against the prev
 client keeps its id, a merge keeps the oldest, a split is logged), and writes
 ``identity.identity_map``. Every run's merges and splits are appended to
 ``identity.identity_changes``, which is history and therefore never replaced.
+
+Against the bundled sandbox, whose true persons are known, the asset also grades itself: pairwise
+precision, recall and F1 over every candidate, clients holding more than one true person, and how
+many identified clients there are for how many true persons (``eval_*`` metadata).
 """
 
 import datetime
+from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from cdp_platform.identity.evaluate import evaluate
 from cdp_platform.identity.normalize import INPUT_COLUMNS
 from cdp_platform.identity.resolve import resolve
 from cdp_platform.identity.summary import summarize
@@ -55,34 +61,36 @@ def _append_changes(connection, changes: pl.DataFrame, run_id: str) -> None:
     connection.execute(f"insert into {IDENTITY_SCHEMA}.identity_changes by name select * from log")
 
 
-@dg.asset(
-    key="identity_map",
-    deps=[dg.AssetKey("int_identity_candidates")],
-    group_name="profile",
-    metadata={"schema": IDENTITY_SCHEMA},
-    kinds={"python", "splink", "duckdb"},
-    pool=WAREHOUSE_POOL,
-    description="One row per person-like record: its client_id and the evidence of its links.",
-)
-def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.Output[pl.DataFrame]:
-    with warehouse.get_connection() as connection:
-        candidates = connection.execute("select * from intermediate.int_identity_candidates").pl()
-        previous = _previous_map(connection)
-    resolution = resolve(candidates_for_resolution(candidates), previous=previous)
-    mapping = resolution.mapping
-    table = mapping.select(
-        "record_id",
-        "client_id",
-        pl.col("first_seen"),
-        pl.col("linked_by").list.join(",").alias("link_rule"),
-        pl.col("match_probability").cast(pl.Float64),
-    ).join(candidates.select("record_id", pl.col("source").cast(pl.String)), on="record_id", how="left")
-    with warehouse.get_connection() as connection:
-        _append_changes(connection, resolution.changes, context.run.run_id)
-    summary = summarize(resolution)
-    return dg.Output(
-        table,
-        metadata={
+def identity_map_asset(truth: Callable[[], pl.DataFrame] | None = None) -> dg.AssetsDefinition:
+    """The ``identity_map`` asset; with ``truth`` (a loader of record_id -> person_id, the sandbox's
+    :func:`cdp_platform.identity.sandbox_truth.candidate_persons`) it grades every run."""
+
+    @dg.asset(
+        key="identity_map",
+        deps=[dg.AssetKey("int_identity_candidates")],
+        group_name="profile",
+        metadata={"schema": IDENTITY_SCHEMA},
+        kinds={"python", "splink", "duckdb"},
+        pool=WAREHOUSE_POOL,
+        description="One row per person-like record: its client_id and the evidence of its links.",
+    )
+    def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.Output[pl.DataFrame]:
+        with warehouse.get_connection() as connection:
+            candidates = connection.execute("select * from intermediate.int_identity_candidates").pl()
+            previous = _previous_map(connection)
+        resolution = resolve(candidates_for_resolution(candidates), previous=previous)
+        mapping = resolution.mapping
+        table = mapping.select(
+            "record_id",
+            "client_id",
+            pl.col("first_seen"),
+            pl.col("linked_by").list.join(",").alias("link_rule"),
+            pl.col("match_probability").cast(pl.Float64),
+        ).join(candidates.select("record_id", pl.col("source").cast(pl.String)), on="record_id", how="left")
+        with warehouse.get_connection() as connection:
+            _append_changes(connection, resolution.changes, context.run.run_id)
+        summary = summarize(resolution)
+        metadata = {
             "clients": summary["clients"],
             "records": summary["records"],
             "clients_with_several_records": summary["clients_with_several_records"],
@@ -92,5 +100,41 @@ def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
             "refused_by_reason": dg.MetadataValue.json(summary["refused_by_reason"]),
             "changes": dg.MetadataValue.json(summary["changes"]),
             **{f"links_{rule}": count for rule, count in summary["links_by_rule"].items()},
-        },
-    )
+        }
+        if truth is not None:
+            metadata.update(
+                grade(
+                    table.join(candidates.select("record_id", "crm_id"), on="record_id", how="left"), truth()
+                )
+            )
+        return dg.Output(table, metadata=metadata)
+
+    return identity_map
+
+
+def grade(table: pl.DataFrame, persons: pl.DataFrame) -> dict[str, float | int]:
+    """``eval_*`` metadata: ``table`` (record_id, client_id, source, crm_id) against the true persons.
+
+    Identified clients are those holding a record that names a person (anything but an anonymous
+    web cookie), as ``client_360.is_identified`` counts them; with no client holding two persons,
+    identified clients = identified persons + the extra pieces missed links leave.
+    """
+    graded = table.join(persons, on="record_id", how="inner")
+    scores = evaluate(graded.select("record_id", "client_id"), graded.select("record_id", "person_id"))
+    names_a_person = (pl.col("source") != "google_analytics/user_daily_activity") | pl.col(
+        "crm_id"
+    ).is_not_null()
+    identified = graded.filter(names_a_person.any().over("client_id"))
+    return {
+        "eval_precision": round(float(scores["precision"]), 6),
+        "eval_recall": round(float(scores["recall"]), 6),
+        "eval_f1": round(float(scores["f1"]), 6),
+        "eval_multi_person_clusters": int(scores["multi_person_clusters"]),
+        "eval_graded_records": int(scores["records"]),
+        "eval_ungraded_records": table.height - graded.height,
+        "eval_identified_clients": int(identified["client_id"].n_unique()),
+        "eval_identified_persons": int(identified["person_id"].n_unique()),
+    }
+
+
+identity_map = identity_map_asset()

@@ -32,7 +32,9 @@ _HANDLES = ("n_instagram_username", "n_twitter_handle")
 PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64}
 
 
-def handle_email_pairs(prepared: pl.DataFrame, cluster_labels: pl.Series, min_plain_length: int) -> pl.DataFrame:
+def handle_email_pairs(
+    prepared: pl.DataFrame, cluster_labels: pl.Series, min_plain_length: int
+) -> pl.DataFrame:
     """(row_a, row_b) pairs: a row of a handle-only profile, a row of the one rich client whose
     mailbox user name equals the handle."""
     frame = prepared.with_columns(cluster_labels.alias("cluster"))

@@ -1,7 +1,8 @@
 """The predictive assets: per-interaction sentiment and per-client scores, between dbt models.
 
 ``interaction_sentiment`` reads the dbt model ``int_interactions_unioned`` and scores every text
-with VADER; ``client_scores`` reads ``int_client_purchases`` and fits BG/NBD + Gamma-Gamma. Both
+with VADER (and, against the bundled sandbox, grades itself on the sandbox's true labels: see
+:mod:`cdp_platform.predictive.sentiment_labels`); ``client_scores`` reads ``int_client_purchases`` and fits BG/NBD + Gamma-Gamma. Both
 are written to the warehouse schema ``predictive`` where the marts read them as dbt sources.
 
 When the purchases cannot support a fit (too few repeat buyers, a degenerate optimum), the scores
@@ -10,17 +11,21 @@ the reason: the profile still builds, and nobody reads numbers fitted on data th
 """
 
 import datetime
+import math
+import warnings
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
-from cdp_platform.predictive.errors import PredictiveError
+from cdp_platform.predictive.errors import PredictiveError, PredictiveWarning
 from cdp_platform.predictive.holdout import evaluate_holdout
 from cdp_platform.predictive.metadata import client_scores_metadata
 from cdp_platform.predictive.scores import score_clients
-from cdp_platform.predictive.sentiment import score_interactions
+from cdp_platform.predictive.sentiment import score_interactions, sentiment_accuracy
+from cdp_platform.predictive.sentiment_labels import SandboxSentimentLabels, sentiment_labels_for
+from cdp_platform.settings import Settings
 
 PREDICTIVE_SCHEMA = "predictive"
 HOLDOUT_DAYS = 365
@@ -39,33 +44,78 @@ SCORES_SCHEMA = {
 }
 
 
-@dg.asset(
-    key="interaction_sentiment",
-    deps=[dg.AssetKey("int_interactions_unioned")],
-    group_name="profile",
-    metadata={"schema": PREDICTIVE_SCHEMA},
-    kinds={"python", "duckdb"},
-    pool=WAREHOUSE_POOL,
-    description="VADER sentiment of every social text (tweets, Facebook and Instagram comments).",
-)
-def interaction_sentiment(warehouse: DuckDBResource) -> dg.Output[pl.DataFrame]:
-    with warehouse.get_connection() as connection:
-        texts = connection.execute(
-            "select interaction_id, text from intermediate.int_interactions_unioned where text is not null"
-        ).pl()
-    scored = score_interactions(texts, text_column="text").select(
-        "interaction_id",
-        "sentiment_compound",
-        pl.col("sentiment").alias("sentiment_label"),
+def sentiment_accuracy_metadata(
+    scored: pl.DataFrame, labels: SandboxSentimentLabels | None
+) -> dict[str, object]:
+    """Accuracy of the predicted labels against the true ones, when a truth source exists.
+
+    Only texts the source labels are graded, and how many that is is reported beside the number;
+    without a source (a real vendor) the metadata says there are no labels rather than a number.
+    """
+    if labels is None:
+        return {"sentiment_labels": "no labels: no social vendor is the bundled sandbox"}
+    graded = scored.join(labels.labels(), on="interaction_id", how="inner").filter(
+        pl.col("sentiment_label").is_not_null()
     )
-    counts = dict(scored.group_by("sentiment_label").len().iter_rows())
-    return dg.Output(
-        scored,
-        metadata={
-            "interactions": scored.height,
-            **{f"{label}_interactions": int(n) for label, n in counts.items() if label},
-        },
+    if graded.is_empty():
+        return {
+            "sentiment_labels": f"no labels: none of the {scored.height} texts is one the {labels.describe()} know"
+        }
+    accuracy = sentiment_accuracy(graded["sentiment_label"], graded["true_label"])
+
+    def plain(values: dict[str, float]) -> dict[str, float | None]:  # NaN (no such label) is not JSON
+        return {label: None if math.isnan(v) else round(v, 6) for label, v in values.items()}
+
+    return {
+        "sentiment_labels": labels.describe(),
+        "sentiment_accuracy": accuracy.accuracy,
+        "sentiment_labelled": accuracy.n,
+        "sentiment_recall": dg.MetadataValue.json(plain(accuracy.recall)),
+        "sentiment_precision": dg.MetadataValue.json(plain(accuracy.precision)),
+        "sentiment_confusion": dg.MetadataValue.json(accuracy.confusion),
+    }
+
+
+def build_interaction_sentiment(labels: SandboxSentimentLabels | None = None) -> dg.AssetsDefinition:
+    """The sentiment asset; with ``labels`` (the sandbox's) it also reports its accuracy."""
+
+    @dg.asset(
+        key="interaction_sentiment",
+        deps=[dg.AssetKey("int_interactions_unioned")],
+        group_name="profile",
+        metadata={"schema": PREDICTIVE_SCHEMA},
+        kinds={"python", "duckdb"},
+        pool=WAREHOUSE_POOL,
+        description=(
+            "VADER sentiment of every social text (tweets, Facebook and Instagram comments); against the "
+            "sandbox, its accuracy on the sandbox's true labels (metadata sentiment_accuracy)."
+        ),
     )
+    def interaction_sentiment(warehouse: DuckDBResource) -> dg.Output[pl.DataFrame]:
+        with warehouse.get_connection() as connection:
+            texts = connection.execute(
+                "select interaction_id, text from intermediate.int_interactions_unioned where text is not null"
+            ).pl()
+        scored = score_interactions(texts, text_column="text").select(
+            "interaction_id",
+            "sentiment_compound",
+            pl.col("sentiment").alias("sentiment_label"),
+        )
+        counts = dict(scored.group_by("sentiment_label").len().iter_rows())
+        return dg.Output(
+            scored,
+            metadata={
+                "interactions": scored.height,
+                **{f"{label}_interactions": int(n) for label, n in counts.items() if label},
+                **sentiment_accuracy_metadata(scored, labels),
+            },
+        )
+
+    return interaction_sentiment
+
+
+# Without a truth source: what tests and tools that assemble assets by hand get.
+interaction_sentiment = build_interaction_sentiment()
 
 
 @dg.asset(
@@ -96,18 +146,40 @@ def client_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         yield dg.AssetCheckResult(check_name="fit_supported", passed=False, description="no purchases yet")
         return
     observation_end: datetime.date = purchases["date"].max()
-    try:
-        scores = score_clients(purchases, observation_end)
-    except PredictiveError as exc:
+    # A fit that succeeds on data breaking an assumption of the model (spend tied to frequency, a
+    # barely determined parameter) says so with a PredictiveWarning: recorded here so that it reaches
+    # the run's log, the metadata and the check instead of only the step's stderr.
+    scores, error = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PredictiveWarning)
+        try:
+            scores = score_clients(purchases, observation_end)
+        except PredictiveError as exc:
+            error = exc
+    fit_warnings: list[str] = []
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, PredictiveWarning):
+            fit_warnings.append(str(caught_warning.message))
+        else:  # anything else goes on as it would have
+            warnings.warn_explicit(
+                caught_warning.message,
+                caught_warning.category,
+                caught_warning.filename,
+                caught_warning.lineno,
+            )
+    fit_warnings = list(dict.fromkeys(fit_warnings))
+    for message in fit_warnings:
+        context.log.warning(f"client_scores fit: {message}")
+    if scores is None:
         table = clients.rename({"customer_id": "client_id"}).with_columns(
             [pl.lit(None, dtype).alias(name) for name, dtype in SCORES_SCHEMA.items() if name != "client_id"]
         )
-        yield dg.Output(table, metadata={"clients": table.height, "fit": f"not supported: {exc}"})
+        yield dg.Output(table, metadata={"clients": table.height, "fit": f"not supported: {error}"})
         yield dg.AssetCheckResult(
-            check_name="fit_supported", passed=False, description=f"{type(exc).__name__}: {exc}"
+            check_name="fit_supported", passed=False, description=f"{type(error).__name__}: {error}"
         )
         return
-    metadata: dict[str, object] = {}
+    metadata: dict[str, object] = {"fit_warnings": dg.MetadataValue.json(fit_warnings)}
     try:
         holdout = evaluate_holdout(
             purchases, observation_end - datetime.timedelta(days=HOLDOUT_DAYS), observation_end
@@ -140,8 +212,19 @@ def client_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     yield dg.AssetCheckResult(
         check_name="fit_supported",
         passed=True,
-        metadata={"repeat_buyers": scores.bgnbd.n_repeat_buyers, "clients": table.height},
+        description=("supported, but: " + " / ".join(fit_warnings)) if fit_warnings else None,
+        metadata={
+            "repeat_buyers": scores.bgnbd.n_repeat_buyers,
+            "clients": table.height,
+            "fit_warnings": len(fit_warnings),
+        },
     )
 
 
 PREDICTIVE_ASSETS = [interaction_sentiment, client_scores]
+
+
+def predictive_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The predictive assets for ``settings``: sentiment graded on the sandbox's labels when the
+    social vendors are the in-process sandbox."""
+    return [build_interaction_sentiment(sentiment_labels_for(settings)), client_scores]

@@ -451,6 +451,8 @@ class SalesforceLeads(_PersonStream):
             "LeadSource": _LEAD_SOURCES[rng.randrange(len(_LEAD_SOURCES))],
             "Status": "Open - Not Contacted",
             "IsConverted": False,
+            # Its own draws (leads never change, so one answer per lead), leaving the other fields as they were.
+            "HasOptedOutOfEmail": record_random(self.seed, self.name, "email_optout", r).random() < 0.1,
             "Twitter_Handle__c": view.twitter,
             "CreatedDate": sf_timestamp(created),
             "LastModifiedDate": sf_timestamp(created),
@@ -664,6 +666,9 @@ class HubSpotContacts(_PersonStream):
         person = self.pop.person(person_index)
         view = source_view(self.seed, person, "hubspot", self.copy_of(r))
         rng = record_random(self.seed, self.name, r, int(modified > created))
+        # Its own stream of draws, so adding the consent property left every other field as it was;
+        # per version, so a later change of the record can be the person opting out (or back in).
+        consent = record_random(self.seed, self.name, "email_optout", r, int(modified > created))
         rid = self.record_id(r)
         stage = (
             "customer"
@@ -694,6 +699,7 @@ class HubSpotContacts(_PersonStream):
                 "twitterhandle": view.twitter,
                 "instagram_username": view.instagram,
                 "lifecyclestage": stage,
+                "hs_email_optout": consent.random() < 0.1,
                 "createdate": hs_timestamp(created),
                 "lastmodifieddate": hs_timestamp(modified),
                 "hs_object_id": rid,

@@ -54,8 +54,8 @@ from cdp_platform.sources.vendor import VendorResource
 PROPERTIES: dict[str, tuple[str, ...]] = {
     "contacts": (
         "email", "firstname", "lastname", "phone", "address", "city", "zip", "country", "company", "jobtitle",
-        "date_of_birth", "twitterhandle", "instagram_username", "lifecyclestage", "createdate",
-        "lastmodifieddate", "hs_object_id",
+        "date_of_birth", "twitterhandle", "instagram_username", "lifecyclestage", "hs_email_optout",
+        "createdate", "lastmodifieddate", "hs_object_id",
     ),
     "companies": (
         "name", "domain", "city", "country", "industry", "numberofemployees", "phone", "createdate",

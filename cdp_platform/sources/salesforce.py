@@ -34,8 +34,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "Lead": (
         "Id", "IsDeleted", "FirstName", "LastName", "Name", "Company", "Title", "Email", "Phone", "Street",
-        "City", "PostalCode", "Country", "LeadSource", "Status", "IsConverted", "Twitter_Handle__c",
-        "CreatedDate", "LastModifiedDate", "SystemModstamp",
+        "City", "PostalCode", "Country", "LeadSource", "Status", "IsConverted", "HasOptedOutOfEmail",
+        "Twitter_Handle__c", "CreatedDate", "LastModifiedDate", "SystemModstamp",
     ),
     "Opportunity": (
         "Id", "IsDeleted", "Name", "AccountId", "Account.Name", "ContactId", "Amount", "CloseDate",

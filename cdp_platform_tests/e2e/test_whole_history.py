@@ -3,7 +3,9 @@
 The sandbox serves ten days of history, so materializing eleven daily partitions of raw and
 cleansed, then the profile, is "materialize everything". Checks must pass (quarantine and the
 CLV fit, which a ten-day history cannot support, only warn), and client_360 must hold one row per
-resolved client, with CRM records resolved to their true persons without a wrong merge.
+resolved client. Every identity candidate (CRM and lead records, commenters, tweet authors, web
+visitors) is graded against the sandbox's truth: no client may hold two true persons, and the
+identified rows of client_360 are the true persons plus the pieces missed links leave.
 """
 
 import datetime
@@ -15,8 +17,10 @@ import pytest
 
 from cdp_platform.definitions import build_definitions
 from cdp_platform.identity import evaluate
+from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import load_settings
-from cdp_platform_tests.sources.support import SANDBOX_TODAY, truth_records
+from cdp_platform_tests.sources.support import SANDBOX_TODAY
 
 PERSONS = 600
 SPAN_DAYS = 10
@@ -45,12 +49,15 @@ def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
 
     raw = keys(lambda k: k.path[0] == "raw")
     cleansed = keys(lambda k: k.path[0] == "cleansed")
-    profile = keys(lambda k: graph.get(k).partitions_def is None)
+    profile = keys(lambda k: graph.get(k).partitions_def is None and k.path[0] != "pseudonymized")
+    # The pseudonymized copies are made of the finished marts, the timeline included.
+    pseudonymized = keys(lambda k: k.path[0] == "pseudonymized")
     jobs = [
         dg.define_asset_job("raw", selection=raw),
         dg.define_asset_job("cleansed", selection=cleansed),
         dg.define_asset_job("profile", selection=profile),
         dg.define_asset_job("timeline", selection=[dg.AssetKey("client_interactions")]),
+        dg.define_asset_job("pseudonymized", selection=pseudonymized),
     ]
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=jobs))
     instance = dg.DagsterInstance.ephemeral()
@@ -60,10 +67,12 @@ def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
         defs.resolve_job_def("cleansed").execute_in_process(tags=window, instance=instance),
         defs.resolve_job_def("profile").execute_in_process(instance=instance),
         defs.resolve_job_def("timeline").execute_in_process(tags=window, instance=instance),
+        defs.resolve_job_def("pseudonymized").execute_in_process(instance=instance),
     ]
     assert all(r.success for r in results)
     materialized = {e.asset_key for r in results for e in r.get_asset_materialization_events()}
-    assert set(raw) | set(cleansed) | set(profile) | {dg.AssetKey("client_interactions")} <= materialized
+    assert set(raw) | set(cleansed) | set(profile) | set(pseudonymized) <= materialized
+    assert dg.AssetKey("client_interactions") in materialized
     failed = [
         (e.asset_key.to_user_string(), e.check_name)
         for r in results
@@ -78,13 +87,86 @@ def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
         mapping = con.execute("select record_id, client_id from identity.identity_map").pl()
     assert clients[0] == clients[1] == resolved
 
-    # CRM and lead records, graded against the truth: no two true persons share a client.
-    truth = truth_records(PERSONS, 7, tmp_path / "truth")
-    truth = truth.filter(pl.col("person_id").is_not_null()).select(
+    # Every candidate graded against the truth: CRM and lead records by their ids, commenters,
+    # authors and web visitors through the records that carry their profile ids.
+    config = SandboxConfig(
+        persons=PERSONS, seed=7, today=datetime.date.fromisoformat(SANDBOX_TODAY), span_days=SPAN_DAYS
+    )
+    write_truth(config, tmp_path / "truth")
+    truth = pl.read_parquet(tmp_path / "truth" / "records.parquet")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        persons = candidate_persons(con, truth)
+        identified = con.execute("select client_id, is_identified from marts.client_360").pl()
+    graded = mapping.join(persons, on="record_id")
+    assert graded.height == mapping.height, "every candidate maps to one true person"
+    scores = evaluate(graded.select("record_id", "client_id"), graded.select("record_id", "person_id"))
+    print("identity scores over every candidate:", scores)
+    assert scores["precision"] >= 0.999, scores
+    assert scores["multi_person_clusters"] == 0, scores
+
+    # client_360 holds one row per true person, off only by identity errors: with no mixed client,
+    # its identified rows are exactly the persons plus one row per extra piece a person is split in.
+    known = graded.join(identified.filter("is_identified").select("client_id"), on="client_id")
+    pieces = known.group_by("person_id").agg(pl.col("client_id").n_unique().alias("clients"))
+    extra = int((pieces["clients"] - 1).sum())
+    print(
+        f"client_360: {identified.height} rows, {known['client_id'].n_unique()} identified, "
+        f"{pieces.height} identified true persons, {extra} extra rows from missed links"
+    )
+    assert known["client_id"].n_unique() == pieces.height + extra
+    # Measured: 602 identified rows for 530 persons (72 extra, 13.6 %), 57 of them social profiles
+    # that carry only a display name or a username (see the identity quality test).
+    assert extra <= 0.15 * pieces.height, "identity recall collapsed: far more split persons than measured"
+
+    # identity_map grades itself against the sandbox's own records; it must agree with this test's
+    # independent grading, which went through the warehouse's staging tables.
+    meta = next(
+        e.materialization.metadata
+        for r in results
+        for e in r.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("identity_map")
+    )
+    assert meta["eval_precision"].value == pytest.approx(scores["precision"], abs=1e-6)
+    assert meta["eval_recall"].value == pytest.approx(scores["recall"], abs=1e-6)
+    assert meta["eval_multi_person_clusters"].value == 0
+    assert meta["eval_ungraded_records"].value == 0
+    assert meta["eval_identified_clients"].value == known["client_id"].n_unique()
+    assert meta["eval_identified_persons"].value == pieces.height
+    anonymous = graded.join(identified.filter(~pl.col("is_identified")).select("client_id"), on="client_id")
+    assert set(anonymous["record_id"].str.split(":").list.first().unique()) == {"google_analytics"}
+
+
+def candidate_persons(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> pl.DataFrame:
+    """(record_id, person_id) for every identity candidate the pipeline made from the sandbox.
+
+    CRM records and lead forms keep their vendor id; a commenter, a tweet author and a web visitor
+    are keyed by their profile id, whose person is the person of any raw record carrying it.
+    """
+    people = truth.filter(pl.col("person_id").is_not_null())
+    records = people.select(
         (pl.col("stream").str.replace("/", ":") + ":" + pl.col("record_id")).alias("record_id"), "person_id"
     )
-    graded = mapping.join(truth, on="record_id")
-    assert graded.height > PERSONS // 2
-    scores = evaluate(graded.select("record_id", "client_id"), graded.select("record_id", "person_id"))
-    print("crm-record identity scores:", scores)
-    assert scores["precision"] >= 0.999, scores
+    profiles = [records]
+    for table, key, prefix in (
+        ("stg_facebook__post_comments", "facebook_id", "facebook:commenters:"),
+        ("stg_instagram__media_comments", "instagram_username", "instagram:commenters:"),
+        ("stg_twitter__mentions", "author_id", "twitter:authors:"),
+    ):
+        carried = con.execute(f"select record_id, {key} as profile from staging.{table}").pl()
+        profiles.append(
+            carried.join(people.select("record_id", "person_id"), on="record_id")
+            .select((pl.lit(prefix) + pl.col("profile").cast(pl.String)).alias("record_id"), "person_id")
+            .unique()
+        )
+    visits = people.filter(pl.col("stream") == "google_analytics/user_daily_activity")
+    profiles.append(
+        visits.select(
+            (pl.lit("google_analytics:visitors:") + pl.col("record_id").str.split(":").list.get(1)).alias(
+                "record_id"
+            ),
+            "person_id",
+        ).unique()
+    )
+    persons = pl.concat(profiles).unique()
+    assert persons["record_id"].n_unique() == persons.height, "a profile id carried by two true persons"
+    return persons

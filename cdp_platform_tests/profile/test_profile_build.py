@@ -106,6 +106,10 @@ def test_web_activity_windows(built: BuiltProfile):
     assert ada["conversions_90d"] == 4
     anonymous = built.dicts("select sessions_30d, purchases from marts.client_360 where client_id = 'C4'")[0]
     assert anonymous == {"sessions_30d": 5, "purchases": 0}
+    # Only anonymous web cookies: kept, counted, and not (yet) a known person.
+    identified = dict(built.query("select client_id, is_identified from marts.client_360"))
+    assert identified["C4"] is False
+    assert identified["C1"] is True and identified["C2"] is True
     none = built.dicts("select sessions_lifetime from marts.client_360 where client_id = 'C2'")[0]
     assert none == {"sessions_lifetime": 0}
 

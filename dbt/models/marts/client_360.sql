@@ -125,6 +125,19 @@ client_records as (
 
 ),
 
+{#- Identified: the client holds a record that names a person (a CRM or lead record, a social
+    profile) or a web visitor who logged in. A client made only of anonymous web cookies is kept
+    (its visits and purchases count) but is not yet a known person. -#}
+identified as (
+
+    select
+        client_id,
+        bool_or(source <> 'google_analytics/user_daily_activity' or crm_id is not null) as is_identified,
+    from client_records
+    group by client_id
+
+),
+
 best_name as (
 
     select
@@ -309,9 +322,9 @@ crm_facts as (
 
 ),
 
-{#- Consent: the most restrictive answer wins. A client who opted out in any CRM is opted out,
-    and the flag carries the most recent record that said so; otherwise the most recent record
-    that answered at all. -#}
+{#- Consent: the latest change wins. Of the client's CRM records that answer, the most recently
+    changed one gives the flag, its source and its time, so opting back in (or out) in either CRM
+    takes effect. On the same instant the opt-out wins: when in doubt, do not email. -#}
 consent as (
 
     select
@@ -323,7 +336,7 @@ consent as (
     where email_opt_out is not null
     qualify row_number() over (
         partition by client_id
-        order by email_opt_out desc, changed_at desc nulls last, source
+        order by changed_at desc nulls last, email_opt_out desc, source
     ) = 1
 
 ),
@@ -422,6 +435,7 @@ final as (
 
     select
         clients.client_id,
+        identified.is_identified,
         best_name.first_name,
         best_name.last_name,
         best_name.full_name,
@@ -483,6 +497,7 @@ final as (
 
     from clients
     cross join as_of
+    left join identified on clients.client_id = identified.client_id
     left join best_name on clients.client_id = best_name.client_id
     left join best_email on clients.client_id = best_email.client_id
     left join best_phone on clients.client_id = best_phone.client_id

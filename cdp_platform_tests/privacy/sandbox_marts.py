@@ -1,0 +1,151 @@
+"""The marts of a small sandbox, built once per test session for the consent and pseudonymization tests.
+
+Every layer is the platform's own: the raw assets fetch two days of history from the in-process
+sandbox through the vendor clients, the cleansed assets type them, dbt builds staging and
+intermediate, the real ``identity_map`` and ``interaction_sentiment`` (graded on the sandbox's
+labels, as the definitions wire it) run, and dbt builds the marts. To keep it quick, dbt runs twice
+(``run``, without its tests: ``cdp_platform_tests/profile`` runs those) instead of once per Dagster
+step, and ``client_scores``, which two days of purchases cannot support, is an empty table.
+
+Import the fixture ``sandbox_marts`` into a test module. The build is cached for the session, so
+every module that uses it shares one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_dbt import DbtCliResource
+
+from cdp_platform.definitions import build_definitions
+from cdp_platform.predictive.assets import PREDICTIVE_SCHEMA, SCORES_SCHEMA
+from cdp_platform.profile import prepare_manifest
+from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.records import SandboxData
+from cdp_platform.settings import Settings, load_settings
+from cdp_platform_tests.sources.support import SANDBOX_TODAY
+
+PERSONS = 300
+SPAN_DAYS = 1
+
+
+@dataclass
+class SandboxMarts:
+    root: Path
+    environ: dict[str, str]
+    settings: Settings
+    defs: dg.Definitions
+    data: SandboxData
+    sentiment: dg.AssetMaterialization
+    seconds: dict[str, float]
+
+    @property
+    def warehouse(self) -> Path:
+        return self.settings.warehouse_path
+
+    def frame(self, sql: str) -> pl.DataFrame:
+        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+            return connection.execute(sql).pl()
+
+
+_BUILT: dict[str, SandboxMarts] = {}
+
+
+def _build(root: Path) -> SandboxMarts:
+    seconds: dict[str, float] = {}
+    lap = time.perf_counter()
+
+    def timed(step: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        seconds[step] = round(now - lap, 2)
+        lap = now
+
+    today = datetime.date.fromisoformat(SANDBOX_TODAY)
+    days = [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
+    environ = {
+        "CDP_LAKE_ROOT": str(root / "lake"),
+        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
+        "CDP_SANDBOX_PERSONS": str(PERSONS),
+        "CDP_SANDBOX_SPAN_DAYS": str(SPAN_DAYS),
+        "CDP_PARTITIONS_START": days[0],
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+    prepare_manifest()
+    settings = load_settings(environ)
+    defs = build_definitions(settings)
+    graph = defs.resolve_asset_graph()
+    raw = [k for k in graph.get_all_asset_keys() if k.path[0] == "raw" and graph.get(k).is_materializable]
+    cleansed = [k for k in graph.get_all_asset_keys() if k.path[0] == "cleansed"]
+    jobs = dg.Definitions.merge(
+        defs,
+        dg.Definitions(
+            jobs=[
+                dg.define_asset_job("raw", selection=raw),
+                dg.define_asset_job("cleansed", selection=cleansed),
+            ]
+        ),
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    timed("definitions")
+    for day in days:
+        assert jobs.resolve_job_def("raw").execute_in_process(partition_key=day, instance=instance).success
+    timed("raw")
+    assert jobs.resolve_job_def("cleansed").execute_in_process(tags=window, instance=instance).success
+    timed("cleansed")
+
+    saved = {name: os.environ.get(name) for name in environ}
+    os.environ.update(environ)  # dbt finds the warehouse through CDP_WAREHOUSE_PATH (profiles.yml)
+    try:
+        dbt: DbtCliResource = defs.resources["dbt"]
+        # As the definitions wire them (sentiment graded on the sandbox's labels).
+        identity_map = defs.resolve_assets_def(dg.AssetKey("identity_map"))
+        sentiment = defs.resolve_assets_def(dg.AssetKey("interaction_sentiment"))
+        # dbt, then the Python assets that read its models, then the rest of dbt.
+        dbt.cli(
+            ["run", "--select", "staging int_identity_candidates int_interactions_unioned"],
+            raise_on_error=True,
+        ).wait()
+        timed("dbt staging and intermediate")
+        # Resolved from the definitions, they carry their resources already.
+        result = dg.materialize([identity_map, sentiment], instance=instance)
+        timed("identity_map and interaction_sentiment")
+        # Two days of purchases cannot support a CLV fit (client_scores would write null predictions
+        # after a third dbt run): an empty scores table, in the real asset's columns, stands in.
+        empty = pl.DataFrame(schema=SCORES_SCHEMA).to_arrow()  # noqa: F841  (read by DuckDB by name)
+        with duckdb.connect(str(settings.warehouse_path)) as connection:
+            connection.execute(f"create schema if not exists {PREDICTIVE_SCHEMA}")
+            connection.execute(
+                f"create or replace table {PREDICTIVE_SCHEMA}.client_scores as select * from empty"
+            )
+        dbt.cli(["run", "--select", "int_client_purchases marts"], raise_on_error=True).wait()
+        timed("dbt marts")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    sentiment = result.asset_materializations_for_node("interaction_sentiment")[0]
+    data = SandboxData(
+        SandboxConfig(persons=PERSONS, seed=settings.sandbox.seed, today=today, span_days=SPAN_DAYS)
+    )
+    return SandboxMarts(root, environ, settings, defs, data, sentiment, seconds)
+
+
+@pytest.fixture(scope="session")
+def sandbox_marts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxMarts]:
+    if "built" not in _BUILT:
+        _BUILT["built"] = _build(tmp_path_factory.mktemp("sandbox_marts"))
+    yield _BUILT["built"]
