@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: real S3 on loopback (moto's server), lakes, PostgreSQL."""
+"""Fixtures shared by the whole suite: real S3 on loopback (moto's server), lakes, PostgreSQL, and the
+README's `dagster dev`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import boto3
 import pytest
 
 from cdp_platform.io.lake import LocalLake, S3Lake
+from cdp_platform_tests.support import dagster_dev as dev
 from cdp_platform_tests.support.services import free_port, require_service
 
 
@@ -78,3 +80,18 @@ def fresh_database(postgres_url) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.DevServer]:
+    """The README's run command (``bash scripts/dev.sh``) on a free port, from an empty home: started
+    once for the tests that need the running UI (it takes a while to load), stopped at the end."""
+    folder = tmp_path_factory.mktemp("dagster_dev")
+    port = free_port()
+    server = dev.start(dev.readme_command(port), dev.dev_environment(folder), port, folder / "dagster-dev.log")
+    try:
+        yield server
+    finally:
+        graceful, leaked = dev.stop(server)
+    assert graceful, "dagster dev (scripts/dev.sh) did not stop within a minute of SIGTERM"
+    assert not leaked, "dagster dev (scripts/dev.sh) left processes running"

@@ -1,10 +1,12 @@
-"""Operations: ingestion jobs and schedules, CRM change sensors, declarative automation, alerts.
+"""Operations: ingestion jobs and schedules, CRM change sensors, declarative automation, the
+weekly profile rebuild, the marts' freshness, alerts.
 
-One module per idea: ``jobs`` (one job per source), ``schedules`` (yesterday daily, staggered; the
-weekly hook), ``crm_sensors`` (today's partition when the CRM changed), ``conditions`` (cleansed
-follows raw), ``alerts`` (run failures to a webhook). :func:`automation_definitions` assembles
-them from the settings; a future ``freshness`` module (freshness checks on the profile marts)
-joins the merge below the same way.
+One module per idea: ``jobs`` (one job per source, and the profile's full rebuild), ``schedules``
+(yesterday daily, staggered; the weekly rebuild), ``crm_sensors`` (today's partition when the CRM
+changed), ``conditions`` (cleansed follows raw, the profile follows the completed day),
+``freshness`` (the marts' freshness policies and checks), ``alerts`` (run failures to a webhook).
+:func:`automation_definitions` assembles them from the settings; the freshness policies are set on
+the marts where the whole code location is assembled (``cdp_platform.definitions``).
 
 Schedules and CRM sensors start running by themselves in production only: locally the bundled
 sandbox's day is already complete, so a CRM sensor would see "changes" on every tick; switch them
@@ -22,7 +24,12 @@ from cdp_platform.automation.alerts import (
 )
 from cdp_platform.automation.conditions import automation_sensor, follow_dependencies, with_automation
 from cdp_platform.automation.crm_sensors import CRM_SOURCES, crm_change_sensor
-from cdp_platform.automation.jobs import ingestion_job_name, ingestion_jobs
+from cdp_platform.automation.freshness import (
+    mart_freshness_checks,
+    mart_freshness_sensor,
+    with_mart_freshness_policies,
+)
+from cdp_platform.automation.jobs import ingestion_job_name, ingestion_jobs, profile_rebuild_job
 from cdp_platform.automation.schedules import daily_ingestion_schedule, weekly_schedule
 from cdp_platform.settings import Settings
 
@@ -41,11 +48,21 @@ def automation_definitions(settings: Settings) -> dg.Definitions:
         crm_change_sensor(source, jobs[source], default_status=sensor_status) for source in CRM_SOURCES
     ]
     sensors.append(automation_sensor())
+    rebuild = profile_rebuild_job()
+    schedules.append(weekly_schedule(rebuild, default_status=schedule_status))
+    freshness_checks = mart_freshness_checks(settings)
+    sensors.append(mart_freshness_sensor(freshness_checks, default_status=sensor_status))
     resources = {}
     if settings.alert_webhook_set:
         sensors.append(run_failure_alert_sensor())
         resources[ALERT_RESOURCE_KEY] = alert_webhook_resource()
-    return dg.Definitions(jobs=list(jobs.values()), schedules=schedules, sensors=sensors, resources=resources)
+    return dg.Definitions(
+        jobs=[*jobs.values(), rebuild],
+        schedules=schedules,
+        sensors=sensors,
+        asset_checks=freshness_checks,
+        resources=resources,
+    )
 
 
 __all__ = [
@@ -54,4 +71,5 @@ __all__ = [
     "ingestion_job_name",
     "weekly_schedule",
     "with_automation",
+    "with_mart_freshness_policies",
 ]

@@ -5,8 +5,8 @@ midnight UTC. The sources start at different minutes past the hour: a vendor's b
 ten-second window, the Graph API's hourly app usage shared by Facebook and Instagram, Salesforce's
 daily request allowance) is spent by one run at a time, not by six runs starting together.
 
-The weekly rebuild of the profile marts is :func:`weekly_schedule`: it schedules a job the profile
-layer defines (dbt), so this module holds no placeholder for it.
+The weekly full rebuild of the profile (``profile_full_rebuild``, see ``jobs``) is
+:func:`weekly_schedule`, on Sundays at 03:00 UTC, once the day's profile has been built.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def weekly_schedule(
     cron_schedule: str = WEEKLY_CRON,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
 ) -> dg.ScheduleDefinition:
-    """The weekly rebuild of an unpartitioned job (the profile marts), once its job exists."""
+    """The weekly run of ``job``, without a partition (the profile's full rebuild); the job's tags
+    (``cdp/full_refresh``) go on every run it starts."""
     return dg.ScheduleDefinition(
         name=f"{job.name}_weekly",
         cron_schedule=cron_schedule,

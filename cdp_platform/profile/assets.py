@@ -7,6 +7,10 @@ rebuilds exactly its window: the window is handed to dbt as the vars ``min_date`
 
 Both run ``dbt build``, so a model's tests run right after it and come back as asset checks. dbt
 writes the DuckDB warehouse, which allows one writing process: both are in the warehouse pool.
+
+A run tagged ``cdp/full_refresh=true`` without a partition (the weekly ``profile_full_rebuild``)
+builds with ``--full-refresh``: the timeline is recreated from its inputs, which drops the rows
+whose records are gone from the layers below; a daily window run only replaces its own rows.
 """
 
 import json
@@ -16,6 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from cdp_platform.automation.jobs import FULL_REFRESH_TAG
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.profile.translator import ProfileTranslator
 
@@ -33,6 +38,17 @@ def partition_window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     return {"min_date": window.start.date().isoformat(), "max_date": window.end.date().isoformat()}
 
 
+def full_refresh_args(context: dg.AssetExecutionContext) -> list[str]:
+    """``["--full-refresh"]`` for a run tagged for it, unless the run has a partition: a full refresh
+    limited to one window would recreate the timeline with that window's rows only."""
+    if context.run.tags.get(FULL_REFRESH_TAG) != "true":
+        return []
+    if context.has_partition_key or context.has_partition_key_range:
+        context.log.warning(f"{FULL_REFRESH_TAG} ignored: a partition run rebuilds only its window")
+        return []
+    return ["--full-refresh"]
+
+
 def build_dbt_assets(
     project: DbtProject, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
@@ -48,7 +64,7 @@ def build_dbt_assets(
         pool=WAREHOUSE_POOL,
     )
     def profile_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build", *full_refresh_args(context)], context=context).stream()
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -62,7 +78,7 @@ def build_dbt_assets(
     )
     def profile_dbt_timeline(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         window = partition_window_vars(context)
-        args = ["build", *(["--vars", json.dumps(window)] if window else [])]
+        args = ["build", *full_refresh_args(context), *(["--vars", json.dumps(window)] if window else [])]
         yield from dbt.cli(args, context=context).stream()
 
     return [profile_dbt_models, profile_dbt_timeline]

@@ -16,17 +16,19 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from cdp_platform.automation.conditions import profile_after_the_day, timeline_after_the_day
+
 CLEANSED_SOURCE_PREFIX = "cleansed_"
 GROUP_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "profile"}
 
 
 def profile_automation_condition() -> dg.AutomationCondition:
-    """Rebuild a model when something it reads was updated, never while it or its inputs run.
+    """Rebuild an asset when something it reads was updated, never while it or its inputs run.
 
-    Dagster's ``eager()`` also waits while any dependency is missing, which for an unpartitioned
-    model reading a daily-partitioned cleansed table means any missing day of history: the profile
-    would never build. A model also does not start from "missing" alone: a source table only
-    exists once its cleansed asset has run, so the first build waits for the first update.
+    For assets derived from the marts (the pseudonymized marts follow the marts and each erasure).
+    The profile's own models follow the completed day instead (:meth:`ProfileTranslator.
+    get_automation_condition`). Not ``eager()``: that also waits while any dependency is missing,
+    which for an unpartitioned asset reading a daily-partitioned one means any missing day of history.
     ``in_progress`` guards are explicit because a dbt multi-asset runs many models per run.
     """
     return (
@@ -60,6 +62,11 @@ class ProfileTranslator(DagsterDbtTranslator):
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition | None:
+        """Once a day, after every source of the day is in (``cdp_platform.automation.conditions``):
+        the incremental models, which are the daily-partitioned ones (``cdp_platform.profile.assets``),
+        rebuild the completed day's window after the models they read were rebuilt."""
         if dbt_resource_props["resource_type"] != "model":
             return None
-        return profile_automation_condition()
+        if dbt_resource_props.get("config", {}).get("materialized") == "incremental":
+            return timeline_after_the_day()
+        return profile_after_the_day()

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 from dagster_dbt import DbtProject
 
+from cdp_platform.automation.conditions import profile_after_the_day, timeline_after_the_day
 from cdp_platform.definitions import build_definitions
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.profile import (
@@ -86,15 +87,18 @@ def _nodes(condition: dg.AutomationCondition):
 
 
 def test_every_model_automates_with_the_in_progress_guard(defs: dg.Definitions):
+    # The models follow the completed day (cdp_platform_tests/automation/test_profile_day.py tests
+    # how); the incremental timeline, daily-partitioned, rebuilds that day's window.
     graph = defs.resolve_asset_graph()
-    for key in ("stg_twitter__mentions", "int_interactions_unioned", "client_360", "client_interactions"):
-        condition = graph.get(dg.AssetKey(key)).automation_condition
-        assert condition == profile_automation_condition()
-    nodes = list(_nodes(profile_automation_condition()))
-    assert ~dg.AutomationCondition.in_progress() in nodes
-    assert ~dg.AutomationCondition.any_deps_in_progress() in nodes
-    # Not eager(): that waits for every day of cleansed history to exist.
-    assert ~dg.AutomationCondition.any_deps_missing() not in nodes
+    for key in ("stg_twitter__mentions", "int_interactions_unioned", "client_360"):
+        assert graph.get(dg.AssetKey(key)).automation_condition == profile_after_the_day()
+    assert graph.get(dg.AssetKey("client_interactions")).automation_condition == timeline_after_the_day()
+    for condition in (profile_after_the_day(), timeline_after_the_day(), profile_automation_condition()):
+        nodes = list(_nodes(condition))
+        assert ~dg.AutomationCondition.in_progress() in nodes
+        assert ~dg.AutomationCondition.any_deps_in_progress() in nodes
+        # Not eager(): that waits for every day of cleansed history to exist.
+        assert ~dg.AutomationCondition.any_deps_missing() not in nodes
 
 
 def test_dbt_tests_are_asset_checks(defs: dg.Definitions):
