@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,7 @@ import polars as pl
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.deterministic import limit_values, stitch
 from cdp_platform.identity.handle_email import HANDLE_EMAIL_RULE, handle_email_pairs
-from cdp_platform.identity.merge import LINK_SCHEMA, merge_clusters
+from cdp_platform.identity.merge import LINK_SCHEMA, PROBABILISTIC_RULE, merge_clusters
 from cdp_platform.identity.normalize import prepare
 from cdp_platform.identity.probabilistic import match_pairs
 from cdp_platform.identity.stable_ids import assign_client_ids
@@ -76,25 +77,32 @@ def resolve(
     refused = deterministic.refused
     values = limit_values(prepared)
     later_links = [pl.DataFrame(schema=LINK_SCHEMA)]
+    # Each later stage proposes pairs; merge_clusters applies those that break no safeguard.
+    stages: list[tuple[str, Callable[[np.ndarray], pl.DataFrame]]] = []
     if config.probabilistic.enabled:
-        pairs = match_pairs(prepared, cluster, config.probabilistic)
-        merged = merge_clusters(prepared, cluster, values, pairs, config)
-        cluster = merged.cluster
-        later_links.append(merged.links)
-        refused = pl.concat([refused, merged.refused])
+        stages.append(
+            (PROBABILISTIC_RULE, lambda clusters: match_pairs(prepared, clusters, config.probabilistic))
+        )
     if config.link_handle_emails:
-        pairs = handle_email_pairs(
-            prepared, pl.Series(cluster), config.handle_email_min_plain_length
-        ).with_columns(pl.lit(None, dtype=pl.Float64).alias("match_probability"))
-        merged = merge_clusters(prepared, cluster, values, pairs, config, rule=HANDLE_EMAIL_RULE)
-        cluster = merged.cluster
-        later_links.append(merged.links)
-        refused = pl.concat([refused, merged.refused])
+        stages.append(
+            (
+                HANDLE_EMAIL_RULE,
+                lambda clusters: _unscored(
+                    handle_email_pairs(prepared, pl.Series(clusters), config.handle_email_min_plain_length)
+                ),
+            )
+        )
     if config.link_unique_names:
-        pairs = unique_name_pairs(
-            prepared, pl.Series(cluster), config.unique_name_max_expected_holders
-        ).with_columns(pl.lit(None, dtype=pl.Float64).alias("match_probability"))
-        merged = merge_clusters(prepared, cluster, values, pairs, config, rule=UNIQUE_NAME_RULE)
+        stages.append(
+            (
+                UNIQUE_NAME_RULE,
+                lambda clusters: _unscored(
+                    unique_name_pairs(prepared, pl.Series(clusters), config.unique_name_max_expected_holders)
+                ),
+            )
+        )
+    for rule, propose in stages:
+        merged = merge_clusters(prepared, cluster, values, propose(cluster), config, rule=rule)
         cluster = merged.cluster
         later_links.append(merged.links)
         refused = pl.concat([refused, merged.refused])
@@ -124,6 +132,11 @@ def resolve(
         ),
         changes=changes,
     )
+
+
+def _unscored(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Pairs of a rule without a score, in the shape merge_clusters takes."""
+    return pairs.with_columns(pl.lit(None, dtype=pl.Float64).alias("match_probability"))
 
 
 def _evidence(links: pl.DataFrame, n: int) -> pl.DataFrame:
