@@ -61,7 +61,7 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from cdp_platform.io.lake import lake_from_settings
     from cdp_platform.privacy import audit
-    from cdp_platform.privacy.erasure import ErasureInputError, normalized_seed, process
+    from cdp_platform.privacy.erasure import ErasureInputError, normalized_seed, process_with_settings
     from cdp_platform.privacy.hashing import PrivacyKeyError, privacy_key
     from cdp_platform.settings import SettingsError, check_settings, load_settings
 
@@ -116,13 +116,8 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 return EXIT_DONE
         code = EXIT_DONE
         for filed in requests:
-            outcome = process(
-                filed,
-                lake=lake,
-                connection=connection,
-                key=key,
-                phone_region=settings.default_phone_region,
-                pseudonymized=settings.pseudonymized_warehouse_path,
+            outcome = process_with_settings(
+                filed, lake=lake, connection=connection, key=key, settings=settings
             )
             print(json.dumps(outcome.summary(), sort_keys=True))
             if outcome.status == "not_found":

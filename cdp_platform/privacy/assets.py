@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 from cdp_platform.io.resources import LakeResource
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.privacy import audit
-from cdp_platform.privacy.erasure import Outcome, process
+from cdp_platform.privacy.erasure import Outcome, process_with_settings
 from cdp_platform.privacy.hashing import privacy_key
 from cdp_platform.settings import Settings
 
@@ -40,14 +40,7 @@ def process_pending(
     for filed in audit.pending_requests(connection):
         try:
             outcomes.append(
-                process(
-                    filed,
-                    lake=lake,
-                    connection=connection,
-                    key=key,
-                    phone_region=settings.default_phone_region,
-                    pseudonymized=settings.pseudonymized_warehouse_path,
-                )
+                process_with_settings(filed, lake=lake, connection=connection, key=key, settings=settings)
             )
         except Exception as exc:  # one broken request must not hold up the others
             failed.append(filed.request_id)

@@ -55,6 +55,7 @@ from cdp_platform.privacy.identifiers import (
     person_streams,
 )
 from cdp_platform.privacy.suppression import write_suppression
+from cdp_platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -640,3 +641,22 @@ def _record(
     )
     if not in_transaction:
         connection.execute("commit")
+
+
+def process_with_settings(
+    filed: audit.ErasureRequest,
+    *,
+    lake: Lake,
+    connection: duckdb.DuckDBPyConnection,
+    key: bytes,
+    settings: Settings,
+) -> Outcome:
+    """:func:`process` with the platform's phone region and pseudonymized file (the job and the CLI)."""
+    return process(
+        filed,
+        lake=lake,
+        connection=connection,
+        key=key,
+        phone_region=settings.default_phone_region,
+        pseudonymized=settings.pseudonymized_warehouse_path,
+    )
