@@ -20,7 +20,7 @@ from cdp_platform.identity import evaluate
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import load_settings
-from cdp_platform_tests.sources.support import SANDBOX_TODAY
+from cdp_platform_tests.sources.support import SANDBOX_TODAY, sandbox_environ
 
 PERSONS = 600
 SPAN_DAYS = 10
@@ -29,14 +29,7 @@ WARNINGS_ALLOWED = {"quarantine_empty", "fit_supported", "schema_drift"}
 
 @pytest.mark.slow
 def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
-    environ = {
-        "CDP_LAKE_ROOT": str(tmp_path / "lake"),
-        "CDP_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
-        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
-        "CDP_SANDBOX_PERSONS": str(PERSONS),
-        "CDP_SANDBOX_SPAN_DAYS": str(SPAN_DAYS),
-        "CDP_PARTITIONS_START": "2026-11-01",
-    }
+    environ = sandbox_environ(tmp_path, PERSONS, SPAN_DAYS)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)  # dbt reads the warehouse path from the environment
     defs = build_definitions(load_settings(environ))

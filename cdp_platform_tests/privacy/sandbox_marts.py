@@ -32,7 +32,7 @@ from cdp_platform.profile import prepare_manifest
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.records import SandboxData
 from cdp_platform.settings import Settings, load_settings
-from cdp_platform_tests.sources.support import SANDBOX_TODAY
+from cdp_platform_tests.sources.support import SANDBOX_TODAY, sandbox_environ
 
 PERSONS = 300
 SPAN_DAYS = 1
@@ -73,12 +73,7 @@ def _build(root: Path) -> SandboxMarts:
     today = datetime.date.fromisoformat(SANDBOX_TODAY)
     days = [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
     environ = {
-        "CDP_LAKE_ROOT": str(root / "lake"),
-        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
-        "CDP_SANDBOX_PERSONS": str(PERSONS),
-        "CDP_SANDBOX_SPAN_DAYS": str(SPAN_DAYS),
-        "CDP_PARTITIONS_START": days[0],
+        **sandbox_environ(root, PERSONS, SPAN_DAYS, partitions_start=days[0]),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
     prepare_manifest()

@@ -36,7 +36,7 @@ from cdp_platform.privacy.identifiers import identify, person_streams
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import load_settings
-from cdp_platform_tests.sources.support import SANDBOX_TODAY
+from cdp_platform_tests.sources.support import SANDBOX_TODAY, sandbox_environ
 
 PERSONS = 150
 SPAN_DAYS = 2
@@ -338,14 +338,7 @@ def _held(scan: Scan, person: Person) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_erased_people_leave_every_layer_and_stay_out(tmp_path, monkeypatch, capsys):
-    environ = {
-        "CDP_LAKE_ROOT": str(tmp_path / "lake"),
-        "CDP_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
-        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
-        "CDP_SANDBOX_PERSONS": str(PERSONS),
-        "CDP_SANDBOX_SPAN_DAYS": str(SPAN_DAYS),
-        "CDP_PARTITIONS_START": "2026-11-01",
-    }
+    environ = sandbox_environ(tmp_path, PERSONS, SPAN_DAYS)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)  # dbt and the CLI read the environment themselves
     monkeypatch.delenv("CDP_PRIVACY_HMAC_KEY", raising=False)  # the local key file is created

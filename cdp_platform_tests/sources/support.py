@@ -29,6 +29,20 @@ from cdp_platform_tests.support.services import free_port
 SANDBOX_TODAY = "2026-11-26"
 
 
+def sandbox_environ(
+    root: Path, persons: int, span_days: int, partitions_start: str = "2026-11-01"
+) -> dict[str, str]:
+    """The environment of a whole-pipeline test: lake and warehouse under ``root``, a small pinned sandbox."""
+    return {
+        "CDP_LAKE_ROOT": str(root / "lake"),
+        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
+        "CDP_SANDBOX_PERSONS": str(persons),
+        "CDP_SANDBOX_SPAN_DAYS": str(span_days),
+        "CDP_PARTITIONS_START": partitions_start,
+    }
+
+
 def ingest(
     environ: dict[str, str],
     partitions: list[str],
