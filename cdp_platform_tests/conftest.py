@@ -93,5 +93,5 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.DevSer
         yield server
     finally:
         graceful, leaked = dev.stop(server)
-    assert graceful, "dagster dev (scripts/dev.sh) did not stop within a minute of SIGTERM"
+    assert graceful, "dagster dev (scripts/dev.sh) did not stop within a minute of Ctrl-C (SIGINT to its process group)"
     assert not leaked, "dagster dev (scripts/dev.sh) left processes running"

@@ -34,5 +34,5 @@ def test_dg_dev_serves_the_loaded_code_location(tmp_path):
         _serves_the_loaded_code_location(server)
     finally:
         graceful, leaked = dev.stop(server)
-    assert graceful, "dagster dev did not stop within a minute of SIGTERM"
+    assert graceful, "dagster dev did not stop within a minute of Ctrl-C (SIGINT to its process group)"
     assert not leaked, "dagster dev left processes running"

@@ -1,8 +1,12 @@
 """``dagster dev`` as the README starts it, in its own process group on a free port, for the tests
 that need the running UI (the dev smoke test and the browser test share one).
 
-Started in the background of a non-interactive shell, ``dagster dev`` ignores SIGINT and SIGTERM
-sent to it alone; signalling its process group stops the webserver, daemon and code server together.
+It is stopped as a user stops it in a terminal: Ctrl-C, a SIGINT to its whole process group, which
+the webserver, the daemon and the code servers each handle by shutting down. The child starts with
+the default SIGINT and SIGTERM handling whatever the test runner inherited: a runner started in the
+background (CI, a job runner) ignores SIGINT, Python passes that on, and Dagster maps SIGTERM to the
+SIGINT handler, so ``dagster dev`` would then ignore both and its code servers would only exit when
+their heartbeat times out, sometimes after the test's minute.
 """
 
 from __future__ import annotations
@@ -98,6 +102,12 @@ class DevServer:
         return {"/".join(node["assetKey"]["path"]) for node in self.graphql(ASSETS)["assetNodes"]}
 
 
+def _default_interrupt_handling() -> None:
+    """In the child before exec: SIGINT and SIGTERM handled as in a terminal (not inherited ignores)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def start(command: Sequence[str], env: Mapping[str, str], port: int, log_path: Path) -> DevServer:
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -107,6 +117,7 @@ def start(command: Sequence[str], env: Mapping[str, str], port: int, log_path: P
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so the whole tree can be stopped
+        preexec_fn=_default_interrupt_handling,
     )
     return DevServer(process, os.getpgid(process.pid), port, Path(env["DAGSTER_HOME"]), log_path, log)
 
@@ -136,11 +147,11 @@ def wait_loaded(server: DevServer, timeout: float = LOAD_TIMEOUT_SECONDS) -> dic
 
 
 def stop(server: DevServer) -> tuple[bool, bool]:
-    """SIGTERM to the group; returns (stopped within the timeout, left processes behind).
+    """Ctrl-C (SIGINT to the group); returns (stopped within the timeout, left processes behind).
 
     Whatever the answer, nothing of the group is left running afterwards.
     """
-    os.killpg(server.pgid, signal.SIGTERM)
+    os.killpg(server.pgid, signal.SIGINT)
     try:
         server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         graceful = True
