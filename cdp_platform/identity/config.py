@@ -139,15 +139,19 @@ class ResolutionConfig:
     # (see handle_email); a key without a two-digit number must be at least this long to count.
     link_handle_emails: bool = True
     handle_email_min_plain_length: int = 12
+    # Link handle-only social profiles whose handle spells a client's name and carries the number
+    # only that client's mailbox carries (``james.dumont8427``; see handle_email.handle_name_pairs).
+    link_handle_names: bool = True
     # Link name-only social profiles to the one rich client carrying their name (see unique_names).
     link_unique_names: bool = True
-    # How many holders of a name may be expected in the data before it is too common to link on.
-    # The estimate treats first and last names as independent; they are not (French first names go
-    # with French last names), so it runs low: at 0.02, 4 of 585 such links on 100,000 sandbox
-    # records joined two people; at 0.01 none of 404 did. At 1,000,000 records 0.01 still makes
-    # about 10 wrong links in 1,815 and 0.005 about 4 in 1,462 (recall 0.8386 vs 0.8378); on the
-    # 2,000-person sandbox 0.005 costs 2.5 points of recall. Lower it for large populations.
-    unique_name_max_expected_holders: float = 0.01
+    # How many holders of a name may be expected among the rich clients before it is too common to
+    # link on (clients * share of the first name * share of the last name). Higher links more
+    # commenters and, in a large population, more of them to a stranger with the same name: on the
+    # 2,000-person sandbox 0.1 reaches recall 0.991 with no wrong merge (0.01: 0.953); on 100,000
+    # records (45,000 persons) 0.1 gives precision 0.99957 and 15 clients holding two people, 0.01
+    # gives 0.99991 and 2 (recall 0.951 vs 0.905). Measured in benchmarks/README.md; lower it where
+    # a wrong merge costs more than a missed commenter.
+    unique_name_max_expected_holders: float = 0.1
 
     def __post_init__(self) -> None:
         unknown = (set(self.limits) - set(LIMIT_TYPES)) | (set(self.priorities) - set(LINK_TYPES))

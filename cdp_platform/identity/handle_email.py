@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from cdp_platform.identity.nicknames import CANONICAL_FIRST_NAME
 from cdp_platform.identity.normalize import user_key
 
 HANDLE_EMAIL_RULE = "handle_email"
@@ -59,6 +60,90 @@ def handle_email_pairs(
     return (
         handles.filter(distinctive)
         .join(mailboxes, on="key")
+        .select(
+            pl.min_horizontal("row", "rich_row").cast(pl.Int64).alias("row_a"),
+            pl.max_horizontal("row", "rich_row").cast(pl.Int64).alias("row_b"),
+        )
+        .unique()
+        .sort("row_a", "row_b")
+    )
+
+
+HANDLE_NAME_RULE = "handle_name"
+# first part, separator, last part, optional separator, number: ``james.dumont8427``,
+# ``christop.mann5101`` (Instagram cuts long names), ``erna_haase_8731``.
+_NAME_HANDLE = r"^([a-z]+)[._\-]+([a-z]+)[._\-]*(\d{2,})$"
+
+
+def handle_name_pairs(prepared: pl.DataFrame, cluster_labels: pl.Series) -> pl.DataFrame:
+    """(row_a, row_b) pairs: a row of a handle-only profile whose handle spells a name and a number,
+    a row of the one rich client carrying that number and that name.
+
+    ``james.dumont8427`` on Instagram and ``jdumont8427@free.fr`` of James Dumont in HubSpot share no
+    key, but the handle names the person (first name, or its start, then last name, or its start)
+    and carries the number the person put in the mailbox. Two pieces of evidence that each alone
+    would not do: the number must be held by exactly one rich client (a year shared by two clients
+    links neither), and the name must agree: the handle's first part starts that client's first
+    name or its formal form (``drew`` for Andrew through the nickname table), at least three
+    letters or the whole name; the second part starts the last name, at least three letters.
+    """
+    frame = prepared.with_columns(cluster_labels.alias("cluster"))
+    rich = frame.group_by("cluster").agg(
+        pl.any_horizontal(pl.col(column).is_not_null() for column in _RICH).any().alias("rich")
+    )
+    frame = frame.join(rich, on="cluster", how="left")
+    holders = (
+        frame.filter(pl.col("rich") & pl.col("n_number").is_not_null())
+        .group_by("n_number")
+        .agg(pl.col("cluster").unique().alias("clusters"))
+        .filter(pl.col("clusters").list.len() == 1)
+        .select(pl.col("n_number").alias("number"), pl.col("clusters").list.first().alias("rich_cluster"))
+    )
+    names = frame.filter(
+        pl.col("rich") & pl.col("n_first").is_not_null() & pl.col("n_last").is_not_null()
+    ).select(
+        pl.col("cluster").alias("rich_cluster"),
+        pl.col("row").alias("rich_row"),
+        "n_first",
+        "n_first_canonical",
+        "n_last",
+    )
+    handles = (
+        pl.concat(
+            [
+                frame.filter(~pl.col("rich") & pl.col(column).is_not_null()).select(
+                    "row", pl.col(column).str.extract_groups(_NAME_HANDLE).alias("parts")
+                )
+                for column in _HANDLES
+            ]
+        )
+        .select(
+            "row",
+            pl.col("parts").struct.field("1").alias("h_first"),
+            pl.col("parts").struct.field("2").alias("h_last"),
+            pl.col("parts").struct.field("3").alias("number"),
+        )
+        .drop_nulls()
+    )
+    handles = handles.with_columns(pl.col("h_first").replace(CANONICAL_FIRST_NAME).alias("h_first_canonical"))
+    first_agrees = (
+        (pl.col("h_first") == pl.col("n_first"))
+        | (pl.col("h_first_canonical") == pl.col("n_first_canonical"))
+        | (
+            (pl.col("h_first").str.len_chars() >= 3)
+            & (
+                pl.col("n_first").str.starts_with(pl.col("h_first"))
+                | pl.col("n_first_canonical").str.starts_with(pl.col("h_first"))
+            )
+        )
+    )
+    last_agrees = (pl.col("h_last").str.len_chars() >= 3) & pl.col("n_last").str.starts_with(pl.col("h_last"))
+    return (
+        handles.join(holders, on="number")
+        .join(names, on="rich_cluster")
+        .filter(first_agrees & last_agrees)
+        .group_by("row")
+        .agg(pl.col("rich_row").min())
         .select(
             pl.min_horizontal("row", "rich_row").cast(pl.Int64).alias("row_a"),
             pl.max_horizontal("row", "rich_row").cast(pl.Int64).alias("row_b"),

@@ -4,14 +4,18 @@ share no identifier (a Facebook lead with a new email, "Bob" for "Robert", the s
 Only records with a first and a last name take part: without a name there is nothing to compare
 that the deterministic rules have not already used. Pairs inside one deterministic cluster are not
 scored, nor pairs whose first names disagree beyond a nickname or a typo (household members share
-everything else). Pairs come from four blocking rules: same formal first and last name (names held
-by at most ``NAME_BLOCK_LIMIT`` records), same phone, same birth date and last name, same formal first
-name, city and postcode. The model compares:
+everything else). Pairs come from these blocking rules: same formal first and last name (names held
+by at most ``NAME_BLOCK_LIMIT`` records), same phone, same mailbox user name, same chosen number
+(:func:`.normalize.chosen_number`), same birth date and last name, same birth date and formal first
+name, same formal first name, city and postcode. The model compares:
 
 - name: exact full name (term-frequency adjusted, so ``John Smith`` counts for less than a rare
   name), the same formal first name through the nickname table (Bob/Robert) with the same last name,
-  the same first name with a last name within Jaro-Winkler 0.9 (a typo), a last name alone (its m
-  fixed low: a person's first name rarely changes beyond a nickname);
+  the same first name with a last name within Jaro-Winkler 0.9 or one Damerau-Levenshtein edit
+  (a typo, a swap; five letters or more), a last name alone (its m fixed low: a person's first
+  name rarely changes beyond a nickname);
+- chosen name: the same mailbox user name, else the same number at the end of a user name or a
+  Twitter handle (both term-frequency adjusted), else two different numbers;
 - date of birth, phone, postcode, street: exact or not; city: exact, term-frequency adjusted.
 
 Its prior (the chance two random records match) is set from the deterministic clusters, whose pairs
@@ -43,7 +47,7 @@ _COLUMNS = (
     "n_last",
     "n_full_name",
     "n_email_user",
-    "n_email_number",
+    "n_number",
     "n_date_of_birth",
     "n_phone",
     "n_street",
@@ -100,7 +104,9 @@ def _settings(prior: float) -> SettingsCreator:
             ),
             cll.CustomLevel(
                 "n_first_canonical_l = n_first_canonical_r "
-                "AND jaro_winkler_similarity(n_last_l, n_last_r) >= 0.9",
+                "AND (jaro_winkler_similarity(n_last_l, n_last_r) >= 0.9 "
+                "OR (least(length(n_last_l), length(n_last_r)) >= 5 "
+                "AND damerau_levenshtein(n_last_l, n_last_r) <= 1))",
                 label_for_charts="same first name, last name within a typo",
             ),
             # Fixed, like the disagreement levels below: households (same phone, address and last
@@ -120,24 +126,30 @@ def _settings(prior: float) -> SettingsCreator:
             name,
             # Two addresses of one person (personal and work) often differ in the part before the
             # @ as well, so a disagreement says little (m fixed high); the same chosen user name at
-            # two providers says much, less for a common one (term frequencies: jsmith).
+            # two providers says much, less for a common one (term frequencies: jsmith). A Twitter
+            # author has no mailbox but a handle, which carries the same chosen number.
             cl.CustomComparison(
-                output_column_name="email_user",
+                output_column_name="chosen_name",
                 comparison_levels=[
-                    cll.NullLevel("n_email_user"),
+                    cll.CustomLevel(
+                        "(n_email_user_l IS NULL OR n_email_user_r IS NULL) "
+                        "AND (n_number_l IS NULL OR n_number_r IS NULL)",
+                        label_for_charts="nothing to compare",
+                    ).configure(is_null_level=True),
                     cll.ExactMatchLevel("n_email_user").configure(tf_adjustment_column="n_email_user"),
                     # People carry their number (a birth year, a lucky number) from one address
-                    # to the next: jburgess1705 at work, jodie.burgess1705 at home. How much that
-                    # is worth is learnt (u from random pairs): little where numbers are years.
-                    cll.ExactMatchLevel("n_email_number").configure(
+                    # or handle to the next: jburgess1705 at work, jodie.burgess1705 at home,
+                    # @jodieb_1705 on Twitter. How much that is worth is learnt (u from random
+                    # pairs): little where numbers are years.
+                    cll.ExactMatchLevel("n_number").configure(
                         label_for_charts="same number in the user names",
-                        tf_adjustment_column="n_email_number",
+                        tf_adjustment_column="n_number",
                     ),
                     # Both carry a number and the numbers differ: some evidence of two people
                     # (a mother and daughter, Kimberly and Kim, at one address), fixed like the
                     # other disagreements because EM cannot learn it from pairs that rarely occur.
                     cll.CustomLevel(
-                        "n_email_number_l IS NOT NULL AND n_email_number_r IS NOT NULL",
+                        "n_number_l IS NOT NULL AND n_number_r IS NOT NULL",
                         label_for_charts="different numbers in the user names",
                     ).configure(m_probability=0.05, fix_m_probability=True),
                     cll.ElseLevel().configure(m_probability=0.6, fix_m_probability=True),
@@ -159,7 +171,11 @@ def _settings(prior: float) -> SettingsCreator:
                 f"AND l.name_records <= {NAME_BLOCK_LIMIT}",
                 "l.n_phone = r.n_phone",
                 "l.n_email_user = r.n_email_user",
+                # The same chosen number: a Twitter author and the CRM contact whose mailbox carries
+                # it, or two CRM records of one person where one mistyped the last name.
+                "l.n_number = r.n_number",
                 "l.n_date_of_birth = r.n_date_of_birth AND l.n_last = r.n_last",
+                "l.n_date_of_birth = r.n_date_of_birth AND l.n_first_canonical = r.n_first_canonical",
                 "l.n_first_canonical = r.n_first_canonical AND l.n_city = r.n_city AND l.n_postcode = r.n_postcode",
             )
         ],
@@ -170,10 +186,7 @@ def _settings(prior: float) -> SettingsCreator:
 
 def candidate_rows(prepared: pl.DataFrame, cluster: np.ndarray) -> pl.DataFrame:
     """The rows Splink sees: those with a first and a last name, with their deterministic cluster."""
-    frame = prepared.with_columns(
-        # The trailing number of a mailbox's user name (two digits or more), if it has one.
-        pl.col("n_email_user").str.extract(r"(\d{2,})$", 1).alias("n_email_number")
-    ).select("row", *_COLUMNS)
+    frame = prepared.select("row", *_COLUMNS)
     frame = frame.with_columns(pl.Series("cluster", cluster))
     frame = frame.with_columns(pl.col("n_date_of_birth").cast(pl.String))
     frame = frame.filter(pl.col("n_first").is_not_null() & pl.col("n_last").is_not_null())

@@ -11,7 +11,12 @@ import polars as pl
 
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.deterministic import limit_values, stitch
-from cdp_platform.identity.handle_email import HANDLE_EMAIL_RULE, handle_email_pairs
+from cdp_platform.identity.handle_email import (
+    HANDLE_EMAIL_RULE,
+    HANDLE_NAME_RULE,
+    handle_email_pairs,
+    handle_name_pairs,
+)
 from cdp_platform.identity.merge import LINK_SCHEMA, PROBABILISTIC_RULE, merge_clusters
 from cdp_platform.identity.normalize import prepare
 from cdp_platform.identity.probabilistic import match_pairs
@@ -61,9 +66,12 @@ def resolve(
        limit or join two records of an exclusive source (:mod:`.probabilistic`, :mod:`.merge`).
     4. A handle-only social profile (an Instagram commenter) joins the one rich client with a mailbox
        of the same distinctive user name (:mod:`.handle_email`, ``link_handle_emails``).
-    5. A name-only social profile (a commenter: a display name and a platform id) joins the one rich
+    5. A handle-only profile whose handle spells a client's name and carries the number only that
+       client's mailbox carries (``james.dumont8427``) joins it (:mod:`.handle_email`,
+       ``link_handle_names``).
+    6. A name-only social profile (a commenter: a display name and a platform id) joins the one rich
        client carrying its name, when exactly one does (:mod:`.unique_names`, ``link_unique_names``).
-    6. Clusters get stable client ids from ``previous`` (record_id, client_id, first_seen): a client
+    7. Clusters get stable client ids from ``previous`` (record_id, client_id, first_seen): a client
        keeps its id, a merge keeps the oldest, a split is logged (:mod:`.stable_ids`). New records
        are stamped ``first_seen = as_of`` (default: now, UTC).
 
@@ -91,6 +99,10 @@ def resolve(
                     handle_email_pairs(prepared, pl.Series(clusters), config.handle_email_min_plain_length)
                 ),
             )
+        )
+    if config.link_handle_names:
+        stages.append(
+            (HANDLE_NAME_RULE, lambda clusters: _unscored(handle_name_pairs(prepared, pl.Series(clusters))))
         )
     if config.link_unique_names:
         stages.append(

@@ -16,6 +16,7 @@ Facebook meets "Robert Jones" in the CRM. Merges go through the same limits as e
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 UNIQUE_NAME_RULE = "unique_name"
@@ -30,8 +31,8 @@ def unique_name_pairs(
     """(row_a, row_b) pairs: a row of the one rich client carrying a name, a row of a name-only one.
 
     Only names rare enough that another person is unlikely to hold them unseen: the expected number
-    of clients holding the name, ``clients * share(first name) * share(last name)`` over the clients
-    that carry names, must be at most ``max_expected_holders``. Joseph Colon is rarer than Joseph
+    of clients holding the name, ``clients * share(first name) * share(last name)`` over the rich
+    clients that carry names, must be at most ``max_expected_holders``. Joseph Colon is rarer than Joseph
     and than Colon, but Joseph is common enough that a second one may well be out there.
     """
     frame = prepared.with_columns(cluster_labels.alias("cluster"))
@@ -43,11 +44,14 @@ def unique_name_pairs(
         .with_columns(pl.concat_str(["n_first_canonical", "n_last"], separator=" ").alias("key"))
         .join(rich, on="cluster")
     )
-    clients = max(named["cluster"].n_unique(), 1)
-    first_share = named.group_by("n_first_canonical").agg(pl.col("cluster").n_unique().alias("first_clients"))
-    last_share = named.group_by("n_last").agg(pl.col("cluster").n_unique().alias("last_clients"))
+    # Shares among the rich clients, the people the data knows by more than a name: counting the
+    # name-only profiles too would count the profile being linked as a second holder of its name.
+    known = named.filter(pl.col("rich"))
+    clients = max(known["cluster"].n_unique(), 1)
+    first_share = known.group_by("n_first_canonical").agg(pl.col("cluster").n_unique().alias("first_clients"))
+    last_share = known.group_by("n_last").agg(pl.col("cluster").n_unique().alias("last_clients"))
     expected = (
-        named.select("key", "n_first_canonical", "n_last")
+        known.select("key", "n_first_canonical", "n_last")
         .unique("key")
         .join(first_share, on="n_first_canonical")
         .join(last_share, on="n_last")
@@ -77,12 +81,27 @@ def unique_name_pairs(
             & one_profile_per_network
         )
         .join(expected.filter(pl.col("expected_holders") <= max_expected_holders), on="key")
-        .select("key", "rich_row")
+        .select("key", "rich_row", pl.col("rich_clusters").list.first().alias("rich_cluster"))
+    )
+    linkable = linkable.join(_held_within_a_typo(named, linkable), on="key", how="anti")
+    # A profile whose handle carries a number that none of the client's user names carries is
+    # evidence of another person with the same name (the same number would have linked it already).
+    numbers = (
+        frame.filter(pl.col("n_number").is_not_null())
+        .group_by("cluster")
+        .agg(pl.col("n_number").unique().alias("client_numbers"))
+        .rename({"cluster": "rich_cluster"})
     )
     name_only = (
         named.filter(~pl.col("rich"))
         .join(keys_per_cluster.filter(pl.col("keys") == 1), on="cluster")
         .join(linkable, on="key")
+        .join(numbers, on="rich_cluster", how="left")
+        .filter(
+            pl.col("n_number").is_null()
+            | pl.col("client_numbers").is_null()
+            | pl.col("client_numbers").list.contains(pl.col("n_number"))
+        )
     )
     return (
         name_only.select(
@@ -92,3 +111,45 @@ def unique_name_pairs(
         .unique()
         .sort("row_a", "row_b")
     )
+
+
+def _held_within_a_typo(named: pl.DataFrame, linkable: pl.DataFrame) -> pl.DataFrame:
+    """Keys (of ``linkable``) that another rich client carries with its last name one typo away.
+
+    Kathy Casey on Facebook is not safely Katherine Casey of the CRM when another client is
+    Katherine Caesy: one of the two records is mistyped, and the commenter may be either person.
+    Compared within the same formal first name and the same first or the same last two letters of
+    the last name (a swap of the first two letters is missed), by Jaro-Winkler 0.9 or one
+    Damerau-Levenshtein edit on last names of five letters or more, the same measure Splink uses.
+    """
+    if linkable.is_empty():
+        return pl.DataFrame(schema={"key": pl.String})
+    candidates = (
+        named.filter(pl.col("rich"))
+        .join(linkable.select("key"), on="key")
+        .select("key", "n_first_canonical", "n_last")
+        .unique()
+        .join(linkable.select("key", "rich_cluster"), on="key")
+    )
+    others = named.filter(pl.col("rich")).select("cluster", "n_first_canonical", "n_last").unique()
+    blocks = [pl.col("n_last").str.slice(0, 1), pl.col("n_last").str.slice(-2)]
+    pairs = pl.concat(
+        [
+            candidates.with_columns(block.alias("block")).join(
+                others.with_columns(block.alias("block")), on=["n_first_canonical", "block"], suffix="_other"
+            )
+            for block in blocks
+        ]
+    ).filter((pl.col("cluster") != pl.col("rich_cluster")) & (pl.col("n_last") != pl.col("n_last_other")))
+    if pairs.is_empty():
+        return pl.DataFrame(schema={"key": pl.String})
+    connection = duckdb.connect()
+    try:
+        connection.register("typo_pairs", pairs.select("key", "n_last", "n_last_other").unique().to_arrow())
+        near = connection.sql(
+            "SELECT DISTINCT key FROM typo_pairs WHERE jaro_winkler_similarity(n_last, n_last_other) >= 0.9 "
+            "OR (least(length(n_last), length(n_last_other)) >= 5 AND damerau_levenshtein(n_last, n_last_other) <= 1)"
+        ).pl()
+    finally:
+        connection.close()
+    return near

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from cdp_platform.identity import Resolution, ResolutionConfig, resolve
-from cdp_platform.identity.handle_email import HANDLE_EMAIL_RULE
+from cdp_platform.identity.handle_email import HANDLE_EMAIL_RULE, HANDLE_NAME_RULE
 from cdp_platform.identity.normalize import prepare
 from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
 
@@ -90,6 +90,11 @@ def test_the_rule_can_be_switched_off(small_candidates: SandboxCandidates) -> No
     ]  # fmt: skip
     records = _with(small_candidates, rows)
     on = resolve(records)
-    off = resolve(records, ResolutionConfig(link_handle_emails=False))
+    # The handle also spells Quentin's name with his number, so the handle_name rule links it too.
+    handle_name_only = resolve(records, ResolutionConfig(link_handle_emails=False))
+    off = resolve(records, ResolutionConfig(link_handle_emails=False, link_handle_names=False))
     assert _row(on, "ig-q")["client_id"] == _row(on, "hs-q")["client_id"]
+    assert _row(on, "ig-q")["linked_by"] == [HANDLE_EMAIL_RULE]
+    assert _row(handle_name_only, "ig-q")["client_id"] == _row(handle_name_only, "hs-q")["client_id"]
+    assert _row(handle_name_only, "ig-q")["linked_by"] == [HANDLE_NAME_RULE]
     assert _row(off, "ig-q")["client_id"] != _row(off, "hs-q")["client_id"]
