@@ -1,4 +1,6 @@
-"""Linking a handle-only social profile to the client whose mailbox carries the same chosen name.
+"""Linking a handle-only social profile to the client whose mailbox carries the same chosen name
+(rule ``handle_email``) or whose name the handle spells with the client's number (``handle_name``,
+see :func:`handle_name_pairs`).
 
 An Instagram commenter is a username and nothing else (the Graph API gives no name, no email); a
 Twitter author is a handle and a display name. When a CRM record holds that handle, the

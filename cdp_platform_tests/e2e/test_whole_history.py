@@ -107,9 +107,11 @@ def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
         f"{pieces.height} identified true persons, {extra} extra rows from missed links"
     )
     assert known["client_id"].n_unique() == pieces.height + extra
-    # Measured: 602 identified rows for 530 persons (72 extra, 13.6 %), 57 of them social profiles
-    # that carry only a display name or a username (see the identity quality test).
-    assert extra <= 0.15 * pieces.height, "identity recall collapsed: far more split persons than measured"
+    # Measured: 544 identified rows for 530 persons (14 extra, 2.6 %; 72 before the chosen-number
+    # and handle_name links): Facebook commenters whose name alone cannot say who they are (see the
+    # identity quality test). Pairwise recall over these candidates is lower (0.75) because
+    # anonymous web visitors count as candidates and stay apart until they log in.
+    assert extra <= 0.05 * pieces.height, "identity recall collapsed: far more split persons than measured"
 
     # identity_map grades itself against the sandbox's own records; it must agree with this test's
     # independent grading, which went through the warehouse's staging tables.
