@@ -35,16 +35,22 @@ _HANDLES = ("n_instagram_username", "n_twitter_handle")
 PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64}
 
 
+def with_rich_flag(prepared: pl.DataFrame, cluster_labels: pl.Series) -> pl.DataFrame:
+    """The rows with their ``cluster`` and ``rich``: whether the cluster holds any contact data
+    (email, phone, birth date, address) or a CRM id, as opposed to social profiles alone."""
+    frame = prepared.with_columns(cluster_labels.alias("cluster"))
+    rich = frame.group_by("cluster").agg(
+        pl.any_horizontal(pl.col(column).is_not_null() for column in _RICH).any().alias("rich")
+    )
+    return frame.join(rich, on="cluster", how="left")
+
+
 def handle_email_pairs(
     prepared: pl.DataFrame, cluster_labels: pl.Series, min_plain_length: int
 ) -> pl.DataFrame:
     """(row_a, row_b) pairs: a row of a handle-only profile, a row of the one rich client whose
     mailbox user name equals the handle."""
-    frame = prepared.with_columns(cluster_labels.alias("cluster"))
-    rich = frame.group_by("cluster").agg(
-        pl.any_horizontal(pl.col(column).is_not_null() for column in _RICH).any().alias("rich")
-    )
-    frame = frame.join(rich, on="cluster", how="left")
+    frame = with_rich_flag(prepared, cluster_labels)
     mailboxes = (
         frame.filter(pl.col("rich") & pl.col("n_email_user").is_not_null())
         .group_by("n_email_user")
@@ -89,11 +95,7 @@ def handle_name_pairs(prepared: pl.DataFrame, cluster_labels: pl.Series) -> pl.D
     name or its formal form (``drew`` for Andrew through the nickname table), at least three
     letters or the whole name; the second part starts the last name, at least three letters.
     """
-    frame = prepared.with_columns(cluster_labels.alias("cluster"))
-    rich = frame.group_by("cluster").agg(
-        pl.any_horizontal(pl.col(column).is_not_null() for column in _RICH).any().alias("rich")
-    )
-    frame = frame.join(rich, on="cluster", how="left")
+    frame = with_rich_flag(prepared, cluster_labels)
     holders = (
         frame.filter(pl.col("rich") & pl.col("n_number").is_not_null())
         .group_by("n_number")

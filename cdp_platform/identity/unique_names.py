@@ -19,8 +19,9 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from cdp_platform.identity.handle_email import with_rich_flag
+
 UNIQUE_NAME_RULE = "unique_name"
-_RICH = ("n_email", "n_phone", "n_date_of_birth", "n_street", "n_postcode", "n_crm_id")
 _PROFILE_IDS = ("n_facebook_id", "n_twitter_handle", "n_instagram_username")
 PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64}
 
@@ -35,15 +36,10 @@ def unique_name_pairs(
     clients that carry names, must be at most ``max_expected_holders``. Joseph Colon is rarer than Joseph
     and than Colon, but Joseph is common enough that a second one may well be out there.
     """
-    frame = prepared.with_columns(cluster_labels.alias("cluster"))
-    rich = frame.group_by("cluster").agg(
-        pl.any_horizontal(pl.col(column).is_not_null() for column in _RICH).any().alias("rich")
-    )
-    named = (
-        frame.filter(pl.col("n_first_canonical").is_not_null() & pl.col("n_last").is_not_null())
-        .with_columns(pl.concat_str(["n_first_canonical", "n_last"], separator=" ").alias("key"))
-        .join(rich, on="cluster")
-    )
+    frame = with_rich_flag(prepared, cluster_labels)
+    named = frame.filter(
+        pl.col("n_first_canonical").is_not_null() & pl.col("n_last").is_not_null()
+    ).with_columns(pl.concat_str(["n_first_canonical", "n_last"], separator=" ").alias("key"))
     # Shares among the rich clients, the people the data knows by more than a name: counting the
     # name-only profiles too would count the profile being linked as a second holder of its name.
     known = named.filter(pl.col("rich"))
