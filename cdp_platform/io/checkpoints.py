@@ -48,8 +48,9 @@ class LakeCheckpointStore:
         self.lake.write_bytes(f"{key}/state.json", json.dumps(state, sort_keys=True, default=str).encode())
 
     def clear(self, key: str) -> None:
-        for path in list(self.lake.list_keys(key)):
-            self.lake.delete(path)
+        # delete_prefix, not each listed key: a writer killed between its temporary file and the
+        # rename (SIGKILL mid-save) leaves a hidden temporary file that would stay forever.
+        self.lake.delete_prefix(key)
 
 
 class PageSpool:

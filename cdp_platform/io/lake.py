@@ -33,6 +33,7 @@ class Lake(Protocol):
     def read_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None: ...
     def list_keys(self, prefix: str) -> Iterator[str]: ...
     def size(self, key: str) -> int: ...
 
@@ -81,6 +82,19 @@ class LocalLake:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Everything under ``prefix``, with the temporary files of writers killed before their rename
+        (``list_keys`` does not show them) and the folders left empty."""
+        base = self._path(prefix)
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+        base.rmdir()
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
@@ -195,6 +209,11 @@ class S3Lake:
 
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Every object under ``prefix`` (a PutObject is whole or absent: no temporary objects)."""
+        for key in list(self.list_keys(prefix)):
+            self.delete(key)
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         full_prefix = (

@@ -62,3 +62,26 @@ def test_s3_writes_request_server_side_encryption(s3_endpoint, s3_bucket):
     lake = S3Lake(s3_bucket, "enc", endpoint_url=s3_endpoint)
     lake.write_bytes("x/1.parquet", b"data")
     assert lake.head("x/1.parquet")["ServerSideEncryption"] == "AES256"
+
+
+def test_delete_prefix_removes_everything_under_it_and_nothing_else(lake):
+    lake.write_bytes("ck/raw/day/state.json", b"{}")
+    lake.write_bytes("ck/raw/day/pages/p-000001.parquet", b"page")
+    lake.write_bytes("ck/raw/other/state.json", b"{}")
+    lake.delete_prefix("ck/raw/day")
+    assert list(lake.list_keys("ck/raw/day")) == []
+    assert list(lake.list_keys("ck")) == ["ck/raw/other/state.json"]
+    lake.delete_prefix("ck/raw/missing")  # nothing there: no error
+
+
+def test_delete_prefix_removes_what_a_killed_writer_left(tmp_path: Path):
+    """SIGKILL between the temporary file and the rename leaves a hidden file that list_keys does not
+    show; clearing a checkpoint must not leave it behind forever."""
+    lake = LocalLake(tmp_path)
+    lake.write_bytes("ck/raw/day/state.json", b"{}")
+    orphan = tmp_path / "ck" / "raw" / "day" / ".state.json.x1y2z3.tmp"
+    orphan.write_bytes(b'{"half')
+    assert list(lake.list_keys("ck/raw/day")) == ["ck/raw/day/state.json"]
+    lake.delete_prefix("ck/raw/day")
+    assert not orphan.exists()
+    assert not (tmp_path / "ck" / "raw" / "day").exists()
