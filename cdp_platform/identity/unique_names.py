@@ -7,8 +7,10 @@ person from a namesake (the scores of true and false name-only pairs overlap com
 be said is structural: when exactly one *rich* client (one with an email, phone, birth date,
 address or CRM id) carries the name, and no two name-only profiles of the same network carry it
 (two Facebook ids with one name means at least two people have it), the profile is linked to that
-client with rule ``unique_name``, provided the name is rare (see :func:`unique_name_pairs`). A name carried by two rich clients (namesakes, households with a
-shared first name) is ambiguous and never links.
+client with rule ``unique_name``, provided the name is rare (see :func:`unique_name_pairs`). A
+name carried by two rich clients (namesakes, households with a shared first name) is ambiguous and
+never links; so is a name another rich client carries with the last name one typo away, and a
+profile whose handle carries a number the client's user names do not (two people, one name).
 
 The name key is the formal first name (nicknames folded) and the last name, so "Bob Jones" on
 Facebook meets "Robert Jones" in the CRM. Merges go through the same limits as every other link.
