@@ -29,6 +29,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True, help="an empty folder for the lake, warehouse and runs")
     parser.add_argument("--days", type=int, default=None, help="only the last N daily partitions (default: all)")
+    parser.add_argument(
+        "--raw-slice",
+        default=None,
+        metavar="FROM:TO",
+        help="only the raw runs of these partitions (Python slice of the day list), then stop: "
+        "several processes can fill one lake side by side, each with its own --instance",
+    )
+    parser.add_argument("--skip-raw", action="store_true", help="the raw partitions are in the lake already")
+    parser.add_argument("--instance", default="dagster_home", help="Dagster's storage folder under --root")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
     environ = {
@@ -67,8 +76,8 @@ def main() -> None:
     defs = dg.Definitions.merge(
         defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=sel) for name, sel in jobs.items()])
     )
-    (args.root / "dagster_home").mkdir(exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(args.root / "dagster_home"))
+    (args.root / args.instance).mkdir(exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(str(args.root / args.instance))
     window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     seconds: dict[str, float] = {}
     results = []
@@ -79,10 +88,17 @@ def main() -> None:
         seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 1)
         results.append(result)
         if not result.success:
-            raise SystemExit(f"the {name} run {result.run_id} failed; see {args.root / 'dagster_home'}")
+            raise SystemExit(f"the {name} run {result.run_id} failed; see {args.root / args.instance}")
 
-    for day in days:
-        run("raw", partition_key=day)
+    if args.raw_slice is not None:
+        first, _, last = args.raw_slice.partition(":")
+        for day in days[slice(int(first) if first else None, int(last) if last else None)]:
+            run("raw", partition_key=day)
+        print(json.dumps({"raw_runs": len(results), "seconds": seconds}))
+        return
+    if not args.skip_raw:
+        for day in days:
+            run("raw", partition_key=day)
     run("cleansed", tags=window)
     run("profile")
     run("timeline", tags=window)
