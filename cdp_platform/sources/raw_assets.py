@@ -20,7 +20,9 @@ import dagster as dg
 import polars as pl
 
 from cdp_platform.http import ExtractResult, VendorClient, extract
+from cdp_platform.http.errors import ExpiredCredentials, RetriesExhausted, VendorError
 from cdp_platform.http.pagination import Page
+from cdp_platform.http.tls import TlsVerificationError
 from cdp_platform.io.checkpoints import LakeCheckpointStore, PageSpool, checkpoint_prefix
 from cdp_platform.io.dead_letters import write_dead_letters
 from cdp_platform.io.lake import Lake
@@ -33,6 +35,16 @@ from cdp_platform.sources.vendor import VendorResource
 
 def vendor_pool(source: str) -> str:
     return f"vendor_{source}"
+
+
+def retry_cannot_help(error: BaseException | None) -> bool:
+    """Whether a failed stream would fail the same way when the step is retried in a few seconds:
+    an untrusted certificate, a credential that expired beyond renewal, or a deliberate refusal
+    (a 4xx the client does not retry). Throttling, 5xx, cut connections, an open circuit breaker
+    and a stop before the end are worth the retry policy's retries."""
+    if isinstance(error, TlsVerificationError | ExpiredCredentials):
+        return True
+    return isinstance(error, VendorError) and not isinstance(error, RetriesExhausted) and 400 <= error.status < 500
 
 
 @dataclass
@@ -196,9 +208,11 @@ def build_raw_assets(
         latest = Suppressor.load(lake)
 
         failures = []
+        permanent = []
         for outcome in outcomes:
             stream = outcome.stream
             if not outcome.complete:
+                permanent.append(retry_cannot_help(outcome.error))
                 reason = outcome.error or next(
                     (w for r in outcome.results for w in r.warnings), "extraction stopped before the end"
                 )
@@ -226,6 +240,16 @@ def build_raw_assets(
                     "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors[:20]) or "none"),
                     **({"uri": dg.MetadataValue.path(uri)} if uri else {}),
                 },
+            )
+        if failures and all(permanent):
+            # A certificate, a credential or a refusal does not change in the retry policy's
+            # seconds: retrying would hammer the vendor and delay the alert. Fix, then re-run.
+            raise dg.Failure(
+                description=f"{len(failures)} stream(s) of {source} failed in a way a retry cannot fix; "
+                "correct the setting named below, then materialize the partition again (it resumes from "
+                "the checkpoints):\n" + "\n".join(failures),
+                metadata={"failed_streams": len(failures)},
+                allow_retries=False,
             )
         if failures:
             raise dg.Failure(

@@ -156,3 +156,48 @@ def test_no_code_switches_certificate_verification_off():
     ]
     assert len(list(PACKAGE.rglob("*.py"))) > 50
     assert offenders == []
+
+
+def test_an_untrusted_certificate_fails_the_raw_asset_once_without_retries(
+    https_sandbox, tls_files, monkeypatch, tmp_path
+):
+    """The raw assets retry a failed step (twice, 10 s then 20 s later) because a cut connection or
+    a 5xx storm often passes. A certificate the platform does not trust does not: the step fails at
+    once, without the retries, and says which setting to fix."""
+    import dagster as dg
+
+    from cdp_platform.definitions import build_definitions
+
+    root, data = https_sandbox
+    environ, secret_env = sandbox_environ(root, data, SANDBOX_CREDENTIALS)
+    for name, value in secret_env.items():
+        monkeypatch.setenv(name, value)
+    environ = {
+        **environ,
+        "CDP_LAKE_ROOT": str(tmp_path / "lake"),
+        "CDP_WAREHOUSE_PATH": str(tmp_path / "w.duckdb"),
+    }
+    defs = build_definitions(load_settings(environ))
+    raw_twitter = next(
+        a for a in defs.assets if getattr(a, "node_def", None) and a.node_def.name == "raw_twitter"
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [raw_twitter],
+        partition_key=PARTITION,
+        resources=defs.resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    events = instance.all_logs(result.run_id)
+    kinds = [e.dagster_event.event_type_value for e in events if e.dagster_event]
+    assert kinds.count("STEP_FAILURE") == 1
+    assert "STEP_UP_FOR_RETRY" not in kinds and "STEP_RESTARTED" not in kinds
+    failure = next(
+        e.dagster_event
+        for e in events
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"
+    )
+    description = failure.step_failure_data.user_failure_data.description
+    assert "a retry cannot fix" in description and "CDP_CA_BUNDLE" in description
