@@ -496,3 +496,33 @@ def test_cleansed_assets_build_one_multi_asset_per_entity():
     assert types["email_original"] == "String" and types["created_at"].startswith("Datetime")
     assert types["date_of_birth"] == "Date" and "partition_date" in types
     assert sandbox().count("twitter/mentions") > 0
+
+
+def test_a_failing_values_check_names_records_and_checks_never_values():
+    """The event log outlives an erasure, so a failed check says which record failed which check,
+    not the email or phone that failed it."""
+    spec = SPECS["salesforce/contacts"]
+    clean = _cleansed("salesforce/contacts", 20).clean
+    bad_email, bad_phone = "jane..doe1982@@example", "0044 20 7946 0958 ext"
+    broken = clean.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit(bad_email)).otherwise(pl.col("email")).alias("email"),
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit(bad_phone)).otherwise(pl.col("phone")).alias("phone"),
+    )
+    result = schema_check(
+        broken,
+        spec.schema,
+        [c for c in spec.schema.columns if c not in spec.key_columns],
+        check_name="values_schema",
+        asset_key=dg.AssetKey(spec.asset_path),
+        severity=dg.AssetCheckSeverity.WARN,
+        partition_column="partition_date",
+    )
+    assert not result.passed and result.metadata["failures"].value == 2
+    sample = result.metadata["sample_failing_rows"].value
+    assert clean["record_id"][3] in sample and clean["record_id"][5] in sample
+    assert "email" in sample and "phone" in sample
+    everything = " ".join(str(value.value) for value in result.metadata.values()) + (result.description or "")
+    assert bad_email not in everything and bad_phone not in everything
+    for column in ("email", "phone", "first_name", "last_name"):
+        for value in clean[column].drop_nulls().to_list():
+            assert value not in everything, column
