@@ -14,17 +14,30 @@ whose records are gone from the layers below; a daily window run only replaces i
 """
 
 import json
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 
 from cdp_platform.automation.jobs import FULL_REFRESH_TAG
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.profile.translator import ProfileTranslator
 
 INCREMENTAL_SELECT = "client_interactions"
+
+
+def stream_and_clean(invocation: DbtCliInvocation) -> Iterator[Any]:
+    """The invocation's events; then, once it succeeded, its own target folder is removed.
+
+    dagster-dbt gives every invocation a folder under ``dbt/target`` (manifest, run results, dbt's
+    log: about 3 MB here), and nothing removes them: a daily schedule plus sensor-triggered runs
+    would grow it without bound. What Dagster needs from the folder it has read by the end of the
+    stream. A failed invocation raises before this point and keeps its folder for inspection.
+    """
+    yield from invocation.stream()
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
 def partition_window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -64,7 +77,7 @@ def build_dbt_assets(
         pool=WAREHOUSE_POOL,
     )
     def profile_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        yield from dbt.cli(["build", *full_refresh_args(context)], context=context).stream()
+        yield from stream_and_clean(dbt.cli(["build", *full_refresh_args(context)], context=context))
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -79,6 +92,6 @@ def build_dbt_assets(
     def profile_dbt_timeline(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         window = partition_window_vars(context)
         args = ["build", *full_refresh_args(context), *(["--vars", json.dumps(window)] if window else [])]
-        yield from dbt.cli(args, context=context).stream()
+        yield from stream_and_clean(dbt.cli(args, context=context))
 
     return [profile_dbt_models, profile_dbt_timeline]

@@ -191,12 +191,19 @@ def test_client_identities_every_identifier(built: BuiltProfile):
 
 def test_timeline_partitions_add_only_their_window(built: BuiltProfile):
     timeline = built.assets("profile_dbt_timeline")
+    target = built.defs.resources["dbt"].project_dir + "/target"
+
+    def invocation_folders() -> set[str]:
+        return {p.name for p in Path(target).iterdir() if p.is_dir()}
 
     def run(**kwargs) -> None:
+        before = invocation_folders()
         result = dg.materialize([timeline], resources=built.resources(), **kwargs)
         assert result.success
         evaluations = result.get_asset_check_evaluations()
         assert evaluations and all(e.passed for e in evaluations)
+        # dagster-dbt made a folder for the invocation; a successful one leaves nothing behind.
+        assert invocation_folders() <= before
 
     run(partition_key="2025-03-20")
     first = built.query("select interaction_id, client_id, sentiment_label from marts.client_interactions")
