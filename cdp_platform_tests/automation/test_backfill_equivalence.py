@@ -49,7 +49,7 @@ import polars as pl
 import pytest
 import yaml
 
-from cdp_platform_tests.sources.support import SANDBOX_TODAY
+from cdp_platform_tests.sources.support import SANDBOX_TODAY, sandbox_environ
 
 PROJECT = Path(__file__).resolve().parents[2]
 PERSONS = 300
@@ -86,12 +86,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 def arm_environ(root: Path) -> dict[str, str]:
     return {
-        "CDP_LAKE_ROOT": str(root / "lake"),
-        "CDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "CDP_SANDBOX_TODAY": SANDBOX_TODAY,
-        "CDP_SANDBOX_PERSONS": str(PERSONS),
-        "CDP_SANDBOX_SPAN_DAYS": str(DAYS),
-        "CDP_PARTITIONS_START": WINDOW[0],
+        **sandbox_environ(root, PERSONS, DAYS, partitions_start=WINDOW[0]),
         # dbt's per-invocation target folders go with the arm, not into the project's dbt/target.
         "DBT_TARGET_PATH": str(root / "dbt_target"),
     }
