@@ -72,6 +72,17 @@ NAME_BLOCK_LIMIT = 200
 _DETERMINISTIC_RECALL = 0.8
 
 
+def within_a_typo(a: str, b: str) -> str:
+    """DuckDB SQL: two last names one typo apart (Jaro-Winkler 0.9, or one Damerau-Levenshtein edit
+    for names of five letters or more: a swap such as tSoll/Stoll). One definition for the model's
+    typo level and for :mod:`.unique_names`, which must call a name ambiguous exactly when the model
+    would treat the two spellings as one."""
+    return (
+        f"(jaro_winkler_similarity({a}, {b}) >= 0.9 "
+        f"OR (least(length({a}), length({b})) >= 5 AND damerau_levenshtein({a}, {b}) <= 1))"
+    )
+
+
 def _exact(column: str, disagree_m: float, term_frequencies: bool = False) -> cl.CustomComparison:
     """Null, exact, else; the m of "else" (a true match that disagrees) is fixed, not learnt.
 
@@ -103,10 +114,7 @@ def _settings(prior: float) -> SettingsCreator:
                 label_for_charts="nickname, same last name",
             ),
             cll.CustomLevel(
-                "n_first_canonical_l = n_first_canonical_r "
-                "AND (jaro_winkler_similarity(n_last_l, n_last_r) >= 0.9 "
-                "OR (least(length(n_last_l), length(n_last_r)) >= 5 "
-                "AND damerau_levenshtein(n_last_l, n_last_r) <= 1))",
+                f"n_first_canonical_l = n_first_canonical_r AND {within_a_typo('n_last_l', 'n_last_r')}",
                 label_for_charts="same first name, last name within a typo",
             ),
             # Fixed, like the disagreement levels below: households (same phone, address and last

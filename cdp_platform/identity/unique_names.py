@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from cdp_platform.identity.handle_email import with_rich_flag
+from cdp_platform.identity.probabilistic import within_a_typo
 
 UNIQUE_NAME_RULE = "unique_name"
 _PROFILE_IDS = ("n_facebook_id", "n_twitter_handle", "n_instagram_username")
@@ -117,8 +118,8 @@ def _held_within_a_typo(named: pl.DataFrame, linkable: pl.DataFrame) -> pl.DataF
     Kathy Casey on Facebook is not safely Katherine Casey of the CRM when another client is
     Katherine Caesy: one of the two records is mistyped, and the commenter may be either person.
     Compared within the same formal first name and the same first or the same last two letters of
-    the last name (a swap of the first two letters is missed), by Jaro-Winkler 0.9 or one
-    Damerau-Levenshtein edit on last names of five letters or more, the same measure Splink uses.
+    the last name (a swap of the first two letters is missed), by
+    :func:`.probabilistic.within_a_typo`, the measure of the model's typo level.
     """
     if linkable.is_empty():
         return pl.DataFrame(schema={"key": pl.String})
@@ -145,8 +146,7 @@ def _held_within_a_typo(named: pl.DataFrame, linkable: pl.DataFrame) -> pl.DataF
     try:
         connection.register("typo_pairs", pairs.select("key", "n_last", "n_last_other").unique().to_arrow())
         near = connection.sql(
-            "SELECT DISTINCT key FROM typo_pairs WHERE jaro_winkler_similarity(n_last, n_last_other) >= 0.9 "
-            "OR (least(length(n_last), length(n_last_other)) >= 5 AND damerau_levenshtein(n_last, n_last_other) <= 1)"
+            f"SELECT DISTINCT key FROM typo_pairs WHERE {within_a_typo('n_last', 'n_last_other')}"
         ).pl()
     finally:
         connection.close()
