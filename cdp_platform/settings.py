@@ -56,7 +56,7 @@ VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "hubspot": ("access_token",),
     "google_analytics": ("access_token",),
     "facebook": ("access_token", "app_id", "app_secret"),  # app id and secret are optional
-    "instagram": ("access_token",),
+    "instagram": ("access_token", "app_secret"),  # the app secret is optional (appsecret_proof)
     "twitter": ("bearer_token",),
 }
 
@@ -73,7 +73,9 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
 
 SANDBOX_FAULT_PROFILES = ("none", "storm")
 
-OPTIONAL_CREDENTIALS = frozenset({("facebook", "app_id"), ("facebook", "app_secret")})
+OPTIONAL_CREDENTIALS = frozenset(
+    {("facebook", "app_id"), ("facebook", "app_secret"), ("instagram", "app_secret")}
+)
 
 VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
 
