@@ -34,7 +34,9 @@ class FacebookResource(VendorResource):
     source = "facebook"
     http_vendor = "facebook"
 
-    access_token: str = Field(description="Page access token (CDP_FACEBOOK_ACCESS_TOKEN).")
+    access_token: str | None = Field(
+        default=None, description="Page access token (CDP_FACEBOOK_ACCESS_TOKEN)."
+    )
     app_id: str | None = Field(default=None, description="App id (CDP_FACEBOOK_APP_ID), for token exchange.")
     app_secret: str | None = Field(
         default=None,

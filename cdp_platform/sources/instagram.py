@@ -21,7 +21,7 @@ class InstagramResource(VendorResource):
     source = "instagram"
     http_vendor = "instagram"
 
-    access_token: str = Field(description="Access token (CDP_INSTAGRAM_ACCESS_TOKEN).")
+    access_token: str | None = Field(default=None, description="Access token (CDP_INSTAGRAM_ACCESS_TOKEN).")
     app_secret: str | None = Field(
         default=None,
         description="Secret of the Meta app the token belongs to (CDP_INSTAGRAM_APP_SECRET); when set, "
