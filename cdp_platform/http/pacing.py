@@ -299,6 +299,10 @@ class TwitterPacer(Pacer):
         if not window.reported or reset > window.reset_at + 0.5:
             # The first report of this key (our default was a guess), or a later window than the
             # one we thought we were in: the vendor's view wins.
+            if not window.reported and key in self._next_at:
+                # The slot booked under the guess is re-booked at the reported rate.
+                spacing = max(0.0, reset - now) / max(local, 1.0)
+                self._next_at[key] = min(self._next_at[key], now + spacing)
             window.reported = True
             window.reset_at = reset
             window.remaining = local

@@ -81,9 +81,11 @@ def test_twitter_first_answer_replaces_the_default_budget():
     pacer.release(key)
     window = pacer._windows[key]
     assert (window.limit, window.remaining, window.reset_at) == (1800, 1795, clock.now + 900)
-    first = pacer.reserve(key)  # the slot booked under the default still stands
+    # The slot booked under the default (900 s / 450) is re-booked at the reported rate.
+    first = pacer.reserve(key)
     second = pacer.reserve(key)
-    assert second - first == pytest.approx(900 / 1795, rel=0.01)
+    assert first == pytest.approx(900 / 1795, rel=0.01)
+    assert second - first == pytest.approx(900 / 1794, rel=0.01)
 
 
 def test_twitter_out_of_order_responses_keep_the_lowest_remaining_and_429_empties_the_window():
