@@ -14,6 +14,8 @@ spells it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from cdp_platform.identity.merge import PROBABILISTIC_RULE
@@ -149,3 +151,108 @@ def hash_shared_values(evidence: pl.DataFrame, key: bytes) -> pl.DataFrame:
         .drop("shared_value")
         .select(*[c if c != "shared_value" else "shared_value_hash" for c in evidence.columns])
     )
+
+
+def _step() -> pl.Expr:
+    """One comparison of a waterfall as text: ``name: exact full name (BF 512, +9.0)``."""
+    return pl.format(
+        "{}: {} (BF {}, {})",
+        pl.col("comparison"),
+        pl.col("level"),
+        pl.col("bayes_factor").round_sig_figs(3),
+        pl.when(pl.col("match_weight") >= 0)
+        .then(pl.lit("+") + pl.col("match_weight").round(1).cast(pl.String))
+        .otherwise(pl.col("match_weight").round(1).cast(pl.String)),
+    )
+
+
+def describe_links(hashed: pl.DataFrame) -> pl.DataFrame:
+    """One line of text per link of hashed evidence (``record_id_a``, ``record_id_b``, ``text``):
+    ``email #3fa2c1d0e9b4`` for a rule (the first 12 characters of the shared value's keyed hash),
+    ``probabilistic 0.973: name: exact full name (BF 512, +9.0), ...`` for the model."""
+    steps = (
+        hashed.filter(pl.col("comparison").is_not_null())
+        .group_by("record_id_a", "record_id_b", maintain_order=True)
+        .agg(_step().str.join(", ").alias("steps"))
+    )
+    links = hashed.unique(["record_id_a", "record_id_b", "rule"], keep="first", maintain_order=True)
+    links = links.join(steps, on=["record_id_a", "record_id_b"], how="left")
+    text = (
+        pl.when(pl.col("match_probability").is_not_null())
+        .then(
+            pl.concat_str(
+                pl.col("rule"),
+                pl.lit(" ") + pl.col("match_probability").round(3).cast(pl.String),
+                pl.lit(": ") + pl.col("steps"),
+                ignore_nulls=True,
+            )
+        )
+        .otherwise(
+            pl.concat_str(
+                pl.col("rule"),
+                pl.lit(" ")
+                + pl.col("shared_kind")
+                + pl.lit("#")
+                + pl.col("shared_value_hash").str.slice(0, 12),
+                ignore_nulls=True,
+            )
+        )
+    )
+    return links.select("record_id_a", "record_id_b", "rule", "match_probability", text.alias("text"))
+
+
+def per_record(described: pl.DataFrame, most: int = 5) -> pl.DataFrame:
+    """Per record (``record_id``, ``link_evidence``): the text of its links, at most ``most`` of
+    them (a cookie shared by fifty records is fifty links) and how many more there are."""
+    ends = pl.concat(
+        [
+            described.select(pl.col("record_id_a").alias("record_id"), "text"),
+            described.select(pl.col("record_id_b").alias("record_id"), "text"),
+        ]
+    )
+    return (
+        ends.unique(maintain_order=True)
+        .group_by("record_id")
+        .agg(pl.col("text").sort().head(most).str.join("; ").alias("shown"), pl.len().alias("links"))
+        .select(
+            "record_id",
+            pl.when(pl.col("links") > most)
+            .then(pl.format("{}; +{} more", pl.col("shown"), pl.col("links") - most))
+            .otherwise(pl.col("shown"))
+            .alias("link_evidence"),
+        )
+    )
+
+
+def markdown_sample(hashed: pl.DataFrame, name: Callable[[str, str], str], links: int = 8) -> str:
+    """A markdown table of the evidence of a few links, for asset metadata: probabilistic links
+    (their waterfall, one comparison a line) before rule links, each named by ``name(record_id_a,
+    record_id_b)`` (a keyed hash: metadata never holds a record id or a value)."""
+    chosen = (
+        hashed.select("record_id_a", "record_id_b", "rule")
+        .unique(maintain_order=True)
+        .sort(pl.col("rule") != "probabilistic", "record_id_a", "record_id_b")
+        .head(links)
+    )
+    rows = hashed.join(chosen, on=["record_id_a", "record_id_b", "rule"]).sort(
+        pl.col("rule") != "probabilistic", "record_id_a", "record_id_b", "comparison", nulls_last=True
+    )
+    lines = [
+        "| link | rule | probability | comparison | level | Bayes factor | match weight | shared value (keyed hash) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows.iter_rows(named=True):
+        cells = [
+            name(row["record_id_a"], row["record_id_b"]),
+            row["rule"],
+            "" if row["match_probability"] is None else f"{row['match_probability']:.4f}",
+            row["comparison"] or "",
+            row["level"] or "",
+            "" if row["bayes_factor"] is None else f"{row['bayes_factor']:.3g}",
+            "" if row["match_weight"] is None else f"{row['match_weight']:+.2f}",
+            ""
+            if row["shared_value_hash"] is None
+            else f"{row['shared_kind']}#{row['shared_value_hash'][:12]}",
+        ]
+        lines.append("| " + " | ".join(str(cell).replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)
