@@ -89,7 +89,7 @@ def resolve(
     stages: list[tuple[str, Callable[[np.ndarray], pl.DataFrame]]] = []
     if config.probabilistic.enabled:
         stages.append(
-            (PROBABILISTIC_RULE, lambda clusters: match_pairs(prepared, clusters, config.probabilistic))
+            (PROBABILISTIC_RULE, lambda clusters: match_pairs(prepared, clusters, config.probabilistic).pairs)
         )
     if config.link_handle_emails:
         stages.append(
