@@ -19,7 +19,7 @@ from cdp_platform.identity.handle_email import (
 )
 from cdp_platform.identity.merge import LINK_SCHEMA, PROBABILISTIC_RULE, merge_clusters
 from cdp_platform.identity.normalize import prepare
-from cdp_platform.identity.probabilistic import match_pairs
+from cdp_platform.identity.probabilistic import EVIDENCE_SCHEMA, ModelReport, ScoredPairs, match_pairs
 from cdp_platform.identity.stable_ids import assign_client_ids
 from cdp_platform.identity.unique_names import UNIQUE_NAME_RULE, unique_name_pairs
 
@@ -36,12 +36,18 @@ class Resolution:
     - ``refused``: links refused by a safeguard, with the reason (``limit:<type>`` or
       ``exclusive_source:<source>``).
     - ``changes``: the change log against ``previous`` (``new``, ``merge``, ``split``).
+    - ``model``: what the match model could do with these records (:class:`.probabilistic.ModelReport`:
+      trained or why not, its comparisons, degenerate parameters).
+    - ``evidence``: every pair the model scored at or above the review threshold, with its
+      per-comparison match weights (:class:`.probabilistic.ScoredPairs`).
     """
 
     mapping: pl.DataFrame
     links: pl.DataFrame
     refused: pl.DataFrame
     changes: pl.DataFrame
+    model: ModelReport
+    evidence: pl.DataFrame
 
 
 def resolve(
@@ -54,7 +60,7 @@ def resolve(
 
     ``records`` has ``record_id`` (unique, not null) and any of ``source`` (``<system>/<object>``),
     ``first_name``, ``last_name``, ``full_name``, ``email``, ``phone``, ``date_of_birth``, ``street``,
-    ``city``, ``postcode``, ``country``, ``crm_id``, ``twitter_handle``, ``instagram_username``,
+    ``city``, ``postcode``, ``region`` (state or province), ``country``, ``crm_id``, ``twitter_handle``, ``instagram_username``,
     ``facebook_id``, ``ga_client_id``, all nullable text; missing columns count as null.
 
     1. Values are normalized for matching, placeholders dropped (:mod:`.normalize`).
@@ -87,10 +93,19 @@ def resolve(
     later_links = [pl.DataFrame(schema=LINK_SCHEMA)]
     # Each later stage proposes pairs; merge_clusters applies those that break no safeguard.
     stages: list[tuple[str, Callable[[np.ndarray], pl.DataFrame]]] = []
+    scored = ScoredPairs(
+        pairs=pl.DataFrame(),
+        evidence=pl.DataFrame(schema=EVIDENCE_SCHEMA),
+        report=ModelReport(trained=False, reason="the probabilistic stage is disabled (config)"),
+    )
+
+    def probabilistic(clusters: np.ndarray) -> pl.DataFrame:
+        nonlocal scored
+        scored = match_pairs(prepared, clusters, config.probabilistic)
+        return scored.pairs
+
     if config.probabilistic.enabled:
-        stages.append(
-            (PROBABILISTIC_RULE, lambda clusters: match_pairs(prepared, clusters, config.probabilistic).pairs)
-        )
+        stages.append((PROBABILISTIC_RULE, probabilistic))
     if config.link_handle_emails:
         stages.append(
             (
@@ -143,6 +158,8 @@ def resolve(
             refused.select("row_a", "row_b", "rule", "match_probability", "reason"), record_ids
         ),
         changes=changes,
+        model=scored.report,
+        evidence=scored.evidence,
     )
 
 
