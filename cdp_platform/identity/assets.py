@@ -203,7 +203,7 @@ def identity_map_asset(
             logged = _logged_decisions(connection)
         resolution = resolve(candidates_for_resolution(candidates), previous=previous, decisions=decisions)
         mapping = resolution.mapping
-        hashed = hash_shared_values(resolution.evidence, key)
+        hashed = hash_shared_values(resolution.link_evidence, key)
         described = describe_links(hashed)
         table = (
             mapping.select(

@@ -103,8 +103,8 @@ class ProbabilisticConfig:
 
     enabled: bool = True
     threshold: float = 0.95
-    # Pairs scored at least this but below ``threshold`` are not linked: they go to
-    # identity.review_queue with their evidence, for a reviewer's ``same`` or ``different``.
+    # Pairs scored at or above this (and below ``threshold``) are kept with their evidence for a
+    # reviewer (``ScoredPairs.evidence``); they never link on their own.
     review_threshold: float = 0.5
     # Pairs sampled to estimate u (non-match) probabilities; more is steadier and slower.
     u_max_pairs: float = 2e6
@@ -168,7 +168,4 @@ class ResolutionConfig:
         if not 0.0 < self.probabilistic.threshold < 1.0:
             raise ValueError("the match probability threshold must be strictly between 0 and 1")
         if not 0.0 < self.probabilistic.review_threshold <= self.probabilistic.threshold:
-            raise ValueError(
-                "the review threshold must be above 0 and at most the match probability threshold "
-                f"({self.probabilistic.threshold})"
-            )
+            raise ValueError("the review threshold must be above 0 and at most the match threshold")

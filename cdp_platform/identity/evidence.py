@@ -39,7 +39,7 @@ SHARED_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "handle_name": ("number", ("n_number",)),
     "unique_name": ("name", ("n_unique_name",)),
 }
-EVIDENCE_SCHEMA = {
+LINK_EVIDENCE_SCHEMA = {
     "row_a": pl.Int64,
     "row_b": pl.Int64,
     "rule": pl.String,
@@ -61,11 +61,25 @@ WATERFALL_SCHEMA = {
 }
 
 
+def waterfall_rows(scored: pl.DataFrame) -> pl.DataFrame:
+    """The model's scored pairs (:class:`.probabilistic.ScoredPairs` ``evidence``: a list of
+    per-comparison structs per pair) as one row per (pair, comparison), ``WATERFALL_SCHEMA``."""
+    if scored.height == 0:
+        return pl.DataFrame(schema=WATERFALL_SCHEMA)
+    return (
+        scored.select("row_a", "row_b", "comparisons")
+        .explode("comparisons")
+        .drop_nulls("comparisons")
+        .unnest("comparisons")
+        .select(pl.col(name).cast(dtype) for name, dtype in WATERFALL_SCHEMA.items())
+    )
+
+
 def link_evidence(
     prepared: pl.DataFrame, links: pl.DataFrame, waterfall: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """One row per rule link (its shared value) and per comparison of each probabilistic link
-    (``waterfall``: row_a, row_b, comparison, level, bayes_factor, match_weight); ``EVIDENCE_SCHEMA``.
+    (``waterfall``: row_a, row_b, comparison, level, bayes_factor, match_weight); ``LINK_EVIDENCE_SCHEMA``.
 
     A probabilistic link without waterfall rows (a model that does not report them) keeps one row
     with its probability and no comparison. Links of rules not in :data:`SHARED_VALUES` (a
@@ -119,12 +133,12 @@ def link_evidence(
         scored = scored.join(waterfall.select("row_a", "row_b").unique(), on=["row_a", "row_b"], how="anti")
     parts.append(scored)
     frame = pl.concat(
-        [part.cast({k: v for k, v in EVIDENCE_SCHEMA.items() if k in part.columns}) for part in parts],  # type: ignore[arg-type]
+        [part.cast({k: v for k, v in LINK_EVIDENCE_SCHEMA.items() if k in part.columns}) for part in parts],  # type: ignore[arg-type]
         how="diagonal",
     )
     return frame.select(
         pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in EVIDENCE_SCHEMA.items()
+        for name, dtype in LINK_EVIDENCE_SCHEMA.items()
     )
 
 

@@ -12,7 +12,7 @@ import polars as pl
 
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.deterministic import limit_values, stitch
-from cdp_platform.identity.evidence import EVIDENCE_SCHEMA, WATERFALL_SCHEMA, link_evidence
+from cdp_platform.identity.evidence import LINK_EVIDENCE_SCHEMA, link_evidence, waterfall_rows
 from cdp_platform.identity.handle_email import (
     HANDLE_EMAIL_RULE,
     HANDLE_NAME_RULE,
@@ -21,7 +21,7 @@ from cdp_platform.identity.handle_email import (
 )
 from cdp_platform.identity.merge import LINK_SCHEMA, PROBABILISTIC_RULE, merge_clusters
 from cdp_platform.identity.normalize import prepare
-from cdp_platform.identity.probabilistic import match_pairs
+from cdp_platform.identity.probabilistic import EVIDENCE_SCHEMA, ModelReport, ScoredPairs, match_pairs
 from cdp_platform.identity.review import OUTCOME_SCHEMA, REVIEW_RULE, constraints, outcomes
 from cdp_platform.identity.stable_ids import assign_client_ids
 from cdp_platform.identity.unique_names import UNIQUE_NAME_RULE, unique_name_pairs
@@ -39,11 +39,15 @@ class Resolution:
     - ``refused``: links refused by a safeguard, with the reason (``limit:<type>`` or
       ``exclusive_source:<source>``).
     - ``changes``: the change log against ``previous`` (``new``, ``merge``, ``split``).
-    - ``evidence``: per accepted link, its rule and shared value (in the clear: hash it before
+    - ``model``: what the match model could do with these records (:class:`.probabilistic.ModelReport`:
+      trained or why not, its comparisons, degenerate parameters).
+    - ``evidence``: every pair the model scored at or above the review threshold, with its
+      per-comparison match weights (:class:`.probabilistic.ScoredPairs`).
+    - ``link_evidence``: per accepted link, its rule and shared value (in the clear: hash it before
       writing it anywhere, :func:`.evidence.hash_shared_values`) or, for a probabilistic link, one
       row per comparison of its waterfall (:mod:`.evidence`); ``record_id_a``/``record_id_b``.
     - ``review``: pairs the model scored between ``review_threshold`` and ``threshold`` whose records
-      ended in two clients and that no decision covers, with their waterfall rows (``evidence``
+      ended in two clients and that no decision covers, with their waterfall rows (``link_evidence``
       columns): what a reviewer should look at.
     - ``decisions``: what each decision in force did (:func:`.review.outcomes`).
     """
@@ -52,8 +56,14 @@ class Resolution:
     links: pl.DataFrame
     refused: pl.DataFrame
     changes: pl.DataFrame
-    evidence: pl.DataFrame = dataclasses.field(default_factory=lambda: pl.DataFrame(schema=EVIDENCE_SCHEMA))
-    review: pl.DataFrame = dataclasses.field(default_factory=lambda: pl.DataFrame(schema=EVIDENCE_SCHEMA))
+    model: ModelReport
+    evidence: pl.DataFrame
+    link_evidence: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=LINK_EVIDENCE_SCHEMA)
+    )
+    review: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=LINK_EVIDENCE_SCHEMA)
+    )
     decisions: pl.DataFrame = dataclasses.field(default_factory=lambda: pl.DataFrame(schema=OUTCOME_SCHEMA))
 
 
@@ -68,7 +78,7 @@ def resolve(
 
     ``records`` has ``record_id`` (unique, not null) and any of ``source`` (``<system>/<object>``),
     ``first_name``, ``last_name``, ``full_name``, ``email``, ``phone``, ``date_of_birth``, ``street``,
-    ``city``, ``postcode``, ``country``, ``crm_id``, ``twitter_handle``, ``instagram_username``,
+    ``city``, ``postcode``, ``region`` (state or province), ``country``, ``crm_id``, ``twitter_handle``, ``instagram_username``,
     ``facebook_id``, ``ga_client_id``, all nullable text; missing columns count as null.
 
     ``decisions`` are reviewers' words (``identity.review_decisions``: record_id_a, record_id_b,
@@ -106,18 +116,16 @@ def resolve(
     refused = deterministic.refused
     values = limit_values(prepared)
     later_links = [pl.DataFrame(schema=LINK_SCHEMA)]
-    scored = [pl.DataFrame(schema=LINK_SCHEMA).drop("rule")]
-    waterfalls = [pl.DataFrame(schema=WATERFALL_SCHEMA)]
+    scored = ScoredPairs(
+        pairs=pl.DataFrame(),
+        evidence=pl.DataFrame(schema=EVIDENCE_SCHEMA),
+        report=ModelReport(trained=False, reason="the probabilistic stage is disabled (config)"),
+    )
 
     def probabilistic(clusters: np.ndarray) -> pl.DataFrame:
-        # Scored down to the review threshold; only pairs at the accept threshold are proposed.
-        found = match_pairs(
-            prepared,
-            clusters,
-            dataclasses.replace(config.probabilistic, threshold=config.probabilistic.review_threshold),
-        )
-        scored.append(found)
-        return found.filter(pl.col("match_probability") >= config.probabilistic.threshold)
+        nonlocal scored
+        scored = match_pairs(prepared, clusters, config.probabilistic)
+        return scored.pairs
 
     # Each later stage proposes pairs; merge_clusters applies those that break no safeguard. A
     # reviewer's ``same`` goes first and is not bound by exclusive sources (see review.py).
@@ -179,7 +187,7 @@ def resolve(
         .join(mapping, on="record_id", how="left", maintain_order="left")
         .select("record_id", "client_id", "first_seen", "linked_by", "match_probability")
     )
-    waterfall = pl.concat(waterfalls)
+    waterfall = waterfall_rows(scored.evidence)
     refused = _with_record_ids(
         refused.select("row_a", "row_b", "rule", "match_probability", "reason"), record_ids
     )
@@ -188,9 +196,11 @@ def resolve(
         links=_with_record_ids(links, record_ids),
         refused=refused,
         changes=changes,
-        evidence=_with_record_ids(link_evidence(prepared, links, waterfall), record_ids),
+        model=scored.report,
+        evidence=scored.evidence,
+        link_evidence=_with_record_ids(link_evidence(prepared, links, waterfall), record_ids),
         review=_with_record_ids(
-            _review_pairs(pl.concat(scored), cluster, rules.decisions, prepared, config, waterfall),
+            _review_pairs(scored.evidence, cluster, rules.decisions, prepared, config, waterfall),
             record_ids,
         ),
         decisions=outcomes(rules.decisions, mapping, previous, refused),
@@ -198,7 +208,7 @@ def resolve(
 
 
 def _review_pairs(
-    scored: pl.DataFrame,
+    scored: pl.DataFrame,  # ScoredPairs.evidence
     cluster: np.ndarray,
     decided: pl.DataFrame,
     prepared: pl.DataFrame,
@@ -207,7 +217,9 @@ def _review_pairs(
 ) -> pl.DataFrame:
     """Scored pairs below the accept threshold whose records are still two clients and that no
     decision in force covers (a decided pair is not asked again), in the evidence shape."""
-    band = scored.filter(pl.col("match_probability") < config.probabilistic.threshold)
+    band = scored.select("row_a", "row_b", "match_probability").filter(
+        pl.col("match_probability") < config.probabilistic.threshold
+    )
     band = band.filter(pl.Series(cluster[band["row_a"].to_numpy()] != cluster[band["row_b"].to_numpy()]))
     decided_rows = decided.drop_nulls(["row_a", "row_b"]).select(
         pl.min_horizontal("row_a", "row_b").cast(pl.Int64).alias("row_a"),

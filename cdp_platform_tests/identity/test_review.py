@@ -152,7 +152,7 @@ def test_decisions_about_unknown_records_do_nothing_and_bad_ones_are_named() -> 
 
 
 def test_rule_links_carry_their_rule_and_a_keyed_hash_never_the_value() -> None:
-    evidence = resolve(HOUSEHOLD, RULES_ONLY).evidence
+    evidence = resolve(HOUSEHOLD, RULES_ONLY).link_evidence
     assert set(evidence["rule"]) == {"email", "crm_id"}
     family = evidence.filter(pl.col("record_id_a").is_in(["fb:ann", "fb:tom"]) & (pl.col("rule") == "email"))
     assert family["shared_value"].to_list() == ["lees@family.net"]
@@ -186,6 +186,15 @@ def test_a_different_decision_stops_a_probabilistic_merge(small_candidates: Sand
     assert clients["crm-robert"] != clients["fb-bob"]
     refused = resolution.refused.filter(pl.col("reason") == "review:different")
     assert refused["rule"].to_list() == ["probabilistic"]
-    # Links the model did make carry their probability in the evidence.
-    scored = resolution.evidence.filter(pl.col("rule") == "probabilistic")
+    # Links the model did make carry their waterfall: per comparison, a level and its weight.
+    scored = resolution.link_evidence.filter(pl.col("rule") == "probabilistic")
     assert scored.height > 0 and scored["match_probability"].min() >= 0.95
+    assert scored["comparison"].null_count() == 0 and scored["level"].null_count() == 0
+    assert (
+        (scored["bayes_factor"] - 2 ** scored["match_weight"]).abs() < 1e-6 * scored["bayes_factor"]
+    ).all()
+    # Every link has its comparisons (as many as the model has), nothing else.
+    per_link = scored.group_by("record_id_a", "record_id_b").agg(pl.col("comparison").n_unique())
+    assert per_link["comparison"].n_unique() == 1 and per_link["comparison"][0] == len(
+        resolution.model.comparisons
+    )
