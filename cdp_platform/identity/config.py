@@ -103,6 +103,9 @@ class ProbabilisticConfig:
 
     enabled: bool = True
     threshold: float = 0.95
+    # Pairs scored at or above this (and below ``threshold``) are kept with their evidence for a
+    # reviewer (``ScoredPairs.evidence``); they never link on their own.
+    review_threshold: float = 0.5
     # Pairs sampled to estimate u (non-match) probabilities; more is steadier and slower.
     u_max_pairs: float = 2e6
     # Share of records EM samples per training blocking rule (Splink's ``record_sample_proportion``).
@@ -164,3 +167,5 @@ class ResolutionConfig:
             raise ValueError("limits must be at least 1")
         if not 0.0 < self.probabilistic.threshold < 1.0:
             raise ValueError("the match probability threshold must be strictly between 0 and 1")
+        if not 0.0 < self.probabilistic.review_threshold <= self.probabilistic.threshold:
+            raise ValueError("the review threshold must be above 0 and at most the match threshold")

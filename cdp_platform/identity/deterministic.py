@@ -37,6 +37,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from cdp_platform.identity.config import LIMIT_TYPES, LINK_TYPES, ResolutionConfig
+from cdp_platform.identity.review import CANNOT_LINK_REASON, CannotLinks
 
 EDGE_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "rule": pl.String, "priority": pl.Int64}
 # Groups of at most this many rows sharing a value get every pair when limits are being enforced.
@@ -127,24 +128,37 @@ def over_limit(cluster: np.ndarray, values: dict[str, np.ndarray], limits: dict[
 
 
 class LimitedUnionFind:
-    """Union-find whose roots remember their distinct values per limit type; refuses over-limit unions."""
+    """Union-find whose roots remember their distinct values per limit type and the ends of
+    reviewers' ``different`` decisions they hold; refuses over-limit and cannot-link unions."""
 
-    def __init__(self, held: dict[int, dict[str, set[int]]], limits: dict[str, int]) -> None:
-        """``held``: per starting node, the distinct value codes it holds per limit type."""
+    def __init__(
+        self,
+        held: dict[int, dict[str, set[int]]],
+        limits: dict[str, int],
+        apart: dict[int, set[tuple[int, int]]] | None = None,
+    ) -> None:
+        """``held``: per starting node, the distinct value codes it holds per limit type; ``apart``:
+        per starting node, its :class:`~cdp_platform.identity.review.CannotLinks` tags."""
         self.limits = limits
         self.parent: dict[int, int] = {node: node for node in held}
         self.held = held
+        self.apart = apart or {}
 
     @classmethod
     def of_rows(
-        cls, rows: np.ndarray, values: dict[str, np.ndarray], limits: dict[str, int]
+        cls,
+        rows: np.ndarray,
+        values: dict[str, np.ndarray],
+        limits: dict[str, int],
+        cannot: CannotLinks | None = None,
     ) -> LimitedUnionFind:
         """One node per row, holding that row's values."""
         held = {
             row: {kind: ({int(values[kind][row])} if values[kind][row] >= 0 else set()) for kind in limits}
             for row in rows.tolist()
         }
-        return cls(held, limits)
+        apart = {row: set(cannot.tags[row]) for row in rows.tolist() if cannot and row in cannot.tags}
+        return cls(held, limits, apart)
 
     def find(self, x: int) -> int:
         root = x
@@ -155,24 +169,32 @@ class LimitedUnionFind:
         return root
 
     def try_union(self, a: int, b: int) -> str | None:
-        """Join the clients of ``a`` and ``b``; return the limit type that refused it, or None."""
+        """Join the clients of ``a`` and ``b``; return why it was refused (``limit:<type>``, or
+        ``review:different`` when a reviewer said the two sides are different people), or None."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
+        if CannotLinks.conflict(self.apart.get(ra, set()), self.apart.get(rb, set())):
+            return CANNOT_LINK_REASON
         held_a, held_b = self.held[ra], self.held[rb]
         for kind, limit in self.limits.items():
             if len(held_a[kind]) + len(held_b[kind]) > limit and len(held_a[kind] | held_b[kind]) > limit:
-                return kind
+                return f"limit:{kind}"
         keep, gone = (ra, rb) if ra < rb else (rb, ra)
         self.parent[gone] = keep
         for kind in self.limits:
             self.held[keep][kind] |= self.held[gone][kind]
         del self.held[gone]
+        if gone in self.apart:
+            self.apart.setdefault(keep, set()).update(self.apart.pop(gone))
         return None
 
 
-def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicResult:
-    """Clusters from the identifier graph, with limits enforced in priority order."""
+def stitch(
+    prepared: pl.DataFrame, config: ResolutionConfig, cannot: CannotLinks | None = None
+) -> DeterministicResult:
+    """Clusters from the identifier graph, with limits and reviewers' ``different`` decisions
+    (``cannot``) enforced in priority order."""
     n = prepared.height
     edges = identifier_edges(prepared, config)
     row_a = edges["row_a"].to_numpy()
@@ -180,6 +202,10 @@ def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicRes
     cluster = components(n, row_a, row_b)
     values = limit_values(prepared)
     broken = over_limit(cluster, values, config.limits)
+    if cannot:
+        # A cluster holding both ends of a ``different`` decision is rebuilt like an over-limit one:
+        # the weakest edge between the two sides gives way.
+        broken = np.union1d(broken, cannot.violated(cluster))
     if broken.size == 0:
         return DeterministicResult(cluster=cluster, links=edges.drop("priority"), refused=_no_refusals())
 
@@ -191,7 +217,7 @@ def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicRes
     candidates = identifier_edges(
         prepared.filter(pl.Series(in_broken)), config, all_pairs_up_to=ALL_PAIRS_UP_TO
     )
-    finder = LimitedUnionFind.of_rows(rows, values, config.limits)
+    finder = LimitedUnionFind.of_rows(rows, values, config.limits, cannot)
     accepted: list[tuple[int, int, str]] = []
     refused_rows: list[tuple[int, int, str, None, str]] = []
     for a, b, rule, _ in candidates.iter_rows():
@@ -199,7 +225,7 @@ def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicRes
         if refused_by is None:
             accepted.append((a, b, rule))
         elif finder.find(a) != finder.find(b):
-            refused_rows.append((a, b, rule, None, f"limit:{refused_by}"))
+            refused_rows.append((a, b, rule, None, refused_by))
     kept = pl.concat([edges, pl.DataFrame(accepted, schema=edges.schema, orient="row")])
     cluster = components(n, kept["row_a"].to_numpy(), kept["row_b"].to_numpy())
     refused = pl.DataFrame(refused_rows, schema=REFUSED_SCHEMA, orient="row")

@@ -8,7 +8,8 @@ client would:
   usernames (limit 1 each), or more emails, phones or CRM ids than the limits allow; or
 - hold two records of one exclusive source (``config.exclusive_sources``): each cluster already has
   its own contact in, say, HubSpot, and the CRM's word that these are two people stands unless an
-  exact identifier (handled by the deterministic stage) says otherwise.
+  exact identifier (handled by the deterministic stage) says otherwise; or
+- hold both ends of a reviewer's ``different`` decision (``cannot``, see :mod:`.review`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import polars as pl
 
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.deterministic import REFUSED_SCHEMA, LimitedUnionFind, components
+from cdp_platform.identity.review import CannotLinks
 
 LINK_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "rule": pl.String, "match_probability": pl.Float64}
 PROBABILISTIC_RULE = "probabilistic"
@@ -39,6 +41,7 @@ def merge_clusters(
     pairs: pl.DataFrame,
     config: ResolutionConfig,
     rule: str = PROBABILISTIC_RULE,
+    cannot: CannotLinks | None = None,
 ) -> MergeResult:
     """Clusters after the ``pairs`` (row_a, row_b, match_probability: null for a rule without a
     score) that pass every conflict check have been applied, strongest first."""
@@ -73,7 +76,12 @@ def merge_clusters(
                 held[label][kind].add(value)
         if sources[row] in config.exclusive_sources:
             exclusive[label].add(str(sources[row]))
-    finder = LimitedUnionFind(held, config.limits)
+    apart: dict[int, set[tuple[int, int]]] = {}
+    if cannot:
+        for row in members.tolist():
+            if row in cannot.tags:
+                apart.setdefault(int(cluster[row]), set()).update(cannot.tags[row])
+    finder = LimitedUnionFind(held, config.limits, apart)
 
     accepted: list[tuple[int, int, str, float | None]] = []
     refused: list[tuple[int, int, str, float | None, str]] = []
@@ -89,7 +97,7 @@ def merge_clusters(
             continue
         refused_by = finder.try_union(root_a, root_b)
         if refused_by is not None:
-            refused.append((row_a, row_b, rule, probability, f"limit:{refused_by}"))
+            refused.append((row_a, row_b, rule, probability, refused_by))
             continue
         kept = finder.find(root_a)
         exclusive[kept] = exclusive[root_a] | exclusive[root_b]

@@ -39,6 +39,7 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "street",
     "city",
     "postcode",
+    "region",
     "country",
     "crm_id",
     "twitter_handle",
@@ -113,6 +114,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
         _squash(pl.col("postcode")).alias("n_postcode"),
         _words(pl.col("street")).alias("n_street"),
         _words(pl.col("city")).alias("n_city"),
+        _words(pl.col("region")).alias("n_region"),
     )
     frame = frame.with_columns(
         pl.when(pl.col(column).is_in(blocked)).then(None).otherwise(pl.col(column)).alias(column)
@@ -151,6 +153,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
         "n_street",
         "n_city",
         "n_postcode",
+        "n_region",
         "n_country",
         pl.col("crm_id").alias("n_crm_id"),
         "n_twitter_handle",

@@ -28,6 +28,7 @@ clusters is decided by :mod:`cdp_platform.identity.merge`, which enforces the co
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -41,6 +42,70 @@ from cdp_platform.identity.config import ProbabilisticConfig
 
 logger = logging.getLogger(__name__)
 PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "match_probability": pl.Float64}
+# One comparison's part of a pair's score: which level matched and what it weighs (Splink's
+# waterfall: match_weight = log2(bayes_factor), term-frequency adjustment included).
+COMPARISON_EVIDENCE = pl.Struct(
+    {"comparison": pl.String, "level": pl.String, "match_weight": pl.Float64, "bayes_factor": pl.Float64}
+)
+EVIDENCE_SCHEMA = {
+    "row_a": pl.Int64,
+    "row_b": pl.Int64,
+    "record_id_a": pl.String,
+    "record_id_b": pl.String,
+    "match_probability": pl.Float64,
+    "match_weight": pl.Float64,
+    "comparisons": pl.List(COMPARISON_EVIDENCE),
+}
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What the match model was able to do with the data it was given.
+
+    ``trained`` is False when no model could be trained (``reason`` says why, naming what is
+    missing); ``comparisons`` and ``training_rules`` are those the data allowed; ``degenerate``
+    names estimated parameters that cannot be right (an agreement that counts against a match, a
+    disagreement that counts for one, a level EM left untrained).
+    """
+
+    trained: bool
+    reason: str | None = None
+    comparisons: tuple[str, ...] = ()
+    training_rules: tuple[str, ...] = ()
+    degenerate: tuple[str, ...] = ()
+    candidates: int = 0
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Everything a person should look at: why it did not train, and each degenerate parameter."""
+        return ((self.reason,) if self.reason else ()) + self.degenerate
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """What :func:`match_pairs` returns.
+
+    - ``pairs``: (row_a < row_b, match_probability) at or above ``config.threshold``: the links to
+      try (as :func:`.merge.merge_clusters` takes them).
+    - ``evidence``: every scored pair at or above ``config.review_threshold`` (the pairs above
+      included), one row each: ``row_a``, ``row_b``, ``record_id_a``, ``record_id_b``,
+      ``match_probability``, ``match_weight`` and ``comparisons``, a list with one struct per
+      comparison (``comparison``, ``level``: the matched level's label, ``match_weight``,
+      ``bayes_factor`` = 2 ** match_weight), the pair's waterfall.
+    - ``report``: a :class:`ModelReport`.
+    """
+
+    pairs: pl.DataFrame
+    evidence: pl.DataFrame
+    report: ModelReport
+
+
+def _no_pairs(report: ModelReport) -> ScoredPairs:
+    return ScoredPairs(
+        pairs=pl.DataFrame(schema=PAIR_SCHEMA), evidence=pl.DataFrame(schema=EVIDENCE_SCHEMA), report=report
+    )
+
+
 _COLUMNS = (
     "n_first",
     "n_first_canonical",
@@ -94,7 +159,7 @@ def _exact(column: str, disagree_m: float, term_frequencies: bool = False) -> cl
     if term_frequencies:
         exact = exact.configure(tf_adjustment_column=column)
     return cl.CustomComparison(
-        output_column_name=column,
+        output_column_name=column.removeprefix("n_"),
         comparison_levels=[
             cll.NullLevel(column),
             exact,
@@ -187,8 +252,9 @@ def _settings(prior: float) -> SettingsCreator:
                 "l.n_first_canonical = r.n_first_canonical AND l.n_city = r.n_city AND l.n_postcode = r.n_postcode",
             )
         ],
-        retain_intermediate_calculation_columns=False,
-        retain_matching_columns=False,
+        # The per-comparison match weights (mw_*, mw_tf_adj_*) are each link's evidence.
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
     )
 
 
@@ -214,42 +280,173 @@ def _prior(rows: pl.DataFrame) -> float:
     return min(0.5, max(within / _DETERMINISTIC_RECALL, 1.0) / max(total, 1))
 
 
-def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: ProbabilisticConfig) -> pl.DataFrame:
-    """Scored record pairs (row_a < row_b) from different clusters, above ``config.threshold``."""
+def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: ProbabilisticConfig) -> ScoredPairs:
+    """Scored record pairs (row_a < row_b) from different clusters, with their evidence and a report
+    of the model (see :class:`ScoredPairs`)."""
     rows = candidate_rows(prepared, cluster)
     too_few = [column for column in _TRAINING_COLUMNS if _pairs_sharing(rows, column) < MIN_TRAINING_PAIRS]
     if too_few or rows["cluster"].n_unique() < 2:
         # EM needs pairs to learn from; without them the model would score with made-up m values,
         # so the deterministic result stands alone.
-        logger.info("identity: too few pairs to train the match model (%s); no probabilistic links", too_few)
-        return pl.DataFrame(schema=PAIR_SCHEMA)
+        reason = f"too few pairs to train the match model on {too_few}"
+        logger.warning("identity: %s; no probabilistic links", reason)
+        return _no_pairs(ModelReport(trained=False, reason=reason, candidates=rows.height))
     connection = duckdb.connect()
     if config.threads is not None:
         connection.execute(f"SET threads = {int(config.threads)}")
     try:
         db_api = DuckDBAPI(connection=connection)
         table = db_api.register(rows.to_arrow(), dataset_display_name="identity_candidates")
-        linker = Linker(table, _settings(_prior(rows)), log_level=logging.WARNING)
+        settings = _settings(_prior(rows))
+        linker = Linker(table, settings, log_level=logging.WARNING)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=config.u_max_pairs, seed=config.seed, min_count_per_level=None, num_chunks=1
         )
-        for column in _TRAINING_COLUMNS:
+        rules = tuple(f"l.{column} = r.{column}" for column in _TRAINING_COLUMNS)
+        for rule in rules:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                f"l.{column} = r.{column}",
+                rule,
                 max_pairs=config.em_max_pairs,
                 record_sample_proportion=config.em_record_sample_proportion,
             )
+        model = linker.misc.save_model_to_json()
         predictions = linker.inference.predict(
-            threshold_match_probability=config.threshold, warning_mode="never"
+            threshold_match_probability=config.review_threshold, warning_mode="never"
         )
-        scored = pl.from_arrow(
-            connection.sql(f"SELECT row_l, row_r, match_probability FROM {predictions.physical_name}").arrow()
-        )
+        scored = pl.from_arrow(connection.sql(f"SELECT * FROM {predictions.physical_name}").arrow())
     finally:
         connection.close()
     assert isinstance(scored, pl.DataFrame)
-    return scored.select(
+    levels = model_levels(model)
+    report = ModelReport(
+        trained=True,
+        comparisons=tuple(levels),
+        training_rules=rules,
+        degenerate=degenerate_parameters(levels),
+        candidates=rows.height,
+    )
+    for problem in report.degenerate:
+        logger.warning("identity: degenerate match model parameter: %s", problem)
+    evidence = _evidence(scored, levels, prepared["record_id"])
+    pairs = evidence.filter(pl.col("match_probability") >= config.threshold).select(
+        "row_a", "row_b", "match_probability"
+    )
+    return ScoredPairs(pairs=pairs, evidence=evidence, report=report)
+
+
+def evidence_long(evidence: pl.DataFrame) -> pl.DataFrame:
+    """``ScoredPairs.evidence`` with one row per (pair, comparison): record_id_a, record_id_b,
+    match_probability, match_weight (the pair's), comparison, level, comparison_match_weight,
+    bayes_factor."""
+    return (
+        evidence.explode("comparisons")
+        .select(
+            "record_id_a",
+            "record_id_b",
+            "match_probability",
+            "match_weight",
+            pl.col("comparisons").struct.field("comparison"),
+            pl.col("comparisons").struct.field("level"),
+            pl.col("comparisons").struct.field("match_weight").alias("comparison_match_weight"),
+            pl.col("comparisons").struct.field("bayes_factor"),
+        )
+        .drop_nulls("comparison")
+    )
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of a trained comparison: its comparison vector value (gamma), label and m, u."""
+
+    gamma: int
+    label: str
+    m: float | None
+    u: float | None
+    fixed_m: bool
+
+
+def model_levels(model: dict) -> dict[str, list[Level]]:
+    """Per comparison (output column name), its levels from a Splink settings dict
+    (``linker.misc.save_model_to_json()``). Splink numbers the null level -1 and the others from
+    ``len - 1`` (the first listed, the strongest) down to 0 (the else level)."""
+    levels: dict[str, list[Level]] = {}
+    for comparison in model["comparisons"]:
+        listed = comparison["comparison_levels"]
+        gamma = sum(1 for level in listed if not level.get("is_null_level")) - 1
+        found = []
+        for level in listed:
+            label = level.get("label_for_charts") or level["sql_condition"]
+            if level.get("is_null_level"):
+                found.append(Level(-1, label, None, None, fixed_m=True))
+                continue
+            found.append(
+                Level(
+                    gamma,
+                    label,
+                    level.get("m_probability"),
+                    level.get("u_probability"),
+                    bool(level.get("fix_m_probability")),
+                )
+            )
+            gamma -= 1
+        levels[comparison["output_column_name"]] = found
+    return levels
+
+
+def degenerate_parameters(levels: dict[str, list[Level]]) -> tuple[str, ...]:
+    """Estimated parameters that cannot be right, named: a comparison's strongest level (an exact
+    agreement) whose m/u says it counts against a match, its else level (a disagreement) counting
+    for one, or a level left without an m or u."""
+    found = []
+    for comparison, listed in levels.items():
+        scored = [level for level in listed if level.gamma >= 0]
+        for level in scored:
+            if level.m is None or level.u is None or level.m <= 0 or level.u <= 0:
+                found.append(f"{comparison} '{level.label}': m or u not estimated (m={level.m}, u={level.u})")
+        if len(scored) < 2:
+            continue
+        strongest, disagree = scored[0], scored[-1]
+        if strongest.m and strongest.u and strongest.m / strongest.u < 1:
+            found.append(
+                f"{comparison} '{strongest.label}': m/u = {strongest.m / strongest.u:.3g} < 1 "
+                "(an agreement counted against a match)"
+            )
+        if disagree.m and disagree.u and disagree.m / disagree.u > 1:
+            found.append(
+                f"{comparison} '{disagree.label}': m/u = {disagree.m / disagree.u:.3g} > 1 "
+                "(a disagreement counted for a match)"
+            )
+    return tuple(found)
+
+
+def _evidence(scored: pl.DataFrame, levels: dict[str, list[Level]], record_ids: pl.Series) -> pl.DataFrame:
+    """One row per scored pair with its waterfall (see :class:`ScoredPairs`)."""
+    if scored.is_empty():
+        return pl.DataFrame(schema=EVIDENCE_SCHEMA)
+    parts = []
+    for comparison, listed in levels.items():
+        labels = {level.gamma: level.label for level in listed}
+        tf = f"mw_tf_adj_{comparison}"
+        weight = pl.col(f"mw_{comparison}") + (pl.col(tf).fill_null(0.0) if tf in scored.columns else 0.0)
+        parts.append(
+            pl.struct(
+                pl.lit(comparison).alias("comparison"),
+                pl.col(f"gamma_{comparison}")
+                .replace_strict(labels, default=None, return_dtype=pl.String)
+                .alias("level"),
+                weight.cast(pl.Float64).alias("match_weight"),
+                pl.lit(2.0).pow(weight).cast(pl.Float64).alias("bayes_factor"),
+            )
+        )
+    ids = record_ids.to_numpy()
+    frame = scored.select(
         pl.min_horizontal("row_l", "row_r").cast(pl.Int64).alias("row_a"),
         pl.max_horizontal("row_l", "row_r").cast(pl.Int64).alias("row_b"),
         pl.col("match_probability").cast(pl.Float64),
+        pl.col("match_weight").cast(pl.Float64),
+        pl.concat_list(parts).alias("comparisons"),
     ).sort("row_a", "row_b")
+    return frame.with_columns(
+        pl.Series("record_id_a", ids[frame["row_a"].to_numpy()], dtype=pl.String),
+        pl.Series("record_id_b", ids[frame["row_b"].to_numpy()], dtype=pl.String),
+    ).select(list(EVIDENCE_SCHEMA))

@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from cdp_platform.identity import evaluate
 from cdp_platform.identity.assets import identity_map
 from cdp_platform.identity.sandbox_candidates import sandbox_candidates
+from cdp_platform.io.resources import LakeResource
 from cdp_platform.io.warehouse import WarehouseIOManager
 from cdp_platform.predictive.assets import client_scores, interaction_sentiment
 from cdp_platform.sandbox.config import SandboxConfig
@@ -30,6 +31,8 @@ def _resources(path) -> dict:
     return {
         "io_manager": WarehouseIOManager(database=str(path)),
         "warehouse": DuckDBResource(database=str(path)),
+        # identity_map hashes the values its link evidence names with the lake's privacy key.
+        "lake": LakeResource(lake_root=str(path.parent / "lake")),
     }
 
 
