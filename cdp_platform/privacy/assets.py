@@ -150,6 +150,7 @@ def build_erasure_asset(settings: Settings) -> dg.AssetsDefinition:
                 "rows_removed": summary.get("rows_removed", 0),
                 "removed_by_layer": dg.MetadataValue.json(summary.get("removed_by_layer", {})),
                 "files_rewritten": summary.get("files_rewritten", 0),
+                "artifacts_scrubbed": summary.get("artifacts_scrubbed", 0),
                 "seconds_by_phase": dg.MetadataValue.json(summary.get("seconds_by_phase", {})),
                 "suppression_entries_added": sum(o.suppression_entries for o in batch.outcomes)
                 if batch

@@ -302,6 +302,7 @@ class BatchOutcome:
     files_rewritten: int = 0
     bytes_before: dict[str, int] = field(default_factory=dict)
     bytes_after: dict[str, int] = field(default_factory=dict)
+    artifacts_scrubbed: int = 0  # dbt artifacts and compute logs that spelled someone
 
     def removed_by_layer(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -322,6 +323,7 @@ class BatchOutcome:
             "rows_removed": sum(self.removed_by_layer().values()),
             "removed_by_layer": self.removed_by_layer(),
             "files_rewritten": self.files_rewritten,
+            "artifacts_scrubbed": self.artifacts_scrubbed,
             "seconds": round(sum(self.seconds.values()), 3),
             "seconds_by_phase": self.seconds,
             "bytes_before_compaction": self.bytes_before,
@@ -430,6 +432,7 @@ def run_batch(
         files,
         before,
         after,
+        len(scrubbed),
     )
     summary = result.summary()
     row = {
@@ -453,8 +456,6 @@ def run_batch(
         log.warning(
             "erasure batch %s done, but its row could not be written (%s): %s", batch_id, exc, summary
         )
-    if scrubbed:
-        log.info("erasure batch %s: %d artifact file(s) scrubbed", batch_id, len(scrubbed))
     log.info("erasure batch %s: %s", batch_id, json.dumps(summary, sort_keys=True))
     return result
 
