@@ -71,7 +71,7 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "twitter": ("user_id",),
 }
 
-SANDBOX_FAULT_PROFILES = ("none", "storm")
+SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
 
 OPTIONAL_CREDENTIALS = frozenset({("facebook", "app_id"), ("facebook", "app_secret")})
 
