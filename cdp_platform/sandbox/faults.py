@@ -132,7 +132,7 @@ PROFILES: dict[str, FaultProfile] = {
             "malformed_record": 0.10,
             "duplicate_record": 0.12,
             "repeated_cursor": 0.10,
-            "self_link": 0.15,
+            "self_link": 0.25,
             "schema_drift": 0.08,
             "empty_last_page": 0.30,
         },
