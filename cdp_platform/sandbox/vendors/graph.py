@@ -172,17 +172,7 @@ class Graph:
             return graph_error(400, "Invalid OAuth access token - Cannot parse access token", 190, trace)
         expires = issued / 1000 + self.state.credentials.facebook_exchanged_token_seconds
         if self.state.now >= expires:
-            moment = datetime.datetime.fromtimestamp(expires, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
-            now = datetime.datetime.fromtimestamp(self.state.now, tz=UTC).strftime(
-                "%A, %d-%b-%y %H:%M:%S UTC"
-            )
-            return graph_error(
-                400,
-                f"Error validating access token: Session has expired on {moment}. The current time is {now}.",
-                190,
-                trace,
-                subcode=463,
-            )
+            return self._expired_error(expires, trace)
         return None
 
     def _check_proof(self, request: Request, token: str, trace: str) -> Response | None:
@@ -214,6 +204,17 @@ class Graph:
                 error_type="GraphMethodException",
             )
         return None
+
+    def _expired_error(self, expires: float, trace: str) -> Response:
+        moment = datetime.datetime.fromtimestamp(expires, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+        now = datetime.datetime.fromtimestamp(self.state.now, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+        return graph_error(
+            400,
+            f"Error validating access token: Session has expired on {moment}. The current time is {now}.",
+            190,
+            trace,
+            subcode=463,
+        )
 
     async def exchange_token(self, request: Request) -> Response:
         params = request.query_params
@@ -533,6 +534,15 @@ class Graph:
         return throttle_error(
             code, "A" + plan.token("throttle")[:26], {"Retry-After": "0"} if retry_after_zero else None
         )
+
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """Error 190 for an exchanged token (the client renews it with its app secret); the Page
+        token a client was configured with is long-lived here and never answered as expired."""
+        request = Request(scope)
+        token = self._token_of(request)
+        if token is None or self.state.signer.issued_ms("graph", EXCHANGED_TOKEN_PREFIX, token) is None:
+            return None
+        return self._expired_error(self.state.now, _trace(request, plan, "auth"))
 
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return graph_error(

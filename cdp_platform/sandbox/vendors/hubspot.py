@@ -681,6 +681,23 @@ class HubSpot:
             headers["Retry-After"] = "0"
         return json_response(self._rate_limit_body(policy, correlation_id(plan, "throttled")), 429, headers)
 
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """401 EXPIRED_AUTHENTICATION for an OAuth access token; a private app token never expires."""
+        scheme, _, token = Request(scope).headers.get("authorization", "").partition(" ")
+        if (
+            scheme.lower() != "bearer"
+            or self.state.signer.issued_ms("hubspot", ACCESS_TOKEN_PREFIX, token.strip()) is None
+        ):
+            return None
+        return json_response(
+            hubspot_error(
+                "The OAuth token used to make this call expired 0 minute(s) ago.",
+                "EXPIRED_AUTHENTICATION",
+                correlation_id(plan, "auth"),
+            ),
+            401,
+        )
+
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return json_response(
             hubspot_error("internal error", "INTERNAL_ERROR", correlation_id(plan, "server_error")), 500

@@ -375,6 +375,10 @@ class Twitter:
             headers["Retry-After"] = "0"
         return problem(429, "Too Many Requests", headers)
 
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """Never: the sandbox's token here is static, with no renewal a client could answer it with."""
+        return None
+
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return problem(500, "Internal Server Error")
 
