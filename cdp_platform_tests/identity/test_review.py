@@ -12,6 +12,7 @@ from cdp_platform.identity import ProbabilisticConfig, Resolution, ResolutionCon
 from cdp_platform.identity.evidence import hash_shared_values
 from cdp_platform.identity.review import DecisionError, latest_decisions
 from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
+from cdp_platform.privacy.hashing import identifier_hash
 
 RULES_ONLY = ResolutionConfig(probabilistic=ProbabilisticConfig(enabled=False))
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -198,3 +199,18 @@ def test_a_different_decision_stops_a_probabilistic_merge(small_candidates: Sand
     assert per_link["comparison"].n_unique() == 1 and per_link["comparison"][0] == len(
         resolution.model.comparisons
     )
+
+
+def test_a_shared_phone_hashes_as_the_privacy_layer_hashes_it() -> None:
+    records = pl.DataFrame(
+        {
+            "record_id": ["a", "b"],
+            "first_name": ["Ann", "Ann"],
+            "last_name": ["Lee", "Lee"],
+            "phone": ["(415) 555-0123", "+1 415 555 0123"],
+        }
+    )
+    evidence = hash_shared_values(resolve(records, RULES_ONLY).link_evidence, b"k" * 32)
+    assert evidence.select("rule", "shared_kind").row(0) == ("phone_name", "phone")
+    # The suppression list's and the pseudonymized marts' hash of the same number, however typed.
+    assert evidence["shared_value_hash"].item() == identifier_hash("phone", "(415) 555-0123", b"k" * 32)
