@@ -2,8 +2,9 @@
 
 ``cdp erase --email X | --phone X | --client-id X`` files an erasure request and processes it at
 once; ``cdp erase --pending`` processes every pending request of ``privacy.erasure_requests``;
-``--queue`` only files the request, for the daily ``process_erasure_requests`` job. Output is one
-JSON object per request on stdout: counts and keyed hashes, never the identifier.
+``--queue`` only files the request, for the daily ``process_erasure_requests`` job. Requests are
+processed as one batch (one pass over the layers, one rewrite of each file). Output is one JSON
+object per request on stdout: counts and keyed hashes, never the identifier.
 
 ``cdp identity review --a RECORD_ID --b RECORD_ID --same|--different --reason TEXT [--reviewer NAME]``
 records a reviewer's decision about two records of ``identity.identity_map`` in
@@ -13,7 +14,8 @@ one JSON object: the decision id and whether the two are one client now.
 
 Exit codes: 0 done (also when nothing was found for an email or phone: it is suppressed all the
 same), 1 a ``client_id`` or record id that is not in ``identity_map``, 2 bad input, 3 the warehouse
-is in use by another process (a writer holds it) or the configuration is wrong.
+is in use by another process (a writer holds it), the configuration is wrong, or an erasure request
+failed and stays pending (the reason is on stderr and in ``privacy.erasure_requests.error``).
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from cdp_platform.io.lake import lake_from_settings
     from cdp_platform.privacy import audit
-    from cdp_platform.privacy.erasure import ErasureInputError, normalized_seed, process_with_settings
+    from cdp_platform.privacy.assets import artifact_folders
+    from cdp_platform.privacy.erasure import ErasureInputError, WarehouseBusyError, normalized_seed, run_batch
     from cdp_platform.privacy.hashing import PrivacyKeyError, privacy_key
     from cdp_platform.settings import SettingsError, check_settings, load_settings
 
@@ -145,16 +148,42 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             if args.queue:
                 print(json.dumps({"request_id": requests[0].request_id, "status": "pending"}))
                 return EXIT_DONE
-        code = EXIT_DONE
-        for filed in requests:
-            outcome = process_with_settings(
-                filed, lake=lake, connection=connection, key=key, settings=settings
-            )
-            print(json.dumps(outcome.summary(), sort_keys=True))
-            if outcome.status == "not_found":
-                print(f"cdp erase: request {filed.request_id}: {outcome.error}", file=sys.stderr)
-                code = EXIT_NOT_FOUND
-        return code
+    if not requests:
+        return EXIT_DONE
+    try:
+        batch = run_batch(
+            requests,
+            lake=lake,
+            warehouse=settings.warehouse_path,
+            key=key,
+            phone_region=settings.default_phone_region,
+            pseudonymized=settings.pseudonymized_warehouse_path,
+            artifact_folders=artifact_folders(_local_instance()),
+        )
+    except WarehouseBusyError as exc:
+        print(f"cdp erase: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    code = EXIT_DONE
+    for outcome in batch.outcomes:
+        print(json.dumps(outcome.summary(), sort_keys=True))
+        if outcome.status == "not_found":
+            print(f"cdp erase: request {outcome.request_id}: {outcome.error}", file=sys.stderr)
+            code = EXIT_NOT_FOUND
+    for request_id, reason in batch.failed.items():
+        print(f"cdp erase: request {request_id} failed and stays pending: {reason}", file=sys.stderr)
+        code = EXIT_UNAVAILABLE
+    return code
+
+
+def _local_instance():
+    """The Dagster instance of ``DAGSTER_HOME``, whose compute logs the erasure scrubs; none unset."""
+    import os
+
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    return dg.DagsterInstance.get()
 
 
 def _review(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

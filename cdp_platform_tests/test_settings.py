@@ -65,10 +65,18 @@ def test_production_with_everything_set():
         CDP_INSTAGRAM_USER_ID="4",
         CDP_TWITTER_USER_ID="5",
     )
-    with pytest.raises(SettingsError, match="CDP_SALESFORCE_CLIENT_ID is not set: production needs"):
+    with pytest.raises(
+        SettingsError, match="CDP_SALESFORCE_CLIENT_ID is not set: set it to the connected app's consumer key"
+    ):
         load_settings(environ)
     for vendor, roles in VENDOR_CREDENTIALS.items():
-        environ.update({env_var_name(vendor, role): "secret" for role in roles if vendor != "facebook" or role == "access_token"})
+        environ.update(
+            {
+                env_var_name(vendor, role): "secret"
+                for role in roles
+                if vendor != "facebook" or role == "access_token"
+            }
+        )
     settings = load_settings(environ)
     assert settings.vendors["facebook"].credentials_present == {"access_token"}
     assert settings.s3_bucket == "cdp-lake" and settings.s3_prefix == "prod"

@@ -55,6 +55,10 @@ class SandboxCredentials:
     facebook_access_token: str = FACEBOOK_ACCESS_TOKEN
     # Long-lived tokens from fb_exchange_token last about 60 days (Graph reports expires_in 5183944).
     facebook_exchanged_token_seconds: float = 5183944.0
+    # The app setting "Require App Secret": calls without appsecret_proof are refused (code 100).
+    # Off by default so a token alone works, as on an app without the setting; a proof that is
+    # sent is always checked.
+    facebook_require_appsecret_proof: bool = False
     twitter_bearer_token: str = TWITTER_BEARER_TOKEN
 
 

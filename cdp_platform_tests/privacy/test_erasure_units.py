@@ -17,7 +17,7 @@ import pytest
 from cdp_platform import cli
 from cdp_platform.io.lake import LocalLake, S3Lake
 from cdp_platform.privacy import audit
-from cdp_platform.privacy.erasure import process
+from cdp_platform.privacy.erasure import run_batch
 from cdp_platform.privacy.hashing import (
     KEY_FILE,
     PrivacyKeyError,
@@ -136,9 +136,11 @@ def test_erasure_rewrites_an_s3_lake_and_leaves_no_old_version(s3_endpoint, s3_b
         letters, (json.dumps({"error": "record has no id", "body": json.dumps(no_id)}) + "\n").encode()
     )
 
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
         filed = audit.file_request(connection, "email", "ann.lee@example.com ")
-        outcome = process(filed, lake=lake, connection=connection, key=privacy_key(lake))
+    (outcome,) = run_batch([filed], lake=lake, warehouse=warehouse, key=privacy_key(lake)).outcomes
+    with duckdb.connect(str(warehouse)) as connection:
         request = connection.execute(
             "select identifier_value, status from privacy.erasure_requests"
         ).fetchone()

@@ -1,0 +1,221 @@
+"""The sandbox may not drift from what it emulates: every key a recorded vendor answer holds must
+be in the sandbox's answer to the same request, with the same JSON type (the sandbox may add keys).
+
+Each recording is walked into ``path → JSON types`` (list items under ``[]``) and compared with the
+in-process sandbox's answer to the recorded request (the recorded account id swapped for the
+sandbox's own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from cdp_platform.sandbox import credentials as sandbox_credentials
+from cdp_platform.sources import sandbox_link
+from cdp_platform_tests.contracts.recordings import HERE, cassette
+
+CONFIG = sandbox_link.sandbox_config(2000, 7, datetime.date(2026, 11, 26), 60)
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", dict: "object", list: "array", type(None): "null"}[type(value)]
+
+
+def shape(value: Any, path: str = "$", into: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """Every path in ``value`` with the JSON types seen there."""
+    into = {} if into is None else into
+    into.setdefault(path, set()).add(json_type(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            shape(item, f"{path}.{key}", into)
+    elif isinstance(value, list):
+        for item in value:
+            shape(item, f"{path}[]", into)
+    return into
+
+
+def drift(recorded: Any, emulated: Any, keep: Callable[[str], bool] = lambda path: True) -> list[str]:
+    """What the sandbox lacks or types differently; a vendor's null is matched by any type.
+
+    ``keep`` limits the comparison to the vendor's own keys where a recording's records carry
+    field names of the recording account's schema (Salesforce custom objects)."""
+    ours = shape(emulated)
+    problems = []
+    for path, types in sorted(shape(recorded).items()):
+        if not keep(path):
+            continue
+        if path not in ours:
+            problems.append(f"{path} missing")
+        elif types - {"null"} and not (types - {"null"}) & ours[path]:
+            problems.append(f"{path} is {sorted(types)} at the vendor, {sorted(ours[path])} in the sandbox")
+    return problems
+
+
+def sandbox_answer(
+    source: str,
+    path: str,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    method: str = "GET",
+    data: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
+    app, _ = sandbox_link.sandbox_app(CONFIG, "none")
+
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=sandbox_link.SANDBOX_ROOT
+        ) as client:
+            return await client.request(
+                method,
+                f"/{sandbox_link.SANDBOX_PREFIX[source]}{path}",
+                params=params,
+                headers=headers,
+                data=data,
+            )
+
+    response = asyncio.run(send())
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _sandbox_data():
+    return sandbox_link.sandbox_app(CONFIG, "none")[1]
+
+
+TWITTER = {"Authorization": f"Bearer {sandbox_credentials.TWITTER_BEARER_TOKEN}"}
+
+
+def test_twitter_mentions_shape_matches_the_recording():
+    recording = cassette(HERE / "twitter" / "test_client_get_users_mentions.yaml")[0]
+    recorded = json.loads(recording.body)
+    query = dict(httpx.URL(recording.url).params)
+    path = urlsplit(recording.url).path.replace("783214", str(_sandbox_data().twitter_user_id))
+    emulated = sandbox_answer("twitter", path, {**query, "max_results": "10"}, TWITTER)
+    assert drift(recorded, emulated) == []
+
+
+def test_twitter_users_shape_matches_the_recorded_user_objects():
+    """The recorded retweeters are user objects as ``includes.users`` carries them."""
+    users = [
+        u
+        for r in cassette(HERE / "twitter" / "test_asyncclient_get_retweeters.yaml")
+        for u in json.loads(r.body).get("data", [])
+    ]
+    path = f"/2/users/{_sandbox_data().twitter_user_id}/mentions"
+    emulated = sandbox_answer("twitter", path, {"expansions": "author_id", "max_results": "10"}, TWITTER)
+    assert drift({"users": users}, {"users": emulated["includes"]["users"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("recorded", "emulated", "problem"),
+    [
+        ({"meta": {"next_token": "a"}}, {"meta": {}}, "$.meta.next_token missing"),
+        (
+            {"data": [{"id": "1"}]},
+            {"data": [{"id": 1}]},
+            "$.data[].id is ['string'] at the vendor, ['number'] in the sandbox",
+        ),
+    ],
+)
+def test_the_shape_check_fails_on_a_missing_key_or_another_type(recorded, emulated, problem):
+    assert drift(recorded, emulated) == [problem]
+    assert drift(recorded, {**emulated, **recorded, "extra": True}) == []
+
+
+# ---- Salesforce ------------------------------------------------------------------------------------
+
+SALESFORCE = HERE / "salesforce"
+# Keys Salesforce itself defines; the rest of a saved record is the account's own schema.
+SALESFORCE_KEYS = {"totalSize", "done", "nextRecordsUrl", "records", "attributes", "type", "url", "Account"}
+
+
+def salesforce_keys(path: str) -> bool:
+    return all(step.removesuffix("[]") in SALESFORCE_KEYS for step in path.split(".")[1:])
+
+
+def _salesforce_saved(name: str) -> Any:
+    # The saved answer's parent lookup stands for the sandbox's Contact → Account lookup.
+    return json.loads((SALESFORCE / name).read_text().replace("ParentWhizbang__r", "Account"))
+
+
+def _salesforce_token() -> dict:
+    return sandbox_answer(
+        "salesforce",
+        "/services/oauth2/token",
+        method="POST",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": sandbox_credentials.SALESFORCE_CLIENT_ID,
+            "client_secret": sandbox_credentials.SALESFORCE_CLIENT_SECRET,
+            "refresh_token": sandbox_credentials.SALESFORCE_REFRESH_TOKEN,
+        },
+    )
+
+
+def _salesforce_query(soql: str, status: int = 200) -> Any:
+    token = _salesforce_token()["access_token"]
+    return sandbox_answer(
+        "salesforce",
+        "/services/data/v62.0/query",
+        {"q": soql},
+        {"Authorization": f"Bearer {token}", "Sforce-Query-Options": "batchSize=200"},
+        status=status,
+    )
+
+
+def test_salesforce_token_answer_shape_matches():
+    assert (
+        drift(json.loads((SALESFORCE / "auth_success_response.json").read_bytes()), _salesforce_token()) == []
+    )
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "query_paginated_first_page_response.json",
+        "query_paginated_last_page_response.json",
+        "query_success_response.json",
+    ],
+)
+def test_salesforce_query_envelope_records_and_parent_lookup_shape_match(saved):
+    emulated = _salesforce_query(
+        "SELECT Id, Name, Account.Name FROM Contact WHERE SystemModstamp >= 2020-01-01T00:00:00Z"
+    )
+    if saved == "query_paginated_last_page_response.json":  # the sandbox's last page, followed to it
+        token = _salesforce_token()["access_token"]
+        while not emulated["done"]:
+            emulated = sandbox_answer(
+                "salesforce",
+                emulated["nextRecordsUrl"].removeprefix("/salesforce"),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    assert drift(_salesforce_saved(saved), emulated, salesforce_keys) == []
+
+
+def test_salesforce_parent_lookup_puts_attributes_after_its_fields_like_the_saved_answer():
+    saved = json.loads((SALESFORCE / "query_success_response.json").read_bytes())
+    assert list(saved["records"][0]["ParentWhizbang__r"])[-1] == "attributes"
+    emulated = _salesforce_query(
+        "SELECT Id, Account.Name FROM Contact WHERE SystemModstamp >= 2020-01-01T00:00:00Z"
+    )
+    lookups = [r["Account"] for r in emulated["records"] if r["Account"] is not None]
+    assert lookups and all(list(lookup) == ["Name", "attributes"] for lookup in lookups)
+
+
+def test_salesforce_error_array_shape_matches():
+    saved = json.loads((SALESFORCE / "query_error_response.json").read_bytes())
+    assert drift(saved, _salesforce_query("SELECT Id, NoSuchField__c FROM Contact", status=400)) == []
