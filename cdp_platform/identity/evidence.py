@@ -235,14 +235,16 @@ def per_record(described: pl.DataFrame, most: int = 5) -> pl.DataFrame:
 
 
 def markdown_sample(hashed: pl.DataFrame, name: Callable[[str, str], str], links: int = 8) -> str:
-    """A markdown table of the evidence of a few links, for asset metadata: probabilistic links
-    (their waterfall, one comparison a line) before rule links, each named by ``name(record_id_a,
-    record_id_b)`` (a keyed hash: metadata never holds a record id or a value)."""
+    """A markdown table of the evidence of a few links, for asset metadata: the least certain
+    probabilistic links (their waterfall, one comparison a line) before rule links, each named by
+    ``name(record_id_a, record_id_b)`` (a keyed hash: metadata never holds a record id or a value)."""
     chosen = (
-        hashed.select("record_id_a", "record_id_b", "rule")
+        hashed.select("record_id_a", "record_id_b", "rule", "match_probability")
         .unique(maintain_order=True)
-        .sort(pl.col("rule") != "probabilistic", "record_id_a", "record_id_b")
+        # The least certain probabilistic links first: those are the ones worth a look.
+        .sort(pl.col("rule") != "probabilistic", "match_probability", "record_id_a", "record_id_b")
         .head(links)
+        .drop("match_probability")
     )
     rows = hashed.join(chosen, on=["record_id_a", "record_id_b", "rule"]).sort(
         pl.col("rule") != "probabilistic", "record_id_a", "record_id_b", "comparison", nulls_last=True
