@@ -345,11 +345,32 @@ def test_link_evidence_explains_links_with_keyed_hashes_only(scenario: Scenario)
         + scenario.frame("select * from identity.review_queue").drop("waterfall").write_csv()
     )
     assert not [v for v in values if v in text]
+    # A probabilistic link is explained by its waterfall: every comparison, its level and weight.
+    scored = evidence.filter(pl.col("rule") == "probabilistic")
+    assert (
+        scored.height
+        and scored.select("comparison", "level", "bayes_factor", "match_weight")
+        .null_count()
+        .sum_horizontal()
+        .item()
+        == 0
+    )
+    assert scored.group_by("record_id_a", "record_id_b").agg(pl.len())["len"].min() >= 3
+    queue = scenario.frame(
+        "select match_probability, evidence, len(waterfall) as steps from identity.review_queue"
+    )
+    assert (
+        queue.height
+        and queue["steps"].min() >= 3
+        and queue["evidence"].str.starts_with("probabilistic 0.").all()
+    )
+    assert queue["match_probability"].is_between(0.5, 0.95, closed="left").all()
     reviewed = evidence.filter(pl.col("rule") == "review")
     assert sorted(reviewed.select("record_id_a", "record_id_b").row(0)) == sorted(scenario.missed)
     metadata = scenario.runs[-1].asset_materializations_for_node("identity_map")[0].metadata
     table = metadata["link_evidence_sample"].value
     assert table.startswith("| link | rule |") and table.count("\n") >= 3
+    assert "| probabilistic | 0." in table
     record_ids = set(scenario.clients())
     assert not [r for r in record_ids if r in table]
 
