@@ -298,3 +298,61 @@ def test_graph_error_shape_matches_the_recording(recorded):
         status=400,
     )
     assert drift(saved_error, emulated) == []
+
+
+# ---- HubSpot and GA4: documented example bodies (no recordings) -------------------------------------
+
+
+def test_hubspot_search_shape_matches_the_documented_example():
+    documented = json.loads((HERE / "hubspot" / "search_contacts_example.json").read_bytes())
+    properties = list(documented["results"][0]["properties"])
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "0"}]}
+        ],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": properties,
+        "limit": 1,
+    }
+    app, _ = sandbox_link.sandbox_app(CONFIG, "none")
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=sandbox_link.SANDBOX_ROOT
+        ) as client:
+            return await client.post(
+                "/hubspot/crm/v3/objects/contacts/search",
+                json=body,
+                headers={"Authorization": f"Bearer {sandbox_credentials.HUBSPOT_PRIVATE_APP_TOKEN}"},
+            )
+
+    response = asyncio.run(post())
+    assert response.status_code == 200, response.text
+    assert drift(documented, response.json()) == []
+
+
+def test_ga4_run_report_shape_matches_the_documented_body():
+    documented = json.loads((HERE / "google_analytics" / "run_report_example.json").read_bytes())
+    data = _sandbox_data()
+    app, _ = sandbox_link.sandbox_app(CONFIG, "none")
+    body = {
+        "dimensions": [{"name": "date"}, {"name": "sessionSourceMedium"}],
+        "metrics": [{"name": "sessions"}],
+        "dateRanges": [{"startDate": "2026-11-20", "endDate": "2026-11-20"}],
+        "limit": "5",
+        "returnPropertyQuota": True,
+    }
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=sandbox_link.SANDBOX_ROOT
+        ) as client:
+            return await client.post(
+                f"/ga4/v1beta/properties/{data.ga4_property_id}:runReport",
+                json=body,
+                headers={"Authorization": f"Bearer {sandbox_credentials.GA4_ACCESS_TOKEN}"},
+            )
+
+    response = asyncio.run(post())
+    assert response.status_code == 200, response.text
+    assert drift(documented, response.json()) == []
