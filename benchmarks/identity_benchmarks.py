@@ -171,9 +171,8 @@ def missed_pairs(raw: pl.DataFrame, truth: pl.DataFrame, mapping: pl.DataFrame, 
         .filter(
             (pl.col("record_id") < pl.col("record_id_b")) & (pl.col("client_id") != pl.col("client_id_b"))
         )
-        .sample(min(sample, 10**9), seed=3, shuffle=True)
-        .head(sample)
     )
+    pairs = pairs.sample(min(sample, pairs.height), seed=3, shuffle=True)
     fields = as_records(raw)
     out = []
     for a, b in pairs.select("record_id", "record_id_b").iter_rows():
