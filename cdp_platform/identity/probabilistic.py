@@ -94,6 +94,9 @@ class ModelReport:
     training_rules: tuple[str, ...] = ()
     degenerate: tuple[str, ...] = ()
     candidates: int = 0
+    # Levels no training pair or random pair reached (a typo level on clean data): they are scored
+    # as no evidence (Bayes factor 1) rather than with Splink's default or "not observed" values.
+    untrained: tuple[str, ...] = ()
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -610,7 +613,9 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
                 max_pairs=config.em_max_pairs,
                 record_sample_proportion=config.em_record_sample_proportion,
             )
-        model = linker.misc.save_model_to_json()
+        model, untrained = neutralise_untrained(linker.misc.save_model_to_json())
+        # Scored with the model whose untrained levels count for nothing (see neutralise_untrained).
+        linker = Linker(table, model, log_level=logging.WARNING)
         predictions = linker.inference.predict(
             threshold_match_probability=config.review_threshold, warning_mode="never"
         )
@@ -624,8 +629,11 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
         comparisons=tuple(levels),
         training_rules=planned.training_rules,
         degenerate=degenerate_parameters(levels),
+        untrained=untrained,
         candidates=rows.height,
     )
+    if untrained:
+        logger.info("identity: match model levels not seen in training count for nothing: %s", untrained)
     for problem in report.degenerate:
         logger.warning("identity: degenerate match model parameter: %s", problem)
     evidence = _evidence(scored, levels, prepared["record_id"])
@@ -653,6 +661,32 @@ def evidence_long(evidence: pl.DataFrame) -> pl.DataFrame:
         )
         .drop_nulls("comparison")
     )
+
+
+def neutralise_untrained(model: dict) -> tuple[dict, tuple[str, ...]]:
+    """The settings dict with every level lacking a trained m or u made neutral (m = u, fixed).
+
+    Splink scores such a level with a default m and, when random sampling never saw it, u = 1e-6:
+    a Bayes factor in the hundreds of thousands for a level no data supports (on clean data, a typo
+    level). Counting it for nothing is the one honest weight. Returns the patched dict and the
+    levels patched, as ``comparison 'label'``."""
+    patched = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if isinstance(m, float | int) and isinstance(u, float | int):
+                continue
+            value = (
+                float(u) if isinstance(u, float | int) else float(m) if isinstance(m, float | int) else 0.01
+            )
+            level["m_probability"] = level["u_probability"] = value
+            level["fix_m_probability"] = level["fix_u_probability"] = True
+            patched.append(
+                f"{comparison['output_column_name']} '{level.get('label_for_charts') or level['sql_condition']}'"
+            )
+    return model, tuple(patched)
 
 
 @dataclass(frozen=True)
