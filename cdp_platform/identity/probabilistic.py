@@ -486,8 +486,8 @@ def plan(rows: pl.DataFrame, prior: float) -> Plan:
             names_of,
             blocking,
             (),
-            f"too few pairs to train the match model: no training rule yields {MIN_TRAINING_PAIRS} pairs "
-            f"({', '.join(rule for rule, _ in TRAINING_RULES)})",
+            f"too few pairs to train the match model: fewer than {MIN_TRAINING_PAIRS} pairs of records "
+            f"share a {', a '.join(_TRAINING_NAMES[needs[0]] for _, needs in TRAINING_RULES)}",
         )
     settings = SettingsCreator(
         link_type="dedupe_only",
@@ -519,6 +519,14 @@ def _training_rules(rows: pl.DataFrame, usable: set[str], comparisons: list) -> 
     return tuple(chosen)
 
 
+# What a training rule's column is, for a person reading why the model did not train.
+_TRAINING_NAMES = {
+    "n_phone": "phone",
+    "n_full_name": "full name",
+    "n_date_of_birth": "date of birth",
+    "n_postcode": "postcode",
+    "n_email_user": "mailbox user name",
+}
 # The comparison a training rule's column belongs to.
 _COMPARISON_OF = {
     "n_phone": "phone",
