@@ -2,17 +2,26 @@
 
 ``cdp erase --email X | --phone X | --client-id X`` files an erasure request and processes it at
 once; ``cdp erase --pending`` processes every pending request of ``privacy.erasure_requests``;
-``--queue`` only files the request, for the daily ``process_erasure_requests`` job. Output is one
-JSON object per request on stdout: counts and keyed hashes, never the identifier.
+``--queue`` only files the request, for the daily ``process_erasure_requests`` job. Requests are
+processed as one batch (one pass over the layers, one rewrite of each file). Output is one JSON
+object per request on stdout: counts and keyed hashes, never the identifier.
+
+``cdp identity review --a RECORD_ID --b RECORD_ID --same|--different --reason TEXT [--reviewer NAME]``
+records a reviewer's decision about two records of ``identity.identity_map`` in
+``identity.review_decisions``; the next materialization of ``identity_map`` honours it (``different``
+splits their client if they share one, ``same`` joins their clients within the limits). Output is
+one JSON object: the decision id and whether the two are one client now.
 
 Exit codes: 0 done (also when nothing was found for an email or phone: it is suppressed all the
-same), 1 a ``client_id`` that is not in ``identity_map``, 2 bad input, 3 the warehouse is in use
-by another process or the configuration is wrong.
+same), 1 a ``client_id`` or record id that is not in ``identity_map``, 2 bad input, 3 the warehouse
+is in use by another process (a writer holds it), the configuration is wrong, or an erasure request
+failed and stays pending (the reason is on stderr and in ``privacy.erasure_requests.error``).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
@@ -44,6 +53,28 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only file the request in privacy.erasure_requests; the daily job processes it",
     )
+    identity = commands.add_parser("identity", help="identity resolution: review links")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True, metavar="COMMAND")
+    review = identity_commands.add_parser(
+        "review",
+        help="record that two records are the same person or different people",
+        description=(
+            "Record a reviewer's decision about two records (record_id of identity.identity_map, as "
+            "client_360.record_ids and identity.review_queue list them) in identity.review_decisions. "
+            "The next identity_map materialization honours it: --different splits their client if they "
+            "share one (the side with more records keeps the client id), --same joins their clients "
+            "within the identifier limits. The latest decision about a pair wins."
+        ),
+    )
+    review.add_argument("--a", required=True, metavar="RECORD_ID", help="one record")
+    review.add_argument("--b", required=True, metavar="RECORD_ID", help="the other record")
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--same", dest="decision", action="store_const", const="same", help="one person")
+    verdict.add_argument(
+        "--different", dest="decision", action="store_const", const="different", help="two people"
+    )
+    review.add_argument("--reason", required=True, help="why (kept with the decision)")
+    review.add_argument("--reviewer", help="who decides (default: the login name)")
     return parser
 
 
@@ -52,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "erase":
         return _erase(parser, args)
+    if args.command == "identity":
+        return _review(parser, args)
     parser.error(f"unknown command {args.command!r}")  # argparse exits; kept for type checkers
     return EXIT_USAGE
 
@@ -61,7 +94,8 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from cdp_platform.io.lake import lake_from_settings
     from cdp_platform.privacy import audit
-    from cdp_platform.privacy.erasure import ErasureInputError, normalized_seed, process_with_settings
+    from cdp_platform.privacy.assets import artifact_folders
+    from cdp_platform.privacy.erasure import ErasureInputError, WarehouseBusyError, normalized_seed, run_batch
     from cdp_platform.privacy.hashing import PrivacyKeyError, privacy_key
     from cdp_platform.settings import SettingsError, check_settings, load_settings
 
@@ -114,16 +148,135 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             if args.queue:
                 print(json.dumps({"request_id": requests[0].request_id, "status": "pending"}))
                 return EXIT_DONE
-        code = EXIT_DONE
-        for filed in requests:
-            outcome = process_with_settings(
-                filed, lake=lake, connection=connection, key=key, settings=settings
+    if not requests:
+        return EXIT_DONE
+    try:
+        batch = run_batch(
+            requests,
+            lake=lake,
+            warehouse=settings.warehouse_path,
+            key=key,
+            phone_region=settings.default_phone_region,
+            pseudonymized=settings.pseudonymized_warehouse_path,
+            artifact_folders=artifact_folders(_local_instance()),
+        )
+    except WarehouseBusyError as exc:
+        print(f"cdp erase: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    code = EXIT_DONE
+    for outcome in batch.outcomes:
+        print(json.dumps(outcome.summary(), sort_keys=True))
+        if outcome.status == "not_found":
+            print(f"cdp erase: request {outcome.request_id}: {outcome.error}", file=sys.stderr)
+            code = EXIT_NOT_FOUND
+    for request_id, reason in batch.failed.items():
+        print(f"cdp erase: request {request_id} failed and stays pending: {reason}", file=sys.stderr)
+        code = EXIT_UNAVAILABLE
+    return code
+
+
+def _local_instance():
+    """The Dagster instance of ``DAGSTER_HOME``, whose compute logs the erasure scrubs; none unset."""
+    import os
+
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or not os.path.isdir(home):
+        return None
+    return dg.DagsterInstance.get()
+
+
+def _review(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import duckdb
+
+    from cdp_platform.identity import decisions
+    from cdp_platform.settings import SettingsError, check_settings, load_settings
+
+    record_a, record_b = args.a.strip(), args.b.strip()
+    if not record_a or not record_b:
+        parser.error("--a and --b must name records")
+    if record_a == record_b:
+        parser.error("--a and --b name the same record: a decision is about two records")
+    if not args.reason.strip():
+        parser.error("--reason must say why")
+    reviewer = args.reviewer
+    if reviewer is None:
+        try:
+            reviewer = getpass.getuser()
+        except (KeyError, OSError):
+            parser.error("--reviewer is required: the login name cannot be read here")
+    if not reviewer.strip():
+        parser.error("--reviewer must not be empty")
+    try:
+        settings = load_settings()
+        check_settings(settings)
+    except SettingsError as exc:
+        print(f"cdp identity review: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if not settings.warehouse_path.exists():
+        print(
+            f"cdp identity review: there is no warehouse at {settings.warehouse_path}: "
+            "materialize identity_map first (or set CDP_WAREHOUSE_PATH)",
+            file=sys.stderr,
+        )
+        return EXIT_UNAVAILABLE
+    try:
+        connection = duckdb.connect(str(settings.warehouse_path))
+    except duckdb.IOException as exc:
+        print(
+            f"cdp identity review: the warehouse {settings.warehouse_path} is held by a writer ({exc}). "
+            "Another process (a Dagster run, dagster dev, a notebook) has it open: retry when it is done.",
+            file=sys.stderr,
+        )
+        return EXIT_UNAVAILABLE
+    with connection:
+        if not connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'identity' and table_name = 'identity_map'"
+        ).fetchone()[0]:
+            print(
+                "cdp identity review: identity.identity_map does not exist yet: materialize it first",
+                file=sys.stderr,
             )
-            print(json.dumps(outcome.summary(), sort_keys=True))
-            if outcome.status == "not_found":
-                print(f"cdp erase: request {filed.request_id}: {outcome.error}", file=sys.stderr)
-                code = EXIT_NOT_FOUND
-        return code
+            return EXIT_NOT_FOUND
+        clients = dict(
+            connection.execute(
+                "select record_id, client_id from identity.identity_map where record_id in (?, ?)",
+                [record_a, record_b],
+            ).fetchall()
+        )
+        for flag, record in (("--a", record_a), ("--b", record_b)):
+            if record in clients:
+                continue
+            is_client = connection.execute(
+                "select count(*) from identity.identity_map where client_id = ?", [record]
+            ).fetchone()[0]
+            hint = (
+                " It is a client_id: a decision names records (client_360.record_ids lists a client's)."
+                if is_client
+                else ""
+            )
+            print(
+                f"cdp identity review: {flag} is not a record_id of identity.identity_map.{hint}",
+                file=sys.stderr,
+            )
+            return EXIT_NOT_FOUND
+        decision_id = decisions.record_decision(
+            connection, record_a, record_b, args.decision, reviewer=reviewer, reason=args.reason
+        )
+    print(
+        json.dumps(
+            {
+                "decision_id": decision_id,
+                "decision": args.decision,
+                "one_client_now": clients[record_a] == clients[record_b],
+                "takes_effect": "at the next materialization of identity_map",
+            },
+            sort_keys=True,
+        )
+    )
+    return EXIT_DONE
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ def layer_definitions(settings: Settings) -> dg.Definitions:
         # The Python steps of the profile follow the day like its dbt models (see the translator).
         dg.Definitions(
             assets=with_automation(
-                [identity_map_asset(truth_loader(settings)), *predictive_assets(settings)],
+                [
+                    identity_map_asset(truth_loader(settings), production=settings.env == "production"),
+                    *predictive_assets(settings),
+                ],
                 profile_after_the_day(),
             )
         ),

@@ -56,7 +56,7 @@ VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "hubspot": ("access_token",),
     "google_analytics": ("access_token",),
     "facebook": ("access_token", "app_id", "app_secret"),  # app id and secret are optional
-    "instagram": ("access_token",),
+    "instagram": ("access_token", "app_secret"),  # the app secret is optional (appsecret_proof)
     "twitter": ("bearer_token",),
 }
 
@@ -73,7 +73,35 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
 
 SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
 
-OPTIONAL_CREDENTIALS = frozenset({("facebook", "app_id"), ("facebook", "app_secret")})
+# What to set each credential to, for the message of a missing one.
+CREDENTIAL_FIXES: dict[tuple[str, str], str] = {
+    ("salesforce", "client_id"): "set it to the connected app's consumer key",
+    ("salesforce", "client_secret"): "set it to the connected app's consumer secret",
+    ("salesforce", "refresh_token"): "set it to an OAuth refresh token of the integration user "
+    "(connected app scopes api and refresh_token)",
+    ("hubspot", "access_token"): "set it to the private app's access token "
+    "(scopes crm.objects.contacts.read, crm.objects.companies.read, crm.objects.deals.read)",
+    ("google_analytics", "access_token"): "set it to an OAuth2 access token with scope analytics.readonly",
+    ("facebook", "access_token"): "set it to a Page access token (leads_retrieval, pages_read_engagement)",
+    (
+        "instagram",
+        "access_token",
+    ): "set it to an access token with instagram_basic and instagram_manage_comments",
+    ("twitter", "bearer_token"): "set it to the app's bearer token (app-only authentication)",
+}
+
+
+def missing_credential(vendor: str, role: str) -> str:
+    """The one message for a credential that is unset or empty, wherever it is noticed."""
+    return (
+        f"{env_var_name(vendor, role)} is not set: {CREDENTIAL_FIXES[(vendor, role)]} "
+        f"(see README, 'Connecting the vendors'); unset {env_var_name(vendor, 'base_url')} to use the sandbox instead."
+    )
+
+
+OPTIONAL_CREDENTIALS = frozenset(
+    {("facebook", "app_id"), ("facebook", "app_secret"), ("instagram", "app_secret")}
+)
 
 VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
 
@@ -218,11 +246,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         present = frozenset(role for role in roles if _get(environ, env_var_name(vendor, role)) is not None)
         required_missing = [r for r in roles if r not in present and (vendor, r) not in OPTIONAL_CREDENTIALS]
-        if production and required_missing:
-            raise SettingsError(
-                f"{env_var_name(vendor, required_missing[0])} is not set: production needs the {vendor} "
-                f"{required_missing[0].replace('_', ' ')} (see README, 'Connecting the vendors')."
-            )
+        if base_url is not None and required_missing:
+            # In every environment: without it the first run would fail deep in the resource's
+            # validation, far from the variable to set.
+            raise SettingsError(missing_credential(vendor, required_missing[0]))
         page_size_var = env_var_name(vendor, "page_size")
         vendors[vendor] = VendorSettings(
             timeout_seconds=timeout_seconds,

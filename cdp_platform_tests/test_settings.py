@@ -64,7 +64,9 @@ def test_production_with_everything_set():
         CDP_INSTAGRAM_USER_ID="4",
         CDP_TWITTER_USER_ID="5",
     )
-    with pytest.raises(SettingsError, match="CDP_SALESFORCE_CLIENT_ID is not set: production needs"):
+    with pytest.raises(
+        SettingsError, match="CDP_SALESFORCE_CLIENT_ID is not set: set it to the connected app's consumer key"
+    ):
         load_settings(environ)
     for vendor, roles in VENDOR_CREDENTIALS.items():
         environ.update(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import pandera.polars as pa
 import polars as pl
 
-from cdp_platform.cleansed.normalize import AMOUNT, EMAIL_PATTERN, UTC_DATETIME
+from cdp_platform.cleansed.normalize import AMOUNT, EMAIL_PATTERN, LETTER, UTC_DATETIME
 
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
 HANDLE_PATTERN = r"^[a-z0-9_.]{1,30}$"
@@ -29,6 +29,19 @@ def reference() -> pa.Column:
 
 def text(*, nullable: bool = True) -> pa.Column:
     return pa.Column(pl.String, nullable=nullable)
+
+
+def person_name() -> pa.Column:
+    """A first, last or full name: it has a letter in some script (an emoji or a flag left of a
+    display name is not a name, issue 17)."""
+    # A polars expression rather than Check.str_contains: pandera compiles that pattern with
+    # Python's re, which has no \p{L}.
+    has_a_letter = pa.Check(
+        lambda data: data.lazyframe.select(pl.col(data.key).str.contains(LETTER).fill_null(True)),
+        name="has_a_letter",
+        error="a name has at least one letter",
+    )
+    return pa.Column(pl.String, nullable=True, checks=has_a_letter)
 
 
 def one_of(values: Iterable[str]) -> pa.Column:
@@ -71,12 +84,14 @@ def flag() -> pa.Column:
     return pa.Column(pl.Boolean, nullable=True)
 
 
+def name_columns() -> dict[str, pa.Column]:
+    return {"first_name": person_name(), "last_name": person_name(), "full_name": person_name()}
+
+
 def person_columns() -> dict[str, pa.Column]:
     """The columns identity resolution reads, with the same rules in every table that has them."""
     return {
-        "first_name": text(),
-        "last_name": text(),
-        "full_name": text(),
+        **name_columns(),
         "email": email(),
         "phone": phone(),
     }

@@ -46,6 +46,7 @@ KINDS = (
     "email",
     "phone",
     "name",
+    "display_name",
     "handle",
     "country",
     "amount",
@@ -394,6 +395,8 @@ def _normalized(field_: Field, raw: pl.Expr, phone_region: str) -> pl.Expr:
         return normalize.country_code(raw)
     if kind == "name":
         return normalize.name(raw)
+    if kind == "display_name":
+        return normalize.display_name(raw)
     if kind == "handle":
         return normalize.handle(raw)
     if kind == "amount":

@@ -1,4 +1,5 @@
-"""Facebook post comments: who (``from``) said what on which post (the post id from the context)."""
+"""Facebook post comments: who (``from``) said what on which post (the post id from the context),
+and for a reply, which comment it answers (``parent.id``)."""
 
 from __future__ import annotations
 
@@ -15,22 +16,22 @@ ENTITY = CleansedEntity(
     fields=(
         Field("comment_id", "string", "$.id", required=True, json_type="string"),
         Field("post_id", "string", "context:$.post_id"),
+        Field("parent_comment_id", "string", "$.parent.id"),
         Field("text", "string", "$.message"),
         Field("created_at", "timestamp", "$.created_time", required=True, json_type="string"),
         Field("facebook_id", "string", "$.from.id"),
-        Field("full_name", "name", "$.from.name"),
+        Field("full_name", "display_name", "$.from.name"),
     ),
     schema=pa.DataFrameSchema(
         {
             "record_id": columns.identifier(),
             "comment_id": columns.identifier(),
             "post_id": columns.reference(),
+            "parent_comment_id": columns.reference(),
             "text": columns.text(),
             "created_at": columns.timestamp(nullable=False),
             "facebook_id": columns.reference(),
-            "first_name": columns.text(),
-            "last_name": columns.text(),
-            "full_name": columns.text(),
+            **columns.name_columns(),
         }
     ),
     key_columns=("record_id", "comment_id"),
@@ -42,6 +43,8 @@ ENTITY = CleansedEntity(
         "from": "object?",
         "from.id": "string?",
         "from.name": "string?",
+        "parent": "object?",
+        "parent.id": "string?",
     },
     extra_columns=parts_from_full_name,
     description="Facebook comments on the brand's posts, with the commenter's Facebook id and name.",

@@ -167,11 +167,16 @@ def country_code(column: str | pl.Expr) -> pl.Expr:
     return text.replace_strict(_country_names(), default=None, return_dtype=pl.String)
 
 
+# A name has a letter in some script; anything without one ("🏕", "...", "123") is not a name.
+LETTER = r"\p{L}"
+
+
 def name(column: str | pl.Expr) -> pl.Expr:
     """Whitespace collapsed; a word in ALL CAPS or all lowercase title-cased (``McDonald`` is
-    kept as typed); empty → null."""
+    kept as typed); empty or letterless → null."""
     expr = pl.col(column) if isinstance(column, str) else column
     collapsed = expr.cast(pl.String).str.strip_chars().str.replace_all(r"\s+", " ")
+    collapsed = pl.when(collapsed.str.contains(LETTER)).then(collapsed).otherwise(None)
     word = pl.element()
     fixed = (
         collapsed.str.split(" ")
@@ -183,6 +188,49 @@ def name(column: str | pl.Expr) -> pl.Expr:
         .list.join(" ")
     )
     return pl.when(collapsed == "").then(None).otherwise(fixed)
+
+
+# What people add to a social display name around their name (issue 17, seen in recorded Twitter
+# and Graph answers: "Emily Waligoske 🏕", "Dr. Jane Doe, PhD", "jane doe (she/her) | Acme").
+_AFTER_SEPARATOR = r"\s*(?:[|•·]|\s[-\u2013\u2014]\s).*$"  # a company or tagline after a pipe or dash
+_PRONOUNS = r"(?i)[(\[]?\b(?:she|he|they|xe|ze|it)\s*/\s*(?:her|hers|him|his|them|theirs|they|xem|zir|she|he)\b(?:\s*/\s*\w+)?[)\]]?"
+_BRACKETED = r"\([^)]*\)|\[[^\]]*\]"
+_CREDENTIALS = r"(?i),.*$|\b(?:phd|ph\.d|md|mba|cpa|esq|msc|bsc|rn|jr|sr|ii|iii|iv)\b\.?"
+_TITLES = r"(?i)^(?:(?:dr|mr|mrs|ms|mx|miss|prof|sir|dame|rev)\b\.?\s+)+"
+# Everything but letters, combining marks, spaces and the punctuation names use; variation
+# selectors and emoji tag characters go too (they are marks or format characters of an emoji).
+_NOT_NAME = r"[\x{FE00}-\x{FE0F}\x{E0000}-\x{E007F}]|[^\p{L}\p{M}\s'\x{2019}.\-]"
+
+
+_EDGE_PUNCTUATION = ".-'\u2019"
+
+
+def display_name(column: str | pl.Expr) -> pl.Expr:
+    """A social display name as a person's name: a company or tagline after a pipe or a spaced
+    dash, pronouns, bracketed asides, credentials and generational suffixes, leading titles,
+    emoji, flags and symbols removed; then as :func:`name` (case, whitespace). No letter left → null.
+
+    ``Emily Waligoske 🏕`` → ``Emily Waligoske``; ``DR. JANE DOE, PhD`` → ``Jane Doe``;
+    ``jane doe (she/her) | Acme`` → ``Jane Doe``; ``🇺🇦🇺🇦`` → null.
+    """
+    expr = pl.col(column) if isinstance(column, str) else column
+    text = (
+        expr.cast(pl.String)
+        .str.replace(_AFTER_SEPARATOR, "")
+        .str.replace_all(_PRONOUNS, " ")
+        .str.replace_all(_BRACKETED, " ")
+        .str.replace_all(_CREDENTIALS, " ")
+        .str.replace_all(_NOT_NAME, " ")
+        .str.strip_chars()
+        .str.replace(_TITLES, "")
+    )
+    # Punctuation left alone at a word's edge ("Doe ." or "- Jane") is debris, not a name.
+    words = text.str.split(" ").list.eval(
+        pl.element()
+        .str.strip_chars(_EDGE_PUNCTUATION)
+        .filter(pl.element().str.strip_chars(_EDGE_PUNCTUATION).str.contains(LETTER))
+    )
+    return name(words.list.join(" "))
 
 
 # A profile URL (twitter.com, x.com, instagram.com, with or without scheme and www) or an @.

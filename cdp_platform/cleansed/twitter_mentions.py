@@ -27,7 +27,7 @@ ENTITY = CleansedEntity(
         Field("lang", "string", "$.lang"),
         Field("author_id", "string", "$.author_id", json_type="string"),
         Field("twitter_handle", "handle", "context:$.author.username"),
-        Field("full_name", "name", "context:$.author.name"),
+        Field("full_name", "display_name", "context:$.author.name"),
         *(Field(metric, "integer", f"$.public_metrics.{metric}") for metric in METRICS),
     ),
     schema=pa.DataFrameSchema(
@@ -39,9 +39,7 @@ ENTITY = CleansedEntity(
             "lang": columns.text(),
             "author_id": columns.reference(),
             "twitter_handle": columns.handle(),
-            "first_name": columns.text(),
-            "last_name": columns.text(),
-            "full_name": columns.text(),
+            **columns.name_columns(),
             **{metric: columns.count() for metric in METRICS},
         }
     ),

@@ -210,6 +210,9 @@ class _Window:
     length: float
     remaining: float
     reset_at: float
+    # False until the vendor reported this window: until then limit, remaining and reset are our
+    # defaults, a guess the first answer replaces rather than bounds.
+    reported: bool = False
 
 
 class TwitterPacer(Pacer):
@@ -293,8 +296,14 @@ class TwitterPacer(Pacer):
         # Others of our requests are already on the wire and will be counted too.
         others = max(0, self.in_flight(key) - 1)
         local = remaining - others
-        if reset > window.reset_at + 0.5:
-            # A later window than the one we thought we were in: the vendor's view wins.
+        if not window.reported or reset > window.reset_at + 0.5:
+            # The first report of this key (our default was a guess), or a later window than the
+            # one we thought we were in: the vendor's view wins.
+            if not window.reported and key in self._next_at:
+                # The slot booked under the guess is re-booked at the reported rate.
+                spacing = max(0.0, reset - now) / max(local, 1.0)
+                self._next_at[key] = min(self._next_at[key], now + spacing)
+            window.reported = True
             window.reset_at = reset
             window.remaining = local
         else:

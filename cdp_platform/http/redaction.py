@@ -21,6 +21,7 @@ REDACTED = "REDACTED"
 SECRET_PARAMS = frozenset(
     {
         "access_token",
+        "appsecret_proof",  # Graph: with the token it is enough to call as the app
         "client_secret",
         "refresh_token",
         "password",

@@ -36,7 +36,9 @@ import polars as pl
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from cdp_platform.identity.birth_dates import compatible
 from cdp_platform.identity.config import LIMIT_TYPES, LINK_TYPES, ResolutionConfig
+from cdp_platform.identity.review import CANNOT_LINK_REASON, CannotLinks
 
 EDGE_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "rule": pl.String, "priority": pl.Int64}
 # Groups of at most this many rows sharing a value get every pair when limits are being enforced.
@@ -107,10 +109,16 @@ def components(n: int, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
 
 
 def limit_values(prepared: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Per limit type, the value of each row as a dense integer code (-1 for null)."""
+    """Per limit type, the value of each row as an integer code (-1 for null): a dense code, or for
+    a birth date its ``YYYYMMDD`` digits, which :data:`TYPO_TOLERANT` compares."""
     codes = {}
     for kind in LIMIT_TYPES:
         series = prepared[f"n_{kind}"]
+        if kind == "date_of_birth":
+            day = series.cast(pl.Date)
+            code = day.dt.year().cast(pl.Int64) * 10000 + day.dt.month() * 100 + day.dt.day()
+            codes[kind] = code.fill_null(-1).cast(pl.Int64).to_numpy()
+            continue
         physical = series.cast(pl.String).cast(pl.Categorical).to_physical()
         codes[kind] = physical.fill_null(-1).cast(pl.Int64).to_numpy()
     return codes
@@ -126,25 +134,56 @@ def over_limit(cluster: np.ndarray, values: dict[str, np.ndarray], limits: dict[
     return np.sort(counts.filter(broken)["cluster"].to_numpy())
 
 
-class LimitedUnionFind:
-    """Union-find whose roots remember their distinct values per limit type; refuses over-limit unions."""
+# Limit types whose values may be one value typed twice: a client holding two birth dates one digit,
+# one swap of neighbouring digits or a day/month swap apart holds one birth date, mistyped once (see
+# :mod:`.birth_dates`). Without this one typo in a birth date vetoes every other agreement.
+TYPO_TOLERANT = {"date_of_birth": compatible}
+# A client holding more distinct values than the limit plus this is over the limit, typos or not.
+_MAX_TYPO_VARIANTS = 2
 
-    def __init__(self, held: dict[int, dict[str, set[int]]], limits: dict[str, int]) -> None:
-        """``held``: per starting node, the distinct value codes it holds per limit type."""
+
+def _within_limit(kind: str, values: set[int], limit: int) -> bool:
+    if len(values) <= limit:
+        return True
+    same = TYPO_TOLERANT.get(kind)
+    if same is None or limit != 1 or len(values) > 1 + _MAX_TYPO_VARIANTS:
+        return False
+    ordered = sorted(values)
+    return all(same(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :])
+
+
+class LimitedUnionFind:
+    """Union-find whose roots remember their distinct values per limit type and the ends of
+    reviewers' ``different`` decisions they hold; refuses over-limit and cannot-link unions."""
+
+    def __init__(
+        self,
+        held: dict[int, dict[str, set[int]]],
+        limits: dict[str, int],
+        apart: dict[int, set[tuple[int, int]]] | None = None,
+    ) -> None:
+        """``held``: per starting node, the distinct value codes it holds per limit type; ``apart``:
+        per starting node, its :class:`~cdp_platform.identity.review.CannotLinks` tags."""
         self.limits = limits
         self.parent: dict[int, int] = {node: node for node in held}
         self.held = held
+        self.apart = apart or {}
 
     @classmethod
     def of_rows(
-        cls, rows: np.ndarray, values: dict[str, np.ndarray], limits: dict[str, int]
+        cls,
+        rows: np.ndarray,
+        values: dict[str, np.ndarray],
+        limits: dict[str, int],
+        cannot: CannotLinks | None = None,
     ) -> LimitedUnionFind:
         """One node per row, holding that row's values."""
         held = {
             row: {kind: ({int(values[kind][row])} if values[kind][row] >= 0 else set()) for kind in limits}
             for row in rows.tolist()
         }
-        return cls(held, limits)
+        apart = {row: set(cannot.tags[row]) for row in rows.tolist() if cannot and row in cannot.tags}
+        return cls(held, limits, apart)
 
     def find(self, x: int) -> int:
         root = x
@@ -154,25 +193,38 @@ class LimitedUnionFind:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def try_union(self, a: int, b: int) -> str | None:
-        """Join the clients of ``a`` and ``b``; return the limit type that refused it, or None."""
+    def try_union(self, a: int, b: int, waived: frozenset[str] = frozenset()) -> str | None:
+        """Join the clients of ``a`` and ``b``; return why it was refused (``limit:<type>``, or
+        ``review:different`` when a reviewer said the two sides are different people), or None.
+        Limit types in ``waived`` are not checked for this union (their values still join)."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
+        if CannotLinks.conflict(self.apart.get(ra, set()), self.apart.get(rb, set())):
+            return CANNOT_LINK_REASON
         held_a, held_b = self.held[ra], self.held[rb]
         for kind, limit in self.limits.items():
-            if len(held_a[kind]) + len(held_b[kind]) > limit and len(held_a[kind] | held_b[kind]) > limit:
-                return kind
+            if kind in waived:
+                continue
+            if len(held_a[kind]) + len(held_b[kind]) > limit and not _within_limit(
+                kind, held_a[kind] | held_b[kind], limit
+            ):
+                return f"limit:{kind}"
         keep, gone = (ra, rb) if ra < rb else (rb, ra)
         self.parent[gone] = keep
         for kind in self.limits:
             self.held[keep][kind] |= self.held[gone][kind]
         del self.held[gone]
+        if gone in self.apart:
+            self.apart.setdefault(keep, set()).update(self.apart.pop(gone))
         return None
 
 
-def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicResult:
-    """Clusters from the identifier graph, with limits enforced in priority order."""
+def stitch(
+    prepared: pl.DataFrame, config: ResolutionConfig, cannot: CannotLinks | None = None
+) -> DeterministicResult:
+    """Clusters from the identifier graph, with limits and reviewers' ``different`` decisions
+    (``cannot``) enforced in priority order."""
     n = prepared.height
     edges = identifier_edges(prepared, config)
     row_a = edges["row_a"].to_numpy()
@@ -180,6 +232,10 @@ def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicRes
     cluster = components(n, row_a, row_b)
     values = limit_values(prepared)
     broken = over_limit(cluster, values, config.limits)
+    if cannot:
+        # A cluster holding both ends of a ``different`` decision is rebuilt like an over-limit one:
+        # the weakest edge between the two sides gives way.
+        broken = np.union1d(broken, cannot.violated(cluster))
     if broken.size == 0:
         return DeterministicResult(cluster=cluster, links=edges.drop("priority"), refused=_no_refusals())
 
@@ -191,7 +247,7 @@ def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicRes
     candidates = identifier_edges(
         prepared.filter(pl.Series(in_broken)), config, all_pairs_up_to=ALL_PAIRS_UP_TO
     )
-    finder = LimitedUnionFind.of_rows(rows, values, config.limits)
+    finder = LimitedUnionFind.of_rows(rows, values, config.limits, cannot)
     accepted: list[tuple[int, int, str]] = []
     refused_rows: list[tuple[int, int, str, None, str]] = []
     for a, b, rule, _ in candidates.iter_rows():
@@ -199,7 +255,7 @@ def stitch(prepared: pl.DataFrame, config: ResolutionConfig) -> DeterministicRes
         if refused_by is None:
             accepted.append((a, b, rule))
         elif finder.find(a) != finder.find(b):
-            refused_rows.append((a, b, rule, None, f"limit:{refused_by}"))
+            refused_rows.append((a, b, rule, None, refused_by))
     kept = pl.concat([edges, pl.DataFrame(accepted, schema=edges.schema, orient="row")])
     cluster = components(n, kept["row_a"].to_numpy(), kept["row_b"].to_numpy())
     refused = pl.DataFrame(refused_rows, schema=REFUSED_SCHEMA, orient="row")

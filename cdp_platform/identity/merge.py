@@ -5,10 +5,13 @@ clusters as a whole. Cluster pairs are taken strongest first, and a merge is ref
 client would:
 
 - break an identifier limit: two different birth dates, Facebook ids, Twitter handles or Instagram
-  usernames (limit 1 each), or more emails, phones or CRM ids than the limits allow; or
+  usernames (limit 1 each), or more emails, phones or CRM ids than the limits allow (a probabilistic
+  pair whose two records both carry a birth date was scored on it: its disagreement is weighed by the
+  model, not vetoed again, unless ``weigh_birth_date_conflicts`` is off); or
 - hold two records of one exclusive source (``config.exclusive_sources``): each cluster already has
   its own contact in, say, HubSpot, and the CRM's word that these are two people stands unless an
-  exact identifier (handled by the deterministic stage) says otherwise.
+  exact identifier (handled by the deterministic stage) says otherwise; or
+- hold both ends of a reviewer's ``different`` decision (``cannot``, see :mod:`.review`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import polars as pl
 
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.deterministic import REFUSED_SCHEMA, LimitedUnionFind, components
+from cdp_platform.identity.review import CannotLinks
 
 LINK_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "rule": pl.String, "match_probability": pl.Float64}
 PROBABILISTIC_RULE = "probabilistic"
@@ -39,6 +43,7 @@ def merge_clusters(
     pairs: pl.DataFrame,
     config: ResolutionConfig,
     rule: str = PROBABILISTIC_RULE,
+    cannot: CannotLinks | None = None,
 ) -> MergeResult:
     """Clusters after the ``pairs`` (row_a, row_b, match_probability: null for a rule without a
     score) that pass every conflict check have been applied, strongest first."""
@@ -73,7 +78,19 @@ def merge_clusters(
                 held[label][kind].add(value)
         if sources[row] in config.exclusive_sources:
             exclusive[label].add(str(sources[row]))
-    finder = LimitedUnionFind(held, config.limits)
+    apart: dict[int, set[tuple[int, int]]] = {}
+    if cannot:
+        for row in members.tolist():
+            if row in cannot.tags:
+                apart.setdefault(int(cluster[row]), set()).update(cannot.tags[row])
+    finder = LimitedUnionFind(held, config.limits, apart)
+    # A scored pair whose two records both carry a birth date was scored on it: the model weighed
+    # the disagreement (see ProbabilisticConfig.weigh_birth_date_conflicts), so the limit does not
+    # veto it a second time. It still refuses a merge whose conflicting date the model never saw.
+    dates = values.get("date_of_birth")
+    weigh_dates = (
+        rule == PROBABILISTIC_RULE and config.probabilistic.weigh_birth_date_conflicts and dates is not None
+    )
 
     accepted: list[tuple[int, int, str, float | None]] = []
     refused: list[tuple[int, int, str, float | None, str]] = []
@@ -87,9 +104,14 @@ def merge_clusters(
         if shared:
             refused.append((row_a, row_b, rule, probability, f"exclusive_source:{min(shared)}"))
             continue
-        refused_by = finder.try_union(root_a, root_b)
+        waived = (
+            frozenset({"date_of_birth"})
+            if weigh_dates and dates is not None and dates[row_a] >= 0 and dates[row_b] >= 0
+            else frozenset()
+        )
+        refused_by = finder.try_union(root_a, root_b, waived)
         if refused_by is not None:
-            refused.append((row_a, row_b, rule, probability, f"limit:{refused_by}"))
+            refused.append((row_a, row_b, rule, probability, refused_by))
             continue
         kept = finder.find(root_a)
         exclusive[kept] = exclusive[root_a] | exclusive[root_b]

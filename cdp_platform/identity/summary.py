@@ -20,13 +20,14 @@ def summarize(resolution: Resolution) -> dict[str, Any]:
         "clients": sizes.height,
         "clients_with_several_records": int(sizes.filter(pl.col("len") > 1).height),
         "largest_client_records": int(sizes["len"].max() or 0),
-        "links_by_rule": _counts(resolution.links, "rule"),
+        "links_by_rule": counts(resolution.links, "rule"),
         "refused_merges": resolution.refused.height,
-        "refused_by_reason": _counts(resolution.refused, "reason"),
-        "changes": _counts(resolution.changes, "change"),
+        "refused_by_reason": counts(resolution.refused, "reason"),
+        "changes": counts(resolution.changes, "change"),
     }
 
 
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+def counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    """Rows per value of ``column``, as plain ``{str: int}`` (JSON and metadata ready)."""
     counts = frame.group_by(column).len().sort(column)
     return {str(key): int(count) for key, count in counts.iter_rows()}

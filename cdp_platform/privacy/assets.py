@@ -1,25 +1,29 @@
 """Erasure in Dagster: the audit log as an asset that processes pending requests, its job and schedule.
 
 Materializing ``privacy/erasure_audit`` processes every pending row of
-``privacy.erasure_requests`` (see :mod:`cdp_platform.privacy.erasure`) and appends to the audit
-log. It writes the warehouse, so it runs in the ``duckdb_writer`` pool: no cleansed or dbt step
-runs beside it, and none can write back a row it just removed. The job
+``privacy.erasure_requests`` as one batch (see :mod:`cdp_platform.privacy.erasure`) and appends to
+the audit log. It writes the warehouse and rewrites its file, so it runs in the ``duckdb_writer``
+pool: no cleansed or dbt step runs beside it, and none can write back a row it just removed. The job
 ``process_erasure_requests`` runs it daily (00:30 UTC; automatically in production), well within
 the one month GDPR allows; materialize the asset from the UI to process a request at once, or use
 ``cdp erase``.
 """
 
 import datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 from dagster_duckdb import DuckDBResource
 
 from cdp_platform.io.resources import LakeResource
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.privacy import audit
-from cdp_platform.privacy.erasure import Outcome, process_with_settings
+from cdp_platform.privacy.artifacts import LINE_LOG_SUFFIXES, ArtifactFolder
+from cdp_platform.privacy.erasure import BatchOutcome, run_batch
 from cdp_platform.privacy.hashing import privacy_key
+from cdp_platform.profile.project import DBT_PROJECT_DIR
 from cdp_platform.settings import Settings
 
 ERASURE_AUDIT_KEY = dg.AssetKey(["privacy", "erasure_audit"])
@@ -28,27 +32,15 @@ ERASURE_JOB_NAME = "process_erasure_requests"
 DEADLINE_DAYS = 30
 
 
-def process_pending(
-    connection: duckdb.DuckDBPyConnection,
-    lake,
-    key: bytes,
-    settings: Settings,
-    log=None,
-) -> tuple[list[Outcome], list[str]]:
-    """Process every pending request; a request that fails stays pending for the next run."""
-    outcomes, failed = [], []
-    for filed in audit.pending_requests(connection):
-        try:
-            outcomes.append(
-                process_with_settings(filed, lake=lake, connection=connection, key=key, settings=settings)
-            )
-        except Exception as exc:  # one broken request must not hold up the others
-            failed.append(filed.request_id)
-            if log is not None:
-                log.error(
-                    f"erasure request {filed.request_id} failed and stays pending: {type(exc).__name__}: {exc}"
-                )
-    return outcomes, failed
+def artifact_folders(instance: dg.DagsterInstance | None) -> list[ArtifactFolder]:
+    """Where dbt and Dagster write copies beside the data: dbt's ``target/`` and ``logs/``, and the
+    local instance's compute logs (its other files are the SQLite event log: not touched)."""
+    folders = [ArtifactFolder(DBT_PROJECT_DIR / "target"), ArtifactFolder(DBT_PROJECT_DIR / "logs")]
+    manager = instance.compute_log_manager if instance is not None else None
+    if isinstance(manager, LocalComputeLogManager):
+        # Dagster 1.13 exports neither the class at the top level nor an accessor for its folder.
+        folders.append(ArtifactFolder(Path(manager._base_dir), LINE_LOG_SUFFIXES))
+    return folders
 
 
 def _checks(connection: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
@@ -99,9 +91,11 @@ def build_erasure_asset(settings: Settings) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         kinds={"python", "duckdb"},
         description=(
-            "Processes pending erasure requests (privacy.erasure_requests): removes each person from "
-            "the raw lake, checkpoints, dead letters, cleansed tables, quarantine, identity_map and every "
-            "mart, adds them to the suppression list, and appends keyed hashes and counts to the audit log."
+            "Processes pending erasure requests (privacy.erasure_requests) as one batch: removes each "
+            "person from the raw lake, checkpoints, dead letters, cleansed tables, quarantine, identity_map "
+            "and every mart, adds them to the suppression list, rewrites the DuckDB files so no deleted "
+            "byte remains, scrubs dbt's artifacts and compute logs, and appends keyed hashes, counts and "
+            "the batch's timing to the audit log."
         ),
         check_specs=[
             dg.AssetCheckSpec(
@@ -121,30 +115,45 @@ def build_erasure_asset(settings: Settings) -> dg.AssetsDefinition:
         with warehouse.get_connection() as connection:
             audit.ensure_tables(connection)
             pending = audit.pending_requests(connection)
-            outcomes: list[Outcome] = []
-            failed: list[str] = []
-            if pending:
-                key = privacy_key(store, production=production)
-                outcomes, failed = process_pending(connection, store, key, settings, context.log)
+        batch: BatchOutcome | None = None
+        if pending:
+            # No connection is held here: the batch opens the file itself, to rewrite it.
+            batch = run_batch(
+                pending,
+                lake=store,
+                warehouse=Path(warehouse.database),
+                key=privacy_key(store, production=production),
+                phone_region=settings.default_phone_region,
+                pseudonymized=settings.pseudonymized_warehouse_path,
+                artifact_folders=artifact_folders(context.instance),
+            )
+        with warehouse.get_connection() as connection:
             checks = _checks(connection)
-        removed: dict[str, int] = {}
-        for outcome in outcomes:
-            for layer, rows in outcome.removed_by_layer().items():
-                removed[layer] = removed.get(layer, 0) + rows
-        if failed:
+        summary = batch.summary() if batch is not None else {}
+        if batch is not None and batch.failed:
+            for request_id, reason in batch.failed.items():
+                context.log.error(f"erasure request {request_id} failed and stays pending: {reason}")
             raise dg.Failure(
-                description=f"{len(failed)} erasure request(s) failed and stay pending: {', '.join(failed)}",
-                metadata={"failed_requests": len(failed), "processed_requests": len(outcomes)},
+                description=(
+                    f"{len(batch.failed)} erasure request(s) failed and stay pending: "
+                    f"{', '.join(batch.failed)}; the others of the batch were processed"
+                ),
+                metadata={"failed_requests": len(batch.failed), "processed_requests": len(batch.outcomes)},
             )
         yield dg.MaterializeResult(
             metadata={
-                "processed_requests": len(outcomes),
-                "erased": sum(o.status == "done" for o in outcomes),
-                "not_found": sum(o.status == "not_found" for o in outcomes),
-                "invalid": sum(o.status == "invalid" for o in outcomes),
-                "rows_removed": sum(removed.values()),
-                "removed_by_layer": dg.MetadataValue.json(dict(sorted(removed.items()))),
-                "suppression_entries_added": sum(o.suppression_entries for o in outcomes),
+                "batch_id": summary.get("batch_id", ""),
+                "processed_requests": len(batch.outcomes) if batch else 0,
+                "erased": summary.get("done", 0),
+                "not_found": summary.get("not_found", 0),
+                "invalid": summary.get("invalid", 0),
+                "rows_removed": summary.get("rows_removed", 0),
+                "removed_by_layer": dg.MetadataValue.json(summary.get("removed_by_layer", {})),
+                "files_rewritten": summary.get("files_rewritten", 0),
+                "seconds_by_phase": dg.MetadataValue.json(summary.get("seconds_by_phase", {})),
+                "suppression_entries_added": sum(o.suppression_entries for o in batch.outcomes)
+                if batch
+                else 0,
                 "processed_at": datetime.datetime.now(datetime.UTC).isoformat(),
             },
             check_results=checks,

@@ -5,12 +5,16 @@ the identifier only until the request is processed, then only its keyed hash. Th
 append-only and never holds a value: ``privacy.erasure_audit`` has one row per processed request
 (when, which request, the kind, the keyed hashes of every identifier it resolved to, totals) and
 ``privacy.erasure_audit_removals`` one row per place something was removed from (the layer, the
-lake file or warehouse table, how many rows). Erasure never deletes from the ``privacy`` schema.
+lake file or warehouse table, how many rows). Requests are processed in batches (see
+:func:`cdp_platform.privacy.erasure.run_batch`); ``privacy.erasure_batches`` has one row per batch
+with its counts and the seconds each phase took, and every audit row names its batch. Erasure never
+deletes from the ``privacy`` schema.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -20,6 +24,7 @@ SCHEMA = "privacy"
 REQUESTS = f"{SCHEMA}.erasure_requests"
 AUDIT = f"{SCHEMA}.erasure_audit"
 REMOVALS = f"{SCHEMA}.erasure_audit_removals"
+BATCHES = f"{SCHEMA}.erasure_batches"
 REQUEST_KINDS = ("email", "phone", "client_id")
 STATUSES = ("pending", "done", "not_found", "invalid")
 HASH_PATTERN = "^[0-9a-f]{64}$"
@@ -65,6 +70,25 @@ _DDL = (
         layer varchar not null,
         location varchar not null,
         rows_removed bigint not null
+    )
+    """,
+    f"alter table {AUDIT} add column if not exists batch_id varchar",
+    f"""
+    create table if not exists {BATCHES} (
+        batch_id varchar not null,
+        started_at timestamptz not null,
+        finished_at timestamptz not null,
+        requests integer not null,
+        done integer not null,
+        not_found integer not null,
+        invalid integer not null,
+        failed integer not null,
+        rows_removed bigint not null,
+        files_rewritten integer not null,
+        seconds double not null,
+        seconds_by_phase json not null,
+        bytes_before_compaction json,
+        bytes_after_compaction json
     )
     """,
 )
@@ -149,6 +173,23 @@ def close_request(
     )
 
 
+def note_failure(connection: duckdb.DuckDBPyConnection, request_id: str, error: str) -> None:
+    """A request its batch could not process: it stays pending (with its value, for the retry)
+    and says why."""
+    connection.execute(f"update {REQUESTS} set error = ? where request_id = ?", [error, request_id])
+
+
+def append_batch(connection: duckdb.DuckDBPyConnection, row: dict) -> None:
+    """One row of ``privacy.erasure_batches`` (columns as in its DDL; JSON columns as objects)."""
+    values = {
+        name: json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+        for name, value in row.items()
+    }
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    connection.execute(f"insert into {BATCHES} ({columns}) values ({marks})", list(values.values()))
+
+
 def append_audit(
     connection: duckdb.DuckDBPyConnection,
     *,
@@ -161,12 +202,13 @@ def append_audit(
     suppression_entries: int,
     removals: list[tuple[str, str, int]],
     key_fingerprint: str | None = None,
+    batch_id: str | None = None,
 ) -> None:
     """One audit row for the request, one removal row per (layer, location, rows)."""
     connection.execute(
         f"insert into {AUDIT} (request_id, reference, requested_at, processed_at, identifier_type, "
         "identifier_hash, status, clients_erased, identifier_hashes, suppression_entries, rows_removed, "
-        "key_fingerprint) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "key_fingerprint, batch_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             filed.request_id,
             filed.reference,
@@ -180,6 +222,7 @@ def append_audit(
             suppression_entries,
             sum(rows for _, _, rows in removals),
             key_fingerprint,
+            batch_id,
         ],
     )
     if removals:

@@ -1,30 +1,40 @@
-"""Erasure (GDPR Art. 17 right to be forgotten, CCPA deletion): one person out of every layer.
+"""Erasure (GDPR Art. 17 right to be forgotten, CCPA deletion): people out of every layer.
 
-A request names a person by email, phone or ``client_id``. Processing it:
+A request names a person by email, phone or ``client_id``. Requests are processed in batches
+(:func:`run_batch`): each layer is passed over once for the whole batch and each file rewritten at
+most once, so a day's requests cost one compaction of the warehouse, not one each.
 
-1. **Resolve** the request to the person's *person keys* (the ids ``identity_map`` uses:
+1. **Resolve** each request to the person's *person keys* (the ids ``identity_map`` uses:
    ``hubspot:contacts:<id>``, ``twitter:authors:<id>``...). An email or a phone matches every record
    whose normalized email or phone equals it, in the raw lake (every partition, so records not
    cleansed yet or quarantined count too) and in ``int_identity_candidates``; a ``client_id``
    matches its rows of ``identity_map``. Then every client those keys belong to is taken whole:
-   the person is what identity resolution says they are, every source included.
+   the person is what identity resolution says they are, every source included. A request that
+   cannot be read is closed as ``invalid`` with the reason; one whose resolution fails stays
+   pending with the reason, and the rest of the batch goes on.
 2. **Suppress**: the keyed hashes of the request's identifier, of every person key and of every
    email and phone of the person's records (but those another, remaining record also carries: a
    household's shared phone must not suppress the other members) go to the suppression list
    *before* anything is removed, so an ingestion running meanwhile already drops them.
 3. **Lake**: every raw partition and every checkpoint spool page of a stream that holds personal
-   data is read, and rewritten without the person's rows when it had any (atomically: a rename
-   locally, one ``PutObject`` on S3, after which older S3 object versions are deleted too). Dead
-   letters (``dead_letter/`` and the spool's) are dropped when their body is one of the person's
-   records or spells one of the person's identifiers.
+   data is read once, and rewritten without the batch's people when it had any (atomically: a
+   rename locally, one ``PutObject`` on S3, after which older S3 object versions are deleted too).
+   Dead letters (``dead_letter/`` and the spool's) are dropped when their body is one of the
+   people's records or spells one of their identifiers.
 4. **Warehouse**, in one transaction with the audit rows: the cleansed tables and quarantines lose
-   the person's records (by record id, by owner column, and by reading quarantined payloads); then
+   the people's records (by record id, by owner column, and by reading quarantined payloads); then
    every other table in every schema (identity, intermediate, marts, predictive, whatever is added
-   later) loses every row holding one of the person's unambiguous identifiers (person keys,
-   interaction ids, client ids, emails, phones) in any text or text-list column. The incremental
-   ``client_interactions`` is cleaned like any other table, so no history survives a rebuild.
-5. **Audit**: the request row forgets its value (only its keyed hash stays) and the audit log gets
-   the keyed hashes and a count per layer and location.
+   later) loses every row holding one of their unambiguous identifiers (person keys, interaction
+   ids, client ids, emails, phones) in any text or text-list column. The incremental
+   ``client_interactions`` is cleaned like any other table, so no history survives a rebuild. The
+   pseudonymized file loses the rows of their keyed hashes.
+5. **Compact**: the warehouse and the pseudonymized file are copied into fresh files and swapped in
+   at the same paths (:mod:`cdp_platform.privacy.compaction`), since DuckDB keeps deleted rows'
+   bytes in its free blocks. Then dbt's artifacts and the instance's compute logs lose any line or
+   file spelling their identifiers (:mod:`cdp_platform.privacy.artifacts`).
+6. **Audit**: each request row forgets its value (only its keyed hash stays), the audit log gets
+   the keyed hashes and a count per layer and location, and ``privacy.erasure_batches`` the batch's
+   counts and the seconds of each phase.
 
 Bare vendor ids are only ever matched within their own stream's tables, never in the generic
 sweep: a HubSpot contact and a HubSpot deal can share a number.
@@ -36,7 +46,9 @@ import datetime
 import io
 import json
 import logging
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +58,8 @@ import polars as pl
 from cdp_platform.io.lake import Lake, S3Lake
 from cdp_platform.io.lake_io_manager import write_frame
 from cdp_platform.privacy import audit
+from cdp_platform.privacy.artifacts import ArtifactFolder, scrub_folders
+from cdp_platform.privacy.compaction import compact
 from cdp_platform.privacy.hashing import identifier_hash, key_fingerprint, normalize
 from cdp_platform.privacy.identifiers import (
     IDENTIFY_SCHEMA,
@@ -68,6 +82,10 @@ class ErasureInputError(ValueError):
     """The request's identifier cannot be read; the message never repeats the value."""
 
 
+class WarehouseBusyError(RuntimeError):
+    """Another process holds a DuckDB file erasure must rewrite; the requests stay pending."""
+
+
 @dataclass
 class Person:
     """What one request resolved to; grows as the lake is read (tokens, erased ids)."""
@@ -81,18 +99,6 @@ class Person:
     cleansed_emails: set[str] = field(default_factory=set)  # as the cleansed layer spells them
     tokens: set[str] = field(default_factory=set)
     erased_ids: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-
-    def matches(self, identified: pl.DataFrame) -> pl.Series:
-        """Per row of :func:`identify`'s output: is it this person's record?"""
-        keys = sorted(self.keys)
-        mask = identified.select(
-            pl.col("person_keys").list.eval(pl.element().is_in(keys)).list.any().fill_null(False)
-        ).to_series()
-        if self.kind == "email":
-            mask = mask | (identified["email"] == self.seed).fill_null(False)
-        elif self.kind == "phone":
-            mask = mask | (identified["phone"] == self.seed).fill_null(False)
-        return mask
 
     def letter_tokens(self) -> set[str]:
         """What a dead letter could spell this person with (see :func:`_spelled_in`)."""
@@ -214,11 +220,9 @@ def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str
     return bool(row and row[0])
 
 
-def resolve(
-    kind: str, seed: str, lake: Lake, connection: duckdb.DuckDBPyConnection, phone_region: str = "US"
-) -> Person:
+def resolve(kind: str, seed: str, contacts: pl.DataFrame, connection: duckdb.DuckDBPyConnection) -> Person:
+    """The person a request names; ``contacts`` is :func:`_contact_rows`, read once per batch."""
     person = Person(kind, seed)
-    contacts = _contact_rows(lake, connection, phone_region)
     if kind in ("email", "phone"):
         seeded = contacts.filter(pl.col(kind) == seed)
         person.keys |= set(seeded["person_keys"].explode().drop_nulls().to_list())
@@ -267,6 +271,261 @@ def suppression_entries(person: Person, key: bytes, phone_region: str) -> list[t
     return sorted({(kind, digest) for kind, digest in entries if digest is not None})
 
 
+# --- the batch ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """One readable request of a batch: what it resolved to and what it removed."""
+
+    index: int
+    filed: audit.ErasureRequest
+    seed: str
+    seed_hash: str
+    person: Person
+    entries: list[tuple[str, str]] = field(default_factory=list)
+    written: int = 0
+    removals: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """The work's name in the batch's SQL temp tables (never the identifier)."""
+        return str(self.index)
+
+
+@dataclass
+class BatchOutcome:
+    batch_id: str
+    outcomes: list[Outcome]
+    failed: dict[str, str]  # request id → why it stays pending
+    seconds: dict[str, float]
+    files_rewritten: int = 0
+    bytes_before: dict[str, int] = field(default_factory=dict)
+    bytes_after: dict[str, int] = field(default_factory=dict)
+
+    def removed_by_layer(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for outcome in self.outcomes:
+            for layer, rows in outcome.removed_by_layer().items():
+                totals[layer] = totals.get(layer, 0) + rows
+        return dict(sorted(totals.items()))
+
+    def summary(self) -> dict:
+        """Counts, timings and hashes of the batch, never a value."""
+        return {
+            "batch_id": self.batch_id,
+            "requests": len(self.outcomes) + len(self.failed),
+            "done": sum(o.status == "done" for o in self.outcomes),
+            "not_found": sum(o.status == "not_found" for o in self.outcomes),
+            "invalid": sum(o.status == "invalid" for o in self.outcomes),
+            "failed": len(self.failed),
+            "rows_removed": sum(self.removed_by_layer().values()),
+            "removed_by_layer": self.removed_by_layer(),
+            "files_rewritten": self.files_rewritten,
+            "seconds": round(sum(self.seconds.values()), 3),
+            "seconds_by_phase": self.seconds,
+            "bytes_before_compaction": self.bytes_before,
+            "bytes_after_compaction": self.bytes_after,
+        }
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lap = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._lap, 3)
+        self._lap = now
+
+
+def run_batch(
+    requests: Sequence[audit.ErasureRequest],
+    *,
+    lake: Lake,
+    warehouse: Path,
+    key: bytes,
+    phone_region: str = "US",
+    pseudonymized: Path | None = None,
+    artifact_folders: Sequence[ArtifactFolder] = (),
+) -> BatchOutcome:
+    """Erase the people ``requests`` name from every layer in one pass, suppress them, compact the
+    DuckDB files and record the audit (see the module's docstring).
+
+    Opens ``warehouse`` read-write itself and keeps it to the end: DuckDB then lets no other
+    process in, so nothing writes a row back or reads the file half-swapped. Callers hold no
+    connection to it (the Dagster asset runs in the ``duckdb_writer`` pool). ``pseudonymized`` is
+    the pseudonymized marts' file (:mod:`cdp_platform.privacy.pseudonymize`), swept by the keyed
+    hashes of the people's identifiers; ``artifact_folders`` are scrubbed at the end (dbt's
+    ``target/`` and ``logs/``, the instance's compute logs).
+    """
+    clock = _Clock()
+    batch_id = str(uuid.uuid4())
+    started_at = datetime.datetime.now(datetime.UTC)
+    connection = _connect(warehouse, "warehouse")
+    try:
+        audit.ensure_tables(connection)
+        outcomes, failed, work = _resolve_all(requests, lake, connection, key, phone_region, clock)
+        files = 0
+        for item in work:  # suppress first: an ingestion running meanwhile already drops them
+            if item.entries:
+                item.written = write_suppression(lake, item.filed.request_id, item.entries, phone_region, key)
+        clock.lap("suppress")
+        if work:
+            files += _purge_lake(lake, work, phone_region)
+            for item in work:
+                person = item.person
+                person.cleansed_emails |= {
+                    t.strip().lower() for t in person.tokens if "@" in t and _normalized_is_mine(t, person)
+                }
+            files += _purge_dead_letters(lake, work, phone_region)
+            clock.lap("lake")
+        before: dict[str, int] = {}
+        after: dict[str, int] = {}
+        if work and pseudonymized is not None and pseudonymized.exists():
+            sizes = _purge_pseudonymized(pseudonymized, work, key, phone_region)
+            before["pseudonymized"], after["pseudonymized"] = sizes
+            clock.lap("pseudonymized")
+        processed_at = datetime.datetime.now(datetime.UTC)
+        connection.execute("begin transaction")
+        try:
+            if work:
+                _purge_warehouse(connection, work, phone_region)
+            for item in work:
+                outcome = Outcome(
+                    item.filed.request_id,
+                    item.filed.kind,
+                    "done",
+                    item.seed_hash,
+                    _hashes(item, key),
+                    len(item.person.clients),
+                    item.written,
+                    item.removals,
+                    key_fingerprint=key_fingerprint(key),
+                )
+                outcomes.append((item.filed, outcome))
+            for filed, outcome in outcomes:
+                _record(connection, filed, outcome, processed_at, batch_id)
+            for request_id, reason in failed.items():
+                audit.note_failure(connection, request_id, reason)
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+        clock.lap("warehouse")
+        before["warehouse"], after["warehouse"] = compact(connection, warehouse)
+        clock.lap("compact")
+    finally:
+        connection.close()  # closed already after a compaction; a no-op then
+    tokens = set().union(*(item.person.letter_tokens() for item in work)) if work else set()
+    scrubbed = scrub_folders(list(artifact_folders), tokens)
+    clock.lap("artifacts")
+    result = BatchOutcome(
+        batch_id,
+        [outcome for _, outcome in outcomes],
+        failed,
+        clock.seconds,
+        files,
+        before,
+        after,
+    )
+    summary = result.summary()
+    row = {
+        "batch_id": batch_id,
+        "started_at": started_at,
+        "finished_at": datetime.datetime.now(datetime.UTC),
+        **{name: summary[name] for name in ("requests", "done", "not_found", "invalid", "failed")},
+        "rows_removed": summary["rows_removed"],
+        "files_rewritten": files,
+        "seconds": summary["seconds"],
+        "seconds_by_phase": clock.seconds,
+        "bytes_before_compaction": before,
+        "bytes_after_compaction": after,
+    }
+    # The batch's own row, in the fresh file: counts and timings, nothing about anyone. The
+    # requests are done by now: a process that took the file in the meantime costs this row only.
+    try:
+        with _connect(warehouse, "warehouse") as connection:
+            audit.append_batch(connection, row)
+    except WarehouseBusyError as exc:
+        log.warning(
+            "erasure batch %s done, but its row could not be written (%s): %s", batch_id, exc, summary
+        )
+    if scrubbed:
+        log.info("erasure batch %s: %d artifact file(s) scrubbed", batch_id, len(scrubbed))
+    log.info("erasure batch %s: %s", batch_id, json.dumps(summary, sort_keys=True))
+    return result
+
+
+def _resolve_all(
+    requests: Sequence[audit.ErasureRequest],
+    lake: Lake,
+    connection: duckdb.DuckDBPyConnection,
+    key: bytes,
+    phone_region: str,
+    clock: _Clock,
+) -> tuple[list[tuple[audit.ErasureRequest, Outcome]], dict[str, str], list[_Work]]:
+    """Each request read and resolved on its own: an unreadable one is closed as ``invalid``, one
+    whose resolution fails stays pending with the reason; neither stops the others."""
+    outcomes: list[tuple[audit.ErasureRequest, Outcome]] = []
+    failed: dict[str, str] = {}
+    work: list[_Work] = []
+    readable = []
+    for filed in requests:
+        try:
+            readable.append((filed, normalized_seed(filed.kind, filed.value, phone_region)))
+        except ErasureInputError as exc:
+            outcome = Outcome(filed.request_id, filed.kind, "invalid", None, [], 0, 0, [], error=str(exc))
+            outcomes.append((filed, outcome))
+    if not readable:
+        return outcomes, failed, work
+    contacts = _contact_rows(lake, connection, phone_region)
+    clock.lap("read contacts")
+    for filed, seed in readable:
+        try:
+            seed_hash = identifier_hash(filed.kind, seed, key, phone_region)
+            person = resolve(filed.kind, seed, contacts, connection)
+        except Exception as exc:  # one request must not hold up the batch
+            failed[filed.request_id] = _reason(exc, filed, seed)
+            continue
+        if filed.kind == "client_id" and not person.clients:
+            outcome = Outcome(
+                filed.request_id,
+                filed.kind,
+                "not_found",
+                seed_hash,
+                [],
+                0,
+                0,
+                [],
+                error="no such client_id in identity_map",
+                key_fingerprint=key_fingerprint(key),
+            )
+            outcomes.append((filed, outcome))
+            continue
+        item = _Work(len(work), filed, seed, seed_hash, person)
+        item.entries = suppression_entries(person, key, phone_region)
+        if filed.kind != "client_id":
+            item.entries = sorted(set(item.entries) | {(filed.kind, seed_hash)})
+        work.append(item)
+    clock.lap("resolve")
+    return outcomes, failed, work
+
+
+def _reason(exc: Exception, filed: audit.ErasureRequest, seed: str) -> str:
+    """Why a request failed, without its identifier (the request row keeps that until processed)."""
+    text = f"{type(exc).__name__}: {exc}"
+    for value in {seed, str(filed.value or "")} - {""}:
+        text = text.replace(value, "<identifier>")
+    return text[:500]
+
+
+def _hashes(item: _Work, key: bytes) -> list[str]:
+    client_hashes = {identifier_hash("client_id", client, key) for client in item.person.clients}
+    return sorted({digest for _, digest in item.entries} | {h for h in client_hashes if h} | {item.seed_hash})
+
+
 # --- 3. lake ------------------------------------------------------------------------------------
 
 
@@ -286,29 +545,77 @@ def _purge_old_versions(lake: Lake, key: str, *, keep_latest: bool) -> int:
     return deleted
 
 
-def _purge_stream_files(
-    lake: Lake, person: Person, stream: PersonStream, phone_region: str
-) -> list[tuple[str, str, int]]:
-    removals = []
-    for layer, prefix in (("raw", stream.raw_prefix), ("checkpoint", stream.checkpoint_prefix)):
-        for key in list(_parquet_keys(lake, prefix)):
-            frame = _read_raw(lake, key)
-            if frame.height == 0:
-                continue
-            identified = identify(frame, stream, phone_region)
-            mask = person.matches(identified)
-            erased = int(mask.sum())
-            if not erased:
-                continue
-            gone = identified.filter(mask)
-            person.tokens |= set(gone["tokens"].explode().drop_nulls().to_list())
-            person.erased_ids.setdefault((stream.source, stream.stream), set()).update(
-                frame.filter(mask)["record_id"].cast(pl.String).to_list()
-            )
-            write_frame(lake, key, frame.filter(~mask))
-            _purge_old_versions(lake, key, keep_latest=True)
-            removals.append((layer, key, erased))
-    return removals
+@dataclass(frozen=True)
+class _Index:
+    """Who in the batch each key, email and phone belongs to, to match many people in one join."""
+
+    keys: pl.DataFrame  # key, ref
+    emails: pl.DataFrame  # email, ref (the seeds of email requests)
+    phones: pl.DataFrame  # phone, ref (the seeds of phone requests)
+
+    @classmethod
+    def of(cls, work: Sequence[_Work]) -> _Index:
+        def frame(name: str, pairs: list[tuple[str, str]]) -> pl.DataFrame:
+            return pl.DataFrame(pairs, schema={name: pl.String, "ref": pl.String}, orient="row").unique()
+
+        return cls(
+            frame("key", [(k, w.ref) for w in work for k in w.person.keys]),
+            frame("email", [(w.seed, w.ref) for w in work if w.person.kind == "email"]),
+            frame("phone", [(w.seed, w.ref) for w in work if w.person.kind == "phone"]),
+        )
+
+    def owners(self, identified: pl.DataFrame) -> pl.DataFrame:
+        """``(row, ref)`` for each row of :func:`identify`'s output that is one of the batch's
+        people (a row can be two people's: a household's phone asked for by both)."""
+        rows = identified.with_row_index("row")
+        found = [
+            rows.select("row", "person_keys")
+            .explode("person_keys")
+            .join(self.keys, left_on="person_keys", right_on="key")
+            .select("row", "ref"),
+            rows.select("row", "email").join(self.emails, on="email").select("row", "ref"),
+            rows.select("row", "phone").join(self.phones, on="phone").select("row", "ref"),
+        ]
+        return pl.concat(found).unique()
+
+
+def _attribute(owners: pl.DataFrame) -> pl.DataFrame:
+    """One request per row (the first), so the audit's counts add up to the rows removed."""
+    return owners.group_by("row").agg(pl.col("ref").min())
+
+
+def _purge_lake(lake: Lake, work: Sequence[_Work], phone_region: str) -> int:
+    """Every raw partition and spool page read once, rewritten once without the batch's people."""
+    index = _Index.of(work)
+    by_ref = {w.ref: w for w in work}
+    files = 0
+    for stream in person_streams():
+        for layer, prefix in (("raw", stream.raw_prefix), ("checkpoint", stream.checkpoint_prefix)):
+            for key in list(_parquet_keys(lake, prefix)):
+                frame = _read_raw(lake, key)
+                if frame.height == 0:
+                    continue
+                identified = identify(frame, stream, phone_region)
+                owners = index.owners(identified)
+                if owners.height == 0:
+                    continue
+                rows = identified.with_row_index("row").with_columns(
+                    frame["record_id"].cast(pl.String).alias("record_id")
+                )
+                for (ref,), mine in owners.join(rows, on="row").group_by("ref"):
+                    person = by_ref[str(ref)].person
+                    person.tokens |= set(mine["tokens"].explode().drop_nulls().to_list())
+                    person.erased_ids.setdefault((stream.source, stream.stream), set()).update(
+                        mine["record_id"].to_list()
+                    )
+                for ref, count in _attribute(owners).group_by("ref").len().iter_rows():
+                    by_ref[ref].removals.append((layer, key, count))
+                doomed = owners["row"].unique().implode()
+                kept = frame.with_row_index("__row").filter(~pl.col("__row").is_in(doomed)).drop("__row")
+                write_frame(lake, key, kept)
+                _purge_old_versions(lake, key, keep_latest=True)
+                files += 1
+    return files
 
 
 def _stream_of(key: str) -> tuple[str, str] | None:
@@ -320,7 +627,11 @@ def _stream_of(key: str) -> tuple[str, str] | None:
     return None
 
 
-def _letter_matches(letter: dict, person: Person, stream: PersonStream | None, phone_region: str) -> bool:
+def _letter_owner(
+    letter: dict, work: Sequence[_Work], index: _Index, stream: PersonStream | None, phone_region: str
+) -> _Work | None:
+    """Whose dead letter this is: its body read as one of the stream's records, else the first
+    person of the batch whose identifier it spells."""
     body = letter.get("body")
     if stream is not None and isinstance(body, str) and body.startswith("{"):
         try:
@@ -329,14 +640,17 @@ def _letter_matches(letter: dict, person: Person, stream: PersonStream | None, p
             record = None
         if isinstance(record, dict):
             identified = identify_record(record, stream, phone_region)
-            frame = pl.DataFrame([identified], schema=IDENTIFY_SCHEMA)
-            if bool(person.matches(frame)[0]):
-                return True
+            owners = index.owners(pl.DataFrame([identified], schema=IDENTIFY_SCHEMA))
+            if owners.height:
+                return work[int(owners["ref"].min())]
     texts = [
         body if isinstance(body, str) else json.dumps(body, default=str),
         json.dumps(letter.get("request"), default=str),
     ]
-    return any(_spelled_in(token, text) for token in person.letter_tokens() for text in texts)
+    for item in work:
+        if any(_spelled_in(token, text) for token in item.person.letter_tokens() for text in texts):
+            return item
+    return None
 
 
 def _spelled_in(token: str, text: str) -> bool:
@@ -347,9 +661,10 @@ def _spelled_in(token: str, text: str) -> bool:
     return ("@" in token or (token.startswith("+") and len(token) >= 8)) and token in text
 
 
-def _purge_dead_letters(lake: Lake, person: Person, phone_region: str) -> list[tuple[str, str, int]]:
-    removals = []
+def _purge_dead_letters(lake: Lake, work: Sequence[_Work], phone_region: str) -> int:
+    index = _Index.of(work)
     by_name = {(s.source, s.stream): s for s in person_streams()}
+    files = 0
     for prefix in DEAD_LETTER_PREFIXES:
         for key in list(lake.list_keys(prefix)):
             if not key.endswith(".jsonl"):
@@ -357,14 +672,18 @@ def _purge_dead_letters(lake: Lake, person: Person, phone_region: str) -> list[t
             stream = by_name.get(_stream_of(key) or ("", ""))
             lines = [line for line in lake.read_bytes(key).decode().splitlines() if line.strip()]
             kept = []
+            removed: dict[int, int] = {}
             for line in lines:
                 try:
                     letter = json.loads(line)
                 except ValueError:
                     letter = {"body": line}
-                if not _letter_matches(letter, person, stream, phone_region):
+                owner = _letter_owner(letter, work, index, stream, phone_region)
+                if owner is None:
                     kept.append(line)
-            if len(kept) == len(lines):
+                else:
+                    removed[owner.index] = removed.get(owner.index, 0) + 1
+            if not removed:
                 continue
             if kept:
                 lake.write_bytes(key, ("\n".join(kept) + "\n").encode())
@@ -372,8 +691,10 @@ def _purge_dead_letters(lake: Lake, person: Person, phone_region: str) -> list[t
             else:
                 lake.delete(key)
                 _purge_old_versions(lake, key, keep_latest=False)
-            removals.append(("dead_letter", key, len(lines) - len(kept)))
-    return removals
+            for position, count in removed.items():
+                work[position].removals.append(("dead_letter", key, count))
+            files += 1
+    return files
 
 
 # --- 4. warehouse -------------------------------------------------------------------------------
@@ -393,216 +714,203 @@ def _layer_of(schema: str, table: str) -> str:
 def _columns(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
     rows = connection.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
+        "where table_schema = ? and table_name = ? and table_catalog = current_database() "
+        "order by ordinal_position",
         [schema, table],
     ).fetchall()
     return {name: dtype for name, dtype in rows}
 
 
-def _deleted(connection: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> int:
-    row = connection.execute(sql, params or []).fetchone()
-    return int(row[0]) if row else 0
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _load_pairs(connection: duckdb.DuckDBPyConnection, table: str, pairs: set[tuple[str, str]]) -> None:
+    """A temp table ``(ref, v)`` of the batch's values, joined against instead of one query each."""
+    frame = pl.DataFrame(sorted(pairs), schema={"ref": pl.String, "v": pl.String}, orient="row")  # noqa: F841
+    connection.execute(f"create or replace temp table {table} as select * from frame")
+
+
+def _delete_matched(
+    connection: duckdb.DuckDBPyConnection, table: str, matches: list[str]
+) -> list[tuple[str, int]]:
+    """Delete the rows the ``matches`` queries (each ``select ref, rid``) find; returns the rows
+    removed per request, each row counted once (for the first request it matched)."""
+    if not matches:
+        return []
+    connection.execute(
+        "create or replace temp table _erasure_hit as select min(ref) as ref, rid from ("
+        + " union all ".join(matches)
+        + ") group by rid"
+    )
+    connection.execute(f"delete from {table} where rowid in (select rid from _erasure_hit)")
+    counts = connection.execute("select ref, count(*) from _erasure_hit group by ref").fetchall()
+    connection.execute("drop table _erasure_hit")
+    return [(str(ref), int(n)) for ref, n in counts]
+
+
+def _purge_warehouse(connection: duckdb.DuckDBPyConnection, work: Sequence[_Work], phone_region: str) -> None:
+    _load_pairs(connection, "_erasure_keys", {(w.ref, k) for w in work for k in w.person.keys})
+    _load_pairs(
+        connection,
+        "_erasure_emails",
+        {(w.ref, e) for w in work if w.person.kind == "email" for e in w.person.cleansed_emails | {w.seed}},
+    )
+    _load_pairs(connection, "_erasure_phones", {(w.ref, w.seed) for w in work if w.person.kind == "phone"})
+    for stream in person_streams():
+        _purge_cleansed(connection, work, stream, phone_region)
+    values = {(w.ref, v) for w in work for v in w.person.sweep_values()}
+    for location, layer, per_ref in _sweep(connection, values):
+        for ref, rows in per_ref:
+            work[int(ref)].removals.append((layer, location, rows))
+    for table in ("_erasure_keys", "_erasure_emails", "_erasure_phones"):
+        connection.execute(f"drop table if exists {table}")
 
 
 def _purge_cleansed(
-    connection: duckdb.DuckDBPyConnection, person: Person, stream: PersonStream, phone_region: str
-) -> list[tuple[str, str, int]]:
+    connection: duckdb.DuckDBPyConnection, work: Sequence[_Work], stream: PersonStream, phone_region: str
+) -> None:
     """The stream's cleansed table and quarantine: by the record ids erased from the lake, by
     owner columns, and (quarantine) by reading each quarantined payload again."""
     schema, table = stream.entity.schema_name, stream.entity.entity
-    erased = person.erased_ids.setdefault((stream.source, stream.stream), set())
-    ids = sorted(erased)
-    keys = sorted(person.keys)
-    removals = []
+    name = (stream.source, stream.stream)
+    _load_pairs(
+        connection,
+        "_erasure_ids",
+        {(w.ref, rid) for w in work for rid in w.person.erased_ids.setdefault(name, set())},
+    )
     if _table_exists(connection, schema, table):
         columns = _columns(connection, schema, table)
-        conditions = ["record_id in (select unnest(?::varchar[]))"]
-        params: list = [ids]
+        select = "select m.ref, t.rowid as rid, t.record_id::varchar as record_id"
+        matches = [f"{select} from {stream.table} t join _erasure_ids m on t.record_id::varchar = m.v"]
         for link in stream.owners:
             if link.field in columns:
                 for prefix in link.prefixes:
-                    conditions.append(f'(? || "{link.field}") in (select unnest(?::varchar[]))')
-                    params += [prefix, keys]
-        if "email" in columns and person.kind == "email":
-            conditions.append("lower(trim(email)) in (select unnest(?::varchar[]))")
-            params.append(sorted(person.cleansed_emails | {person.seed}))
-        if "phone" in columns and person.kind == "phone":
-            conditions.append("phone = ?")
-            params.append(person.seed)
-        where = " or ".join(conditions)
+                    matches.append(
+                        f"{select} from {stream.table} t join _erasure_keys m "
+                        f"on ('{prefix}' || t.{_quote(link.field)}) = m.v"
+                    )
+        if "email" in columns:
+            matches.append(
+                f"{select} from {stream.table} t join _erasure_emails m on lower(trim(t.email)) = m.v"
+            )
+        if "phone" in columns:
+            matches.append(f"{select} from {stream.table} t join _erasure_phones m on t.phone = m.v")
         # Their ids name the interactions built from them (interaction_sentiment has nothing else),
         # also when a retried request finds the lake already clean.
         found = connection.execute(
-            f"select distinct record_id from {stream.table} where {where}", params
+            "select distinct ref, record_id from (" + " union all ".join(matches) + ")"
         ).fetchall()
-        erased.update(str(row[0]) for row in found)
-        removed = _deleted(connection, f"delete from {stream.table} where {where}", params)
-        if removed:
-            removals.append(("cleansed", f"{schema}.{table}", removed))
+        for ref, record_id in found:
+            work[int(ref)].person.erased_ids[name].add(str(record_id))
+        for ref, rows in _delete_matched(
+            connection, stream.table, [f"select ref, rid from ({m})" for m in matches]
+        ):
+            work[int(ref)].removals.append(("cleansed", f"{schema}.{table}", rows))
     rejected = f"{table}_rejected"
     if _table_exists(connection, schema, rejected):
         rows = connection.execute(f"select rowid, record_id, payload from {stream.rejected_table}").pl()
-        doomed: list[int] = []
         if rows.height:
             identified = identify(rows.select("record_id", "payload"), stream, phone_region)
-            mask = person.matches(identified) | rows["record_id"].is_in(ids).fill_null(False)
-            doomed = rows.filter(mask)["rowid"].to_list()
-            erased.update(rows.filter(mask)["record_id"].drop_nulls().cast(pl.String).to_list())
-        if doomed:
-            removed = _deleted(
-                connection,
-                f"delete from {stream.rejected_table} where rowid in (select unnest(?::bigint[]))",
-                [doomed],
+            owners = _Index.of(work).owners(identified)
+            ids = pl.DataFrame(
+                [(rid, w.ref) for w in work for rid in w.person.erased_ids[name]],
+                schema={"record_id": pl.String, "ref": pl.String},
+                orient="row",
             )
-            removals.append(("quarantine", f"{schema}.{rejected}", removed))
-    return removals
+            by_id = (
+                rows.with_row_index("row")
+                .select("row", pl.col("record_id").cast(pl.String))
+                .join(ids, on="record_id")
+                .select("row", "ref")
+            )
+            owners = _attribute(pl.concat([owners, by_id]).unique())
+            doomed = rows.with_row_index("row").join(owners, on="row")
+            for (ref,), mine in doomed.group_by("ref"):
+                person = work[int(ref)].person
+                person.erased_ids[name].update(mine["record_id"].drop_nulls().cast(pl.String).to_list())
+            if doomed.height:
+                connection.execute(
+                    f"delete from {stream.rejected_table} where rowid in (select unnest(?::bigint[]))",
+                    [doomed["rowid"].to_list()],
+                )
+                for ref, count in doomed.group_by("ref").len().iter_rows():
+                    work[int(ref)].removals.append(("quarantine", f"{schema}.{rejected}", count))
+    connection.execute("drop table if exists _erasure_ids")
 
 
 def _sweep(
-    connection: duckdb.DuckDBPyConnection, values: list[str], layer: str | None = None
-) -> list[tuple[str, str, int]]:
-    """Every base table of every schema: delete rows holding one of ``values`` (the person's
-    unambiguous identifiers) in a text or text-list column."""
+    connection: duckdb.DuckDBPyConnection, values: set[tuple[str, str]], layer: str | None = None
+) -> list[tuple[str, str, list[tuple[str, int]]]]:
+    """Every base table of every schema: delete rows holding one of ``values`` (``(ref, value)``:
+    the people's unambiguous identifiers) in a text or text-list column. Returns, per table that
+    lost rows, ``(location, layer, [(ref, rows)])``."""
     if not values:
         return []
-    connection.execute("create or replace temp table _erasure_values (v varchar)")
-    connection.executemany("insert into _erasure_values values (?)", [[v] for v in values])
+    _load_pairs(connection, "_erasure_values", values)
     tables = connection.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_type = 'BASE TABLE' and table_catalog = current_database() "
         "and table_schema not in ('information_schema', 'pg_catalog') order by 1, 2"
     ).fetchall()
-    removals = []
+    found = []
     for schema, table in tables:
         # Cleansed tables were handled per stream, by their own ids; the tables of streams that
         # hold no one's personal data (accounts, companies, brand posts) are not erasure's to touch.
         if schema in PROTECTED_SCHEMAS or schema.startswith("cleansed_"):
             continue
-        conditions = []
+        qualified = f"{_quote(schema)}.{_quote(table)}"
+        matches = []
         for name, dtype in _columns(connection, schema, table).items():
-            quoted = '"' + name.replace('"', '""') + '"'
             if dtype == "VARCHAR":
-                conditions.append(f"{quoted} in (select v from _erasure_values)")
+                matches.append(
+                    f"select e.ref, t.rowid as rid from {qualified} t "
+                    f"join _erasure_values e on t.{_quote(name)} = e.v"
+                )
             elif dtype == "VARCHAR[]":
-                conditions.append(f"list_has_any({quoted}, (select list(v) from _erasure_values))")
-        if not conditions:
-            continue
-        removed = _deleted(connection, f'delete from "{schema}"."{table}" where {" or ".join(conditions)}')
+                matches.append(
+                    f"select e.ref, u.rid from (select rowid as rid, unnest({_quote(name)}) as v "
+                    f"from {qualified}) u join _erasure_values e on u.v = e.v"
+                )
+        removed = _delete_matched(connection, qualified, matches)
         if removed:
-            removals.append((layer or _layer_of(schema, table), f"{schema}.{table}", removed))
+            found.append((f"{schema}.{table}", layer or _layer_of(schema, table), removed))
     connection.execute("drop table if exists _erasure_values")
-    return removals
+    return found
 
 
-# --- the whole request --------------------------------------------------------------------------
-
-
-def process(
-    filed: audit.ErasureRequest,
-    *,
-    lake: Lake,
-    connection: duckdb.DuckDBPyConnection,
-    key: bytes,
-    phone_region: str = "US",
-    pseudonymized: Path | None = None,
-) -> Outcome:
-    """Erase the person ``filed`` names from every layer, suppress them, and record the audit.
-
-    ``pseudonymized`` is the pseudonymized marts' DuckDB file (see
-    :mod:`cdp_platform.privacy.pseudonymize`): its rows hold the person's identifiers as keyed
-    hashes, so it is swept with the hashes of the person's client ids, person keys, emails and
-    phones. It is rebuilt from the marts anyway, but not before its next materialization.
-    """
-    audit.ensure_tables(connection)
-    processed_at = datetime.datetime.now(datetime.UTC)
+def _purge_pseudonymized(path: Path, work: Sequence[_Work], key: bytes, phone_region: str) -> tuple[int, int]:
+    """The pseudonymized file loses the rows of the people's keyed hashes, then is compacted."""
+    values: set[tuple[str, str]] = set()
+    for item in work:
+        person = item.person
+        hashed = [identifier_hash("client_id", c, key) for c in person.clients]
+        hashed += [identifier_hash("record_id", k, key) for k in person.keys]
+        hashed += [identifier_hash("email", e, key) for e in person.emails]
+        hashed += [identifier_hash("phone", p, key, phone_region) for p in person.phones]
+        values |= {(item.ref, h) for h in hashed if h}
+    # Analysts read this file; erasure must not skip it, so the requests stay pending meanwhile.
+    target = _connect(path, "pseudonymized warehouse")
     try:
-        seed = normalized_seed(filed.kind, filed.value, phone_region)
-    except ErasureInputError as exc:
-        outcome = Outcome(filed.request_id, filed.kind, "invalid", None, [], 0, 0, [], error=str(exc))
-        _record(connection, filed, outcome, processed_at)
-        return outcome
-    seed_hash = identifier_hash(filed.kind, seed, key, phone_region)
+        target.execute("begin transaction")
+        found = _sweep(target, values, layer="pseudonymized")
+        target.execute("commit")
+        for location, layer, per_ref in found:
+            for ref, rows in per_ref:
+                work[int(ref)].removals.append((layer, f"{path.name}:{location}", rows))
+        return compact(target, path)
+    finally:
+        target.close()
 
-    person = resolve(filed.kind, seed, lake, connection, phone_region)
-    if filed.kind == "client_id" and not person.clients:
-        outcome = Outcome(
-            filed.request_id,
-            filed.kind,
-            "not_found",
-            seed_hash,
-            [],
-            0,
-            0,
-            [],
-            error="no such client_id in identity_map",
-            key_fingerprint=key_fingerprint(key),
-        )
-        _record(connection, filed, outcome, processed_at)
-        return outcome
 
-    # Suppress first: an ingestion running while the lake is rewritten already drops the person.
-    entries = suppression_entries(person, key, phone_region)
-    if filed.kind != "client_id":
-        entries = sorted(set(entries) | {(filed.kind, seed_hash)})
-    written = write_suppression(lake, filed.request_id, entries, phone_region, key) if entries else 0
-    removals: list[tuple[str, str, int]] = []
-    for stream in person_streams():
-        removals += _purge_stream_files(lake, person, stream, phone_region)
-    person.cleansed_emails |= {
-        t.strip().lower() for t in person.tokens if "@" in t and _normalized_is_mine(t, person)
-    }
-    removals += _purge_dead_letters(lake, person, phone_region)
-
-    client_hashes = {identifier_hash("client_id", client, key) for client in person.clients}
-    hashes = sorted({digest for _, digest in entries} | {h for h in client_hashes if h} | {seed_hash})
-    if pseudonymized is not None and pseudonymized.exists():
-        removals += _purge_pseudonymized(pseudonymized, person, key, phone_region)
-    connection.execute("begin transaction")
+def _connect(path: Path, what: str) -> duckdb.DuckDBPyConnection:
     try:
-        for stream in person_streams():
-            removals += _purge_cleansed(connection, person, stream, phone_region)
-        removals += _sweep(connection, person.sweep_values())
-        outcome = Outcome(
-            filed.request_id,
-            filed.kind,
-            "done",
-            seed_hash,
-            hashes,
-            len(person.clients),
-            written,
-            removals,
-            key_fingerprint=key_fingerprint(key),
-        )
-        _record(connection, filed, outcome, processed_at, in_transaction=True)
-        connection.execute("commit")
-    except BaseException:
-        connection.execute("rollback")
-        raise
-    # Deleted rows leave the file's live data at the next checkpoint; do it now, not "eventually".
-    connection.execute("checkpoint")
-    log.info("erasure %s: %s", filed.request_id, outcome.summary())
-    return outcome
-
-
-def _purge_pseudonymized(
-    path: Path, person: Person, key: bytes, phone_region: str
-) -> list[tuple[str, str, int]]:
-    hashed = [identifier_hash("client_id", c, key) for c in person.clients]
-    hashed += [identifier_hash("record_id", k, key) for k in person.keys]
-    hashed += [identifier_hash("email", e, key) for e in person.emails]
-    hashed += [identifier_hash("phone", p, key, phone_region) for p in person.phones]
-    try:
-        target = duckdb.connect(str(path))
+        return duckdb.connect(str(path))
     except duckdb.IOException as exc:
-        # Analysts read this file; erasure must not skip it, so the request stays pending.
-        raise RuntimeError(
-            f"the pseudonymized warehouse {path} is open in another process ({exc}); the request stays "
-            "pending and is retried by the next run"
+        raise WarehouseBusyError(
+            f"the {what} {path} is open in another process ({exc}); the requests stay pending: retry "
+            "when it is closed (the daily job does)"
         ) from None
-    with target:
-        removals = _sweep(target, sorted({h for h in hashed if h}), layer="pseudonymized")
-        target.execute("checkpoint")
-    return [(layer, f"{path.name}:{location}", rows) for layer, location, rows in removals]
 
 
 def _normalized_is_mine(token: str, person: Person) -> bool:
@@ -614,11 +922,8 @@ def _record(
     filed: audit.ErasureRequest,
     outcome: Outcome,
     processed_at: datetime.datetime,
-    *,
-    in_transaction: bool = False,
+    batch_id: str,
 ) -> None:
-    if not in_transaction:
-        connection.execute("begin transaction")
     audit.append_audit(
         connection,
         filed=filed,
@@ -630,6 +935,7 @@ def _record(
         suppression_entries=outcome.suppression_entries,
         removals=outcome.removals,
         key_fingerprint=outcome.key_fingerprint,
+        batch_id=batch_id,
     )
     audit.close_request(
         connection,
@@ -639,24 +945,25 @@ def _record(
         processed_at=processed_at,
         error=outcome.error,
     )
-    if not in_transaction:
-        connection.execute("commit")
 
 
-def process_with_settings(
-    filed: audit.ErasureRequest,
+def process_pending(
     *,
     lake: Lake,
-    connection: duckdb.DuckDBPyConnection,
+    warehouse: Path,
     key: bytes,
     settings: Settings,
-) -> Outcome:
-    """:func:`process` with the platform's phone region and pseudonymized file (the job and the CLI)."""
-    return process(
-        filed,
+    artifact_folders: Sequence[ArtifactFolder] = (),
+) -> BatchOutcome:
+    """Every pending request of ``privacy.erasure_requests`` as one batch (the job and ``cdp erase``)."""
+    with duckdb.connect(str(warehouse)) as connection:
+        requests = audit.pending_requests(connection)
+    return run_batch(
+        requests,
         lake=lake,
-        connection=connection,
+        warehouse=warehouse,
         key=key,
         phone_region=settings.default_phone_region,
         pseudonymized=settings.pseudonymized_warehouse_path,
+        artifact_folders=artifact_folders,
     )

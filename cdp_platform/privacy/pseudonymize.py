@@ -143,6 +143,11 @@ CLIENT_IDENTITIES_COLUMNS: dict[str, str] = {
     "identifier_value": "identifier",  # hashed as the kind its identifier_type names
     "source": KEEP,
     "record_id": "record_id",
+    "link_rule": KEEP,  # rule names
+    "match_probability": KEEP,
+    # Rule names, comparison levels, Bayes factors and keyed hashes (the installation's key, as
+    # here): never a value or a record id (see identity/evidence.py).
+    "link_evidence": KEEP,
 }
 # client_identities.identifier_type -> the kind its value is hashed as (the same as client_360's
 # lists, so an email hash is the same in both). A new type is still hashed, as identifier_<type>.

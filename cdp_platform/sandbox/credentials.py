@@ -55,6 +55,13 @@ class SandboxCredentials:
     facebook_access_token: str = FACEBOOK_ACCESS_TOKEN
     # Long-lived tokens from fb_exchange_token last about 60 days (Graph reports expires_in 5183944).
     facebook_exchanged_token_seconds: float = 5183944.0
+    # The app setting "Require App Secret": calls without appsecret_proof are refused (code 100).
+    # Off by default so a token alone works, as on an app without the setting; a proof that is
+    # sent is always checked.
+    facebook_require_appsecret_proof: bool = False
+    # The permissions the Graph token was granted; None: every one the platform needs. A token
+    # without one gets Graph's permission error for the edges that need it (codes 10, 100, 200).
+    facebook_permissions: frozenset[str] | None = None
     twitter_bearer_token: str = TWITTER_BEARER_TOKEN
 
 

@@ -49,7 +49,10 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
         "app_id": sandbox_credentials.FACEBOOK_APP_ID,
         "app_secret": sandbox_credentials.FACEBOOK_APP_SECRET,
     },
-    "instagram": {"access_token": sandbox_credentials.FACEBOOK_ACCESS_TOKEN},
+    "instagram": {
+        "access_token": sandbox_credentials.FACEBOOK_ACCESS_TOKEN,
+        "app_secret": sandbox_credentials.FACEBOOK_APP_SECRET,
+    },
     "twitter": {"bearer_token": sandbox_credentials.TWITTER_BEARER_TOKEN},
 }
 

@@ -19,19 +19,29 @@ from cdp_platform.sources.vendor import VendorResource
 
 LEAD_FIELDS = "id,created_time,ad_id,form_id,field_data"
 POST_FIELDS = "id,message,created_time"
-COMMENT_FIELDS = "id,message,created_time,from"
+# ``parent{id}``: a reply names the comment it answers (absent on top-level comments).
+COMMENT_FIELDS = "id,message,created_time,from,parent{id}"
+# Graph's comments edge returns top-level comments only unless asked for the whole stream; in a
+# recorded page 4 of 10 comments were replies (issue 17), so without it replies are never read.
+COMMENT_PARAMS = {"filter": "stream"}
 
 
 class FacebookResource(VendorResource):
     """Facebook: a Page access token (leads_retrieval, pages_read_engagement), optionally the app
-    id and secret so an expired token (Graph error 190) is exchanged for a new one."""
+    id and secret so an expired token (Graph error 190) is exchanged for a new one; with the
+    secret every call also carries ``appsecret_proof``."""
 
     source = "facebook"
     http_vendor = "facebook"
 
-    access_token: str = Field(description="Page access token (CDP_FACEBOOK_ACCESS_TOKEN).")
+    access_token: str | None = Field(
+        default=None, description="Page access token (CDP_FACEBOOK_ACCESS_TOKEN)."
+    )
     app_id: str | None = Field(default=None, description="App id (CDP_FACEBOOK_APP_ID), for token exchange.")
-    app_secret: str | None = Field(default=None, description="App secret (CDP_FACEBOOK_APP_SECRET).")
+    app_secret: str | None = Field(
+        default=None,
+        description="App secret (CDP_FACEBOOK_APP_SECRET): every call then carries appsecret_proof.",
+    )
 
     def auth(self) -> Auth:
         return FacebookTokenAuth(
@@ -101,9 +111,9 @@ STREAMS = (
     Stream(
         source="facebook",
         name="post_comments",
-        description="Comments made in the partition's day on the Page's recent posts.",
+        description="Comments and replies made in the partition's day on the Page's recent posts.",
         paginator=lambda: GraphNextLink("data"),
-        slices=comment_slices("page_id", "posts", COMMENT_FIELDS),
+        slices=comment_slices("page_id", "posts", COMMENT_FIELDS, COMMENT_PARAMS),
         id_path="id",
         updated_path="created_time",
         shape=with_post,

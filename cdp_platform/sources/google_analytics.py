@@ -30,7 +30,9 @@ class GoogleAnalyticsResource(VendorResource):
     source = "google_analytics"
     http_vendor = "ga4"
 
-    access_token: str = Field(description="OAuth2 access token (CDP_GOOGLE_ANALYTICS_ACCESS_TOKEN).")
+    access_token: str | None = Field(
+        default=None, description="OAuth2 access token (CDP_GOOGLE_ANALYTICS_ACCESS_TOKEN)."
+    )
 
     def auth(self) -> Auth:
         return BearerAuth(self.access_token)

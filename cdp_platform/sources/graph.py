@@ -25,12 +25,18 @@ def unix(moment: datetime) -> int:
 
 
 def edge_request(
-    node: str, edge: str, fields: str, start: datetime, end: datetime, limit: int = PAGE_LIMIT
+    node: str,
+    edge: str,
+    fields: str,
+    start: datetime,
+    end: datetime,
+    limit: int = PAGE_LIMIT,
+    extra: dict[str, str] | None = None,
 ) -> RequestSpec:
     return RequestSpec(
         "GET",
         f"/{GRAPH_VERSION}/{node}/{edge}",
-        params={"fields": fields, "since": unix(start), "until": unix(end), "limit": limit},
+        params={"fields": fields, "since": unix(start), "until": unix(end), "limit": limit, **(extra or {})},
     )
 
 
@@ -61,13 +67,21 @@ async def parent_ids(ctx: StreamContext, node: str, edge: str, attempts: int = 3
     )
 
 
-def comment_slices(node_option: str, parent_edge: str, fields: str):
+def comment_slices(node_option: str, parent_edge: str, fields: str, extra: dict[str, str] | None = None):
+    """One slice per recent parent; ``extra`` adds edge parameters (Facebook's ``filter=stream``)."""
+
     async def slices(ctx: StreamContext) -> AsyncIterator[Slice]:
         for parent in await parent_ids(ctx, ctx.options[node_option], parent_edge):
             yield Slice(
                 parent,
                 edge_request(
-                    parent, "comments", fields, ctx.window.start, ctx.window.end, ctx.size(PAGE_LIMIT, 1, 100)
+                    parent,
+                    "comments",
+                    fields,
+                    ctx.window.start,
+                    ctx.window.end,
+                    ctx.size(PAGE_LIMIT, 1, 100),
+                    extra,
                 ),
             )
 

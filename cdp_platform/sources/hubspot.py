@@ -74,7 +74,9 @@ class HubSpotResource(VendorResource):
     source = "hubspot"
     http_vendor = "hubspot"
 
-    access_token: str = Field(description="Private app or OAuth access token (CDP_HUBSPOT_ACCESS_TOKEN).")
+    access_token: str | None = Field(
+        default=None, description="Private app or OAuth access token (CDP_HUBSPOT_ACCESS_TOKEN)."
+    )
 
     def auth(self) -> Auth:
         return BearerAuth(self.access_token)

@@ -21,11 +21,19 @@ class InstagramResource(VendorResource):
     source = "instagram"
     http_vendor = "instagram"
 
-    access_token: str = Field(description="Access token (CDP_INSTAGRAM_ACCESS_TOKEN).")
+    access_token: str | None = Field(default=None, description="Access token (CDP_INSTAGRAM_ACCESS_TOKEN).")
+    app_secret: str | None = Field(
+        default=None,
+        description="Secret of the Meta app the token belongs to (CDP_INSTAGRAM_APP_SECRET); when set, "
+        "every call carries appsecret_proof, which an app requiring it refuses calls without.",
+    )
 
     def auth(self) -> Auth:
         return FacebookTokenAuth(
-            self.access_token, graph_version=GRAPH_VERSION, env_var="CDP_INSTAGRAM_ACCESS_TOKEN"
+            self.access_token,
+            app_secret=self.app_secret,
+            graph_version=GRAPH_VERSION,
+            env_var="CDP_INSTAGRAM_ACCESS_TOKEN",
         )
 
 

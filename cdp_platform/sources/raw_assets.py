@@ -30,7 +30,7 @@ from cdp_platform.io.resources import RAW_IO_MANAGER_KEY
 from cdp_platform.privacy.suppression import Suppressor
 from cdp_platform.sources.partitions import partition_window
 from cdp_platform.sources.stream import Stream, StreamContext, Window, finalize_rows, page_rows
-from cdp_platform.sources.vendor import VendorResource
+from cdp_platform.sources.vendor import MissingCredential, VendorResource
 
 
 def vendor_pool(source: str) -> str:
@@ -44,7 +44,11 @@ def retry_cannot_help(error: BaseException | None) -> bool:
     and a stop before the end are worth the retry policy's retries."""
     if isinstance(error, TlsVerificationError | ExpiredCredentials):
         return True
-    return isinstance(error, VendorError) and not isinstance(error, RetriesExhausted) and 400 <= error.status < 500
+    return (
+        isinstance(error, VendorError)
+        and not isinstance(error, RetriesExhausted)
+        and 400 <= error.status < 500
+    )
 
 
 @dataclass
@@ -119,6 +123,7 @@ async def extract_source(
     lake: Lake,
     suppressor: Suppressor | None = None,
 ) -> list[StreamOutcome]:
+    vendor.require_credentials()
     options = vendor.account_options()
     auth = vendor.auth()  # shared, so an OAuth token is fetched once per run, not per stream
     clients = [vendor.client(auth=auth) for _ in streams]
@@ -194,6 +199,11 @@ def build_raw_assets(
     )
     def _raw(context: dg.AssetExecutionContext):
         vendor: VendorResource = getattr(context.resources, resource_key)
+        try:
+            vendor.require_credentials()
+        except MissingCredential as exc:
+            # The variable and the fix, nothing else: no retry can set it.
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         lake = context.resources.lake.lake()
         start, end = partition_window(context.partition_key)
         window = Window(context.partition_key, start, end)

@@ -78,9 +78,15 @@ class SalesforceResource(VendorResource):
     source = "salesforce"
     http_vendor = "salesforce"
 
-    client_id: str = Field(description="Connected app consumer key (CDP_SALESFORCE_CLIENT_ID).")
-    client_secret: str = Field(description="Connected app consumer secret (CDP_SALESFORCE_CLIENT_SECRET).")
-    refresh_token: str = Field(description="OAuth refresh token (CDP_SALESFORCE_REFRESH_TOKEN).")
+    client_id: str | None = Field(
+        default=None, description="Connected app consumer key (CDP_SALESFORCE_CLIENT_ID)."
+    )
+    client_secret: str | None = Field(
+        default=None, description="Connected app consumer secret (CDP_SALESFORCE_CLIENT_SECRET)."
+    )
+    refresh_token: str | None = Field(
+        default=None, description="OAuth refresh token (CDP_SALESFORCE_REFRESH_TOKEN)."
+    )
 
     def auth(self) -> Auth:
         login = self.base_url or sandbox_link.sandbox_base_url(self.source)

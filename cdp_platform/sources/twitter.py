@@ -22,7 +22,9 @@ class TwitterResource(VendorResource):
     source = "twitter"
     http_vendor = "twitter"
 
-    bearer_token: str = Field(description="App-only bearer token (CDP_TWITTER_BEARER_TOKEN).")
+    bearer_token: str | None = Field(
+        default=None, description="App-only bearer token (CDP_TWITTER_BEARER_TOKEN)."
+    )
 
     def auth(self) -> Auth:
         return BearerAuth(self.bearer_token)

@@ -18,7 +18,12 @@ from cdp_platform.http import Auth, RetryPolicy, VendorClient
 from cdp_platform.http.telemetry import request_hooks
 from cdp_platform.http.tls import tls_context
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.settings import OPTIONAL_CREDENTIALS, VENDOR_CREDENTIALS, missing_credential
 from cdp_platform.sources import sandbox_link
+
+
+class MissingCredential(ValueError):
+    """A required credential resolved to nothing (unset, or empty in the run's environment)."""
 
 
 class VendorResource(dg.ConfigurableResource):
@@ -46,7 +51,9 @@ class VendorResource(dg.ConfigurableResource):
     sandbox_faults: str = "none"
     sandbox_today: str | None = None
     sandbox_span_days: int = 730
-    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP collector for request spans; unset: none.")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector for request spans; unset: none."
+    )
 
     @property
     def uses_sandbox(self) -> bool:
@@ -54,7 +61,9 @@ class VendorResource(dg.ConfigurableResource):
 
     def _sandbox_config(self) -> SandboxConfig:
         today = datetime.date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
-        return sandbox_link.sandbox_config(self.sandbox_persons, self.sandbox_seed, today, self.sandbox_span_days)
+        return sandbox_link.sandbox_config(
+            self.sandbox_persons, self.sandbox_seed, today, self.sandbox_span_days
+        )
 
     def _sandbox(self) -> tuple[Any, Any]:
         return sandbox_link.sandbox_app(self._sandbox_config(), self.sandbox_faults)
@@ -67,11 +76,26 @@ class VendorResource(dg.ConfigurableResource):
     def auth(self) -> Auth:
         raise NotImplementedError
 
+    def require_credentials(self) -> None:
+        """Fail with the variable to set when a required credential is unset or empty.
+
+        Credential fields are optional in the resource's schema so that a missing one reaches this
+        message rather than a validation traceback of the resource (issue 17); the settings stop the
+        load earlier when the variable is unset there, this catches what the run's environment
+        resolves (an ``EnvVar`` set to an empty string in the worker).
+        """
+        for role in VENDOR_CREDENTIALS[self.source]:
+            value = getattr(self, role, None)
+            if (self.source, role) not in OPTIONAL_CREDENTIALS and (value is None or not str(value).strip()):
+                raise MissingCredential(missing_credential(self.source, role))
+
     def client(self, auth: Auth | None = None) -> VendorClient:
         """A new client; pacer and circuit breaker are shared per vendor within the process.
 
         Pass one ``auth`` to several clients so they share a token (one OAuth exchange per run).
         """
+        if auth is None:
+            self.require_credentials()
         if self.uses_sandbox:
             transport = sandbox_link.sandbox_transport(self._sandbox_config(), self.sandbox_faults)
             base_url = sandbox_link.sandbox_base_url(self.source)

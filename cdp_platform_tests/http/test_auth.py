@@ -204,6 +204,59 @@ def test_facebook_expired_token_is_exchanged_and_the_request_retried_once():
     ]
 
 
+# Computed outside Python: printf '%s' TOKEN | openssl dgst -sha256 -hmac app-secret-value
+PROOF_OF_OLD_TOKEN = "7208d3d5f41e7762deb4ea0a5f9a9166d2113667f78ff38c8b72ca4a43af2ea4"
+PROOF_OF_NEW_TOKEN = "8e102a88bfa84b11d56e10ec2f665dbdc5ac4d144e9ae3644bc56088f60bb198"
+
+
+def test_facebook_sends_appsecret_proof_of_the_current_token_when_the_secret_is_known():
+    """An app with "Require App Secret" refuses calls without proof (issue 17); the proof is the
+    token's HMAC-SHA256 keyed with the app secret, and follows the token when it is exchanged."""
+    app, state = graph_app()
+    seen: list[str | None] = []
+    exchange_route = app.routes[0]
+
+    async def posts(request: Request) -> Response:
+        seen.append(request.query_params.get("appsecret_proof"))
+        if request.query_params.get("appsecret_proof") is None:
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "(#100) API calls from the server require an appsecret_proof argument",
+                        "type": "GraphMethodException",
+                        "code": 100,
+                        "fbtrace_id": "AbC",
+                    }
+                },
+                status_code=400,
+            )
+        return await original(request)
+
+    original = app.routes[1].endpoint
+    app.router.routes = [exchange_route, Route("/v21.0/123/posts", posts)]
+    auth = FacebookTokenAuth("old-token-aaaa", app_id="app-1", app_secret="app-secret-value")
+
+    async def run():
+        async with make_client(app, "facebook", "http://graph.test/v21.0", auth) as client:
+            return await client.request("GET", "/123/posts")
+
+    assert asyncio.run(run()).status_code == 200
+    assert seen == [PROOF_OF_OLD_TOKEN, PROOF_OF_NEW_TOKEN]
+    assert "appsecret_proof" not in state["exchanges"][0]
+
+    without = FacebookTokenAuth("new-token-bbbb")
+    request = httpx.Request("GET", "http://graph.test/v21.0/123/posts")
+    without.apply(request)
+    assert "appsecret_proof" not in request.url.params
+
+
+def test_appsecret_proof_is_redacted_like_the_token():
+    from cdp_platform.http.redaction import redact_url
+
+    url = f"http://graph.test/v21.0/123/posts?access_token=t0k3n-value&appsecret_proof={PROOF_OF_OLD_TOKEN}"
+    assert PROOF_OF_OLD_TOKEN not in redact_url(url) and "t0k3n-value" not in redact_url(url)
+
+
 def test_facebook_expired_token_without_app_secret_names_the_env_var():
     app, state = graph_app()
     auth = FacebookTokenAuth("old-token-aaaa", env_var="CDP_FACEBOOK_TOKEN")

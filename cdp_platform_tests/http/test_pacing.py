@@ -70,6 +70,24 @@ def test_twitter_spreads_remaining_calls_until_reset_then_refills():
     assert pacer.reserve("k") == pytest.approx(10.5 + 6.0)
 
 
+def test_twitter_first_answer_replaces_the_default_budget():
+    """Issue 17: the first 200 reported 1800 calls with 1795 left, and the pacer kept its default
+    (450 per window, 449 left), pacing the first window four times slower than allowed."""
+    clock = FakeClock(1_800_000_000.0)
+    pacer = TwitterPacer(clock=clock)
+    key = "/2/users/:id/mentions"
+    assert pacer.reserve(key) == 0
+    pacer.observe(key, response(twitter_headers(1800, 1795, clock.now + 900)))
+    pacer.release(key)
+    window = pacer._windows[key]
+    assert (window.limit, window.remaining, window.reset_at) == (1800, 1795, clock.now + 900)
+    # The slot booked under the default (900 s / 450) is re-booked at the reported rate.
+    first = pacer.reserve(key)
+    second = pacer.reserve(key)
+    assert first == pytest.approx(900 / 1795, rel=0.01)
+    assert second - first == pytest.approx(900 / 1794, rel=0.01)
+
+
 def test_twitter_out_of_order_responses_keep_the_lowest_remaining_and_429_empties_the_window():
     clock = FakeClock()
     pacer = TwitterPacer(clock=clock, limits={"k": (100, 900.0)})

@@ -115,6 +115,10 @@ def test_labels_exist_only_for_vendors_the_sandbox_serves():
         "CDP_FACEBOOK_LEAD_FORM_IDS": "1",
         "CDP_INSTAGRAM_BASE_URL": "https://graph.facebook.com",
         "CDP_INSTAGRAM_USER_ID": "1",
+        # A real endpoint needs its credential set, or the settings stop the load.
+        "CDP_TWITTER_BEARER_TOKEN": "x",
+        "CDP_FACEBOOK_ACCESS_TOKEN": "x",
+        "CDP_INSTAGRAM_ACCESS_TOKEN": "x",
     }
     assert sentiment_labels_for(load_settings(real)) is None
     only_twitter = {k: v for k, v in real.items() if "TWITTER" not in k}

@@ -3,9 +3,11 @@
 Every layer is the platform's own: the raw assets fetch two days of history from the in-process
 sandbox through the vendor clients, the cleansed assets type them, dbt builds staging and
 intermediate, the real ``identity_map`` and ``interaction_sentiment`` (graded on the sandbox's
-labels, as the definitions wire it) run, and dbt builds the marts. To keep it quick, dbt runs twice
-(``run``, without its tests: ``cdp_platform_tests/profile`` runs those) instead of once per Dagster
-step, and ``client_scores``, which two days of purchases cannot support, is an empty table.
+labels, as the definitions wire it) run, dbt builds the marts and the pseudonymized marts follow.
+To keep it quick, dbt runs twice (``run``, without its tests: ``cdp_platform_tests/profile`` runs
+those) instead of once per Dagster step, and ``client_scores``, which two days of purchases cannot
+support, is an empty table. The Dagster instance keeps its event log under ``root/dagster_home``,
+so a test can search what the runs wrote (the erasure test copies the whole folder).
 
 Import the fixture ``sandbox_marts`` into a test module. The build is cached for the session, so
 every module that uses it shares one.
@@ -36,6 +38,21 @@ from cdp_platform_tests.sources.support import SANDBOX_TODAY, sandbox_environ
 
 PERSONS = 300
 SPAN_DAYS = 1
+DAGSTER_HOME = "dagster_home"
+
+
+def build_days() -> list[str]:
+    """The partitions the build lands, oldest first."""
+    today = datetime.date.fromisoformat(SANDBOX_TODAY)
+    return [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
+
+
+def build_environ(root: Path) -> dict[str, str]:
+    """The build's environment for a copy of it at ``root`` (the build's own root included)."""
+    return {
+        **sandbox_environ(root, PERSONS, SPAN_DAYS, partitions_start=build_days()[0]),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
 
 
 @dataclass
@@ -51,6 +68,10 @@ class SandboxMarts:
     @property
     def warehouse(self) -> Path:
         return self.settings.warehouse_path
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / DAGSTER_HOME
 
     def frame(self, sql: str) -> pl.DataFrame:
         with duckdb.connect(str(self.warehouse), read_only=True) as connection:
@@ -71,11 +92,8 @@ def _build(root: Path) -> SandboxMarts:
         lap = now
 
     today = datetime.date.fromisoformat(SANDBOX_TODAY)
-    days = [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
-    environ = {
-        **sandbox_environ(root, PERSONS, SPAN_DAYS, partitions_start=days[0]),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-    }
+    days = build_days()
+    environ = build_environ(root)
     prepare_manifest()
     settings = load_settings(environ)
     defs = build_definitions(settings)
@@ -91,7 +109,8 @@ def _build(root: Path) -> SandboxMarts:
             ]
         ),
     )
-    instance = dg.DagsterInstance.ephemeral()
+    (root / DAGSTER_HOME).mkdir()
+    instance = dg.DagsterInstance.local_temp(str(root / DAGSTER_HOME))
     window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     timed("definitions")
     for day in days:
@@ -126,6 +145,11 @@ def _build(root: Path) -> SandboxMarts:
             )
         dbt.cli(["run", "--select", "int_client_purchases marts"], raise_on_error=True).wait()
         timed("dbt marts")
+        graph = defs.resolve_asset_graph()
+        pseudonymized = [k for k in graph.get_all_asset_keys() if k.path[0] == "pseudonymized"]
+        assets = list({id(a): a for a in map(defs.resolve_assets_def, pseudonymized)}.values())
+        assert dg.materialize(assets, instance=instance, selection=pseudonymized).success
+        timed("pseudonymized marts")
     finally:
         for name, value in saved.items():
             if value is None:

@@ -409,12 +409,14 @@ def identity_map_frame(candidate_ids: Sequence[str]) -> pl.DataFrame:
             "client_id": [CLIENT_OF[r] for r in candidate_ids],
             "link_rule": ["crafted"] * len(candidate_ids),
             "match_probability": [None] * len(candidate_ids),
+            "link_evidence": [None] * len(candidate_ids),
         },
         schema={
             "record_id": pl.String,
             "client_id": pl.String,
             "link_rule": pl.String,
             "match_probability": pl.Float64,
+            "link_evidence": pl.String,
         },
     )
 

@@ -97,6 +97,31 @@ async def test_post_comments_with_fields_and_since(client, data):
     ]
 
 
+async def test_replies_come_only_with_filter_stream_and_name_their_parent(client, data):
+    """Graph's comments edge: top-level comments by default, replies too with ``filter=stream``."""
+    positions = data.all_positions("facebook/post_comments")
+    posts = {data.record("facebook/post_comments", p)["post_id"] for p in positions[::7]}
+    post_id = max(posts, key=lambda post: len(data.children("facebook/post_comments", post)))
+    url = f"/facebook/v21.0/{post_id}/comments"
+    top_level, _ = await collect(client, url, {"fields": "id,message,created_time,from,parent"})
+    stream, _ = await collect(
+        client, url, {"fields": "id,message,created_time,from,parent", "filter": "stream"}
+    )
+    replies = [c for c in stream if "parent" in c]
+    assert replies and not any("parent" in c for c in top_level)
+    assert {c["id"] for c in stream} == {c["id"] for c in top_level} | {c["id"] for c in replies}
+    by_id = {c["id"]: c for c in stream}
+    for reply in replies:
+        parent = by_id[reply["parent"]["id"]]
+        # One level deep, the parent's default fields, and earlier than the reply.
+        assert "parent" not in parent and set(reply["parent"]) == {"created_time", "from", "message", "id"}
+        assert parent["created_time"] <= reply["created_time"]
+    only_ids, _ = await collect(client, url, {"fields": "id,parent{id}", "filter": "stream"})
+    assert [c["parent"] for c in only_ids if "parent" in c] == [{"id": r["parent"]["id"]} for r in replies]
+    response = await client.get(url, params={"filter": "everything"}, headers=GRAPH)
+    assert response.status_code == 400 and response.json()["error"]["code"] == 100
+
+
 async def test_instagram_media_and_comments(client, data):
     media, _ = await collect(
         client,
@@ -216,3 +241,60 @@ async def test_instagram_media_since_until(client, data):
     )
     expected = data.window("instagram/media", start, end)
     assert [m["id"] for m in media] == [data.record_id("instagram/media", p) for p in reversed(expected)]
+
+
+async def test_appsecret_proof_is_checked_and_can_be_required(make_client, data):
+    """Graph's "Require App Secret": no proof → code 100; a wrong proof → code 100; the right one
+    (HMAC-SHA256 of the token keyed with the app secret) → 200."""
+    from cdp_platform.http.auth import appsecret_proof
+
+    url = f"/facebook/v21.0/{data.facebook_page_id}/posts"
+    token = creds.FACEBOOK_ACCESS_TOKEN
+    good = appsecret_proof(token, creds.FACEBOOK_APP_SECRET)
+    async with make_client(credentials=SandboxCredentials(facebook_require_appsecret_proof=True)) as client:
+        refused = await client.get(url, params={"access_token": token})
+        wrong = await client.get(url, params={"access_token": token, "appsecret_proof": "0" * 64})
+        right = await client.get(url, params={"access_token": token, "appsecret_proof": good})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == 100
+    assert "appsecret_proof" in refused.json()["error"]["message"]
+    assert wrong.status_code == 400 and wrong.json()["error"]["message"].startswith("Invalid appsecret_proof")
+    assert right.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("missing", "path", "code"),
+    [
+        ("pages_read_engagement", "/facebook/v21.0/{page}/posts", 100),
+        ("leads_retrieval", "/facebook/v21.0/{form}/leads", 200),
+        ("instagram_basic", "/instagram/v21.0/{ig}/media", 10),
+    ],
+)
+async def test_a_token_without_a_permission_gets_graphs_permission_error(
+    make_client, data, missing, path, code
+):
+    everything = {"pages_read_engagement", "leads_retrieval", "instagram_basic", "instagram_manage_comments"}
+    url = path.format(
+        page=data.facebook_page_id, form=data.facebook_lead_form_ids[0], ig=data.instagram_user_id
+    )
+    credentials = SandboxCredentials(facebook_permissions=frozenset(everything - {missing}))
+    async with make_client(credentials=credentials) as client:
+        refused = await client.get(url, params={"access_token": creds.FACEBOOK_ACCESS_TOKEN})
+    async with make_client(
+        credentials=SandboxCredentials(facebook_permissions=frozenset(everything))
+    ) as client:
+        allowed = await client.get(url, params={"access_token": creds.FACEBOOK_ACCESS_TOKEN})
+    error = refused.json()["error"]
+    assert refused.status_code in (400, 403) and error["code"] == code and error["type"] == "OAuthException"
+    assert error["message"].startswith(f"(#{code})") and error["fbtrace_id"]
+    assert allowed.status_code == 200
+
+
+def test_a_field_without_a_value_is_left_out_as_graph_does():
+    from cdp_platform.sandbox.vendors.graph import _project
+
+    medium = {"id": "1", "caption": "", "media_type": "IMAGE", "like_count": 0}
+    assert _project(medium, ["id", "caption", "media_type", "like_count"]) == {
+        "id": "1",
+        "media_type": "IMAGE",
+        "like_count": 0,
+    }

@@ -9,8 +9,11 @@ Instagram accounts) over a rolling hour, reported as percentages that rise with 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import json
 import math
+import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -160,6 +163,8 @@ class Graph:
         trace = _trace(request, plan, "auth")
         if token is None:
             return graph_error(400, "An access token is required to request this resource.", 104, trace)
+        if (error := self._check_proof(request, token, trace)) is not None:
+            return error
         if token == self.state.credentials.facebook_access_token:
             return None
         issued = self.state.signer.issued_ms("graph", EXCHANGED_TOKEN_PREFIX, token)
@@ -168,6 +173,36 @@ class Graph:
         expires = issued / 1000 + self.state.credentials.facebook_exchanged_token_seconds
         if self.state.now >= expires:
             return self._expired_error(expires, trace)
+        return None
+
+    def _check_proof(self, request: Request, token: str, trace: str) -> Response | None:
+        """``appsecret_proof``, when sent, must be the token's HMAC-SHA256 keyed with the app secret.
+
+        Graph answers a wrong one with code 100 (GraphMethodException), and an app set to require
+        it answers a call without it with "(#100) API calls from the server require an
+        appsecret_proof argument" (https://developers.facebook.com/docs/graph-api/securing-requests/).
+        """
+        proof = request.query_params.get("appsecret_proof")
+        secret = self.state.credentials.facebook_app_secret
+        if proof is None:
+            if self.state.credentials.facebook_require_appsecret_proof:
+                return graph_error(
+                    400,
+                    "(#100) API calls from the server require an appsecret_proof argument",
+                    100,
+                    trace,
+                    error_type="GraphMethodException",
+                )
+            return None
+        expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(proof, expected):
+            return graph_error(
+                400,
+                "Invalid appsecret_proof provided in the API argument",
+                100,
+                trace,
+                error_type="GraphMethodException",
+            )
         return None
 
     def _expired_error(self, expires: float, trace: str) -> Response:
@@ -299,7 +334,7 @@ class Graph:
             return Edge(
                 "facebook/post_comments",
                 "Comment",
-                ("id", "message", "created_time", "from"),
+                ("id", "message", "created_time", "from", "parent"),
                 ("created_time", "from", "message", "id"),
                 "created_time",
                 False,
@@ -398,6 +433,12 @@ class Graph:
                 error_type="GraphMethodException",
                 subcode=33,
             )
+        if (
+            error := permission_error(
+                edge, self.state.credentials.facebook_permissions, _trace(request, plan, "perm")
+            )
+        ) is not None:
+            return error
         headers, error = self._usage(edge, plan, request)
         if error is not None:
             return error
@@ -433,18 +474,40 @@ class Graph:
                     400, "(#100) The after cursor is invalid or expired", 100, trace, headers=headers
                 )
             offset = decoded
+        elif params.get("before"):
+            decoded = decode_cursor(params["before"], query_hash)
+            if decoded is None:
+                return graph_error(
+                    400, "(#100) The before cursor is invalid or expired", 100, trace, headers=headers
+                )
+            offset = max(0, decoded - limit)
         positions = self._window(edge, start, end)
+        replies: dict[int, int] = {}
+        if edge.stream == "facebook/post_comments" and edge.parent is not None:
+            comment_filter = params.get("filter", "toplevel")
+            if comment_filter not in {"toplevel", "stream"}:
+                return graph_error(
+                    400, "(#100) param filter must be one of {toplevel, stream}", 100, trace, headers=headers
+                )
+            replies = comment_replies(self.state.data, edge.stream, edge.parent)
+            if comment_filter == "toplevel":
+                positions = [p for p in positions if p not in replies]
+        parent_fields = _subfields(params.get("fields", ""), "parent")
         page = make_page(len(positions), offset, limit, plan)
+
+        def record_at(i: int) -> dict:
+            position = ordered_position(positions, i, newest_first)
+            record = _project(self.state.data.record(edge.stream, position), fields)
+            if "parent" in fields and position in replies:
+                record["parent"] = reply_parent(
+                    self.state.data, edge.stream, replies[position], parent_fields
+                )
+            return record
+
         records = await self.state.build_page(
             lambda: apply_drift(
                 apply_malformed(
-                    [
-                        _project(
-                            self.state.data.record(edge.stream, ordered_position(positions, i, newest_first)),
-                            fields,
-                        )
-                        for i in page.indices()
-                    ],
+                    [record_at(i) for i in page.indices()],
                     plan,
                     _corrupt,
                 ),
@@ -462,14 +525,14 @@ class Graph:
                     ),
                 }
             }
-            if page.next_start is not None:
-                prefix = request.url.path[: request.url.path.index("/", 1)]
-                base = f"{vendor_base(request, prefix)}{request.url.path[len(prefix) :]}"
-                next_url = with_query(
-                    base,
-                    [(k, v) for k, v in params.multi_items() if k != "after"]
-                    + [("after", paging["cursors"]["after"])],
+            prefix = request.url.path[: request.url.path.index("/", 1)]
+            base = f"{vendor_base(request, prefix)}{request.url.path[len(prefix) :]}"
+            if page.start > 0:
+                paging["previous"] = cursor_link(
+                    base, params.multi_items(), "before", paging["cursors"]["before"]
                 )
+            if page.next_start is not None:
+                next_url = cursor_link(base, params.multi_items(), "after", paging["cursors"]["after"])
                 if plan is not None and plan.wants("self_link"):
                     next_url = str(request.url)
                     plan.applied.add("self_link")
@@ -504,6 +567,91 @@ class Graph:
         )
 
 
+# ---- permission errors -----------------------------------------------------------------------
+# What each stream needs, and what Graph answers a token without it. Code 100 with this message is
+# recorded (pyfacebook testdata/base/error_data.json); codes 10 and 200 and their messages follow
+# Meta's error reference ("Permission Denied" 10, "Permissions error" 200-299) (unverified wording).
+PERMISSIONS: dict[str, tuple[str, int, str]] = {
+    "facebook/leads": (
+        "leads_retrieval",
+        200,
+        "(#200) Requires leads_retrieval permission to manage the object",
+    ),
+    "facebook/page_posts": (
+        "pages_read_engagement",
+        100,
+        "(#100) Object does not exist, cannot be loaded due to missing permission or reviewable feature, or does not "
+        "support this operation. This endpoint requires the 'pages_read_engagement' permission or the 'Page Public "
+        "Content Access' feature or the 'Page Public Metadata Access' feature. Refer to "
+        "https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages, "
+        "https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS and "
+        "https://developers.facebook.com/docs/apps/review/feature#page-public-metadata-access for details.",
+    ),
+    "instagram/media": ("instagram_basic", 10, "(#10) Application does not have permission for this action"),
+    "instagram/media_comments": (
+        "instagram_manage_comments",
+        10,
+        "(#10) Application does not have permission for this action",
+    ),
+}
+PERMISSIONS["facebook/post_comments"] = PERMISSIONS["facebook/page_posts"]
+
+
+def permission_error(edge: Edge, granted: frozenset[str] | None, trace: str) -> Response | None:
+    """Graph's answer to a token lacking the permission ``edge`` needs; None when it has it."""
+    if granted is None or edge.stream not in PERMISSIONS:
+        return None
+    needed, code, message = PERMISSIONS[edge.stream]
+    if needed in granted:
+        return None
+    return graph_error(403 if code != 100 else 400, message, code, trace)
+
+
+def cursor_link(base: str, params, name: str, cursor: str) -> str:
+    """A ``paging.next`` (``after``) or ``paging.previous`` (``before``) link: the request's own
+    parameters with the one cursor. Graph sends ``previous`` on every page but the first
+    (pyfacebook's recorded pages, cdp_platform_tests/contracts/instagram/SOURCES.md)."""
+    kept = [(k, v) for k, v in params if k not in {"after", "before"}]
+    return with_query(base, [*kept, (name, cursor)])
+
+
+# ---- comment replies -----------------------------------------------------------------------------
+# Graph's comments edge answers top-level comments only (``filter=toplevel``, the default);
+# ``filter=stream`` adds the replies, each with ``parent`` naming the comment it answers. Replies
+# are one level deep: a reply to a reply is attached to the top-level comment. (Graph API reference,
+# "Object Comments" and "Comment"; in a recorded page of facebook-python-business-sdk users'
+# traffic, 4 of 10 comments were replies, issue 17.) The share below is of that order.
+REPLY_PERCENT = 30
+PARENT_DEFAULT_FIELDS = ("created_time", "from", "message", "id")
+
+
+def comment_replies(data, stream: str, parent_id: str) -> dict[int, int]:
+    """Which comments of one post are replies, and to which earlier top-level comment (positions).
+
+    Derived from the comment ids alone, so it is the same on every request and every page.
+    """
+    top_level: list[int] = []
+    replies: dict[int, int] = {}
+    for position in data.children(stream, parent_id):
+        draw = int(fingerprint("reply", stream, data.record_id(stream, position)), 16)
+        if top_level and draw % 100 < REPLY_PERCENT:
+            replies[position] = top_level[(draw // 100) % len(top_level)]
+        else:
+            top_level.append(position)
+    return replies
+
+
+def reply_parent(data, stream: str, position: int, fields: Sequence[str] | None) -> dict:
+    """A reply's ``parent``: the comment's default fields, or those sub-selected (``parent{id}``)."""
+    return _project(data.record(stream, position), fields or PARENT_DEFAULT_FIELDS)
+
+
+def _subfields(raw: str, name: str) -> list[str] | None:
+    """The sub-selection of ``name`` in a Graph ``fields`` list (``parent{id}`` → ``["id"]``), if any."""
+    match = re.search(rf"(?:^|,)\s*{re.escape(name)}\s*{{([^}}]*)}}", raw)
+    return [f.strip() for f in match.group(1).split(",") if f.strip()] if match else None
+
+
 class _LazyTimes(Sequence):
     """Created times of a parent's children, computed only where a binary search looks."""
 
@@ -518,7 +666,10 @@ class _LazyTimes(Sequence):
 
 
 def _project(record: dict, fields: Sequence[str]) -> dict:
-    return {name: record[name] for name in fields if name in record}
+    """The asked fields that have a value: Graph leaves out a field it has no value for rather than
+    sending it empty (a caption asked for on a medium without one: pyfacebook's recorded media page,
+    cdp_platform_tests/contracts/instagram/SOURCES.md)."""
+    return {name: record[name] for name in fields if record.get(name) not in (None, "")}
 
 
 def _corrupt(record: dict, variant: str) -> dict | None:

@@ -537,7 +537,7 @@ class HubSpot:
         )
         payload: dict = {"total": len(positions), "results": records}
         if page.next_start is not None:
-            payload["paging"] = {"next": {"after": str(page.next_start)}}
+            payload["paging"] = search_paging(str(page.next_start))
         return json_response(payload, headers=headers)
 
     # ---- associations (v4 batch read) ---------------------------------------------------------
@@ -763,3 +763,10 @@ def _drift_association(result: dict) -> dict | None:
     if not targets:
         return None
     return {**result, "to": [{**target, "toObjectId": str(target["toObjectId"])} for target in targets]}
+
+
+def search_paging(after: str) -> dict:
+    """A search page's ``paging``: the cursor and a relative ``link``, as HubSpot documents the
+    search answer (``"next": {"after": "NTI1Cg%3D%3D", "link": "?after=NTI1Cg%3D%3D"}``; the link is
+    of no use for a POST, the cursor goes back in the body)."""
+    return {"next": {"after": after, "link": f"?after={after}"}}

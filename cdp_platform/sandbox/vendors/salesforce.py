@@ -334,7 +334,7 @@ class Salesforce:
             elif value is None:
                 out[name] = None
             else:
-                out[name] = {"attributes": value.get("attributes"), **{s: value.get(s) for s in subs}}
+                out[name] = parent_lookup(value, subs)
         return out
 
     @staticmethod
@@ -621,3 +621,10 @@ def _corrupt(record: dict, variant: str) -> dict | None:
             stamp = datetime.datetime.strptime(record[key][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
             return {**record, key: int(stamp.timestamp() * 1000)}
     return None
+
+
+def parent_lookup(value: dict, fields: Sequence[str]) -> dict:
+    """A parent lookup as the query answer nests it: the selected fields, then ``attributes``
+    (restforce's saved query answer, spec/fixtures/sobject/query_success_response.json, issue 17:
+    Salesforce puts a nested parent's ``attributes`` after its fields, unlike a top-level record's)."""
+    return {**{f: value.get(f) for f in fields}, "attributes": value.get("attributes")}

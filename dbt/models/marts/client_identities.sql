@@ -1,6 +1,7 @@
 {#-
     Every identifier of every client, one row per (client, identifier type, value, record): the
-    lookup table to find a client from an email, a phone, a CRM id, a handle or a device.
+    lookup table to find a client from an email, a phone, a CRM id, a handle or a device, with why
+    the record belongs to the client (identity_map's link_rule, match_probability, link_evidence).
 -#}
 
 with
@@ -21,6 +22,9 @@ resolved as (
 
     select
         identity_map.client_id,
+        identity_map.link_rule,
+        identity_map.match_probability,
+        identity_map.link_evidence,
         candidates.*,
 
     from candidates
@@ -36,6 +40,9 @@ unpivoted as (
             client_id,
             source,
             record_id,
+            link_rule,
+            match_probability,
+            link_evidence,
             email,
             phone,
             crm_id,
@@ -60,6 +67,9 @@ final as (
         identifier_value,
         source,
         record_id,
+        link_rule,
+        match_probability,
+        link_evidence,
 
     from unpivoted
     where identifier_value is not null
