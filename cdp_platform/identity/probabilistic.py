@@ -607,6 +607,8 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
             )
         )
     connection = duckdb.connect()
+    # Splink's queries on large inputs would draw DuckDB's progress bar on the run's stdout.
+    connection.execute("SET enable_progress_bar = false")
     if config.threads is not None:
         connection.execute(f"SET threads = {int(config.threads)}")
     try:
