@@ -172,18 +172,19 @@ _OPTIONAL = (
     "n_postcode",
     "n_region",
 )
-# A probabilistic link needs compatible first names when both are known: the same formal name
-# (nicknames included), one typo apart, or first and last name swapped. Household members share a
-# phone, an address and often a last name, and differ in exactly this; the Fellegi-Sunter model
-# treats those agreements as independent evidence and would add them up, so the pairs are not scored
-# at all. Unless they also share the birth date (or one typing error apart): a household member with
-# the same last name, address and birth date is a twin, rarer than a first name mistyped beyond
-# recognition or replaced by another.
+# A probabilistic link needs compatible first names: the same formal name (nicknames included), one
+# typo apart, or first and last name swapped (both ways). Household members share a phone, an
+# address and often a last name, and differ in exactly this; the Fellegi-Sunter model treats those
+# agreements as independent evidence and would add them up, so the pairs are not scored at all. A
+# record without a first name cannot be told from the other members that way: it needs the other
+# test. That test is the birth date, both known and at most one typing error apart: a household
+# member with the same last name, address and birth date is a twin, rarer than a first name missing,
+# mistyped beyond recognition or replaced by another.
 _FIRST_NAMES_AGREE = (
-    "(l.n_first IS NULL OR r.n_first IS NULL OR l.n_first_canonical = r.n_first_canonical "
+    "(l.n_first_canonical = r.n_first_canonical "
     "OR jaro_winkler_similarity(l.n_first, r.n_first) >= 0.92 "
-    "OR jaro_winkler_similarity(l.n_first, r.n_last) >= 0.9 "
-    "OR jaro_winkler_similarity(l.n_last, r.n_first) >= 0.9 "
+    "OR (jaro_winkler_similarity(l.n_first, r.n_last) >= 0.9 "
+    "AND jaro_winkler_similarity(l.n_last, r.n_first) >= 0.9) "
     f"OR (l.n_date_of_birth IS NOT NULL AND r.n_date_of_birth IS NOT NULL "
     f"AND {compatible_sql('l.n_date_of_birth', 'r.n_date_of_birth')}))"
 )
