@@ -225,6 +225,7 @@ _BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("l.n_date_of_birth = r.n_date_of_birth AND l.n_city = r.n_city", ("n_date_of_birth", "n_city")),
     ("l.n_date_of_birth = r.n_date_of_birth AND l.n_street = r.n_street", ("n_date_of_birth", "n_street")),
+    ("l.n_date_of_birth = r.n_date_of_birth AND l.n_region = r.n_region", ("n_date_of_birth", "n_region")),
     (
         "l.n_first_canonical = r.n_first_canonical AND l.n_city = r.n_city AND l.n_postcode = r.n_postcode",
         ("n_first_canonical", "n_city", "n_postcode"),
@@ -419,9 +420,12 @@ def _comparisons(usable: set[str]) -> list[cl.CustomComparison]:
                         "jaro_winkler_similarity(n_street_l, n_street_r) >= 0.9",
                         label_for_charts="within a typo",
                     ),
-                    # One address carries a second line (a building, a locality) the other lacks.
+                    # One address is the other with more: a second line (a building, a locality) or
+                    # a house number the other lacks. Compared without spaces, so that a word split
+                    # or joined by a typo ("cre scent") does not hide it.
                     cll.CustomLevel(
-                        "starts_with(n_street_l, n_street_r) OR starts_with(n_street_r, n_street_l)",
+                        "contains(street_squashed_l, street_squashed_r) "
+                        "OR contains(street_squashed_r, street_squashed_l)",
                         label_for_charts="one is the other with more",
                     ),
                     _else(0.15),
@@ -553,7 +557,10 @@ def candidate_rows(prepared: pl.DataFrame, cluster: np.ndarray) -> pl.DataFrame:
     # YYYYMMDD: the text .birth_dates.compatible_sql compares.
     frame = frame.with_columns(pl.col("n_date_of_birth").dt.strftime("%Y%m%d"))
     frame = frame.filter(pl.col("n_first").is_not_null() | pl.col("n_last").is_not_null())
-    return frame.with_columns(pl.len().over("n_first_canonical", "n_last").alias("name_records"))
+    return frame.with_columns(
+        pl.len().over("n_first_canonical", "n_last").alias("name_records"),
+        pl.col("n_street").str.replace_all(" ", "", literal=True).alias("street_squashed"),
+    )
 
 
 def _pairs_sharing(rows: pl.DataFrame, columns: tuple[str, ...]) -> int:
