@@ -206,8 +206,12 @@ class LimitedUnionFind:
         for kind, limit in self.limits.items():
             if kind in waived:
                 continue
-            if len(held_a[kind]) + len(held_b[kind]) > limit and not _within_limit(
-                kind, held_a[kind] | held_b[kind], limit
+            joined = held_a[kind] | held_b[kind]
+            # Only a union that brings a value neither side held is checked: a client that already
+            # holds two birth dates (a conflict the match model weighed, see merge.py) may still
+            # take records carrying one of them, or none.
+            if len(joined) > max(len(held_a[kind]), len(held_b[kind])) and not _within_limit(
+                kind, joined, limit
             ):
                 return f"limit:{kind}"
         keep, gone = (ra, rb) if ra < rb else (rb, ra)

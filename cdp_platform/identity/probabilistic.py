@@ -172,18 +172,19 @@ _OPTIONAL = (
     "n_postcode",
     "n_region",
 )
-# A probabilistic link needs compatible first names when both are known: the same formal name
-# (nicknames included), one typo apart, or first and last name swapped. Household members share a
-# phone, an address and often a last name, and differ in exactly this; the Fellegi-Sunter model
-# treats those agreements as independent evidence and would add them up, so the pairs are not scored
-# at all. Unless they also share the birth date (or one typing error apart): a household member with
-# the same last name, address and birth date is a twin, rarer than a first name mistyped beyond
-# recognition or replaced by another.
+# A probabilistic link needs compatible first names: the same formal name (nicknames included), one
+# typo apart, or first and last name swapped (both ways). Household members share a phone, an
+# address and often a last name, and differ in exactly this; the Fellegi-Sunter model treats those
+# agreements as independent evidence and would add them up, so the pairs are not scored at all. A
+# record without a first name cannot be told from the other members that way: it needs the other
+# test. That test is the birth date, both known and at most one typing error apart: a household
+# member with the same last name, address and birth date is a twin, rarer than a first name missing,
+# mistyped beyond recognition or replaced by another.
 _FIRST_NAMES_AGREE = (
-    "(l.n_first IS NULL OR r.n_first IS NULL OR l.n_first_canonical = r.n_first_canonical "
+    "(l.n_first_canonical = r.n_first_canonical "
     "OR jaro_winkler_similarity(l.n_first, r.n_first) >= 0.92 "
-    "OR jaro_winkler_similarity(l.n_first, r.n_last) >= 0.9 "
-    "OR jaro_winkler_similarity(l.n_last, r.n_first) >= 0.9 "
+    "OR (jaro_winkler_similarity(l.n_first, r.n_last) >= 0.9 "
+    "AND jaro_winkler_similarity(l.n_last, r.n_first) >= 0.9) "
     f"OR (l.n_date_of_birth IS NOT NULL AND r.n_date_of_birth IS NOT NULL "
     f"AND {compatible_sql('l.n_date_of_birth', 'r.n_date_of_birth')}))"
 )
@@ -224,6 +225,7 @@ _BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("l.n_date_of_birth = r.n_date_of_birth AND l.n_city = r.n_city", ("n_date_of_birth", "n_city")),
     ("l.n_date_of_birth = r.n_date_of_birth AND l.n_street = r.n_street", ("n_date_of_birth", "n_street")),
+    ("l.n_date_of_birth = r.n_date_of_birth AND l.n_region = r.n_region", ("n_date_of_birth", "n_region")),
     (
         "l.n_first_canonical = r.n_first_canonical AND l.n_city = r.n_city AND l.n_postcode = r.n_postcode",
         ("n_first_canonical", "n_city", "n_postcode"),
@@ -392,8 +394,13 @@ def _comparisons(usable: set[str]) -> list[cl.CustomComparison]:
                 "n_postcode",
                 [
                     _exact("n_postcode"),
+                    # One digit or two neighbours swapped (2706/2760); the edit distance only for
+                    # pairs two substitutions apart, the Hamming test is cheap on random pairs.
                     cll.CustomLevel(
-                        "damerau_levenshtein(n_postcode_l, n_postcode_r) <= 1",
+                        "CASE WHEN length(n_postcode_l) <> length(n_postcode_r) THEN false "
+                        "WHEN hamming(n_postcode_l, n_postcode_r) <= 1 THEN true "
+                        "WHEN hamming(n_postcode_l, n_postcode_r) = 2 "
+                        "THEN damerau_levenshtein(n_postcode_l, n_postcode_r) <= 1 ELSE false END",
                         label_for_charts="one typo apart",
                     ),
                     _else(0.1),
@@ -413,9 +420,12 @@ def _comparisons(usable: set[str]) -> list[cl.CustomComparison]:
                         "jaro_winkler_similarity(n_street_l, n_street_r) >= 0.9",
                         label_for_charts="within a typo",
                     ),
-                    # One address carries a second line (a building, a locality) the other lacks.
+                    # One address is the other with more: a second line (a building, a locality) or
+                    # a house number the other lacks. Compared without spaces, so that a word split
+                    # or joined by a typo ("cre scent") does not hide it.
                     cll.CustomLevel(
-                        "starts_with(n_street_l, n_street_r) OR starts_with(n_street_r, n_street_l)",
+                        "contains(street_squashed_l, street_squashed_r) "
+                        "OR contains(street_squashed_r, street_squashed_l)",
                         label_for_charts="one is the other with more",
                     ),
                     _else(0.15),
@@ -429,7 +439,10 @@ def _comparisons(usable: set[str]) -> list[cl.CustomComparison]:
                 "n_city",
                 [
                     _exact("n_city", term_frequencies=True),
-                    cll.CustomLevel(within_a_typo("n_city_l", "n_city_r"), label_for_charts="within a typo"),
+                    # Jaro-Winkler alone, cheap on random pairs, as for the street.
+                    cll.CustomLevel(
+                        "jaro_winkler_similarity(n_city_l, n_city_r) >= 0.9", label_for_charts="within a typo"
+                    ),
                     _else(0.1),
                 ],
                 "city",
@@ -544,7 +557,10 @@ def candidate_rows(prepared: pl.DataFrame, cluster: np.ndarray) -> pl.DataFrame:
     # YYYYMMDD: the text .birth_dates.compatible_sql compares.
     frame = frame.with_columns(pl.col("n_date_of_birth").dt.strftime("%Y%m%d"))
     frame = frame.filter(pl.col("n_first").is_not_null() | pl.col("n_last").is_not_null())
-    return frame.with_columns(pl.len().over("n_first_canonical", "n_last").alias("name_records"))
+    return frame.with_columns(
+        pl.len().over("n_first_canonical", "n_last").alias("name_records"),
+        pl.col("n_street").str.replace_all(" ", "", literal=True).alias("street_squashed"),
+    )
 
 
 def _pairs_sharing(rows: pl.DataFrame, columns: tuple[str, ...]) -> int:
@@ -599,6 +615,8 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
             )
         )
     connection = duckdb.connect()
+    # Splink's queries on large inputs would draw DuckDB's progress bar on the run's stdout.
+    connection.execute("SET enable_progress_bar = false")
     if config.threads is not None:
         connection.execute(f"SET threads = {int(config.threads)}")
     try:
