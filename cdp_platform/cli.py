@@ -181,7 +181,8 @@ def _local_instance():
 
     import dagster as dg
 
-    if not os.environ.get("DAGSTER_HOME"):
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or not os.path.isdir(home):
         return None
     return dg.DagsterInstance.get()
 

@@ -71,7 +71,7 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "twitter": ("user_id",),
 }
 
-SANDBOX_FAULT_PROFILES = ("none", "storm")
+SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
 
 # What to set each credential to, for the message of a missing one.
 CREDENTIAL_FIXES: dict[tuple[str, str], str] = {

@@ -430,27 +430,27 @@ def run_batch(
         before,
         after,
     )
-    # The batch's own row, in the fresh file: counts and timings, nothing about anyone.
-    with duckdb.connect(str(warehouse)) as connection:
-        summary = result.summary()
-        audit.append_batch(
-            connection,
-            {
-                "batch_id": batch_id,
-                "started_at": started_at,
-                "finished_at": datetime.datetime.now(datetime.UTC),
-                "requests": summary["requests"],
-                "done": summary["done"],
-                "not_found": summary["not_found"],
-                "invalid": summary["invalid"],
-                "failed": summary["failed"],
-                "rows_removed": summary["rows_removed"],
-                "files_rewritten": files,
-                "seconds": summary["seconds"],
-                "seconds_by_phase": clock.seconds,
-                "bytes_before_compaction": before,
-                "bytes_after_compaction": after,
-            },
+    summary = result.summary()
+    row = {
+        "batch_id": batch_id,
+        "started_at": started_at,
+        "finished_at": datetime.datetime.now(datetime.UTC),
+        **{name: summary[name] for name in ("requests", "done", "not_found", "invalid", "failed")},
+        "rows_removed": summary["rows_removed"],
+        "files_rewritten": files,
+        "seconds": summary["seconds"],
+        "seconds_by_phase": clock.seconds,
+        "bytes_before_compaction": before,
+        "bytes_after_compaction": after,
+    }
+    # The batch's own row, in the fresh file: counts and timings, nothing about anyone. The
+    # requests are done by now: a process that took the file in the meantime costs this row only.
+    try:
+        with _connect(warehouse, "warehouse") as connection:
+            audit.append_batch(connection, row)
+    except WarehouseBusyError as exc:
+        log.warning(
+            "erasure batch %s done, but its row could not be written (%s): %s", batch_id, exc, summary
         )
     if scrubbed:
         log.info("erasure batch %s: %d artifact file(s) scrubbed", batch_id, len(scrubbed))

@@ -61,3 +61,10 @@ def cassette(path: Path) -> list[Recording]:
             )
         )
     return recordings
+
+
+def saved(path: Path, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
+    """A saved answer body (a JSON file as the repository holds it), served as is."""
+    return httpx.Response(
+        status, content=path.read_bytes(), headers={"content-type": "application/json", **(headers or {})}
+    )

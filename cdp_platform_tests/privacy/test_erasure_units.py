@@ -1,5 +1,6 @@
 """Erasure's parts on their own: keyed hashing and its key, the S3 lake (versioned bucket), the
-suppression hook, the CLI's answers to bad input, and the production key requirement."""
+suppression hook, the CLI's answers to bad input, the production key requirement, and the batch's
+own parts: a failing request, the compaction of a DuckDB file, the scrub of dbt's and Dagster's files."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import dataclasses
 import datetime
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -16,8 +19,10 @@ import pytest
 
 from cdp_platform import cli
 from cdp_platform.io.lake import LocalLake, S3Lake
-from cdp_platform.privacy import audit
-from cdp_platform.privacy.erasure import run_batch
+from cdp_platform.privacy import audit, erasure
+from cdp_platform.privacy.artifacts import LINE_LOG_SUFFIXES, ArtifactFolder, scrub_folders
+from cdp_platform.privacy.compaction import compact
+from cdp_platform.privacy.erasure import WarehouseBusyError, run_batch
 from cdp_platform.privacy.hashing import (
     KEY_FILE,
     PrivacyKeyError,
@@ -246,3 +251,148 @@ def test_queued_requests_wait_for_the_job_and_an_unknown_client_is_reported(inst
     assert stored[0] == ("r-1", None, "done")
     assert {s for _, _, s in stored} == {"done", "not_found"} and all(v is None for _, v, _ in stored)
     assert "nobody" not in audit_text.lower() and "c_does_not_exist" not in audit_text
+
+
+# --- batches, compaction, artifacts -------------------------------------------------------------
+
+
+def test_a_request_that_fails_stays_pending_with_its_reason_and_the_batch_goes_on(tmp_path, monkeypatch):
+    lake = LocalLake(tmp_path / "lake")
+    partition = "raw/hubspot/contacts/2026-11-25.parquet"
+    lake.write_bytes(
+        partition,
+        _parquet(_raw([_contact("101", "ann@example.com", ""), _contact("102", "bob@example.com", "")])),
+    )
+    real_resolve = erasure.resolve
+
+    def resolve(kind, seed, contacts, connection):
+        if seed == "bob@example.com":
+            raise RuntimeError(f"the identity map could not be read for {seed}")
+        return real_resolve(kind, seed, contacts, connection)
+
+    monkeypatch.setattr(erasure, "resolve", resolve)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        filed = [
+            audit.file_request(connection, "email", "Ann@Example.com", request_id="ann"),
+            audit.file_request(connection, "email", "bob@example.com", request_id="bob"),
+            audit.file_request(connection, "phone", "12", request_id="bad"),
+        ]
+    batch = run_batch(filed, lake=lake, warehouse=warehouse, key=KEY)
+
+    assert {o.request_id: o.status for o in batch.outcomes} == {"ann": "done", "bad": "invalid"}
+    assert set(batch.failed) == {"bob"} and "RuntimeError" in batch.failed["bob"]
+    assert "bob@example.com" not in batch.failed["bob"]
+    assert pl.read_parquet(lake.root / partition)["record_id"].to_list() == ["102"]
+    assert not lake.exists(f"{SUPPRESSION_PREFIX}/bob.parquet") and lake.exists(
+        f"{SUPPRESSION_PREFIX}/ann.parquet"
+    )
+    with duckdb.connect(str(warehouse)) as connection:
+        requests = dict(
+            (r[0], r[1:])
+            for r in connection.execute(
+                "select request_id, status, identifier_value, error from privacy.erasure_requests"
+            ).fetchall()
+        )
+        (batch_row,) = connection.execute(
+            "select batch_id, requests, done, invalid, failed, files_rewritten, seconds_by_phase "
+            "from privacy.erasure_batches"
+        ).fetchall()
+        audited = connection.execute(
+            "select request_id, batch_id from privacy.erasure_audit order by 1"
+        ).fetchall()
+    assert requests["ann"][:2] == ("done", None)
+    assert requests["bad"][0] == "invalid" and "cannot be read" in requests["bad"][2]
+    # Kept for the next run, with its value (the retry needs it) and why it failed.
+    assert requests["bob"] == ("pending", "bob@example.com", batch.failed["bob"])
+    assert batch_row[:6] == (batch.batch_id, 3, 1, 1, 1, 1)
+    assert {"resolve", "lake", "warehouse", "compact"} <= set(json.loads(batch_row[6]))
+    assert audited == [("ann", batch.batch_id), ("bad", batch.batch_id)]
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+def test_compaction_leaves_no_deleted_byte_and_keeps_the_database_at_its_path(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    secret = b"erased.person.4711@example.com"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create schema marts")
+        connection.execute("create table marts.people (email varchar, n integer)")
+        connection.execute(
+            "insert into marts.people select 'kept.' || i || '@example.com', i from range(50) t(i)"
+        )
+        connection.execute("insert into marts.people values (?, 99)", [secret.decode()])
+        connection.execute("create view marts.kept as select * from marts.people where n < 10")
+        connection.execute("create sequence marts.ids start 7")
+        connection.execute("checkpoint")
+        connection.execute("delete from marts.people where n = 99")
+        connection.execute("checkpoint")
+    # What the issue saw: deleted, checkpointed, and still in the file.
+    assert secret in path.read_bytes()
+
+    connection = duckdb.connect(str(path))
+    before, after = compact(connection, path)
+    assert secret not in path.read_bytes() and before > 0 and after > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]  # no temporary left
+    with duckdb.connect(str(path)) as connection:
+        assert connection.execute("select count(*) from marts.people").fetchone() == (50,)
+        assert connection.execute("select count(*) from marts.kept").fetchone() == (10,)
+        assert connection.execute("select nextval('marts.ids')").fetchone() == (7,)
+
+
+def test_a_batch_waits_while_another_process_holds_the_warehouse(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        filed = audit.file_request(connection, "email", "ann@example.com")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusyError, match="open in another process"):
+            run_batch([filed], lake=LocalLake(tmp_path / "lake"), warehouse=path, key=KEY)
+    finally:
+        holder.kill()
+        holder.wait()
+    with duckdb.connect(str(path)) as connection:
+        assert connection.execute("select status from privacy.erasure_requests").fetchone() == ("pending",)
+
+
+def test_artifacts_lose_the_lines_and_files_that_spell_an_erased_identifier(tmp_path):
+    target, home = tmp_path / "dbt" / "target", tmp_path / "dagster_home" / "storage"
+    (target / "3c55653").mkdir(parents=True)
+    (home / "run-1" / "compute_logs").mkdir(parents=True)
+    (target / "3c55653" / "run_results.json").write_text('{"message": "Ann.Lee@Example.com failed"}')
+    (target / "manifest.json").write_text('{"nodes": {"client_360": {}}}')
+    log = tmp_path / "dbt" / "logs" / "dbt.log"
+    log.parent.mkdir()
+    log.write_text("started\nrow ann.lee@example.com\nid 0031500000\nid 00315000\n")
+    compute = home / "run-1" / "compute_logs" / "step.err"
+    compute.write_text("ok\nsaw ANN.LEE@EXAMPLE.COM\n")
+    database = home / "run-1.db"  # a Dagster event log: never deleted for a match
+    database.write_bytes(b"SQLite format 3\x00 ann.lee@example.com")
+
+    removed = scrub_folders(
+        [
+            ArtifactFolder(target),
+            ArtifactFolder(log.parent),
+            ArtifactFolder(home, LINE_LOG_SUFFIXES),
+        ],
+        {"ann.lee@example.com", "00315000"},
+    )
+    assert not (target / "3c55653" / "run_results.json").exists()
+    assert (target / "manifest.json").exists()
+    assert log.read_text() == "started\nid 0031500000\n"  # the longer id is someone else's
+    assert compute.read_text() == "ok\n"
+    assert database.exists()
+    assert sorted(rows for _, _, rows in removed) == [1, 1, 2]  # a file, a compute log line, two log lines

@@ -35,14 +35,6 @@ class Needles:
 
     by_person: Mapping[str, frozenset[str]]
 
-    def pattern(self) -> re.Pattern[bytes]:
-        words = sorted(
-            {w.lower().encode() for ws in self.by_person.values() for w in ws}, key=len, reverse=True
-        )
-        return re.compile(
-            rb"(?<![0-9a-z])(?:" + b"|".join(map(re.escape, words)) + rb")(?![0-9a-z])", re.IGNORECASE
-        )
-
     def owners(self) -> dict[bytes, set[str]]:
         owners: dict[bytes, set[str]] = {}
         for person, words in self.by_person.items():
@@ -154,15 +146,31 @@ def s3_versions(client, bucket: str) -> Iterator[tuple[str, bytes, None]]:
 
 
 def search(files: Iterable[tuple[str, bytes, Path | None]], needles: Needles) -> list[Trace]:
-    pattern, owners = needles.pattern(), needles.owners()
+    """Every (file view, person, identifier) found. ``bytes.find`` per identifier over the lowered
+    content: a regular expression alternating a hundred words is forty times slower here."""
+    owners = needles.owners()
     traces = []
     for name, data, path in files:
         for view, content in decoded(name, data, path):
-            seen: set[tuple[str, bytes]] = set()
-            for match in pattern.finditer(content):
-                word = match.group(0).lower()
-                for person in owners[word]:
-                    if (person, word) not in seen:
-                        seen.add((person, word))
+            lowered = content.lower()
+            for word, persons in owners.items():
+                if _found(lowered, word):
+                    for person in sorted(persons):
                         traces.append(Trace(f"{name} [{view}]", person, word.decode(errors="replace")))
     return traces
+
+
+def _found(content: bytes, word: bytes) -> bool:
+    """``word`` in ``content``, not inside a longer word or number (``151`` is not in ``1515``)."""
+    start = content.find(word)
+    while start != -1:
+        end = start + len(word)
+        before = content[start - 1 : start] if start else b""
+        after = content[end : end + 1]
+        if not _ALNUM.match(before) and not _ALNUM.match(after):
+            return True
+        start = content.find(word, start + 1)
+    return False
+
+
+_ALNUM = re.compile(rb"[0-9a-z]")

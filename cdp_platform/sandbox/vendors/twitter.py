@@ -373,7 +373,13 @@ class Twitter:
         }
         if retry_after_zero:
             headers["Retry-After"] = "0"
+        if plan.pick("twitter/429_body", 2) == 0:
+            return plain_rate_limit(headers)
         return problem(429, "Too Many Requests", headers)
+
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """Never: the sandbox's token here is static, with no renewal a client could answer it with."""
+        return None
 
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return problem(500, "Internal Server Error")
@@ -407,6 +413,12 @@ def decorated_name(seed: int, author_id: str, name: str) -> str:
     if draw / 2**64 >= DECORATED_SHARE:
         return name
     return DECORATIONS[draw % len(DECORATIONS)](name)
+
+
+def plain_rate_limit(headers: dict[str, str]) -> Response:
+    """The 429 of older API deployments: ``Rate limit exceeded`` as text/plain, not a problem JSON
+    (still answered by some v2 endpoints; issue 17). The x-rate-limit-* headers are the same."""
+    return Response("Rate limit exceeded\n", status_code=429, headers=headers, media_type="text/plain")
 
 
 def _corrupt(tweet: dict, variant: str) -> dict | None:
