@@ -210,18 +210,37 @@ def test_a_different_decision_stops_a_probabilistic_merge(with_robert: pl.DataFr
 def test_the_review_queue_holds_the_band_unless_a_reviewer_set_the_clients_apart(
     with_robert: pl.DataFrame,
 ) -> None:
-    # An accept threshold above Bob and Robert's score (0.9999) puts their pair in the review band.
-    strict = ResolutionConfig(probabilistic=ProbabilisticConfig(threshold=0.999999, review_threshold=0.5))
-    queued = resolve(with_robert, strict).review
-    pair = queued.filter(
-        pl.col("record_id_a").is_in(["fb-bob", "crm-robert"])
-        & pl.col("record_id_b").is_in(["fb-bob", "crm-robert"])
+    # Kate beside Katherine, built like Bob beside Robert: another pair the model scores in the band.
+    kate = {"last_name": "Wojciechowski", "city": "Bozeman"}
+    rows = [
+        {"record_id": "crm-katherine", "source": "hubspot/contacts", "first_name": "Katherine",
+         "email": "kw@ranch.example.org", "phone": "+1 406 555 0142", **kate},
+        {"record_id": "fb-kate", "source": "facebook/leads", "first_name": "Kate", "email": "katew@gmail.com", **kate},
+    ]  # fmt: skip
+    records = pl.concat(
+        [with_robert, pl.DataFrame(rows, schema={c: pl.String for c in IDENTITY_COLUMNS})],
+        how="diagonal_relaxed",
     )
-    assert pair.height == len(pair["comparison"].unique()) > 1  # one row per comparison of its waterfall
-    assert queued["match_probability"].is_between(0.5, 0.999999, closed="left").all()
+    # An accept threshold above both pairs' scores (0.9999) puts them in the review band; a reviewer
+    # already set Bob apart from Robert's client (about his other record).
+    strict = ResolutionConfig(probabilistic=ProbabilisticConfig(threshold=0.999999, review_threshold=0.5))
     apart = pl.DataFrame([_decision("fb-bob", "crm-robert-work", "different")])
-    again = resolve(with_robert, strict, decisions=apart).review
-    assert not set(again["record_id_a"]) & {"fb-bob"} and not set(again["record_id_b"]) & {"fb-bob"}
+    resolution = resolve(records, strict, decisions=apart)
+
+    def rows_of(frame: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
+        return frame.filter(pl.col("record_id_a").is_in([a, b]) & pl.col("record_id_b").is_in([a, b]))
+
+    assert (
+        rows_of(resolution.evidence, "fb-bob", "crm-robert")["match_probability"]
+        .is_between(0.5, 0.999999)
+        .all()
+    )
+    assert rows_of(resolution.evidence, "fb-bob", "crm-robert").height == 1
+    assert rows_of(resolution.review, "fb-bob", "crm-robert").height == 0
+    kate_pair = rows_of(resolution.review, "fb-kate", "crm-katherine")
+    # One row per comparison of its waterfall.
+    assert kate_pair.height == kate_pair["comparison"].n_unique() == len(resolution.model.comparisons) > 1
+    assert resolution.review["match_probability"].is_between(0.5, 0.999999, closed="left").all()
 
 
 def test_a_shared_phone_hashes_as_the_privacy_layer_hashes_it() -> None:
