@@ -73,7 +73,8 @@ from cdp_platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_PREFIXES = ("dead_letter", "_checkpoints/raw")
+CHECKPOINT_PREFIX = "_checkpoints/raw"
+DEAD_LETTER_PREFIXES = ("dead_letter", CHECKPOINT_PREFIX)
 # Schemas erasure never deletes from: its own requests and audit log (hashes only once processed).
 PROTECTED_SCHEMAS = frozenset({audit.SCHEMA})
 
@@ -380,6 +381,7 @@ def run_batch(
                     t.strip().lower() for t in person.tokens if "@" in t and _normalized_is_mine(t, person)
                 }
             files += _purge_dead_letters(lake, work, phone_region)
+            files += _purge_cursors(lake, work)
             clock.lap("lake")
         before: dict[str, int] = {}
         after: dict[str, int] = {}
@@ -695,6 +697,31 @@ def _purge_dead_letters(lake: Lake, work: Sequence[_Work], phone_region: str) ->
                 work[position].removals.append(("dead_letter", key, count))
             files += 1
     return files
+
+
+def _purge_cursors(lake: Lake, work: Sequence[_Work]) -> int:
+    """A saved cursor (``state.json``) can spell someone: a next link with a record id in it. Its
+    partition's whole checkpoint goes then (cursors and spool alike): the next run extracts that
+    partition from its start, which a checkpoint only ever saves time on."""
+    doomed: dict[str, _Work] = {}
+    for key in list(lake.list_keys(CHECKPOINT_PREFIX)):
+        partition = "/".join(key.split("/")[:5])
+        if not key.endswith("state.json") or partition in doomed:
+            continue
+        text = lake.read_bytes(key).decode(errors="replace")
+        owner = next(
+            (item for item in work if any(_spelled_in(token, text) for token in item.person.letter_tokens())),
+            None,
+        )
+        if owner is not None:
+            doomed[partition] = owner
+    for partition, owner in doomed.items():
+        keys = list(lake.list_keys(partition))
+        lake.delete_prefix(partition)
+        for key in keys:
+            _purge_old_versions(lake, key, keep_latest=False)
+        owner.removals.append(("checkpoint", partition, len(keys)))
+    return len(doomed)
 
 
 # --- 4. warehouse -------------------------------------------------------------------------------

@@ -263,6 +263,12 @@ def test_a_request_that_fails_stays_pending_with_its_reason_and_the_batch_goes_o
         partition,
         _parquet(_raw([_contact("101", "ann@example.com", ""), _contact("102", "bob@example.com", "")])),
     )
+    # A killed run's checkpoint whose saved cursor spells Ann (a next link carrying her address).
+    checkpoint = "_checkpoints/raw/hubspot/contacts/2026-11-26"
+    lake.write_bytes(f"{checkpoint}/all/state.json", b'{"next": "/contacts?after=ann@example.com"}')
+    lake.write_bytes(
+        f"{checkpoint}/pages/all/p-000001.parquet", _parquet(_raw([_contact("103", "c@example.com", "")]))
+    )
     real_resolve = erasure.resolve
 
     def resolve(kind, seed, contacts, connection):
@@ -284,6 +290,7 @@ def test_a_request_that_fails_stays_pending_with_its_reason_and_the_batch_goes_o
     assert set(batch.failed) == {"bob"} and "RuntimeError" in batch.failed["bob"]
     assert "bob@example.com" not in batch.failed["bob"]
     assert pl.read_parquet(lake.root / partition)["record_id"].to_list() == ["102"]
+    assert not list(lake.list_keys(checkpoint))  # the partition starts over at its next run
     assert not lake.exists(f"{SUPPRESSION_PREFIX}/bob.parquet") and lake.exists(
         f"{SUPPRESSION_PREFIX}/ann.parquet"
     )
@@ -305,7 +312,7 @@ def test_a_request_that_fails_stays_pending_with_its_reason_and_the_batch_goes_o
     assert requests["bad"][0] == "invalid" and "cannot be read" in requests["bad"][2]
     # Kept for the next run, with its value (the retry needs it) and why it failed.
     assert requests["bob"] == ("pending", "bob@example.com", batch.failed["bob"])
-    assert batch_row[:6] == (batch.batch_id, 3, 1, 1, 1, 1)
+    assert batch_row[:6] == (batch.batch_id, 3, 1, 1, 1, 2)  # the partition and the checkpoint
     assert {"resolve", "lake", "warehouse", "compact"} <= set(json.loads(batch_row[6]))
     assert audited == [("ann", batch.batch_id), ("bad", batch.batch_id)]
 
