@@ -109,3 +109,32 @@ def test_the_run_fails_with_the_message_alone_and_is_not_retried(tmp_path, monke
     )
     assert "validation error" not in error.to_string()
     assert len([e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]) == 0
+
+
+def test_the_dagster_command_line_prints_the_message_and_nothing_else(tmp_path):
+    """The issue's repro: ``dagster asset materialize`` with the base URL set and no credential."""
+    from click.testing import CliRunner
+    from dagster._cli import cli
+
+    environ = {
+        "CDP_LAKE_ROOT": str(tmp_path / "lake"),
+        "CDP_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+        "CDP_SALESFORCE_BASE_URL": "https://login.salesforce.com",
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    arguments = [
+        "asset",
+        "materialize",
+        "--select",
+        "raw/salesforce/contacts",
+        "-m",
+        "cdp_platform.definitions",
+    ]
+    result = CliRunner().invoke(cli, [*arguments, "--partition", "2026-11-20"], env=environ)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "Error: CDP_SALESFORCE_CLIENT_ID is not set: set it to the connected app's consumer key "
+        "(see README, 'Connecting the vendors'); unset CDP_SALESFORCE_BASE_URL to use the sandbox instead."
+    )
+    assert "Traceback" not in result.output and "validation error" not in result.output
