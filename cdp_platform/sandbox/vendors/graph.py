@@ -204,6 +204,7 @@ class Graph:
                     error_type="GraphMethodException",
                 )
             return None
+        # Computed here, not with the platform's helper, so a wrong formula there cannot agree with itself.
         expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof, expected):
             return graph_error(
