@@ -621,8 +621,8 @@ def cursor_link(base: str, params, name: str, cursor: str) -> str:
 # Graph's comments edge answers top-level comments only (``filter=toplevel``, the default);
 # ``filter=stream`` adds the replies, each with ``parent`` naming the comment it answers. Replies
 # are one level deep: a reply to a reply is attached to the top-level comment. (Graph API reference,
-# "Object Comments" and "Comment"; in a recorded page of facebook-python-business-sdk users'
-# traffic, 4 of 10 comments were replies, issue 17.) The share below is of that order.
+# "Object Comments" and "Comment"; in pyfacebook's recorded comments page, 4 of 10 comments were
+# replies: cdp_platform_tests/contracts/facebook/SOURCES.md, issue 17.) The share below is of that order.
 REPLY_PERCENT = 30
 PARENT_DEFAULT_FIELDS = ("created_time", "from", "message", "id")
 
