@@ -1,10 +1,11 @@
 """Display names as people type them on social networks, over the plain name the truth keeps.
 
-A display name is what the person typed, not their name: in recorded v2 answers (tweepy's
-cassettes, issue 17) and in Graph comments they carry emoji ("Emily Waligoske 🏕"), flags,
-titles, pronouns, a company after a pipe, all-lowercase or all-caps. The ground truth keeps the
-plain name; the APIs show it decorated for about a third of the authors (Twitter users, Facebook
-commenters), chosen per account id so an author looks the same everywhere.
+A display name is what the person typed, not their name: in recorded Twitter v2 answers (tweepy's
+cassettes, issue 17: "Emily Waligoske 🏕") they carry emoji, flags, titles, pronouns, a company
+after a pipe, all-lowercase or all-caps. Facebook commenters are shown the same way (not seen in
+a recording: the recorded comments carry no ``from``). The ground truth keeps the plain name; the
+APIs show it decorated for about a third of the authors, chosen per account id so an author looks
+the same on every page.
 """
 
 from __future__ import annotations
