@@ -185,6 +185,23 @@ def test_salesforce_token_answer_shape_matches():
     )
 
 
+def test_salesforce_token_error_shape_matches():
+    saved = json.loads((SALESFORCE / "refresh_error_response.json").read_bytes())
+    emulated = sandbox_answer(
+        "salesforce",
+        "/services/oauth2/token",
+        method="POST",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": sandbox_credentials.SALESFORCE_CLIENT_ID,
+            "client_secret": sandbox_credentials.SALESFORCE_CLIENT_SECRET,
+            "refresh_token": "a-refresh-token-salesforce-never-issued",
+        },
+        status=400,
+    )
+    assert drift(saved, emulated) == [] and emulated["error"] == "invalid_grant"
+
+
 @pytest.mark.parametrize(
     "saved",
     [
@@ -282,11 +299,14 @@ def test_instagram_media_shape_matches_the_recording(page):
     assert drift(recorded, emulated, graph_keys(MEDIA_FIELDS)) == []
 
 
-def test_instagram_comments_shape_matches_the_recording():
+@pytest.mark.parametrize("page", ["medias_comments_p1.json", "medias_comments_p2.json"])
+def test_instagram_comments_shape_matches_the_recording(page):
     from cdp_platform.sources.instagram import COMMENT_FIELDS
 
-    recorded = json.loads((HERE / "instagram" / "medias_comments_p1.json").read_bytes())
+    recorded = json.loads((HERE / "instagram" / page).read_bytes())
     emulated = _graph_answer("instagram", _busiest("instagram/media_comments"), "comments", COMMENT_FIELDS)
+    if page.endswith("p2.json"):
+        emulated = _second_page("instagram", emulated)
     assert drift(recorded, emulated, graph_keys(COMMENT_FIELDS)) == []
 
 
