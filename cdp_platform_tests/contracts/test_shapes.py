@@ -71,6 +71,7 @@ def sandbox_answer(
     *,
     method: str = "GET",
     data: dict[str, str] | None = None,
+    body: Any = None,
     status: int = 200,
 ) -> Any:
     app, _ = sandbox_link.sandbox_app(CONFIG, "none")
@@ -85,6 +86,7 @@ def sandbox_answer(
                 params=params,
                 headers=headers,
                 data=data,
+                json=body,
             )
 
     response = asyncio.run(send())
@@ -181,6 +183,23 @@ def test_salesforce_token_answer_shape_matches():
     assert (
         drift(json.loads((SALESFORCE / "auth_success_response.json").read_bytes()), _salesforce_token()) == []
     )
+
+
+def test_salesforce_token_error_shape_matches():
+    saved = json.loads((SALESFORCE / "refresh_error_response.json").read_bytes())
+    emulated = sandbox_answer(
+        "salesforce",
+        "/services/oauth2/token",
+        method="POST",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": sandbox_credentials.SALESFORCE_CLIENT_ID,
+            "client_secret": sandbox_credentials.SALESFORCE_CLIENT_SECRET,
+            "refresh_token": "a-refresh-token-salesforce-never-issued",
+        },
+        status=400,
+    )
+    assert drift(saved, emulated) == [] and emulated["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize(
@@ -280,11 +299,14 @@ def test_instagram_media_shape_matches_the_recording(page):
     assert drift(recorded, emulated, graph_keys(MEDIA_FIELDS)) == []
 
 
-def test_instagram_comments_shape_matches_the_recording():
+@pytest.mark.parametrize("page", ["medias_comments_p1.json", "medias_comments_p2.json"])
+def test_instagram_comments_shape_matches_the_recording(page):
     from cdp_platform.sources.instagram import COMMENT_FIELDS
 
-    recorded = json.loads((HERE / "instagram" / "medias_comments_p1.json").read_bytes())
+    recorded = json.loads((HERE / "instagram" / page).read_bytes())
     emulated = _graph_answer("instagram", _busiest("instagram/media_comments"), "comments", COMMENT_FIELDS)
+    if page.endswith("p2.json"):
+        emulated = _second_page("instagram", emulated)
     assert drift(recorded, emulated, graph_keys(COMMENT_FIELDS)) == []
 
 
@@ -314,27 +336,19 @@ def test_hubspot_search_shape_matches_the_documented_example():
         "properties": properties,
         "limit": 1,
     }
-    app, _ = sandbox_link.sandbox_app(CONFIG, "none")
-
-    async def post() -> httpx.Response:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=sandbox_link.SANDBOX_ROOT
-        ) as client:
-            return await client.post(
-                "/hubspot/crm/v3/objects/contacts/search",
-                json=body,
-                headers={"Authorization": f"Bearer {sandbox_credentials.HUBSPOT_PRIVATE_APP_TOKEN}"},
-            )
-
-    response = asyncio.run(post())
-    assert response.status_code == 200, response.text
-    assert drift(documented, response.json()) == []
+    answer = sandbox_answer(
+        "hubspot",
+        "/crm/v3/objects/contacts/search",
+        headers={"Authorization": f"Bearer {sandbox_credentials.HUBSPOT_PRIVATE_APP_TOKEN}"},
+        method="POST",
+        body=body,
+    )
+    assert drift(documented, answer) == []
 
 
 def test_ga4_run_report_shape_matches_the_documented_body():
     documented = json.loads((HERE / "google_analytics" / "run_report_example.json").read_bytes())
     data = _sandbox_data()
-    app, _ = sandbox_link.sandbox_app(CONFIG, "none")
     body = {
         "dimensions": [{"name": "date"}, {"name": "sessionSourceMedium"}],
         "metrics": [{"name": "sessions"}],
@@ -343,16 +357,11 @@ def test_ga4_run_report_shape_matches_the_documented_body():
         "returnPropertyQuota": True,
     }
 
-    async def post() -> httpx.Response:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=sandbox_link.SANDBOX_ROOT
-        ) as client:
-            return await client.post(
-                f"/ga4/v1beta/properties/{data.ga4_property_id}:runReport",
-                json=body,
-                headers={"Authorization": f"Bearer {sandbox_credentials.GA4_ACCESS_TOKEN}"},
-            )
-
-    response = asyncio.run(post())
-    assert response.status_code == 200, response.text
-    assert drift(documented, response.json()) == []
+    answer = sandbox_answer(
+        "google_analytics",
+        f"/v1beta/properties/{data.ga4_property_id}:runReport",
+        headers={"Authorization": f"Bearer {sandbox_credentials.GA4_ACCESS_TOKEN}"},
+        method="POST",
+        body=body,
+    )
+    assert drift(documented, answer) == []

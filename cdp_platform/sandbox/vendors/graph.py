@@ -43,6 +43,7 @@ from cdp_platform.sandbox.vendors.common import (
     vendor_base,
     with_query,
 )
+from cdp_platform.sandbox.vendors.names import decorated_name
 
 EXCHANGED_TOKEN_PREFIX = "EAAGsandboxExchanged"  # noqa: S105 - a prefix, not a secret
 MAX_LIMIT = 100
@@ -194,6 +195,7 @@ class Graph:
                     error_type="GraphMethodException",
                 )
             return None
+        # Computed here, not with the platform's helper, so a wrong formula there cannot agree with itself.
         expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof, expected):
             return graph_error(
@@ -495,13 +497,14 @@ class Graph:
         parent_fields = _subfields(params.get("fields", ""), "parent")
         page = make_page(len(positions), offset, limit, plan)
 
+        seed = self.state.config.seed
+
         def record_at(i: int) -> dict:
             position = ordered_position(positions, i, newest_first)
-            record = _project(self.state.data.record(edge.stream, position), fields)
+            record = shown(seed, _project(self.state.data.record(edge.stream, position), fields))
             if "parent" in fields and position in replies:
-                record["parent"] = reply_parent(
-                    self.state.data, edge.stream, replies[position], parent_fields
-                )
+                parent = self.state.data.record(edge.stream, replies[position])
+                record["parent"] = shown(seed, _project(parent, parent_fields or PARENT_DEFAULT_FIELDS))
             return record
 
         records = await self.state.build_page(
@@ -607,6 +610,15 @@ def permission_error(edge: Edge, granted: frozenset[str] | None, trace: str) -> 
     return graph_error(403 if code != 100 else 400, message, code, trace)
 
 
+def shown(seed: int, record: dict) -> dict:
+    """A record as Graph shows it: a commenter's name (``from.name``) as the person typed it,
+    decorated for some (``names``); the truth keeps the plain name."""
+    author = record.get("from")
+    if not isinstance(author, dict) or not isinstance(author.get("name"), str) or not author.get("id"):
+        return record
+    return {**record, "from": {**author, "name": decorated_name(seed, str(author["id"]), author["name"])}}
+
+
 def cursor_link(base: str, params, name: str, cursor: str) -> str:
     """A ``paging.next`` (``after``) or ``paging.previous`` (``before``) link: the request's own
     parameters with the one cursor. Graph sends ``previous`` on every page but the first
@@ -619,8 +631,8 @@ def cursor_link(base: str, params, name: str, cursor: str) -> str:
 # Graph's comments edge answers top-level comments only (``filter=toplevel``, the default);
 # ``filter=stream`` adds the replies, each with ``parent`` naming the comment it answers. Replies
 # are one level deep: a reply to a reply is attached to the top-level comment. (Graph API reference,
-# "Object Comments" and "Comment"; in a recorded page of facebook-python-business-sdk users'
-# traffic, 4 of 10 comments were replies, issue 17.) The share below is of that order.
+# "Object Comments" and "Comment"; in pyfacebook's recorded comments page, 4 of 10 comments were
+# replies: cdp_platform_tests/contracts/facebook/SOURCES.md, issue 17.) The share below is of that order.
 REPLY_PERCENT = 30
 PARENT_DEFAULT_FIELDS = ("created_time", "from", "message", "id")
 
@@ -639,11 +651,6 @@ def comment_replies(data, stream: str, parent_id: str) -> dict[int, int]:
         else:
             top_level.append(position)
     return replies
-
-
-def reply_parent(data, stream: str, position: int, fields: Sequence[str] | None) -> dict:
-    """A reply's ``parent``: the comment's default fields, or those sub-selected (``parent{id}``)."""
-    return _project(data.record(stream, position), fields or PARENT_DEFAULT_FIELDS)
 
 
 def _subfields(raw: str, name: str) -> list[str] | None:

@@ -9,17 +9,31 @@ import json
 import httpx
 import pytest
 
-from cdp_platform.http import VendorError
+from cdp_platform.http import FacebookPacer, FacebookTokenAuth, VendorError
 from cdp_platform.http.auth import appsecret_proof
 from cdp_platform.sources.facebook import COMMENT_FIELDS, COMMENT_PARAMS, STREAMS
 from cdp_platform.sources.graph import edge_request
-from cdp_platform_tests.contracts.graph_harness import APP_SECRET, TOKEN, run_graph
-from cdp_platform_tests.contracts.recordings import HERE, saved
+from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
 
 RECORDED = HERE / "facebook"
 POST = "19292868552_10158407654328553"
 COMMENTS = next(s for s in STREAMS if s.name == "post_comments")
 START = datetime.datetime(2021, 8, 10, tzinfo=datetime.UTC)
+TOKEN = "page-token-of-the-test"
+APP_SECRET = "app-secret-of-the-test"
+
+
+def run_graph(answer):
+    """The comments of the recorded post, asked as the stream asks them, signed with the app secret."""
+    api = served(
+        "facebook",
+        "https://graph.facebook.com",
+        FacebookTokenAuth(TOKEN, app_secret=APP_SECRET),
+        FacebookPacer(),
+        answer,
+    )
+    landed = land_pages(api.client, COMMENTS, day_window("2021-08-10"), _first(), POST)
+    return landed.result, api.seen, landed.rows, landed.pages
 
 
 def _first():
@@ -34,7 +48,7 @@ def _pages(request: httpx.Request) -> httpx.Response:
 
 
 def test_recorded_comment_pages_are_followed_with_replies_asked_for_and_proof_on_every_call():
-    result, seen, _, pages = run_graph(COMMENTS, _first(), _pages, POST)
+    result, seen, _, pages = run_graph(_pages)
     first, second = seen
     # Replies are asked for (the recorded page was asked the same way, and 4 of its 10 are replies).
     assert first.url.params["filter"] == "stream" and "parent{id}" in first.url.params["fields"]
@@ -67,7 +81,7 @@ def test_recorded_permission_errors_fail_at_once_with_code_and_message(recorded,
         return saved(RECORDED / recorded, status=400)
 
     with pytest.raises(VendorError) as raised:
-        run_graph(COMMENTS, _first(), answer, POST)
+        run_graph(answer)
     error = raised.value
     assert error.status == 400 and error.code == "100" and words in error.message
     assert not error.info.retryable and error.attempts == 1

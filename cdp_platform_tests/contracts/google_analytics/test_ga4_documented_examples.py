@@ -3,77 +3,40 @@ licence) through the platform's own request, offset paginator, GA4 pacer, row sh
 
 from __future__ import annotations
 
-import asyncio
-import datetime
 import json
 
-import httpx
 import pytest
 
 from cdp_platform.http import (
     BearerAuth,
-    CircuitBreaker,
     GA4Pacer,
-    InMemoryCheckpointStore,
-    VendorClient,
     VendorError,
-    extract,
 )
 from cdp_platform.sources.google_analytics import STREAMS, report_request
-from cdp_platform.sources.stream import StreamContext, Window, finalize_rows, page_rows
-from cdp_platform_tests.contracts.recordings import HERE, saved
+from cdp_platform.sources.stream import StreamContext
+from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
 
 DOCUMENTED = HERE / "google_analytics"
 STREAM = STREAMS[0]
-DAY = datetime.datetime(2026, 11, 20, tzinfo=datetime.UTC)
 
 
 def _run(answer):
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(request)
-
     pacer = GA4Pacer()
-    client = VendorClient(
-        "ga4",
-        "https://analyticsdata.googleapis.com",
-        BearerAuth("ya29.test"),
-        pacer,
-        transport=httpx.MockTransport(record),
-        breaker=CircuitBreaker("ga4-contract"),
-    )
-    window = Window("2026-11-20", DAY, DAY + datetime.timedelta(days=1))
-    frames = []
-
-    async def run():
-        async def on_page(page):
-            frames.append(page_rows(STREAM, page, window, "all"))
-
-        try:
-            return await extract(
-                client,
-                STREAM.paginator(),
-                report_request(StreamContext(client, window, {"property_id": "1234"})),
-                checkpoint_store=InMemoryCheckpointStore(),
-                checkpoint_key="google_analytics/user_daily_activity/2026-11-20",
-                on_page=on_page,
-            )
-        finally:
-            await client.aclose()
-
-    return asyncio.run(run()), seen, frames, pacer
+    api = served("ga4", "https://analyticsdata.googleapis.com", BearerAuth("ya29.test"), pacer, answer)
+    window = day_window("2026-11-20")
+    first = report_request(StreamContext(api.client, window, {"property_id": "1234"}))
+    landed = land_pages(api.client, STREAM, window, first)
+    return landed.result, api.seen, landed.rows, pacer
 
 
 def test_documented_report_is_one_page_its_row_keyed_by_header_and_its_quota_read():
-    result, seen, frames, pacer = _run(lambda request: saved(DOCUMENTED / "run_report_example.json"))
+    result, seen, rows, pacer = _run(lambda request: saved(DOCUMENTED / "run_report_example.json"))
     (request,) = seen  # rowCount 1 with offset 0: no second page
     body = json.loads(request.content)
     assert request.url.path == "/v1beta/properties/1234:runReport" and body["returnPropertyQuota"] is True
     assert body["dateRanges"] == [{"startDate": "2026-11-20", "endDate": "2026-11-20"}]
     assert result.complete and result.records == 1
-    payload = json.loads(finalize_rows(frames)["payload"].item())
+    payload = json.loads(rows["payload"].item())
     assert payload == {
         "dimensions": {"eventName": "in_app_purchase", "countryId": "JP"},
         "metrics": {"eventCount": "15"},

@@ -3,7 +3,6 @@ platform's own search extractor, client, pacer, error classification, raw rows a
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 
@@ -14,15 +13,12 @@ from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.hubspot_contacts import ENTITY
 from cdp_platform.http import (
     BearerAuth,
-    CircuitBreaker,
     HubSpotPacer,
     InMemoryCheckpointStore,
-    VendorClient,
     extract_search,
 )
 from cdp_platform.sources.hubspot import PROPERTIES, STREAMS
-from cdp_platform.sources.stream import Window, finalize_rows, page_rows
-from cdp_platform_tests.contracts.recordings import HERE
+from cdp_platform_tests.contracts.recordings import HERE, day_window, land, served
 from cdp_platform_tests.http.conftest import SleepRecorder
 
 DOCUMENTED = HERE / "hubspot"
@@ -44,38 +40,30 @@ def test_documented_search_pages_a_429_and_the_example_contact_cleansed():
         return httpx.Response(200, json=LAST_PAGE)
 
     sleep = SleepRecorder()
-    client = VendorClient(
+    api = served(
         "hubspot",
         "https://api.hubapi.com",
         BearerAuth("pat-na1-test"),
         HubSpotPacer(sleep=sleep),
-        transport=httpx.MockTransport(answer),
-        breaker=CircuitBreaker("hubspot-contract"),
-        sleep=sleep,
+        answer,
+        sleep,
     )
-    day = datetime.datetime(2019, 12, 7, tzinfo=datetime.UTC)
-    window = Window("2019-12-07", day, day + datetime.timedelta(days=1))
-    frames = []
+    window = day_window("2019-12-07")
 
-    async def run():
-        async def on_page(page):
-            frames.append(page_rows(CONTACTS, page, window, "all"))
+    def fetch(on_page):
+        return extract_search(
+            api.client,
+            "contacts",
+            window.start,
+            window.end,
+            checkpoint_store=InMemoryCheckpointStore(),
+            checkpoint_key="hubspot/contacts/2019-12-07",
+            on_page=on_page,
+            properties=PROPERTIES["contacts"],
+        )
 
-        try:
-            return await extract_search(
-                client,
-                "contacts",
-                window.start,
-                window.end,
-                checkpoint_store=InMemoryCheckpointStore(),
-                checkpoint_key="hubspot/contacts/2019-12-07",
-                on_page=on_page,
-                properties=PROPERTIES["contacts"],
-            )
-        finally:
-            await client.aclose()
-
-    result = asyncio.run(run())
+    landed = land(api.client, CONTACTS, window, fetch)
+    result, rows = landed.result, landed.rows
     # A one-result probe sizes the window (under search's 10,000-result cap), then the search pages.
     probe, first, throttled, retried = seen
     assert probe["limit"] == 1 and first["limit"] == 200
@@ -85,7 +73,6 @@ def test_documented_search_pages_a_429_and_the_example_contact_cleansed():
     # The documented cursor goes back in the next search body; the documented 429 is waited out.
     assert throttled["after"] == retried["after"] == "NTI1Cg%3D%3D"
     assert sleep.calls and result.complete
-    rows = finalize_rows(frames)
     assert rows["record_id"].to_list() == ["512"]
     assert rows["updated_at"].to_list() == [
         datetime.datetime(2019, 12, 7, 16, 50, 6, 678000, tzinfo=datetime.UTC)

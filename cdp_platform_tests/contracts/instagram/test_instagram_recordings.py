@@ -10,16 +10,24 @@ import httpx
 from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.instagram_media import ENTITY as MEDIA_ENTITY
 from cdp_platform.cleansed.instagram_media_comments import ENTITY as COMMENTS_ENTITY
+from cdp_platform.http import FacebookPacer, FacebookTokenAuth
 from cdp_platform.sources.graph import edge_request
 from cdp_platform.sources.instagram import COMMENT_FIELDS, MEDIA_FIELDS, STREAMS
-from cdp_platform_tests.contracts.graph_harness import run_graph
-from cdp_platform_tests.contracts.recordings import HERE, saved
+from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
 
 RECORDED = HERE / "instagram"
 USER = "17841406338772941"
 MEDIUM = "17846368219941692"
 MEDIA, COMMENTS = (next(s for s in STREAMS if s.name == name) for name in ("media", "media_comments"))
 START = datetime.datetime(2021, 8, 13, tzinfo=datetime.UTC)
+
+
+def run_graph(stream, first, answer, slice_name="all"):
+    api = served(
+        "instagram", "https://graph.facebook.com", FacebookTokenAuth("ig-token"), FacebookPacer(), answer
+    )
+    landed = land_pages(api.client, stream, day_window("2021-08-13"), first, slice_name)
+    return landed.result, api.seen, landed.rows, landed.pages
 
 
 def _paged(first: str, last: str):
