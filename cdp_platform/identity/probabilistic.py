@@ -3,22 +3,23 @@ share no identifier (a lead with a new email, "Bob" for "Robert", a CRM export w
 and birth dates and no identifier at all).
 
 The model is built from the data it is given (:func:`plan`): a comparison takes part only when its
-column holds at least two different values among the records with a name, and so do the blocking
-rules and EM training rules that use it. Only records with a first or a last name take part: without
-a name there is nothing to compare that the deterministic rules have not already used. Pairs inside
-one deterministic cluster are not scored, nor pairs whose first names are both known and disagree
-beyond a nickname or a typo (household members share everything else; see ``_FIRST_NAMES_AGREE``).
+column tells the records with a name apart (at least two values, the commonest held by at most half
+of them), and so do the blocking and EM training rules that use it; no blocking rule makes a block
+larger than ``BLOCK_LIMIT`` records. Only records with a first or a last name take part: without a
+name there is nothing to compare that the deterministic rules have not already used. Pairs inside
+one deterministic cluster are not scored, nor pairs whose first names are not compatible unless
+their birth dates are (household members share everything else; see ``_FIRST_NAMES_AGREE``).
 
 Comparisons (each with a null level, so a missing value is no evidence either way):
 
 - name: exact full name (term-frequency adjusted: ``John Smith`` counts for less than a rare name);
   the same formal first name through the nickname table (Bob/Robert) with the same last name; one
-  name exact and the other within a typo (:func:`within_a_typo`); first and last name swapped; both
-  within a typo; one
-  first name missing and the same last name (or the reverse); the same last name alone;
+  name exact and the other within a typo (:func:`within_a_typo`); first and last name swapped,
+  exactly or within a typo; both within a typo; one name missing and the other the same (or within
+  a typo); the same first name with another last name (a marriage); the same last name alone;
 - date of birth: exact, one typing error apart (:mod:`.birth_dates`), else;
-- phone, postcode: exact, else (a postcode also one typo apart);
-- street: exact, within a typo, one the start of the other (a second address line on one side), else;
+- phone: exact, else; postcode: exact, one digit or neighbours swapped, else;
+- street: exact, within a typo, one the other with more (a house number or second line), else;
 - city: exact (term-frequency adjusted), within a typo, else; region (state): exact, else;
 - chosen name (when mailboxes or handles are present): the same mailbox user name, else the same
   number at the end of a user name or handle (both term-frequency adjusted), else two numbers.
@@ -34,6 +35,9 @@ Fixed m probabilities, and why (everything else is learnt by EM):
   phone, address and last name, another first name), from which EM would learn the opposite;
 - the chosen name's "different numbers" and "else" levels: pairs where both carry a number and they
   differ are too rare for EM, and two mailboxes of one person (work, personal) often differ.
+
+A level no training pair reached (a typo level on clean data) counts for nothing (m = u), not with
+Splink's default m over a "not observed" u of 1e-6 (:func:`neutralise_untrained`).
 
 The prior (the chance two random records match) comes from the deterministic clusters, whose pairs
 are matches by rule, or, when the records share no identifier, from Splink's estimate with strict
