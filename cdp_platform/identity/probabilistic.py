@@ -3,22 +3,23 @@ share no identifier (a lead with a new email, "Bob" for "Robert", a CRM export w
 and birth dates and no identifier at all).
 
 The model is built from the data it is given (:func:`plan`): a comparison takes part only when its
-column holds at least two different values among the records with a name, and so do the blocking
-rules and EM training rules that use it. Only records with a first or a last name take part: without
-a name there is nothing to compare that the deterministic rules have not already used. Pairs inside
-one deterministic cluster are not scored, nor pairs whose first names are both known and disagree
-beyond a nickname or a typo (household members share everything else; see ``_FIRST_NAMES_AGREE``).
+column tells the records with a name apart (at least two values, the commonest held by at most half
+of them), and so do the blocking and EM training rules that use it; no blocking rule makes a block
+larger than ``BLOCK_LIMIT`` records. Only records with a first or a last name take part: without a
+name there is nothing to compare that the deterministic rules have not already used. Pairs inside
+one deterministic cluster are not scored, nor pairs whose first names are not compatible unless
+their birth dates are (household members share everything else; see ``_FIRST_NAMES_AGREE``).
 
 Comparisons (each with a null level, so a missing value is no evidence either way):
 
 - name: exact full name (term-frequency adjusted: ``John Smith`` counts for less than a rare name);
   the same formal first name through the nickname table (Bob/Robert) with the same last name; one
-  name exact and the other within a typo (:func:`within_a_typo`); first and last name swapped; both
-  within a typo; one
-  first name missing and the same last name (or the reverse); the same last name alone;
+  name exact and the other within a typo (:func:`within_a_typo`); first and last name swapped,
+  exactly or within a typo; both within a typo; one name missing and the other the same (or within
+  a typo); the same first name with another last name (a marriage); the same last name alone;
 - date of birth: exact, one typing error apart (:mod:`.birth_dates`), else;
-- phone, postcode: exact, else (a postcode also one typo apart);
-- street: exact, within a typo, one the start of the other (a second address line on one side), else;
+- phone: exact, else; postcode: exact, one digit or neighbours swapped, else;
+- street: exact, within a typo, one the other with more (a house number or second line), else;
 - city: exact (term-frequency adjusted), within a typo, else; region (state): exact, else;
 - chosen name (when mailboxes or handles are present): the same mailbox user name, else the same
   number at the end of a user name or handle (both term-frequency adjusted), else two numbers.
@@ -34,6 +35,9 @@ Fixed m probabilities, and why (everything else is learnt by EM):
   phone, address and last name, another first name), from which EM would learn the opposite;
 - the chosen name's "different numbers" and "else" levels: pairs where both carry a number and they
   differ are too rare for EM, and two mailboxes of one person (work, personal) often differ.
+
+A level no training pair reached (a typo level on clean data) counts for nothing (m = u), not with
+Splink's default m over a "not observed" u of 1e-6 (:func:`neutralise_untrained`).
 
 The prior (the chance two random records match) comes from the deterministic clusters, whose pairs
 are matches by rule, or, when the records share no identifier, from Splink's estimate with strict
@@ -201,14 +205,13 @@ TRAINING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 # Blocking rules for predictions, each with the columns it needs; a rule whose columns are not all
 # usable is left out.
 _BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    # Names held by very many records (John Smith) would make blocks of millions of pairs whose name
-    # agreement is worth little; the other rules still pair those records.
-    (
-        "l.n_first_canonical = r.n_first_canonical AND l.n_last = r.n_last AND l.name_records <= {limit}",
-        ("n_first_canonical", "n_last"),
-    ),
+    ("l.n_first_canonical = r.n_first_canonical AND l.n_last = r.n_last", ("n_first_canonical", "n_last")),
     # Given and family name swapped (entered in the other order, or the other way round by a form).
-    ("l.n_first = r.n_last AND l.n_last = r.n_first", ("n_first", "n_last")),
+    (
+        "l.n_first = r.n_last AND l.n_last = r.n_first "
+        "AND l.name_records <= {name_limit} AND r.name_records <= {name_limit}",
+        ("n_first", "n_last"),
+    ),
     ("l.n_phone = r.n_phone", ("n_phone",)),
     ("l.n_email_user = r.n_email_user", ("n_email_user",)),
     # The same chosen number: a Twitter author and the CRM contact whose mailbox carries it, or two
@@ -241,8 +244,14 @@ _BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # Fewer training pairs than this on a rule and EM does not train on it.
 MIN_TRAINING_PAIRS = 30
-# Records sharing one name beyond which the name alone no longer makes a blocking group.
+# Records sharing one name beyond which the name alone no longer makes a blocking group: names held
+# by very many records (John Smith) would make blocks of millions of pairs whose name agreement is
+# worth little; the other rules still pair those records.
 NAME_BLOCK_LIMIT = 200
+# The same for every other blocking rule: a value shared by more records than this (a placeholder
+# birth date nobody blocked, one postcode for a whole single-city customer base, a million identical
+# rows) would make a block of n^2 / 2 pairs, hours and gigabytes for no evidence.
+BLOCK_LIMIT = 1000
 # An assumed recall of the deterministic rules, to scale their pair count up to the prior.
 _DETERMINISTIC_RECALL = 0.8
 
@@ -257,6 +266,8 @@ class Plan:
     blocking_rules: tuple[str, ...]
     training_rules: tuple[str, ...]
     reason: str | None
+    # The candidate rows with the block sizes the rules test (see blocking_rules).
+    rows: pl.DataFrame | None = None
 
 
 def _with_null(column: str, levels: list, output: str) -> cl.CustomComparison:
@@ -453,15 +464,25 @@ def _comparisons(usable: set[str]) -> list[cl.CustomComparison]:
     return found
 
 
-def _distinct(rows: pl.DataFrame, column: str) -> int:
-    return int(rows[column].drop_nulls().n_unique())
+# A column whose commonest value is held by more than this share of the records that have one tells
+# few of them apart (a default postcode, one town for most customers): it is left out like a
+# column of one value, and so are the blocking and training rules that would use it.
+MAX_VALUE_SHARE = 0.5
+
+
+def _usable(rows: pl.DataFrame, column: str) -> bool:
+    values = rows[column].drop_nulls()
+    if values.n_unique() < 2:
+        return False
+    commonest = values.value_counts(sort=True)["count"][0]
+    return commonest <= MAX_VALUE_SHARE * values.len()
 
 
 def plan(rows: pl.DataFrame, prior: float) -> Plan:
     """The model the candidate rows allow, or the reason there is none."""
     if rows.height < 2:
         return Plan((), None, (), (), (), f"{rows.height} record(s) with a name: nothing to compare")
-    usable = {column for column in _COLUMNS if _distinct(rows, column) >= 2}
+    usable = {column for column in _COLUMNS if _usable(rows, column)}
     names = {"n_first_canonical", "n_last"} & usable
     if not names:
         return Plan(
@@ -470,7 +491,7 @@ def plan(rows: pl.DataFrame, prior: float) -> Plan:
             (),
             (),
             (),
-            "first_name and last_name hold fewer than two different values",
+            "first_name and last_name hold fewer than two different values (or one value for most records)",
         )
     others = usable & set(_OPTIONAL)
     if not others:
@@ -481,15 +502,12 @@ def plan(rows: pl.DataFrame, prior: float) -> Plan:
             (),
             (),
             "no column beside the name tells records apart (date_of_birth, phone, email, street, city, "
-            "postcode, region are missing or hold one value)",
+            "postcode, region are missing or hold one value for most records)",
         )
     comparisons = _comparisons(usable)
     guard = f" AND l.cluster <> r.cluster AND {_FIRST_NAMES_AGREE}"
-    blocking = tuple(
-        rule.format(limit=NAME_BLOCK_LIMIT) + guard
-        for rule, needs in _BLOCKING_RULES
-        if all(column in usable for column in needs)
-    )
+    rows, blocking = blocking_rules(rows, usable)
+    blocking = tuple(rule + guard for rule in blocking)
     training = _training_rules(rows, usable, comparisons)
     names_of = tuple(comparison.get_comparison("duckdb").output_column_name for comparison in comparisons)
     if not training:
@@ -512,7 +530,29 @@ def plan(rows: pl.DataFrame, prior: float) -> Plan:
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
-    return Plan(tuple(sorted(usable)), settings, names_of, blocking, training, None)
+    return Plan(tuple(sorted(usable)), settings, names_of, blocking, training, None, rows)
+
+
+def blocking_rules(rows: pl.DataFrame, usable: set[str]) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The blocking rules the usable columns allow, each kept to blocks of at most ``BLOCK_LIMIT``
+    records (``NAME_BLOCK_LIMIT`` for the name): a rule whose largest block is bigger gets a size
+    column and a test on it, so an oversized value is left out and the rest of the rule stays."""
+    rules = []
+    for index, (rule, needs) in enumerate(_BLOCKING_RULES):
+        if not all(column in usable for column in needs):
+            continue
+        rule = rule.format(name_limit=NAME_BLOCK_LIMIT)
+        if "name_records" in rule:
+            rules.append(rule)
+            continue
+        limit = NAME_BLOCK_LIMIT if needs == ("n_first_canonical", "n_last") else BLOCK_LIMIT
+        largest = rows.drop_nulls(list(needs)).group_by(list(needs)).len()["len"].max()
+        if largest is not None and int(largest) > limit:
+            size = f"block_{index}"
+            rows = rows.with_columns(pl.len().over(list(needs)).alias(size))
+            rule = f"{rule} AND l.{size} <= {limit}"
+        rules.append(rule)
+    return rows, tuple(rules)
 
 
 def _training_rules(rows: pl.DataFrame, usable: set[str], comparisons: list) -> tuple[str, ...]:
@@ -558,7 +598,7 @@ def candidate_rows(prepared: pl.DataFrame, cluster: np.ndarray) -> pl.DataFrame:
     frame = frame.with_columns(pl.col("n_date_of_birth").dt.strftime("%Y%m%d"))
     frame = frame.filter(pl.col("n_first").is_not_null() | pl.col("n_last").is_not_null())
     return frame.with_columns(
-        pl.len().over("n_first_canonical", "n_last").alias("name_records"),
+        pl.len().over("n_first", "n_last").alias("name_records"),
         pl.col("n_street").str.replace_all(" ", "", literal=True).alias("street_squashed"),
     )
 
@@ -621,7 +661,8 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
         connection.execute(f"SET threads = {int(config.threads)}")
     try:
         db_api = DuckDBAPI(connection=connection)
-        table = db_api.register(rows.to_arrow(), dataset_display_name="identity_candidates")
+        assert planned.rows is not None
+        table = db_api.register(planned.rows.to_arrow(), dataset_display_name="identity_candidates")
         linker = Linker(table, planned.settings, log_level=logging.WARNING)
         if identifier_prior is None:
             usable = set(planned.usable)
@@ -633,11 +674,26 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
         linker.training.estimate_u_using_random_sampling(
             max_pairs=config.u_max_pairs, seed=config.seed, min_count_per_level=None, num_chunks=1
         )
+        trained_on, failures = [], []
         for rule in planned.training_rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule,
-                max_pairs=config.em_max_pairs,
-                record_sample_proportion=config.em_record_sample_proportion,
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule,
+                    max_pairs=config.em_max_pairs,
+                    record_sample_proportion=config.em_record_sample_proportion,
+                )
+                trained_on.append(rule)
+            except (ValueError, ZeroDivisionError) as exc:
+                # Splink's EM fails on pairs that hold no match at all (the estimated share of
+                # matches reaches zero): that rule teaches nothing, the others may.
+                failures.append(f"EM on {rule} failed: {exc}")
+        if not trained_on:
+            reason = "; ".join(failures)
+            logger.warning("identity: the match model was not trained: %s; no probabilistic links", reason)
+            return _no_pairs(
+                ModelReport(
+                    trained=False, reason=reason, comparisons=planned.comparisons, candidates=rows.height
+                )
             )
         model, untrained = neutralise_untrained(linker.misc.save_model_to_json())
         # Scored with the model whose untrained levels count for nothing (see neutralise_untrained).
@@ -653,8 +709,8 @@ def match_pairs(prepared: pl.DataFrame, cluster: np.ndarray, config: Probabilist
     report = ModelReport(
         trained=True,
         comparisons=tuple(levels),
-        training_rules=planned.training_rules,
-        degenerate=degenerate_parameters(levels),
+        training_rules=tuple(trained_on),
+        degenerate=degenerate_parameters(levels) + tuple(failures),
         untrained=untrained,
         candidates=rows.height,
     )

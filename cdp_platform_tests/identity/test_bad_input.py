@@ -5,10 +5,14 @@ The million identical records are in benchmarks/identity_benchmarks.py (``--iden
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
 from cdp_platform.identity import resolve
+from cdp_platform.identity.config import ResolutionConfig
+from cdp_platform.identity.normalize import prepare
+from cdp_platform.identity.probabilistic import BLOCK_LIMIT, blocking_rules, candidate_rows
 
 
 def _clients(frame: pl.DataFrame) -> dict[str, str]:
@@ -131,3 +135,37 @@ def test_missing_or_repeated_record_ids_are_named_errors() -> None:
         resolve(pl.DataFrame({"email": ["a@mail.net"]}))
     with pytest.raises(ValueError, match="record_id must be unique"):
         resolve(pl.DataFrame({"record_id": ["1", "1"], "email": ["a@mail.net", "b@mail.net"]}))
+
+
+def test_a_value_shared_by_thousands_makes_no_giant_block() -> None:
+    # One birth date and one postcode for everybody (a placeholder nobody blocked, a one-town
+    # customer base): blocking on them would score 4.5 million pairs; the rules leave that value out.
+    n = 3000
+    frame = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(n)],
+            "first_name": [f"First{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(n)],
+            "last_name": [f"Last{chr(97 + i // 676)}{chr(97 + i % 23)}" for i in range(n)],
+            "date_of_birth": ["1990-06-15"] * n,
+            "postcode": ["12345"] * (n - 2) + ["54321", "54322"],
+            "phone": [f"+1 415 555 {i:04d}" for i in range(n)],
+        }
+    )
+    prepared = prepare(frame, ResolutionConfig())
+    rows = candidate_rows(prepared, np.arange(n))
+    _, rules = blocking_rules(
+        rows, {"n_first_canonical", "n_last", "n_first", "n_date_of_birth", "n_postcode"}
+    )
+    by_postcode = {
+        rule.split(" AND l.block")[0]: rule for rule in rules if "l.n_postcode = r.n_postcode" in rule
+    }
+    # Birth date and postcode: one block of 2,998 records, left out; last name and postcode: small.
+    assert (
+        f"<= {BLOCK_LIMIT}"
+        in by_postcode["l.n_date_of_birth = r.n_date_of_birth AND l.n_postcode = r.n_postcode"]
+    )
+    assert by_postcode["l.n_last = r.n_last AND l.n_postcode = r.n_postcode"] == (
+        "l.n_last = r.n_last AND l.n_postcode = r.n_postcode"
+    )
+    resolution = resolve(frame)
+    assert resolution.mapping["client_id"].n_unique() == n
