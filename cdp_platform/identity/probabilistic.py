@@ -284,14 +284,19 @@ def _exact(column: str, term_frequencies: bool = False) -> cll.ExactMatchLevel:
     return level.configure(tf_adjustment_column=column) if term_frequencies else level
 
 
+def _nothing_to_compare(first: str, second: str, label: str) -> cll.CustomLevel:
+    """The null level of a comparison of two columns: neither is known on both sides."""
+    return cll.CustomLevel(
+        f"({first}_l IS NULL OR {first}_r IS NULL) AND ({second}_l IS NULL OR {second}_r IS NULL)",
+        label_for_charts=label,
+    ).configure(is_null_level=True)
+
+
 def _name() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
-            cll.CustomLevel(
-                "(n_first_l IS NULL OR n_first_r IS NULL) AND (n_last_l IS NULL OR n_last_r IS NULL)",
-                label_for_charts="no name to compare",
-            ).configure(is_null_level=True),
+            _nothing_to_compare("n_first", "n_last", "no name to compare"),
             cll.ExactMatchLevel("n_full_name").configure(tf_adjustment_column="n_full_name"),
             cll.CustomLevel(
                 "n_first_canonical_l = n_first_canonical_r AND n_last_l = n_last_r",
@@ -355,10 +360,7 @@ def _chosen_name() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="chosen_name",
         comparison_levels=[
-            cll.CustomLevel(
-                "(n_email_user_l IS NULL OR n_email_user_r IS NULL) AND (n_number_l IS NULL OR n_number_r IS NULL)",
-                label_for_charts="nothing to compare",
-            ).configure(is_null_level=True),
+            _nothing_to_compare("n_email_user", "n_number", "nothing to compare"),
             cll.ExactMatchLevel("n_email_user").configure(tf_adjustment_column="n_email_user"),
             # People carry their number (a birth year, a lucky number) from one address or handle to
             # the next: jburgess1705 at work, jodie.burgess1705 at home, @jodieb_1705 on Twitter. How
