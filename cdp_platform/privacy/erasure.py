@@ -69,7 +69,6 @@ from cdp_platform.privacy.identifiers import (
     person_streams,
 )
 from cdp_platform.privacy.suppression import write_suppression
-from cdp_platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -971,26 +970,4 @@ def _record(
         identifier_hash=outcome.identifier_hash,
         processed_at=processed_at,
         error=outcome.error,
-    )
-
-
-def process_pending(
-    *,
-    lake: Lake,
-    warehouse: Path,
-    key: bytes,
-    settings: Settings,
-    artifact_folders: Sequence[ArtifactFolder] = (),
-) -> BatchOutcome:
-    """Every pending request of ``privacy.erasure_requests`` as one batch (the job and ``cdp erase``)."""
-    with duckdb.connect(str(warehouse)) as connection:
-        requests = audit.pending_requests(connection)
-    return run_batch(
-        requests,
-        lake=lake,
-        warehouse=warehouse,
-        key=key,
-        phone_region=settings.default_phone_region,
-        pseudonymized=settings.pseudonymized_warehouse_path,
-        artifact_folders=artifact_folders,
     )

@@ -5,7 +5,8 @@ and the pseudonymized marts, with its Dagster event log on disk) is copied, so t
 nothing itself. Three true persons of the sandbox's ground truth, each with records in several
 sources and resolved to a client of their own, get what a clean run never leaves: a quarantined
 row (a record of theirs made unreadable and cleansed again by the real asset), a checkpoint spool
-page and dead letters. Two are then erased in one batch of the Dagster job (by email, as the person
+page and dead letters. That is done, and searched, once per module (the fixture ``planted``); each
+lake variant (a folder; moto's S3 server on loopback, versioned) erases on its own copy. Two are then erased in one batch of the Dagster job (by email, as the person
 typed it, and by client_id, beside an unreadable request that must not stop the batch), the third
 by phone through the ``cdp`` CLI (``cli.main``), written the way the vendor had it.
 
