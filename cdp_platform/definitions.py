@@ -5,6 +5,7 @@ from import time to load time), and a wrong setting stops the load with a messag
 the variable and the fix.
 """
 
+import click
 import dagster as dg
 
 from cdp_platform.automation import automation_definitions, with_automation, with_mart_freshness_policies
@@ -17,7 +18,7 @@ from cdp_platform.predictive.assets import predictive_assets
 from cdp_platform.privacy.assets import privacy_definitions
 from cdp_platform.privacy.pseudonymize import pseudonymized_definitions
 from cdp_platform.profile.definitions import profile_definitions
-from cdp_platform.settings import Settings, check_settings, load_settings
+from cdp_platform.settings import Settings, SettingsError, check_settings, load_settings
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
 
@@ -56,8 +57,17 @@ def layer_definitions(settings: Settings) -> dg.Definitions:
     )
 
 
+class ConfigurationError(click.ClickException):
+    """A wrong or missing setting at load. The ``dagster`` command line (click) prints only
+    ``Error: <message>`` for it, rather than a 70-line traceback ending in the message; a code
+    server shows the message as the location's load error."""
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    settings = load_settings()
-    check_settings(settings)
+    try:
+        settings = load_settings()
+        check_settings(settings)
+    except SettingsError as exc:
+        raise ConfigurationError(str(exc)) from None
     return build_definitions(settings)

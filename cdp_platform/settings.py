@@ -71,7 +71,7 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "twitter": ("user_id",),
 }
 
-SANDBOX_FAULT_PROFILES = ("none", "storm")
+SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
 
 # What to set each credential to, for the message of a missing one.
 CREDENTIAL_FIXES: dict[tuple[str, str], str] = {
@@ -83,10 +83,7 @@ CREDENTIAL_FIXES: dict[tuple[str, str], str] = {
     "(scopes crm.objects.contacts.read, crm.objects.companies.read, crm.objects.deals.read)",
     ("google_analytics", "access_token"): "set it to an OAuth2 access token with scope analytics.readonly",
     ("facebook", "access_token"): "set it to a Page access token (leads_retrieval, pages_read_engagement)",
-    (
-        "instagram",
-        "access_token",
-    ): "set it to an access token with instagram_basic and instagram_manage_comments",
+    ("instagram", "access_token"): "set it to a token with instagram_basic and instagram_manage_comments",
     ("twitter", "bearer_token"): "set it to the app's bearer token (app-only authentication)",
 }
 

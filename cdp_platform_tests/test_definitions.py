@@ -2,7 +2,9 @@
 
 An accidental change of keys, groups, dependencies, partitions or checks shows up here in review.
 After an intended change, regenerate the snapshot with
-``CDP_UPDATE_SNAPSHOTS=1 bash scripts/test.sh cdp_platform_tests/test_definitions.py``.
+``CDP_UPDATE_SNAPSHOTS=1 bash scripts/test.sh cdp_platform_tests/test_definitions.py``; that run
+writes the file and fails on purpose (a comparison with what it just wrote would prove nothing), so
+run the test again without the variable to see it pass against the new snapshot.
 """
 
 import json
@@ -10,6 +12,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from cdp_platform.definitions import build_definitions
 from cdp_platform.settings import load_settings
@@ -56,5 +59,8 @@ def test_asset_graph_matches_snapshot():
     current = asset_graph(build_definitions(load_settings({})))
     if os.environ.get("CDP_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+        pytest.fail(f"wrote {SNAPSHOT.name}; review its diff, then run again without CDP_UPDATE_SNAPSHOTS")
     stored = json.loads(SNAPSHOT.read_text())
-    assert current == stored, "the asset graph changed; if intended, regenerate the snapshot (see module docstring)"
+    assert current == stored, (
+        "the asset graph changed; if intended, regenerate the snapshot (see module docstring)"
+    )

@@ -36,6 +36,7 @@ from cdp_platform.identity import decisions as review_decisions
 from cdp_platform.identity.evaluate import evaluate
 from cdp_platform.identity.evidence import describe_links, hash_shared_values, markdown_sample, per_record
 from cdp_platform.identity.normalize import INPUT_COLUMNS
+from cdp_platform.identity.probabilistic import ModelReport
 from cdp_platform.identity.resolve import Resolution, resolve
 from cdp_platform.identity.summary import counts, summarize
 from cdp_platform.io.resources import LakeResource
@@ -43,6 +44,7 @@ from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.privacy.hashing import identifier_hash, privacy_key
 
 IDENTITY_SCHEMA = "identity"
+MODEL_CHECK = "match_model_trained"
 
 
 def _previous_map(connection) -> pl.DataFrame | None:
@@ -187,14 +189,20 @@ def identity_map_asset(
         metadata={"schema": IDENTITY_SCHEMA},
         kinds={"python", "splink", "duckdb"},
         pool=WAREHOUSE_POOL,
+        check_specs=[
+            dg.AssetCheckSpec(
+                MODEL_CHECK,
+                asset="identity_map",
+                description="The match model trained on these records, with no degenerate parameter "
+                "(else only identifiers link, or links rest on parameters that cannot be right).",
+            )
+        ],
         description=(
             "One row per person-like record: its client_id and the evidence of its links; also writes "
             "identity.link_evidence and identity.review_queue and honours identity.review_decisions."
         ),
     )
-    def identity_map(
-        context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
-    ) -> dg.Output[pl.DataFrame]:
+    def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource):
         key = privacy_key(lake.lake(), production=production)
         with warehouse.get_connection() as connection:
             candidates = connection.execute("select * from intermediate.int_identity_candidates").pl()
@@ -264,9 +272,41 @@ def identity_map_asset(
                     table.join(candidates.select("record_id", "crm_id"), on="record_id", how="left"), truth()
                 )
             )
-        return dg.Output(table, metadata=metadata)
+        metadata.update(model_metadata(resolution.model))
+        for problem in resolution.model.problems:
+            context.log.warning(f"identity_map: match model: {problem}")
+        yield dg.Output(table, metadata=metadata)
+        yield model_check(resolution.model)
 
     return identity_map
+
+
+def model_metadata(report: ModelReport) -> dict[str, object]:
+    """``model_*`` metadata: whether the match model trained, why not, on what, and what is wrong."""
+    return {
+        "model_trained": report.trained,
+        "model_reason": report.reason or "",
+        "model_comparisons": dg.MetadataValue.json(list(report.comparisons)),
+        "model_training_rules": dg.MetadataValue.json(list(report.training_rules)),
+        "model_degenerate": dg.MetadataValue.json(list(report.degenerate)),
+        "model_untrained_levels": dg.MetadataValue.json(list(report.untrained)),
+    }
+
+
+def model_check(report: ModelReport) -> dg.AssetCheckResult:
+    """WARN when the model did not train (naming what is missing) or has a degenerate parameter:
+    the map is still written (identifiers still link), but it is not what a working model gives."""
+    return dg.AssetCheckResult(
+        check_name=MODEL_CHECK,
+        passed=not report.problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(report.problems) or None,
+        metadata={
+            "trained": report.trained,
+            "candidates": report.candidates,
+            "comparisons": dg.MetadataValue.json(list(report.comparisons)),
+        },
+    )
 
 
 def grade(table: pl.DataFrame, persons: pl.DataFrame) -> dict[str, float | int]:

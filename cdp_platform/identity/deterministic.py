@@ -36,6 +36,7 @@ import polars as pl
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from cdp_platform.identity.birth_dates import compatible
 from cdp_platform.identity.config import LIMIT_TYPES, LINK_TYPES, ResolutionConfig
 from cdp_platform.identity.review import CANNOT_LINK_REASON, CannotLinks
 
@@ -108,10 +109,16 @@ def components(n: int, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
 
 
 def limit_values(prepared: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Per limit type, the value of each row as a dense integer code (-1 for null)."""
+    """Per limit type, the value of each row as an integer code (-1 for null): a dense code, or for
+    a birth date its ``YYYYMMDD`` digits, which :data:`TYPO_TOLERANT` compares."""
     codes = {}
     for kind in LIMIT_TYPES:
         series = prepared[f"n_{kind}"]
+        if kind == "date_of_birth":
+            day = series.cast(pl.Date)
+            code = day.dt.year().cast(pl.Int64) * 10000 + day.dt.month() * 100 + day.dt.day()
+            codes[kind] = code.fill_null(-1).cast(pl.Int64).to_numpy()
+            continue
         physical = series.cast(pl.String).cast(pl.Categorical).to_physical()
         codes[kind] = physical.fill_null(-1).cast(pl.Int64).to_numpy()
     return codes
@@ -125,6 +132,24 @@ def over_limit(cluster: np.ndarray, values: dict[str, np.ndarray], limits: dict[
     )
     broken = pl.any_horizontal(pl.col(kind) > limit for kind, limit in limits.items())
     return np.sort(counts.filter(broken)["cluster"].to_numpy())
+
+
+# Limit types whose values may be one value typed twice: a client holding two birth dates one digit,
+# one swap of neighbouring digits or a day/month swap apart holds one birth date, mistyped once (see
+# :mod:`.birth_dates`). Without this one typo in a birth date vetoes every other agreement.
+TYPO_TOLERANT = {"date_of_birth": compatible}
+# A client holding more distinct values than the limit plus this is over the limit, typos or not.
+_MAX_TYPO_VARIANTS = 2
+
+
+def _within_limit(kind: str, values: set[int], limit: int) -> bool:
+    if len(values) <= limit:
+        return True
+    same = TYPO_TOLERANT.get(kind)
+    if same is None or limit != 1 or len(values) > 1 + _MAX_TYPO_VARIANTS:
+        return False
+    ordered = sorted(values)
+    return all(same(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :])
 
 
 class LimitedUnionFind:
@@ -168,9 +193,10 @@ class LimitedUnionFind:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def try_union(self, a: int, b: int) -> str | None:
+    def try_union(self, a: int, b: int, waived: frozenset[str] = frozenset()) -> str | None:
         """Join the clients of ``a`` and ``b``; return why it was refused (``limit:<type>``, or
-        ``review:different`` when a reviewer said the two sides are different people), or None."""
+        ``review:different`` when a reviewer said the two sides are different people), or None.
+        Limit types in ``waived`` are not checked for this union (their values still join)."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
@@ -178,7 +204,15 @@ class LimitedUnionFind:
             return CANNOT_LINK_REASON
         held_a, held_b = self.held[ra], self.held[rb]
         for kind, limit in self.limits.items():
-            if len(held_a[kind]) + len(held_b[kind]) > limit and len(held_a[kind] | held_b[kind]) > limit:
+            if kind in waived:
+                continue
+            joined = held_a[kind] | held_b[kind]
+            # Only a union that brings a value neither side held is checked: a client that already
+            # holds two birth dates (a conflict the match model weighed, see merge.py) may still
+            # take records carrying one of them, or none.
+            if len(joined) > max(len(held_a[kind]), len(held_b[kind])) and not _within_limit(
+                kind, joined, limit
+            ):
                 return f"limit:{kind}"
         keep, gone = (ra, rb) if ra < rb else (rb, ra)
         self.parent[gone] = keep

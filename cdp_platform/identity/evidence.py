@@ -22,22 +22,21 @@ from cdp_platform.identity.merge import PROBABILISTIC_RULE
 
 # Per rule: the kind of value its two records share (a kind of privacy.hashing.KINDS where there is
 # one, so the hash equals the pseudonymized marts' and the erasure audit's) and the prepared column
-# holding it. A rule whose two records hold the value in different columns names both (the first
-# non-null wins).
-SHARED_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "crm_id": ("crm_id", ("n_crm_id",)),
-    "facebook_id": ("facebook_id", ("n_facebook_id",)),
-    "email": ("email", ("n_email",)),
-    "twitter_handle": ("handle", ("n_twitter_handle",)),
-    "instagram_username": ("handle", ("n_instagram_username",)),
-    "ga_client_id": ("ga_client_id", ("n_ga_client_id",)),
+# holding it, on both records or (handle_email) on the one that is not a bare handle.
+SHARED_VALUES: dict[str, tuple[str, str]] = {
+    "crm_id": ("crm_id", "n_crm_id"),
+    "facebook_id": ("facebook_id", "n_facebook_id"),
+    "email": ("email", "n_email"),
+    "twitter_handle": ("handle", "n_twitter_handle"),
+    "instagram_username": ("handle", "n_instagram_username"),
+    "ga_client_id": ("ga_client_id", "n_ga_client_id"),
     # The phone rule also needs the same first and last name; the phone is the identifier.
-    "phone_name": ("phone", ("n_phone",)),
+    "phone_name": ("phone", "n_phone"),
     # A handle-only profile and the mailbox of the same user name: the rich record holds it.
-    "handle_email": ("handle", ("n_email_user",)),
+    "handle_email": ("handle", "n_email_user"),
     # The handle spells the name and carries the number only the client's mailbox carries.
-    "handle_name": ("number", ("n_number",)),
-    "unique_name": ("name", ("n_unique_name",)),
+    "handle_name": ("number", "n_number"),
+    "unique_name": ("name", "n_unique_name"),
 }
 LINK_EVIDENCE_SCHEMA = {
     "row_a": pl.Int64,
@@ -85,33 +84,26 @@ def link_evidence(
     with its probability and no comparison. Links of rules not in :data:`SHARED_VALUES` (a
     reviewer's ``same``) keep one row with no shared value.
     """
-    values = prepared.select(
-        "row",
-        *{
-            column
-            for _, columns in SHARED_VALUES.values()
-            for column in columns
-            if column in prepared.columns
-        },
+    values = prepared.with_columns(
+        # The name key unique_name links on: the formal first name (nicknames folded) and the last.
         pl.concat_str(["n_first_canonical", "n_last"], separator=" ").alias("n_unique_name"),
     )
     ruled = links.filter(pl.col("rule") != PROBABILISTIC_RULE)
     parts = []
-    for rule, (kind, columns) in SHARED_VALUES.items():
+    for rule, (kind, column) in SHARED_VALUES.items():
         chosen = ruled.filter(pl.col("rule") == rule)
         if chosen.height == 0:
             continue
-        present = [column for column in columns if column in values.columns]
         ends = chosen.join(
-            values.select(pl.col("row").alias("row_a"), *[pl.col(c).alias(f"{c}_a") for c in present]),
+            values.select(pl.col("row").alias("row_a"), pl.col(column).alias("value_a")),
             on="row_a",
             how="left",
         ).join(
-            values.select(pl.col("row").alias("row_b"), *[pl.col(c).alias(f"{c}_b") for c in present]),
+            values.select(pl.col("row").alias("row_b"), pl.col(column).alias("value_b")),
             on="row_b",
             how="left",
         )
-        shared = pl.coalesce(*[pl.col(f"{c}_{side}") for c in present for side in ("a", "b")])
+        shared = pl.coalesce("value_a", "value_b")
         parts.append(
             ends.select(
                 "row_a",
@@ -151,7 +143,11 @@ def hash_shared_values(evidence: pl.DataFrame, key: bytes) -> pl.DataFrame:
     pairs = evidence.select("shared_kind", "shared_value").drop_nulls().unique()
     hashes = {
         (kind, value): (
-            identifier_hash(kind, value, key) if kind in KINDS else keyed_hash(f"{kind}:{value}", key)
+            # Identity's phones are E.164 already, which is what identifier_hash would parse them
+            # into again (phonenumbers, the slow part: seconds per 100,000 phones).
+            keyed_hash(f"{kind}:{value}", key)
+            if kind not in KINDS or kind == "phone"
+            else identifier_hash(kind, value, key)
         )
         for kind, value in pairs.iter_rows()
     }
@@ -239,14 +235,16 @@ def per_record(described: pl.DataFrame, most: int = 5) -> pl.DataFrame:
 
 
 def markdown_sample(hashed: pl.DataFrame, name: Callable[[str, str], str], links: int = 8) -> str:
-    """A markdown table of the evidence of a few links, for asset metadata: probabilistic links
-    (their waterfall, one comparison a line) before rule links, each named by ``name(record_id_a,
-    record_id_b)`` (a keyed hash: metadata never holds a record id or a value)."""
+    """A markdown table of the evidence of a few links, for asset metadata: the least certain
+    probabilistic links (their waterfall, one comparison a line) before rule links, each named by
+    ``name(record_id_a, record_id_b)`` (a keyed hash: metadata never holds a record id or a value)."""
     chosen = (
-        hashed.select("record_id_a", "record_id_b", "rule")
+        hashed.select("record_id_a", "record_id_b", "rule", "match_probability")
         .unique(maintain_order=True)
-        .sort(pl.col("rule") != "probabilistic", "record_id_a", "record_id_b")
+        # The least certain probabilistic links first: those are the ones worth a look.
+        .sort(pl.col("rule") != "probabilistic", "match_probability", "record_id_a", "record_id_b")
         .head(links)
+        .drop("match_probability")
     )
     rows = hashed.join(chosen, on=["record_id_a", "record_id_b", "rule"]).sort(
         pl.col("rule") != "probabilistic", "record_id_a", "record_id_b", "comparison", nulls_last=True

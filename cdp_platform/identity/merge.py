@@ -5,7 +5,9 @@ clusters as a whole. Cluster pairs are taken strongest first, and a merge is ref
 client would:
 
 - break an identifier limit: two different birth dates, Facebook ids, Twitter handles or Instagram
-  usernames (limit 1 each), or more emails, phones or CRM ids than the limits allow; or
+  usernames (limit 1 each), or more emails, phones or CRM ids than the limits allow (a probabilistic
+  pair whose two records both carry a birth date was scored on it: its disagreement is weighed by the
+  model, not vetoed again, unless ``weigh_birth_date_conflicts`` is off); or
 - hold two records of one exclusive source (``config.exclusive_sources``): each cluster already has
   its own contact in, say, HubSpot, and the CRM's word that these are two people stands unless an
   exact identifier (handled by the deterministic stage) says otherwise; or
@@ -82,6 +84,13 @@ def merge_clusters(
             if row in cannot.tags:
                 apart.setdefault(int(cluster[row]), set()).update(cannot.tags[row])
     finder = LimitedUnionFind(held, config.limits, apart)
+    # A scored pair whose two records both carry a birth date was scored on it: the model weighed
+    # the disagreement (see ProbabilisticConfig.weigh_birth_date_conflicts), so the limit does not
+    # veto it a second time. It still refuses a merge whose conflicting date the model never saw.
+    dates = values.get("date_of_birth")
+    weigh_dates = (
+        rule == PROBABILISTIC_RULE and config.probabilistic.weigh_birth_date_conflicts and dates is not None
+    )
 
     accepted: list[tuple[int, int, str, float | None]] = []
     refused: list[tuple[int, int, str, float | None, str]] = []
@@ -95,7 +104,12 @@ def merge_clusters(
         if shared:
             refused.append((row_a, row_b, rule, probability, f"exclusive_source:{min(shared)}"))
             continue
-        refused_by = finder.try_union(root_a, root_b)
+        waived = (
+            frozenset({"date_of_birth"})
+            if weigh_dates and dates is not None and dates[row_a] >= 0 and dates[row_b] >= 0
+            else frozenset()
+        )
+        refused_by = finder.try_union(root_a, root_b, waived)
         if refused_by is not None:
             refused.append((row_a, row_b, rule, probability, refused_by))
             continue

@@ -10,8 +10,8 @@ spellings of one mailbox, phone or handle must become the same key, and a placeh
 - phone: E.164 via ``phonenumbers``; numbers typed nationally are read in the record's country when
   it is known, else in the configured default region; invalid numbers and runs of one digit are null.
 - handles: the profile URL and a leading ``@`` removed, lowercased (both networks ignore case).
-- names: accents folded, lowercased, letters only, a last name's spaces removed (van Dyke and
-  Van-Dyke are one name); ``first_name``/``last_name`` fall back to the first word of ``full_name``
+- names: accents folded, lowercased, letters only, spaces removed (van Dyke and Van-Dyke are one
+  name, Mary Ann and Maryann too); ``first_name``/``last_name`` fall back to the first word of ``full_name``
   and the rest of it; ``first_canonical`` maps nicknames to formal names.
 """
 
@@ -97,7 +97,8 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
         if column not in ("record_id", "source", "date_of_birth")
     )
     full_words = _name(pl.col("full_name")).str.split(" ")
-    first = pl.coalesce(_name(pl.col("first_name")).str.split(" ").list.first(), full_words.list.first())
+    # A first name typed with a space (Mary Ann, "ja ck") is one name, as a last name is: spaces go.
+    first = pl.coalesce(_name(pl.col("first_name")).str.replace_all(" ", ""), full_words.list.first())
     last = pl.coalesce(
         _name(pl.col("last_name")).str.replace_all(" ", ""),
         pl.when(full_words.list.len() > 1).then(full_words.list.slice(1).list.join("")),

@@ -22,7 +22,7 @@ from cdp_platform.identity.handle_email import (
 from cdp_platform.identity.merge import LINK_SCHEMA, PROBABILISTIC_RULE, merge_clusters
 from cdp_platform.identity.normalize import prepare
 from cdp_platform.identity.probabilistic import EVIDENCE_SCHEMA, ModelReport, ScoredPairs, match_pairs
-from cdp_platform.identity.review import OUTCOME_SCHEMA, REVIEW_RULE, constraints, outcomes
+from cdp_platform.identity.review import OUTCOME_SCHEMA, REVIEW_RULE, CannotLinks, constraints, outcomes
 from cdp_platform.identity.stable_ids import assign_client_ids
 from cdp_platform.identity.unique_names import UNIQUE_NAME_RULE, unique_name_pairs
 
@@ -200,7 +200,9 @@ def resolve(
         evidence=scored.evidence,
         link_evidence=_with_record_ids(link_evidence(prepared, links, waterfall), record_ids),
         review=_with_record_ids(
-            _review_pairs(scored.evidence, cluster, rules.decisions, prepared, config, waterfall),
+            _review_pairs(
+                scored.evidence, cluster, rules.decisions, rules.cannot, prepared, config, waterfall
+            ),
             record_ids,
         ),
         decisions=outcomes(rules.decisions, mapping, previous, refused),
@@ -211,12 +213,13 @@ def _review_pairs(
     scored: pl.DataFrame,  # ScoredPairs.evidence
     cluster: np.ndarray,
     decided: pl.DataFrame,
+    cannot: CannotLinks,
     prepared: pl.DataFrame,
     config: ResolutionConfig,
     waterfall: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Scored pairs below the accept threshold whose records are still two clients and that no
-    decision in force covers (a decided pair is not asked again), in the evidence shape."""
+    """Scored pairs below the accept threshold whose records are still two clients that no decision
+    in force covers (a decided pair is not asked again), in the link evidence shape."""
     band = scored.select("row_a", "row_b", "match_probability").filter(
         pl.col("match_probability") < config.probabilistic.threshold
     )
@@ -226,6 +229,17 @@ def _review_pairs(
         pl.max_horizontal("row_a", "row_b").cast(pl.Int64).alias("row_b"),
     )
     band = band.join(decided_rows, on=["row_a", "row_b"], how="anti")
+    if cannot and band.height:
+        # Two clients a reviewer already set apart (a ``different`` about other records of theirs)
+        # are not asked about again.
+        held: dict[int, set[tuple[int, int]]] = {}
+        for row, tags in cannot.tags.items():
+            held.setdefault(int(cluster[row]), set()).update(tags)
+        apart = [
+            CannotLinks.conflict(held.get(int(cluster[a]), set()), held.get(int(cluster[b]), set()))
+            for a, b in band.select("row_a", "row_b").iter_rows()
+        ]
+        band = band.filter(~pl.Series(apart, dtype=pl.Boolean))
     return link_evidence(
         prepared, band.with_columns(pl.lit(PROBABILISTIC_RULE).alias("rule")), waterfall
     ).sort("match_probability", "row_a", "row_b", descending=[True, False, False])

@@ -133,6 +133,6 @@ class _Latency:
         await self.app(scope, receive, send)
 
 
-def sandbox_stats(app: Starlette) -> dict[str, dict[str, dict[str, int]]]:
+def sandbox_stats(app: Starlette) -> dict[str, Any]:
     """The same counters ``GET /_sandbox/stats`` returns, read in process."""
     return app.state.sandbox.stats.snapshot()

@@ -2,7 +2,8 @@
 
     cdp-sandbox serve --port 8500 --persons 100000 --seed 7 --faults storm [--host 127.0.0.1]
                       [--time-scale X] [--no-rate-limits] [--slow-seconds S] [--faults-for VENDOR=PROFILE]
-    cdp-sandbox truth --out DIR --persons N --seed S
+                      [--today YYYY-MM-DD] [--span-days N]
+    cdp-sandbox truth --out DIR --persons N --seed S [--today YYYY-MM-DD] [--span-days N]
 
 Both build the same :class:`SandboxConfig` from the same flags, so the truth written by ``truth``
 describes exactly the records ``serve`` returns.
@@ -30,7 +31,7 @@ class _HideInjectedCuts(logging.Filter):
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
-    return SandboxConfig(persons=args.persons, seed=args.seed, today=args.today)
+    return SandboxConfig(persons=args.persons, seed=args.seed, today=args.today, span_days=args.span_days)
 
 
 def _today(text: str) -> datetime.date:
@@ -38,6 +39,23 @@ def _today(text: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--today wants YYYY-MM-DD, got {text!r}") from None
+
+
+def _world_arguments(command: argparse.ArgumentParser) -> None:
+    """The flags besides size and seed that shape the synthetic world (serve and truth must agree)."""
+    command.add_argument(
+        "--today",
+        type=_today,
+        default=SandboxConfig.today,
+        help="the sandbox's last day of history, YYYY-MM-DD (default %(default)s)",
+    )
+    command.add_argument(
+        "--span-days",
+        type=int,
+        default=SandboxConfig.span_days,
+        help="days of history the population's records are spread over: fewer make each day denser "
+        "(default %(default)s)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,12 +67,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--persons", type=int, default=SandboxConfig.persons)
     serve.add_argument("--seed", type=int, default=SandboxConfig.seed)
     serve.add_argument("--faults", default="none", choices=sorted(PROFILES))
-    serve.add_argument(
-        "--today",
-        type=_today,
-        default=SandboxConfig.today,
-        help="the sandbox's last day of history, YYYY-MM-DD (serve and truth must agree; default %(default)s)",
-    )
+    _world_arguments(serve)
     serve.add_argument(
         "--faults-for",
         action="append",
@@ -80,12 +93,7 @@ def parser() -> argparse.ArgumentParser:
     truth.add_argument("--out", required=True)
     truth.add_argument("--persons", type=int, default=SandboxConfig.persons)
     truth.add_argument("--seed", type=int, default=SandboxConfig.seed)
-    truth.add_argument(
-        "--today",
-        type=_today,
-        default=SandboxConfig.today,
-        help="the sandbox's last day of history, YYYY-MM-DD (serve and truth must agree; default %(default)s)",
-    )
+    _world_arguments(truth)
     return root
 
 
@@ -131,6 +139,7 @@ def serve(args: argparse.Namespace) -> None:
                 "persons": args.persons,
                 "seed": args.seed,
                 "today": config.today.isoformat(),
+                "span_days": config.span_days,
                 # What a connector needs besides a base URL and a credential (see .env.example).
                 "accounts": {
                     "CDP_GOOGLE_ANALYTICS_PROPERTY_ID": str(data.ga4_property_id),

@@ -59,6 +59,9 @@ class SandboxCredentials:
     # Off by default so a token alone works, as on an app without the setting; a proof that is
     # sent is always checked.
     facebook_require_appsecret_proof: bool = False
+    # The permissions the Graph token was granted; None: every one the platform needs. A token
+    # without one gets Graph's permission error for the edges that need it (codes 10, 100, 200).
+    facebook_permissions: frozenset[str] | None = None
     twitter_bearer_token: str = TWITTER_BEARER_TOKEN
 
 

@@ -9,7 +9,8 @@ client can never be starved and no data becomes unreachable.
 
 Two families of faults:
 - transport faults replace or damage the whole response (throttling, 5xx, slow answers, a
-  connection cut mid-body); the middleware below applies them before the vendor handler runs.
+  connection cut mid-body, a credential answered as expired); the middleware below applies them
+  before the vendor handler runs.
 - data faults change a successful page in ways a careful client can detect (a malformed record, a
   record repeated on the next page, a cursor or next link that loops back, a field whose type
   drifts, a cursor on the last page that leads to an empty page); the vendor handlers apply them
@@ -24,7 +25,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 from starlette.responses import HTMLResponse, Response
@@ -39,6 +40,10 @@ TRANSPORT_KINDS: tuple[str, ...] = (
     "http_504",
     "slow_response",
     "cut_connection",
+    # A renewable credential (a Salesforce session, an exchanged Graph token, a HubSpot OAuth token)
+    # answered as expired before its time, as vendors do when a session is revoked or rotated. Only
+    # on a request's first attempt: the credential the client renews in response is honoured.
+    "expired_token",
 )
 DATA_KINDS: tuple[str, ...] = (
     "malformed_record",
@@ -65,6 +70,10 @@ class FaultProfile:
     slow_seconds: float = 15.0  # longer than a typical client read timeout
     burst_max: int = 3  # a throttled request stays throttled for 1..burst_max consecutive attempts
     max_consecutive_faults: int = 4
+    # At most this many records on a page, whatever the client asked for (None: as asked). Vendors
+    # shorten pages under load (Salesforce documents batchSize as a hint, not a promise), and short
+    # pages are what make a small window span several pages, where the paging faults can happen.
+    page_max: int | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.rates) - set(FAULT_KINDS)
@@ -76,6 +85,8 @@ class FaultProfile:
             raise ValueError("transport fault rates must sum to at most 1")
         if self.burst_max < 1 or self.max_consecutive_faults < self.burst_max:
             raise ValueError("need 1 <= burst_max <= max_consecutive_faults")
+        if self.page_max is not None and self.page_max < 2:
+            raise ValueError("page_max must be at least 2 (a duplicated record needs two on a page)")
 
     def rate(self, kind: str) -> float:
         return self.rates.get(kind, 0.0)
@@ -101,6 +112,35 @@ PROFILES: dict[str, FaultProfile] = {
             "schema_drift": 0.05,
             "empty_last_page": 0.05,
         },
+    ),
+    # The storm's transport faults with several times its data faults, expired credentials, and short
+    # pages: the profile the end-to-end guarantee tests use, so that every paging fault really happens
+    # in a window of a few hundred records (each test asserts it did, per kind, from the stats).
+    "tempest": FaultProfile(
+        "tempest",
+        {
+            # Throttles that make the client wait (and slow responses) are fewer than in the storm:
+            # they cost seconds each and prove nothing more after the first few.
+            "rate_limited": 0.04,
+            "retry_after_zero": 0.05,
+            "http_500": 0.02,
+            "http_502": 0.01,
+            "http_503": 0.02,
+            "http_504": 0.01,
+            "cut_connection": 0.04,
+            "expired_token": 0.25,
+            "malformed_record": 0.10,
+            "duplicate_record": 0.12,
+            "repeated_cursor": 0.10,
+            "self_link": 0.25,
+            "schema_drift": 0.08,
+            "empty_last_page": 0.30,
+        },
+        # Any third answer to one request is clean: the client asks a looping page again twice
+        # before it takes the loop as real (and stops the stream with a warning).
+        burst_max=2,
+        max_consecutive_faults=2,
+        page_max=5,
     ),
 }
 
@@ -145,6 +185,7 @@ class FaultPlan:
     transport: str | None
     data: frozenset[str]
     applied: set[str] = field(default_factory=set)
+    page_max: int | None = None
 
     def wants(self, kind: str) -> bool:
         return kind in self.data
@@ -171,12 +212,19 @@ class SandboxStats:
         with self._lock:
             self._counts[(section, vendor, name)] += n
 
-    def snapshot(self) -> dict[str, dict[str, dict[str, int]]]:
-        """``{"requests": {vendor: {"total", "data"}}, "faults": {vendor: {kind: n}}, "throttled": ...}``."""
-        out: dict[str, dict[str, dict[str, int]]] = {"requests": {}, "faults": {}, "throttled": {}}
+    def snapshot(self) -> dict[str, Any]:
+        """``{"requests": {vendor: {"total", "data"}}, "faults": {vendor: {kind: n}}, "throttled": ...,
+        "fault_totals": {kind: n}}``: the last sums the faults over vendors, every kind listed (zero
+        included), so a test can ask that each kind it names really happened."""
+        out: dict[str, Any] = {"requests": {}, "faults": {}, "throttled": {}}
         with self._lock:
             for (section, vendor, name), n in sorted(self._counts.items()):
                 out.setdefault(section, {}).setdefault(vendor, {})[name] = n
+        totals = dict.fromkeys(FAULT_KINDS, 0)
+        for kinds in out["faults"].values():
+            for kind, n in kinds.items():
+                totals[kind] = totals.get(kind, 0) + n
+        out["fault_totals"] = totals
         return out
 
 
@@ -206,7 +254,7 @@ class FaultInjector:
         for kind in TRANSPORT_KINDS:
             edge += profile.rate(kind)
             if draw < edge:
-                return kind
+                return None if kind == "expired_token" and attempt > 0 else kind
         return None
 
     def plan(self, vendor: str, identity: str) -> FaultPlan:
@@ -221,7 +269,7 @@ class FaultInjector:
                 for kind in DATA_KINDS
                 if _unit(self.seed, vendor, identity, attempt, kind) < profile.rate(kind)
             )
-        return FaultPlan(vendor, identity, attempt, self.seed, transport, data)
+        return FaultPlan(vendor, identity, attempt, self.seed, transport, data, page_max=profile.page_max)
 
     def settle(self, plan: FaultPlan) -> None:
         """Count what was injected and advance or forget the identity's attempt counter."""
@@ -256,6 +304,11 @@ class FaultResponder(Protocol):
 
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response: ...
 
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """The vendor's answer to an expired credential, or None when the request carries none that
+        can expire and be renewed (a static token: then the request is served as if unfaulted)."""
+        ...
+
 
 GATEWAY_PAGES = {
     502: "502 Bad Gateway",
@@ -275,8 +328,12 @@ def gateway_error(status: int) -> Response:
 
 
 def request_identity(method: str, path: str, query: bytes, body: bytes) -> str:
-    """Stable identity of a request: same method, path, query (order-insensitive) and body."""
-    pairs = sorted(query.split(b"&")) if query else []
+    """Stable identity of a request: same method, path, query (order-insensitive) and body.
+
+    A credential in the query (Graph's ``access_token``) is not part of it: the request a client
+    sends again with a renewed token is the same request, whose attempts go on counting.
+    """
+    pairs = sorted(p for p in query.split(b"&") if not p.startswith(b"access_token=")) if query else []
     digest = hashlib.blake2b(digest_size=12)
     for part in (method.encode(), path.encode(), b"&".join(pairs), body):
         digest.update(len(part).to_bytes(8, "big"))
@@ -344,6 +401,13 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif kind == "cut_connection":
             await self.app(scope, receive, _cutting_send(send))
+        elif kind == "expired_token":
+            expired = responder.expired(scope, plan)
+            if expired is None:
+                plan.transport = None  # nothing renewable was presented: not a fault, not counted
+                await self.app(scope, receive, send)
+            else:
+                await expired(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 

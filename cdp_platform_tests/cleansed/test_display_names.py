@@ -57,15 +57,18 @@ def test_pandera_rejects_a_letterless_name():
 
 
 def test_every_sandbox_display_name_cleans_to_the_authors_true_name():
-    """The sandbox shows some authors' names decorated; cleaning gives back the true name."""
+    """The sandbox shows some Twitter authors' and Facebook commenters' names decorated; cleaning
+    gives back the true name, for every decoration."""
     from cdp_platform.cleansed.normalize import name
-    from cdp_platform.sandbox.vendors.twitter import DECORATIONS, decorated_name
+    from cdp_platform.sandbox.vendors.names import DECORATIONS, decorated_name
     from cdp_platform_tests.cleansed.raw_rows import CONFIG, sandbox
 
     data = sandbox()
-    authors = {t["author_id"] for t in records("twitter/mentions", 400)}
-    plain = [data.twitter_user(a)["name"] for a in sorted(authors)]
-    shown = [decorated_name(CONFIG.seed, a, n) for a, n in zip(sorted(authors), plain, strict=True)]
+    authors = sorted({t["author_id"] for t in records("twitter/mentions", 400)})
+    people = [(a, data.twitter_user(a)["name"]) for a in authors]
+    people += [(c["from"]["id"], c["from"]["name"]) for c in records("facebook/post_comments", 400)]
+    plain = [n for _, n in people]
+    shown = [decorated_name(CONFIG.seed, author, n) for author, n in people]
     assert sum(s != p for s, p in zip(shown, plain, strict=True)) > len(plain) // 5
     every = [decoration(n) for n in plain[:40] for decoration in DECORATIONS]
     frame = pl.DataFrame(

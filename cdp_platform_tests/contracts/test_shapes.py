@@ -71,6 +71,7 @@ def sandbox_answer(
     *,
     method: str = "GET",
     data: dict[str, str] | None = None,
+    body: Any = None,
     status: int = 200,
 ) -> Any:
     app, _ = sandbox_link.sandbox_app(CONFIG, "none")
@@ -85,6 +86,7 @@ def sandbox_answer(
                 params=params,
                 headers=headers,
                 data=data,
+                json=body,
             )
 
     response = asyncio.run(send())
@@ -183,6 +185,23 @@ def test_salesforce_token_answer_shape_matches():
     )
 
 
+def test_salesforce_token_error_shape_matches():
+    saved = json.loads((SALESFORCE / "refresh_error_response.json").read_bytes())
+    emulated = sandbox_answer(
+        "salesforce",
+        "/services/oauth2/token",
+        method="POST",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": sandbox_credentials.SALESFORCE_CLIENT_ID,
+            "client_secret": sandbox_credentials.SALESFORCE_CLIENT_SECRET,
+            "refresh_token": "a-refresh-token-salesforce-never-issued",
+        },
+        status=400,
+    )
+    assert drift(saved, emulated) == [] and emulated["error"] == "invalid_grant"
+
+
 @pytest.mark.parametrize(
     "saved",
     [
@@ -219,3 +238,130 @@ def test_salesforce_parent_lookup_puts_attributes_after_its_fields_like_the_save
 def test_salesforce_error_array_shape_matches():
     saved = json.loads((SALESFORCE / "query_error_response.json").read_bytes())
     assert drift(saved, _salesforce_query("SELECT Id, NoSuchField__c FROM Contact", status=400)) == []
+
+
+# ---- Graph (Facebook, Instagram) ---------------------------------------------------------------------
+
+GRAPH_ENVELOPE = {"data", "paging", "cursors", "before", "after", "next", "previous"}
+
+
+def graph_keys(fields: str):
+    """The envelope and the fields the platform asks for: a recording made with other fields (or
+    ``summary=1``) is compared only where the platform's own request reaches."""
+    wanted = GRAPH_ENVELOPE | set(fields.replace("{", ",").replace("}", "").split(","))
+    return lambda path: all(step.removesuffix("[]") in wanted for step in path.split(".")[1:])
+
+
+def _graph_answer(source: str, node: str, edge: str, fields: str, **params: str) -> Any:
+    token = {"access_token": sandbox_credentials.FACEBOOK_ACCESS_TOKEN}
+    return sandbox_answer(
+        source, f"/v21.0/{node}/{edge}", {"fields": fields, "limit": "2", **params, **token}
+    )
+
+
+def _busiest(stream: str) -> str:
+    """The parent with the most comments, so the sandbox's answer has a next page."""
+    data = _sandbox_data()
+    parents = {
+        data.record(stream, p)["post_id" if stream.startswith("facebook") else "media_id"]
+        for p in data.all_positions(stream)
+    }
+    return max(parents, key=lambda parent: len(data.children(stream, parent)))
+
+
+@pytest.mark.parametrize("page", ["comments_comments_p1.json", "comments_comments_p2.json"])
+def test_facebook_comments_shape_matches_the_recording(page):
+    from cdp_platform.sources.facebook import COMMENT_FIELDS
+
+    recorded = json.loads((HERE / "facebook" / page).read_bytes())
+    post = _busiest("facebook/post_comments")
+    emulated = _graph_answer("facebook", post, "comments", COMMENT_FIELDS, filter="stream")
+    assert "next" in emulated["paging"]
+    if page.endswith("p2.json"):
+        emulated = _second_page("facebook", emulated)
+    assert drift(recorded, emulated, graph_keys(COMMENT_FIELDS)) == []
+
+
+def _second_page(source: str, first: Any) -> Any:
+    """The sandbox's answer to its own ``paging.next``, as the recorded page 2 answered page 1's."""
+    url = httpx.URL(first["paging"]["next"])
+    return sandbox_answer(source, url.path.removeprefix(f"/{source}"), dict(url.params))
+
+
+@pytest.mark.parametrize("page", ["users_medias_p1.json", "users_medias_p2.json"])
+def test_instagram_media_shape_matches_the_recording(page):
+    from cdp_platform.sources.instagram import MEDIA_FIELDS
+
+    recorded = json.loads((HERE / "instagram" / page).read_bytes())
+    emulated = _graph_answer("instagram", str(_sandbox_data().instagram_user_id), "media", MEDIA_FIELDS)
+    if page.endswith("p2.json"):
+        emulated = _second_page("instagram", emulated)
+    assert drift(recorded, emulated, graph_keys(MEDIA_FIELDS)) == []
+
+
+@pytest.mark.parametrize("page", ["medias_comments_p1.json", "medias_comments_p2.json"])
+def test_instagram_comments_shape_matches_the_recording(page):
+    from cdp_platform.sources.instagram import COMMENT_FIELDS
+
+    recorded = json.loads((HERE / "instagram" / page).read_bytes())
+    emulated = _graph_answer("instagram", _busiest("instagram/media_comments"), "comments", COMMENT_FIELDS)
+    if page.endswith("p2.json"):
+        emulated = _second_page("instagram", emulated)
+    assert drift(recorded, emulated, graph_keys(COMMENT_FIELDS)) == []
+
+
+@pytest.mark.parametrize("recorded", ["error.json", "base_error_data.json"])
+def test_graph_error_shape_matches_the_recording(recorded):
+    saved_error = json.loads((HERE / "facebook" / recorded).read_bytes())
+    emulated = sandbox_answer(
+        "facebook",
+        "/v21.0/no-such-node/comments",
+        {"access_token": sandbox_credentials.FACEBOOK_ACCESS_TOKEN},
+        status=400,
+    )
+    assert drift(saved_error, emulated) == []
+
+
+# ---- HubSpot and GA4: documented example bodies (no recordings) -------------------------------------
+
+
+def test_hubspot_search_shape_matches_the_documented_example():
+    documented = json.loads((HERE / "hubspot" / "search_contacts_example.json").read_bytes())
+    properties = list(documented["results"][0]["properties"])
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "0"}]}
+        ],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": properties,
+        "limit": 1,
+    }
+    answer = sandbox_answer(
+        "hubspot",
+        "/crm/v3/objects/contacts/search",
+        headers={"Authorization": f"Bearer {sandbox_credentials.HUBSPOT_PRIVATE_APP_TOKEN}"},
+        method="POST",
+        body=body,
+    )
+    assert drift(documented, answer) == []
+
+
+def test_ga4_run_report_shape_matches_the_documented_body():
+    documented = json.loads((HERE / "google_analytics" / "run_report_example.json").read_bytes())
+    data = _sandbox_data()
+    body = {
+        "dimensions": [{"name": "date"}, {"name": "sessionSourceMedium"}],
+        "metrics": [{"name": "sessions"}],
+        "dateRanges": [{"startDate": "2026-11-20", "endDate": "2026-11-20"}],
+        "limit": "5",
+        "returnPropertyQuota": True,
+    }
+
+    answer = sandbox_answer(
+        "google_analytics",
+        f"/v1beta/properties/{data.ga4_property_id}:runReport",
+        headers={"Authorization": f"Bearer {sandbox_credentials.GA4_ACCESS_TOKEN}"},
+        method="POST",
+        body=body,
+    )
+    assert drift(documented, answer) == []

@@ -12,6 +12,7 @@ from cdp_platform.identity import ProbabilisticConfig, Resolution, ResolutionCon
 from cdp_platform.identity.evidence import hash_shared_values
 from cdp_platform.identity.review import DecisionError, latest_decisions
 from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
+from cdp_platform.privacy.hashing import identifier_hash
 
 RULES_ONLY = ResolutionConfig(probabilistic=ProbabilisticConfig(enabled=False))
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -166,26 +167,34 @@ def test_rule_links_carry_their_rule_and_a_keyed_hash_never_the_value() -> None:
     assert hash_shared_values(evidence, b"j" * 32)["shared_value_hash"].to_list() != digests.to_list()
 
 
-def test_a_different_decision_stops_a_probabilistic_merge(small_candidates: SandboxCandidates) -> None:
-    robert = {
-        "first_name": "Robert",
-        "last_name": "Zyskowski",
-        "phone": "+1 602 555 0187",
-        "city": "Flagstaff",
-    }
+ROBERT = {"first_name": "Robert", "last_name": "Zyskowski", "phone": "+1 602 555 0187", "city": "Flagstaff"}
+
+
+@pytest.fixture(scope="module")
+def with_robert(small_candidates: SandboxCandidates) -> pl.DataFrame:
+    """The sandbox plus Robert's CRM contact, his work lead (the same mailbox) and a Facebook lead
+    of "Bob" in his city that only the model can link (at 0.9999 when measured)."""
     rows = [
-        {"record_id": "crm-robert", "source": "salesforce/contacts", "email": "rz@corp.example.net", **robert},
-        {"record_id": "fb-bob", "source": "facebook/leads", "email": "bobz@gmail.com", **{**robert, "first_name": "Bob"}},
+        {"record_id": "crm-robert", "source": "salesforce/contacts", "email": "rz@corp.example.net", **ROBERT},
+        {"record_id": "crm-robert-work", "source": "salesforce/leads", "email": "rz@corp.example.net"},
+        {"record_id": "fb-bob", "source": "facebook/leads", "email": "bobz@gmail.com", "first_name": "Bob",
+         "last_name": "Zyskowski", "city": "Flagstaff"},
     ]  # fmt: skip
-    records = pl.concat(
+    return pl.concat(
         [small_candidates.records, pl.DataFrame(rows, schema={c: pl.String for c in IDENTITY_COLUMNS})],
         how="diagonal_relaxed",
     )
-    resolution = resolve(records, decisions=pl.DataFrame([_decision("fb-bob", "crm-robert", "different")]))
+
+
+def test_a_different_decision_stops_a_probabilistic_merge(with_robert: pl.DataFrame) -> None:
+    # About Bob and Robert's other record: the client as a whole is kept apart from Bob.
+    apart = pl.DataFrame([_decision("fb-bob", "crm-robert-work", "different")])
+    resolution = resolve(with_robert, decisions=apart)
     clients = _clients(resolution)
-    assert clients["crm-robert"] != clients["fb-bob"]
+    assert clients["crm-robert"] == clients["crm-robert-work"] != clients["fb-bob"]
     refused = resolution.refused.filter(pl.col("reason") == "review:different")
     assert refused["rule"].to_list() == ["probabilistic"]
+    assert sorted(refused.select("record_id_a", "record_id_b").row(0)) == ["crm-robert", "fb-bob"]
     # Links the model did make carry their waterfall: per comparison, a level and its weight.
     scored = resolution.link_evidence.filter(pl.col("rule") == "probabilistic")
     assert scored.height > 0 and scored["match_probability"].min() >= 0.95
@@ -195,6 +204,55 @@ def test_a_different_decision_stops_a_probabilistic_merge(small_candidates: Sand
     ).all()
     # Every link has its comparisons (as many as the model has), nothing else.
     per_link = scored.group_by("record_id_a", "record_id_b").agg(pl.col("comparison").n_unique())
-    assert per_link["comparison"].n_unique() == 1 and per_link["comparison"][0] == len(
-        resolution.model.comparisons
+    assert per_link["comparison"].unique().to_list() == [len(resolution.model.comparisons)]
+
+
+def test_the_review_queue_holds_the_band_unless_a_reviewer_set_the_clients_apart(
+    with_robert: pl.DataFrame,
+) -> None:
+    # Kate beside Katherine, built like Bob beside Robert: another pair the model scores in the band.
+    kate = {"last_name": "Wojciechowski", "city": "Bozeman"}
+    rows = [
+        {"record_id": "crm-katherine", "source": "hubspot/contacts", "first_name": "Katherine",
+         "email": "kw@ranch.example.org", "phone": "+1 406 555 0142", **kate},
+        {"record_id": "fb-kate", "source": "facebook/leads", "first_name": "Kate", "email": "katew@gmail.com", **kate},
+    ]  # fmt: skip
+    records = pl.concat(
+        [with_robert, pl.DataFrame(rows, schema={c: pl.String for c in IDENTITY_COLUMNS})],
+        how="diagonal_relaxed",
     )
+    # An accept threshold above both pairs' scores (0.9999) puts them in the review band; a reviewer
+    # already set Bob apart from Robert's client (about his other record).
+    strict = ResolutionConfig(probabilistic=ProbabilisticConfig(threshold=0.999999, review_threshold=0.5))
+    apart = pl.DataFrame([_decision("fb-bob", "crm-robert-work", "different")])
+    resolution = resolve(records, strict, decisions=apart)
+
+    def rows_of(frame: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
+        return frame.filter(pl.col("record_id_a").is_in([a, b]) & pl.col("record_id_b").is_in([a, b]))
+
+    assert (
+        rows_of(resolution.evidence, "fb-bob", "crm-robert")["match_probability"]
+        .is_between(0.5, 0.999999)
+        .all()
+    )
+    assert rows_of(resolution.evidence, "fb-bob", "crm-robert").height == 1
+    assert rows_of(resolution.review, "fb-bob", "crm-robert").height == 0
+    kate_pair = rows_of(resolution.review, "fb-kate", "crm-katherine")
+    # One row per comparison of its waterfall.
+    assert kate_pair.height == kate_pair["comparison"].n_unique() == len(resolution.model.comparisons) > 1
+    assert resolution.review["match_probability"].is_between(0.5, 0.999999, closed="left").all()
+
+
+def test_a_shared_phone_hashes_as_the_privacy_layer_hashes_it() -> None:
+    records = pl.DataFrame(
+        {
+            "record_id": ["a", "b"],
+            "first_name": ["Ann", "Ann"],
+            "last_name": ["Lee", "Lee"],
+            "phone": ["(415) 555-0123", "+1 415 555 0123"],
+        }
+    )
+    evidence = hash_shared_values(resolve(records, RULES_ONLY).link_evidence, b"k" * 32)
+    assert evidence.select("rule", "shared_kind").row(0) == ("phone_name", "phone")
+    # The suppression list's and the pseudonymized marts' hash of the same number, however typed.
+    assert evidence["shared_value_hash"].item() == identifier_hash("phone", "(415) 555-0123", b"k" * 32)

@@ -46,6 +46,7 @@ class Scenario:
     merged_records: dict[str, list[str]]  # member record -> records of its side in the merged client
     missed: tuple[str, str]
     from_queue: bool
+    queue: pl.DataFrame  # identity.review_queue after the first run
     cli_codes: dict[str, int]
     cli_output: dict[str, dict]
     runs: list[dg.ExecuteInProcessResult]
@@ -159,7 +160,10 @@ def scenario(
     merged_id = merged[household[0]]
     queue = (
         duckdb.connect(str(warehouse), read_only=True)
-        .execute("select record_id_a, record_id_b from identity.review_queue order by match_probability desc")
+        .execute(
+            "select record_id_a, record_id_b, match_probability, evidence, len(waterfall) as steps "
+            "from identity.review_queue order by match_probability desc"
+        )
         .pl()
     )
     truth = truth_loader(load_settings(environ))()
@@ -225,6 +229,7 @@ def scenario(
         merged_records,
         missed,
         from_queue,
+        queue,
         codes,
         outputs,
         runs,
@@ -343,13 +348,33 @@ def test_link_evidence_explains_links_with_keyed_hashes_only(scenario: Scenario)
     text = (
         evidence.write_csv()
         + scenario.frame("select * from identity.review_queue").drop("waterfall").write_csv()
+        + scenario.queue.write_csv()
     )
     assert not [v for v in values if v in text]
+    # A probabilistic link is explained by its waterfall: every comparison, its level and weight.
+    scored = evidence.filter(pl.col("rule") == "probabilistic")
+    assert (
+        scored.height
+        and scored.select("comparison", "level", "bayes_factor", "match_weight")
+        .null_count()
+        .sum_horizontal()
+        .item()
+        == 0
+    )
+    assert scored.group_by("record_id_a", "record_id_b").agg(pl.len())["len"].min() >= 3
+    queue = scenario.queue  # as the reviewer found it (deciding may well empty it)
+    assert (
+        queue.height
+        and queue["steps"].min() >= 3
+        and queue["evidence"].str.starts_with("probabilistic 0.").all()
+    )
+    assert queue["match_probability"].is_between(0.5, 0.95, closed="left").all()
     reviewed = evidence.filter(pl.col("rule") == "review")
     assert sorted(reviewed.select("record_id_a", "record_id_b").row(0)) == sorted(scenario.missed)
     metadata = scenario.runs[-1].asset_materializations_for_node("identity_map")[0].metadata
     table = metadata["link_evidence_sample"].value
     assert table.startswith("| link | rule |") and table.count("\n") >= 3
+    assert "| probabilistic | 0." in table
     record_ids = set(scenario.clients())
     assert not [r for r in record_ids if r in table]
 
@@ -358,22 +383,23 @@ def test_erasure_keeps_unrelated_decisions_and_removes_the_erased_persons(scenar
     copy = scenario.warehouse.with_name("erasure.duckdb")
     shutil.copyfile(scenario.warehouse, copy)
     environ = {**scenario.environ, "CDP_WAREHOUSE_PATH": str(copy)}
-    clients = scenario.clients()
-    unrelated = sorted(set(clients.values()) - {clients[r] for r in (*scenario.household, *scenario.missed)})[
-        0
-    ]
+    # The person of the joined pair is erased; the household, unrelated to them, keeps its decision.
+    erased = scenario.clients()[scenario.missed[0]]
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environ.items():
             patch.setenv(name, value)
-        capture = _Capture()
-        assert capture.run(["erase", "--client-id", unrelated])[0] == 0
-        with duckdb.connect(str(copy), read_only=True) as connection:
-            assert connection.execute("select count(*) from identity.review_decisions").fetchone()[0] == 2
-        assert capture.run(["erase", "--client-id", clients[scenario.missed[0]]])[0] == 0
+        assert _Capture().run(["erase", "--client-id", erased])[0] == 0
     with duckdb.connect(str(copy), read_only=True) as connection:
-        left = connection.execute("select decision from identity.review_decisions").fetchall()
-    assert left == [("different",)]
+        left = connection.execute(
+            "select record_id_a, record_id_b, decision from identity.review_decisions"
+        ).fetchall()
+    assert [(sorted(row[:2]), row[2]) for row in left] == [(sorted(scenario.household), "different")]
 
 
 def test_report_seconds(scenario: Scenario) -> None:
-    print("identity review pipeline seconds:", scenario.seconds)
+    print(
+        "identity review pipeline seconds:",
+        scenario.seconds,
+        "missed pair from the queue:",
+        scenario.from_queue,
+    )

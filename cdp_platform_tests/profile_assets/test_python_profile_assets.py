@@ -55,6 +55,9 @@ def test_identity_map_resolves_and_keeps_client_ids(tmp_path, data):
     meta = first.asset_materializations_for_node("identity_map")[0].metadata
     assert meta["records"].value == candidates.records.height
     assert 0 < meta["clients"].value < candidates.records.height
+    assert meta["model_trained"].value is True and meta["model_reason"].value == ""
+    assert "name" in meta["model_comparisons"].value
+    assert _checks(first)["match_model_trained"].passed
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mapping = con.execute("select * from identity.identity_map").pl()
     assert mapping["record_id"].n_unique() == candidates.records.height
@@ -72,6 +75,32 @@ def test_identity_map_resolves_and_keeps_client_ids(tmp_path, data):
     assert joined.height == mapping.height
     assert (joined["client_id"] == joined["client_id_again"]).all()
     assert dict(changes)["new"] >= 1
+
+
+def test_identity_map_warns_when_the_model_cannot_train(tmp_path) -> None:
+    # Names and mailboxes of 20 people, each name once: identifiers still link, but no pairs of
+    # records share anything EM could learn from.
+    names = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(40)],
+            "source": ["crm/contacts"] * 40,
+            "first_name": [f"Name{chr(97 + i % 26)}" for i in range(40)],
+            "last_name": [f"Family{chr(97 + i % 7)}" for i in range(40)],
+            "email": [f"p{i % 20}@mail.net" for i in range(40)],
+        }
+    )
+    warehouse = tmp_path / "wh.duckdb"
+    _write(warehouse, "int_identity_candidates", names)
+    result = dg.materialize([identity_map], resources=_resources(warehouse))
+    meta = result.asset_materializations_for_node("identity_map")[0].metadata
+    assert meta["model_trained"].value is False
+    assert "too few pairs" in meta["model_reason"].value and "date of birth" in meta["model_reason"].value
+    check = _checks(result)["match_model_trained"]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description == meta["model_reason"].value
+    # The map is still written: the shared mailboxes linked their records.
+    assert meta["clients"].value == 20
 
 
 def _purchases(data: SandboxData, persons: int | None = None) -> pl.DataFrame:

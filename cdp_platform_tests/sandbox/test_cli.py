@@ -45,6 +45,19 @@ def test_serve_flags():
         parser().parse_args(["serve", "--faults", "hurricane"])
 
 
+def test_serve_and_truth_build_the_same_world_from_span_days():
+    """``--span-days`` reaches the SandboxConfig of both commands, so the truth matches what is served."""
+    from cdp_platform.sandbox.cli import _config
+
+    configs = [
+        _config(
+            parser().parse_args([*command, "--persons", "50", "--span-days", "14", "--today", "2026-11-26"])
+        )
+        for command in (["serve", "--faults", "tempest"], ["truth", "--out", "x"])
+    ]
+    assert configs[0] == configs[1] and configs[0].span_days == 14
+
+
 def test_truth_writes_the_ground_truth(tmp_path, capsys):
     assert main(["truth", "--out", str(tmp_path / "truth"), "--persons", "50", "--seed", "3"]) == 0
     written = {p.name for p in (tmp_path / "truth").iterdir()}

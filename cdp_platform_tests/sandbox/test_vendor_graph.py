@@ -259,3 +259,42 @@ async def test_appsecret_proof_is_checked_and_can_be_required(make_client, data)
     assert "appsecret_proof" in refused.json()["error"]["message"]
     assert wrong.status_code == 400 and wrong.json()["error"]["message"].startswith("Invalid appsecret_proof")
     assert right.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("missing", "path", "code"),
+    [
+        ("pages_read_engagement", "/facebook/v21.0/{page}/posts", 100),
+        ("leads_retrieval", "/facebook/v21.0/{form}/leads", 200),
+        ("instagram_basic", "/instagram/v21.0/{ig}/media", 10),
+    ],
+)
+async def test_a_token_without_a_permission_gets_graphs_permission_error(
+    make_client, data, missing, path, code
+):
+    everything = {"pages_read_engagement", "leads_retrieval", "instagram_basic", "instagram_manage_comments"}
+    url = path.format(
+        page=data.facebook_page_id, form=data.facebook_lead_form_ids[0], ig=data.instagram_user_id
+    )
+    credentials = SandboxCredentials(facebook_permissions=frozenset(everything - {missing}))
+    async with make_client(credentials=credentials) as client:
+        refused = await client.get(url, params={"access_token": creds.FACEBOOK_ACCESS_TOKEN})
+    async with make_client(
+        credentials=SandboxCredentials(facebook_permissions=frozenset(everything))
+    ) as client:
+        allowed = await client.get(url, params={"access_token": creds.FACEBOOK_ACCESS_TOKEN})
+    error = refused.json()["error"]
+    assert refused.status_code in (400, 403) and error["code"] == code and error["type"] == "OAuthException"
+    assert error["message"].startswith(f"(#{code})") and error["fbtrace_id"]
+    assert allowed.status_code == 200
+
+
+def test_a_field_without_a_value_is_left_out_as_graph_does():
+    from cdp_platform.sandbox.vendors.graph import _project
+
+    medium = {"id": "1", "caption": "", "media_type": "IMAGE", "like_count": 0}
+    assert _project(medium, ["id", "caption", "media_type", "like_count"]) == {
+        "id": "1",
+        "media_type": "IMAGE",
+        "like_count": 0,
+    }

@@ -173,3 +173,53 @@ async def test_fifteen_minute_window_headers_and_429(make_client, clock, data):
         assert other.status_code == 200, "each endpoint has its own window"
         clock.now = reset
         assert (await client.get(url, headers=TWITTER)).status_code == 200
+
+
+def test_a_plain_text_429_is_waited_out_by_the_platform_client():
+    """Older deployments answer 429 with text/plain "Rate limit exceeded"; the sandbox serves it
+    for half its throttles, and the platform's client still waits to the reset and retries."""
+    import asyncio
+    import time
+
+    import httpx
+    from starlette.responses import JSONResponse
+
+    from cdp_platform.http import CircuitBreaker, TwitterPacer, VendorClient
+    from cdp_platform.http.auth import BearerAuth
+    from cdp_platform.sandbox.vendors.twitter import plain_rate_limit
+    from cdp_platform_tests.http.conftest import FakeClock, SleepRecorder
+
+    clock = FakeClock(time.time())  # the retry policy reads reset times against the real clock
+    sleep = SleepRecorder(clock)
+    reset = int(clock.now) + 30
+    answers = []
+
+    async def app(scope, receive, send):
+        limited = not answers
+        answers.append(limited)
+        headers = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0" if limited else "449"}
+        headers["x-rate-limit-reset"] = str(reset if limited else reset + 900)
+        answer = (
+            plain_rate_limit(headers)
+            if limited
+            else JSONResponse({"meta": {"result_count": 0}}, headers=headers)
+        )
+        await answer(scope, receive, send)
+
+    async def run():
+        client = VendorClient(
+            "twitter",
+            "http://twitter.test",
+            BearerAuth("t"),
+            TwitterPacer(clock=clock, sleep=sleep),
+            transport=httpx.ASGITransport(app=app),
+            breaker=CircuitBreaker("twitter-plain-429"),
+            sleep=sleep,
+        )
+        async with client:
+            return await client.request("GET", "/2/users/1/mentions")
+
+    response = asyncio.run(run())
+    assert response.status_code == 200 and answers == [True, False]
+    # Waited about to the reported reset (30 s less the real seconds passed), not a blind backoff (< 1 s).
+    assert sum(sleep.calls) > 20

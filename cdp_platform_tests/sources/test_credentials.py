@@ -109,3 +109,53 @@ def test_the_run_fails_with_the_message_alone_and_is_not_retried(tmp_path, monke
     )
     assert "validation error" not in error.to_string()
     assert len([e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]) == 0
+
+
+def test_the_dagster_command_line_prints_the_message_and_nothing_else(tmp_path):
+    """The issue's repro: ``dagster asset materialize`` with the base URL set and no credential."""
+    from click.testing import CliRunner
+    from dagster._cli import cli
+
+    environ = {
+        "CDP_LAKE_ROOT": str(tmp_path / "lake"),
+        "CDP_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+        "CDP_SALESFORCE_BASE_URL": "https://login.salesforce.com",
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    arguments = [
+        "asset",
+        "materialize",
+        "--select",
+        "raw/salesforce/contacts",
+        "-m",
+        "cdp_platform.definitions",
+    ]
+    result = CliRunner().invoke(cli, [*arguments, "--partition", "2026-11-20"], env=environ)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "Error: CDP_SALESFORCE_CLIENT_ID is not set: set it to the connected app's consumer key "
+        "(see README, 'Connecting the vendors'); unset CDP_SALESFORCE_BASE_URL to use the sandbox instead."
+    )
+    assert "Traceback" not in result.output and "validation error" not in result.output
+
+
+def test_the_instagram_app_secret_is_optional_and_signs_calls_when_set(monkeypatch):
+    import httpx
+
+    from cdp_platform.http.auth import appsecret_proof
+    from cdp_platform.sources import vendor_resource
+
+    environ = {**_connected("instagram"), "CDP_INSTAGRAM_ACCESS_TOKEN": "ig-token"}
+    assert "app_secret" not in load_settings(environ).vendors["instagram"].credentials_present
+    environ["CDP_INSTAGRAM_APP_SECRET"] = "ig-app-secret"
+    settings = load_settings(environ)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    resource = vendor_resource(settings, settings.vendors["instagram"])
+    request = httpx.Request("GET", "https://graph.facebook.com/v21.0/123/media")
+    resource.model_copy(update={"access_token": "ig-token", "app_secret": "ig-app-secret"}).auth().apply(
+        request
+    )
+    assert request.url.params["appsecret_proof"] == appsecret_proof("ig-token", "ig-app-secret")
+    assert isinstance(resource.app_secret, dg.EnvVar) and resource.app_secret == "CDP_INSTAGRAM_APP_SECRET"

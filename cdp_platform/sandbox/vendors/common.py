@@ -158,7 +158,10 @@ def make_page(
     changes during paging); a repeated cursor makes it start where this page started. Both still make
     progress for a client that retries a repeated cursor, because the retry has a new attempt number.
     An empty last page gives the real last page a cursor anyway, which leads to a page with nothing.
+    A profile's ``page_max`` shortens the page whatever ``size`` the client asked for.
     """
+    if plan is not None and plan.page_max is not None:
+        size = min(size, plan.page_max)
     start = max(0, min(start, total))
     stop = min(total, start + size)
     next_start = stop if stop < total else None

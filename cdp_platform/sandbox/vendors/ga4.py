@@ -276,6 +276,10 @@ class GA4:
             {"Retry-After": "0"} if retry_after_zero else None,
         )
 
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """Never: the sandbox's token here is static, with no renewal a client could answer it with."""
+        return None
+
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return google_error(500, "INTERNAL", "Internal error encountered.")
 

@@ -43,6 +43,7 @@ from cdp_platform.sandbox.vendors.common import (
     vendor_base,
     with_query,
 )
+from cdp_platform.sandbox.vendors.names import decorated_name
 
 EXCHANGED_TOKEN_PREFIX = "EAAGsandboxExchanged"  # noqa: S105 - a prefix, not a secret
 MAX_LIMIT = 100
@@ -172,17 +173,7 @@ class Graph:
             return graph_error(400, "Invalid OAuth access token - Cannot parse access token", 190, trace)
         expires = issued / 1000 + self.state.credentials.facebook_exchanged_token_seconds
         if self.state.now >= expires:
-            moment = datetime.datetime.fromtimestamp(expires, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
-            now = datetime.datetime.fromtimestamp(self.state.now, tz=UTC).strftime(
-                "%A, %d-%b-%y %H:%M:%S UTC"
-            )
-            return graph_error(
-                400,
-                f"Error validating access token: Session has expired on {moment}. The current time is {now}.",
-                190,
-                trace,
-                subcode=463,
-            )
+            return self._expired_error(expires, trace)
         return None
 
     def _check_proof(self, request: Request, token: str, trace: str) -> Response | None:
@@ -204,6 +195,7 @@ class Graph:
                     error_type="GraphMethodException",
                 )
             return None
+        # Computed here, not with the platform's helper, so a wrong formula there cannot agree with itself.
         expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof, expected):
             return graph_error(
@@ -214,6 +206,17 @@ class Graph:
                 error_type="GraphMethodException",
             )
         return None
+
+    def _expired_error(self, expires: float, trace: str) -> Response:
+        moment = datetime.datetime.fromtimestamp(expires, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+        now = datetime.datetime.fromtimestamp(self.state.now, tz=UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+        return graph_error(
+            400,
+            f"Error validating access token: Session has expired on {moment}. The current time is {now}.",
+            190,
+            trace,
+            subcode=463,
+        )
 
     async def exchange_token(self, request: Request) -> Response:
         params = request.query_params
@@ -432,6 +435,12 @@ class Graph:
                 error_type="GraphMethodException",
                 subcode=33,
             )
+        if (
+            error := permission_error(
+                edge, self.state.credentials.facebook_permissions, _trace(request, plan, "perm")
+            )
+        ) is not None:
+            return error
         headers, error = self._usage(edge, plan, request)
         if error is not None:
             return error
@@ -467,6 +476,13 @@ class Graph:
                     400, "(#100) The after cursor is invalid or expired", 100, trace, headers=headers
                 )
             offset = decoded
+        elif params.get("before"):
+            decoded = decode_cursor(params["before"], query_hash)
+            if decoded is None:
+                return graph_error(
+                    400, "(#100) The before cursor is invalid or expired", 100, trace, headers=headers
+                )
+            offset = max(0, decoded - limit)
         positions = self._window(edge, start, end)
         replies: dict[int, int] = {}
         if edge.stream == "facebook/post_comments" and edge.parent is not None:
@@ -481,13 +497,14 @@ class Graph:
         parent_fields = _subfields(params.get("fields", ""), "parent")
         page = make_page(len(positions), offset, limit, plan)
 
+        seed = self.state.config.seed
+
         def record_at(i: int) -> dict:
             position = ordered_position(positions, i, newest_first)
-            record = _project(self.state.data.record(edge.stream, position), fields)
+            record = shown(seed, _project(self.state.data.record(edge.stream, position), fields))
             if "parent" in fields and position in replies:
-                record["parent"] = reply_parent(
-                    self.state.data, edge.stream, replies[position], parent_fields
-                )
+                parent = self.state.data.record(edge.stream, replies[position])
+                record["parent"] = shown(seed, _project(parent, parent_fields or PARENT_DEFAULT_FIELDS))
             return record
 
         records = await self.state.build_page(
@@ -511,14 +528,14 @@ class Graph:
                     ),
                 }
             }
-            if page.next_start is not None:
-                prefix = request.url.path[: request.url.path.index("/", 1)]
-                base = f"{vendor_base(request, prefix)}{request.url.path[len(prefix) :]}"
-                next_url = with_query(
-                    base,
-                    [(k, v) for k, v in params.multi_items() if k != "after"]
-                    + [("after", paging["cursors"]["after"])],
+            prefix = request.url.path[: request.url.path.index("/", 1)]
+            base = f"{vendor_base(request, prefix)}{request.url.path[len(prefix) :]}"
+            if page.start > 0:
+                paging["previous"] = cursor_link(
+                    base, params.multi_items(), "before", paging["cursors"]["before"]
                 )
+            if page.next_start is not None:
+                next_url = cursor_link(base, params.multi_items(), "after", paging["cursors"]["after"])
                 if plan is not None and plan.wants("self_link"):
                     next_url = str(request.url)
                     plan.applied.add("self_link")
@@ -534,6 +551,15 @@ class Graph:
             code, "A" + plan.token("throttle")[:26], {"Retry-After": "0"} if retry_after_zero else None
         )
 
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """Error 190 for an exchanged token (the client renews it with its app secret); the Page
+        token a client was configured with is long-lived here and never answered as expired."""
+        request = Request(scope)
+        token = self._token_of(request)
+        if token is None or self.state.signer.issued_ms("graph", EXCHANGED_TOKEN_PREFIX, token) is None:
+            return None
+        return self._expired_error(self.state.now, _trace(request, plan, "auth"))
+
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return graph_error(
             500,
@@ -544,12 +570,69 @@ class Graph:
         )
 
 
+# ---- permission errors -----------------------------------------------------------------------
+# What each stream needs, and what Graph answers a token without it. Code 100 with this message is
+# recorded (pyfacebook testdata/base/error_data.json); codes 10 and 200 and their messages follow
+# Meta's error reference ("Permission Denied" 10, "Permissions error" 200-299) (unverified wording).
+PERMISSIONS: dict[str, tuple[str, int, str]] = {
+    "facebook/leads": (
+        "leads_retrieval",
+        200,
+        "(#200) Requires leads_retrieval permission to manage the object",
+    ),
+    "facebook/page_posts": (
+        "pages_read_engagement",
+        100,
+        "(#100) Object does not exist, cannot be loaded due to missing permission or reviewable feature, or does not "
+        "support this operation. This endpoint requires the 'pages_read_engagement' permission or the 'Page Public "
+        "Content Access' feature or the 'Page Public Metadata Access' feature. Refer to "
+        "https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages, "
+        "https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS and "
+        "https://developers.facebook.com/docs/apps/review/feature#page-public-metadata-access for details.",
+    ),
+    "instagram/media": ("instagram_basic", 10, "(#10) Application does not have permission for this action"),
+    "instagram/media_comments": (
+        "instagram_manage_comments",
+        10,
+        "(#10) Application does not have permission for this action",
+    ),
+}
+PERMISSIONS["facebook/post_comments"] = PERMISSIONS["facebook/page_posts"]
+
+
+def permission_error(edge: Edge, granted: frozenset[str] | None, trace: str) -> Response | None:
+    """Graph's answer to a token lacking the permission ``edge`` needs; None when it has it."""
+    if granted is None or edge.stream not in PERMISSIONS:
+        return None
+    needed, code, message = PERMISSIONS[edge.stream]
+    if needed in granted:
+        return None
+    return graph_error(403 if code != 100 else 400, message, code, trace)
+
+
+def shown(seed: int, record: dict) -> dict:
+    """A record as Graph shows it: a commenter's name (``from.name``) as the person typed it,
+    decorated for some (``names``); the truth keeps the plain name."""
+    author = record.get("from")
+    if not isinstance(author, dict) or not isinstance(author.get("name"), str) or not author.get("id"):
+        return record
+    return {**record, "from": {**author, "name": decorated_name(seed, str(author["id"]), author["name"])}}
+
+
+def cursor_link(base: str, params, name: str, cursor: str) -> str:
+    """A ``paging.next`` (``after``) or ``paging.previous`` (``before``) link: the request's own
+    parameters with the one cursor. Graph sends ``previous`` on every page but the first
+    (pyfacebook's recorded pages, cdp_platform_tests/contracts/instagram/SOURCES.md)."""
+    kept = [(k, v) for k, v in params if k not in {"after", "before"}]
+    return with_query(base, [*kept, (name, cursor)])
+
+
 # ---- comment replies -----------------------------------------------------------------------------
 # Graph's comments edge answers top-level comments only (``filter=toplevel``, the default);
 # ``filter=stream`` adds the replies, each with ``parent`` naming the comment it answers. Replies
 # are one level deep: a reply to a reply is attached to the top-level comment. (Graph API reference,
-# "Object Comments" and "Comment"; in a recorded page of facebook-python-business-sdk users'
-# traffic, 4 of 10 comments were replies, issue 17.) The share below is of that order.
+# "Object Comments" and "Comment"; in pyfacebook's recorded comments page, 4 of 10 comments were
+# replies: cdp_platform_tests/contracts/facebook/SOURCES.md, issue 17.) The share below is of that order.
 REPLY_PERCENT = 30
 PARENT_DEFAULT_FIELDS = ("created_time", "from", "message", "id")
 
@@ -568,11 +651,6 @@ def comment_replies(data, stream: str, parent_id: str) -> dict[int, int]:
         else:
             top_level.append(position)
     return replies
-
-
-def reply_parent(data, stream: str, position: int, fields: Sequence[str] | None) -> dict:
-    """A reply's ``parent``: the comment's default fields, or those sub-selected (``parent{id}``)."""
-    return _project(data.record(stream, position), fields or PARENT_DEFAULT_FIELDS)
 
 
 def _subfields(raw: str, name: str) -> list[str] | None:
@@ -595,7 +673,10 @@ class _LazyTimes(Sequence):
 
 
 def _project(record: dict, fields: Sequence[str]) -> dict:
-    return {name: record[name] for name in fields if name in record}
+    """The asked fields that have a value: Graph leaves out a field it has no value for rather than
+    sending it empty (a caption asked for on a medium without one: pyfacebook's recorded media page,
+    cdp_platform_tests/contracts/instagram/SOURCES.md)."""
+    return {name: record[name] for name in fields if record.get(name) not in (None, "")}
 
 
 def _corrupt(record: dict, variant: str) -> dict | None:

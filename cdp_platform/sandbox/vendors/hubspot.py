@@ -537,7 +537,7 @@ class HubSpot:
         )
         payload: dict = {"total": len(positions), "results": records}
         if page.next_start is not None:
-            payload["paging"] = {"next": {"after": str(page.next_start)}}
+            payload["paging"] = search_paging(str(page.next_start))
         return json_response(payload, headers=headers)
 
     # ---- associations (v4 batch read) ---------------------------------------------------------
@@ -681,6 +681,23 @@ class HubSpot:
             headers["Retry-After"] = "0"
         return json_response(self._rate_limit_body(policy, correlation_id(plan, "throttled")), 429, headers)
 
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """401 EXPIRED_AUTHENTICATION for an OAuth access token; a private app token never expires."""
+        scheme, _, token = Request(scope).headers.get("authorization", "").partition(" ")
+        if (
+            scheme.lower() != "bearer"
+            or self.state.signer.issued_ms("hubspot", ACCESS_TOKEN_PREFIX, token.strip()) is None
+        ):
+            return None
+        return json_response(
+            hubspot_error(
+                "The OAuth token used to make this call expired 0 minute(s) ago.",
+                "EXPIRED_AUTHENTICATION",
+                correlation_id(plan, "auth"),
+            ),
+            401,
+        )
+
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return json_response(
             hubspot_error("internal error", "INTERNAL_ERROR", correlation_id(plan, "server_error")), 500
@@ -746,3 +763,10 @@ def _drift_association(result: dict) -> dict | None:
     if not targets:
         return None
     return {**result, "to": [{**target, "toObjectId": str(target["toObjectId"])} for target in targets]}
+
+
+def search_paging(after: str) -> dict:
+    """A search page's ``paging``: the cursor and a relative ``link``, as HubSpot documents the
+    search answer (``"next": {"after": "NTI1Cg%3D%3D", "link": "?after=NTI1Cg%3D%3D"}``; the link is
+    of no use for a POST, the cursor goes back in the body)."""
+    return {"next": {"after": after, "link": f"?after={after}"}}

@@ -123,15 +123,16 @@ class Salesforce:
         )
         return {"Sforce-Limit-Info": f"api-usage={usage.used}/{usage.limit}"}, usage.allowed
 
+    def _session_issued(self, request: Request) -> int | None:
+        """When the session the request carries was issued (ms), or None if it carries none of ours."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in {"bearer", "oauth"}:
+            return None
+        return self.state.signer.issued_ms("salesforce", TOKEN_PREFIX, token.strip())
+
     def _authorize(self, request: Request) -> tuple[dict[str, str], Response | None]:
         """Check the session, then spend one daily API request; return headers and any error."""
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        issued = (
-            self.state.signer.issued_ms("salesforce", TOKEN_PREFIX, token.strip())
-            if scheme.lower() in {"bearer", "oauth"}
-            else None
-        )
+        issued = self._session_issued(request)
         expired = issued is not None and (
             self.state.now * 1000 - issued > self.state.credentials.salesforce_session_seconds * 1000
         )
@@ -548,6 +549,14 @@ class Salesforce:
         return sf_error(
             503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable. Please retry.", headers
         )
+
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """401 INVALID_SESSION_ID for a live session, as when an admin revokes it or it times out
+        early; the client's refresh token gets it a new one."""
+        if self._session_issued(Request(scope)) is None:
+            return None
+        headers, _ = self._usage_header(charge=False)
+        return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid", headers)
 
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         headers, _ = self._usage_header(charge=False)

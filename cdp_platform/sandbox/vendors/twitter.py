@@ -35,6 +35,7 @@ from cdp_platform.sandbox.vendors.common import (
     parse_timestamp,
     plan_of,
 )
+from cdp_platform.sandbox.vendors.names import decorated_name
 
 STREAM = "twitter/mentions"
 TWEET_FIELDS = frozenset(
@@ -373,40 +374,22 @@ class Twitter:
         }
         if retry_after_zero:
             headers["Retry-After"] = "0"
+        if plan.pick("twitter/429_body", 2) == 0:
+            return plain_rate_limit(headers)
         return problem(429, "Too Many Requests", headers)
+
+    def expired(self, scope: Scope, plan: FaultPlan) -> Response | None:
+        """Never: the sandbox's token here is static, with no renewal a client could answer it with."""
+        return None
 
     def server_error(self, scope: Scope, plan: FaultPlan) -> Response:
         return problem(500, "Internal Server Error")
 
 
-# ---- display names --------------------------------------------------------------------------
-# A display name is what the person typed, not their name: in recorded v2 answers (tweepy's
-# cassettes, issue 17) and in Graph comments they carry emoji ("Emily Waligoske 🏕"), flags,
-# titles, pronouns, a company after a pipe, all-lowercase or all-caps. The ground truth keeps the
-# plain name; the API shows it decorated for about a third of the authors.
-DECORATED_SHARE = 0.35
-DECORATIONS = (
-    lambda name: f"{name} 🏕",
-    lambda name: f"{name} 🇺🇸",
-    lambda name: f"{name} ✨🌿",
-    lambda name: name.lower(),
-    lambda name: name.upper(),
-    lambda name: f"Dr. {name}",
-    lambda name: f"{name}, PhD",
-    lambda name: f"{name} (she/her)",
-    lambda name: f"{name} | Northwind Traders",
-    lambda name: f"{name} - Founder @ Contoso",
-)
-
-
-def decorated_name(seed: int, author_id: str, name: str) -> str:
-    """The display name an author shows: ``name`` as is, or with one of the decorations above."""
-    draw = int.from_bytes(
-        hashlib.blake2b(f"{seed}|display|{author_id}".encode(), digest_size=8).digest(), "big"
-    )
-    if draw / 2**64 >= DECORATED_SHARE:
-        return name
-    return DECORATIONS[draw % len(DECORATIONS)](name)
+def plain_rate_limit(headers: dict[str, str]) -> Response:
+    """The 429 of older API deployments: ``Rate limit exceeded`` as text/plain, not a problem JSON
+    (still answered by some v2 endpoints; issue 17). The x-rate-limit-* headers are the same."""
+    return Response("Rate limit exceeded\n", status_code=429, headers=headers, media_type="text/plain")
 
 
 def _corrupt(tweet: dict, variant: str) -> dict | None:

@@ -3,7 +3,6 @@ paginator, pacer and error classification."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from urllib.parse import parse_qsl
 
@@ -12,19 +11,11 @@ import polars as pl
 import pytest
 
 from cdp_platform.cleansed.normalize import timestamp
-from cdp_platform.http import (
-    CircuitBreaker,
-    InMemoryCheckpointStore,
-    SalesforceNextRecordsUrl,
-    SalesforceOAuth,
-    SalesforcePacer,
-    VendorClient,
-    VendorError,
-    extract,
-)
+from cdp_platform.http import SalesforceNextRecordsUrl, SalesforceOAuth, SalesforcePacer, VendorError
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.salesforce import STREAMS, query_request
-from cdp_platform_tests.contracts.recordings import HERE
+from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, served
+from cdp_platform_tests.contracts.recordings import saved as saved_answer
 
 SAVED = HERE / "salesforce"
 TOKEN = json.loads((SAVED / "auth_success_response.json").read_bytes())["access_token"]
@@ -33,11 +24,7 @@ USAGE = {"Sforce-Limit-Info": "api-usage=18/5000"}  # not in the saved answers: 
 
 
 def saved(name: str, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(
-        status,
-        content=(SAVED / name).read_bytes(),
-        headers={"content-type": "application/json", **(headers or {})},
-    )
+    return saved_answer(SAVED / name, status, headers)
 
 
 def _extract(answer, paginator=None):
@@ -45,33 +32,15 @@ def _extract(answer, paginator=None):
         "https://login.salesforce.com", "consumer-key", "consumer-secret", refresh_token="rt-1"
     )
     pacer = SalesforcePacer()
-    client = VendorClient(
-        "salesforce",
-        "https://login.salesforce.com",
-        auth,
-        pacer,
-        transport=httpx.MockTransport(answer),
-        breaker=CircuitBreaker("salesforce-contract"),
+    api = served("salesforce", "https://login.salesforce.com", auth, pacer, answer)
+    landed = land_pages(
+        api.client,
+        CONTACTS,
+        day_window("2026-11-20"),
+        query_request("SELECT Id, Name FROM Contact"),
+        paginator=paginator,
     )
-    pages = []
-
-    async def run():
-        async def on_page(page):
-            pages.append(page)
-
-        try:
-            return await extract(
-                client,
-                paginator or CONTACTS.paginator(),
-                query_request("SELECT Id, Name FROM Contact"),
-                checkpoint_store=InMemoryCheckpointStore(),
-                checkpoint_key="salesforce/contacts/2026-11-20",
-                on_page=on_page,
-            )
-        finally:
-            await client.aclose()
-
-    return asyncio.run(run()), pages, pacer
+    return landed.result, landed.pages, pacer
 
 
 def _router(seen: list[httpx.Request], query: httpx.Response | None = None):

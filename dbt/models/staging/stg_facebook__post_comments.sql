@@ -22,6 +22,9 @@ renamed as (
         record_id,
         comment_id,
         post_id,
+        -- The comment this one replies to (null for a top-level comment): the comments edge is read
+        -- with filter=stream, which returns replies too (API_FACTS, Graph comments).
+        parent_comment_id,
         text,
         facebook_id,
         first_name,
