@@ -230,3 +230,27 @@ class VendorUnavailable(HttpClientError):
         self.since = since_iso
         self.last_error = last_error
         super().__init__(f"{vendor} unavailable since {since_iso}: {last_error}")
+
+
+class PaginationLoop(HttpClientError):
+    """The vendor kept sending a cursor (or next link) already followed, even after the page was
+    asked for again: the rest of the window cannot be reached in this run.
+
+    Taking the loop as the end of the stream would land a partition with its tail silently missing,
+    so the stream fails instead. The pages before the looping one are already spooled and
+    checkpointed; the looping page itself is not, so the next run (the step's retry, or a new
+    materialization) asks for it again and pages on from there. ``cursor`` is the redacted state.
+    """
+
+    def __init__(self, stream: str, partition: str, page: int, cursor: str, retries: int) -> None:
+        self.stream = stream
+        self.partition = partition
+        self.page = page
+        self.cursor = cursor
+        self.retries = retries
+        where = " ".join(part for part in (stream, partition) if part) or "stream"
+        super().__init__(
+            f"{where}: pagination loop at page {page}: the vendor sent {cursor} again, a cursor already "
+            f"followed, also after {retries} retries of the page; the stream is not complete. The pages "
+            f"before it are checkpointed; the next run resumes at page {page}"
+        )

@@ -9,7 +9,11 @@ The other order (checkpoint first) would lose the page for good if the crash fel
 
 A checkpoint marked ``done`` means the pages are all appended; a later call returns at once with
 ``already_done`` so the caller can finalize from what it stored, and the caller clears the key
-once the partition is finalized. A checkpoint whose first-request fingerprint differs (another
+once the partition is finalized. A paginator that stops before the end (an unreadable page) leaves
+a checkpoint that is *not* done, pointing at that page, so the next call asks for it again; one
+that meets a pagination loop raises before handing the looping page on, so the checkpoint stays
+at it. (A done-but-incomplete checkpoint, as earlier versions saved for an unreadable page, is
+resumed too: returning it as done would fail every later run without fetching anything.) A checkpoint whose first-request fingerprint differs (another
 query under the same key) is ignored with a warning: a cursor is only valid for its own query.
 """
 
@@ -67,7 +71,7 @@ async def extract(
     if checkpoint is not None and checkpoint.request_fingerprint != request_fp:
         warnings.append(f"checkpoint {checkpoint_key} belongs to another request; starting over")
         checkpoint = None
-    if checkpoint is not None and checkpoint.done:
+    if checkpoint is not None and checkpoint.done and checkpoint.complete:
         return ExtractResult(
             records=0,
             pages=0,
@@ -108,7 +112,7 @@ async def extract(
                 records_so_far_count=total_records,
                 pages=total_pages,
                 updated_at=datetime.now(UTC).isoformat(),
-                done=page.done,
+                done=page.done and page.complete,
                 complete=page.complete,
                 request_fingerprint=request_fp,
             ).to_dict(),

@@ -4,9 +4,13 @@ A paginator turns a first request into pages. It knows two pure things about its
 build the request for a saved state (``request_for``) and how to read the next state from a
 response body (``next_state``). The shared loop in ``Paginator.pages`` does the rest: records at
 ``record_path``, dead letters for unparsable bodies and id-less records, and the guards every real
-API needs: a cursor or URL seen before (or a link to the page itself) stops the loop with a
-warning, and so does an empty page that still carries a cursor. A paginator can start from a saved
-state, which is how an extraction resumes after a crash.
+API needs. A cursor or URL seen before (or a link to the page itself) is first taken for a glitch
+and the page asked for again; a loop that persists raises :class:`PaginationLoop` *before* the
+looping page is handed on, so the caller's checkpoint stays at that page and the next run resumes
+there: a loop is never the end of a stream, because the records behind it would be silently lost.
+An empty page that still carries a cursor is an end (vendors do keep a cursor on the last page, see
+API_FACTS.md), with a warning. A paginator can start from a saved state, which is how an extraction
+resumes after a crash.
 
 States are small JSON dicts: ``{"next_url": ...}``, ``{"after": ...}``, ``{"offset": ...}``,
 ``{"next_token": ...}``. They never hold a credential (Graph ``next`` links are stripped of
@@ -24,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from .dead_letters import DeadLetter, make_dead_letter
+from .errors import PaginationLoop
 from .redaction import SECRET_PARAMS, describe_request, library_logger, redact_text, strip_secret_params
 
 if TYPE_CHECKING:
@@ -48,7 +53,7 @@ class Page:
     """One page of an extraction.
 
     ``state`` is where to continue after this page. ``done`` says no page follows in this run;
-    ``complete`` says the end was reached (possibly through a loop or empty-page guard, see
+    ``complete`` says the end was reached (possibly through the empty-page guard, see
     ``warnings``) rather than the run stopping on an unreadable page, in which case ``state`` is the
     state of that page, so a later run fetches it again.
     """
@@ -153,7 +158,7 @@ class Paginator:
             following = self.next_state(request, body)
             # A cursor seen before is often a glitch of one answer (the vendor repeats a cursor or
             # links a page to itself once): asking for the same page again usually gets the right
-            # cursor. Only a loop that persists across retries ends the extraction.
+            # cursor. A loop that persists across retries fails the extraction (below).
             retries = 0
             while (
                 following is not None and self.fingerprint(following) in seen and retries < self.loop_retries
@@ -165,18 +170,19 @@ class Paginator:
                 body, response = again, again_response
                 following = self.next_state(request, body)
             raw_records, warnings = self.records_of(body)
+            empty_end = not raw_records and self.stop_on_empty_page
+            if following is not None and self.fingerprint(following) in seen and not empty_end:
+                # Not yielded: the caller's checkpoint still points at this page, so the next run
+                # fetches it again (with its records) rather than starting after it.
+                cursor = redact_text(self.fingerprint(following), client.secrets())
+                logger.error("%s %s page %d: pagination loop on %s", stream, partition, number, cursor)
+                raise PaginationLoop(stream, partition, number, cursor, retries)
             warnings += self.page_warnings(body)
             records, dead_letters = self._split_records(raw_records, response, stream, partition, client)
             done = following is None
             if following is not None:
                 fp = self.fingerprint(following)
-                if fp in seen:
-                    warnings.append(
-                        f"page {number}: pagination loop, {redact_text(fp, client.secrets())} was seen "
-                        f"before (also after {retries} retries of the page); stopping"
-                    )
-                    following, done = None, True
-                elif not raw_records and self.stop_on_empty_page:
+                if empty_end:  # whether or not its cursor was seen before: nothing follows it
                     warnings.append(f"page {number}: empty page still carries a cursor; stopping")
                     following, done = None, True
                 else:

@@ -137,7 +137,9 @@ PROFILES: dict[str, FaultProfile] = {
             "empty_last_page": 0.30,
         },
         # Any third answer to one request is clean: the client asks a looping page again twice
-        # before it takes the loop as real (and stops the stream with a warning).
+        # before it takes the loop as real and fails the stream (PaginationLoop), to be resumed by
+        # the step's retry seconds later; longer loops are tested on their own
+        # (cdp_platform_tests/sources/test_pagination_loop.py), not made to slow every storm.
         burst_max=2,
         max_consecutive_faults=2,
         page_max=5,

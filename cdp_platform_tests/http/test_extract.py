@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from cdp_platform.http import (
@@ -20,6 +20,7 @@ from cdp_platform.http import (
     InMemoryCheckpointStore,
     LocalFolderCheckpointStore,
     Pacer,
+    PaginationLoop,
     RequestSpec,
     VendorClient,
     extract,
@@ -130,6 +131,79 @@ def test_a_done_checkpoint_returns_at_once_and_a_foreign_one_is_ignored():
     fresh = run_extract(app, store, lambda page: None, key="other")
     assert not fresh.resumed and afters == [None, "1"]
     assert "belongs to another request" in fresh.warnings[0]
+
+
+def test_a_pagination_loop_fails_the_run_and_the_next_run_completes_the_window_exactly():
+    """The vendor answers page 3 with its own cursor three times in a row, one more than the client
+    retries a looping page: the run must fail naming the loop, not end the stream there (which lost
+    the records of pages 3 and 4 without a word), and the next run resumes at page 3."""
+    app, afters = paged_app(n_pages=4)
+    looped = {"n": 0}
+
+    async def vendor(scope, receive, send):
+        if b"after=2" in scope.get("query_string", b"") and looped["n"] < 3:
+            looped["n"] += 1
+            afters.append("2")
+            body = {"results": [{"id": "2-0"}, {"id": "2-1"}], "paging": {"next": {"after": "2"}}}
+            await JSONResponse(body)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    truth = [f"{page}-{i}" for page in range(4) for i in range(2)]
+    store = InMemoryCheckpointStore()
+    spool: dict[int, list[str]] = {}  # as PageSpool: one entry per page number, a re-fetch overwrites
+
+    def keep(page):
+        spool[page.number] = [r["id"] for r in page.records]
+
+    with pytest.raises(PaginationLoop) as raised:
+        run_extract(vendor, store, keep)
+    loop = raised.value
+    assert (loop.stream, loop.partition, loop.page, loop.retries) == ("contacts", "2026-11-25", 3, 2)
+    assert "pagination loop at page 3" in str(loop) and "resumes at page 3" in str(loop)
+    assert '"2"' in loop.cursor
+    saved = Checkpoint.from_dict(store.load("hubspot/contacts/2026-11-25"))
+    assert not saved.done and saved.next_state == {"after": "2"} and saved.pages == 2
+    assert sorted(spool) == [1, 2]  # the pages before the loop are kept, the looping one is not
+
+    afters.clear()
+    result = run_extract(vendor, store, keep)
+    assert result.resumed and result.complete and afters == ["2", "3"]
+    landed = [record_id for number in sorted(spool) for record_id in spool[number]]
+    assert landed == truth  # every record once: nothing lost, nothing doubled
+
+
+def test_a_run_stopped_on_an_unreadable_page_is_resumed_there_by_the_next_run():
+    """The page after ``after=2`` answers HTML twice (the client reads each page at most twice): the
+    run stops incomplete with a dead letter. The next run must ask for that page again, not take the
+    stopped run's checkpoint for a finished one (which failed every later run, fetching nothing)."""
+    app, afters = paged_app(n_pages=4)
+    bad = {"n": 0}
+
+    async def vendor(scope, receive, send):
+        if b"after=2" in scope.get("query_string", b"") and bad["n"] < 2:
+            bad["n"] += 1
+            await PlainTextResponse("<html>gateway hiccup</html>")(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    store = InMemoryCheckpointStore()
+    landed: list[str] = []
+    stopped = run_extract(vendor, store, lambda page: landed.extend(r["id"] for r in page.records))
+    assert not stopped.complete and len(stopped.dead_letters) == 1
+    saved = Checkpoint.from_dict(store.load("hubspot/contacts/2026-11-25"))
+    assert not saved.done and saved.next_state == {"after": "2"}
+
+    afters.clear()
+    result = run_extract(vendor, store, lambda page: landed.extend(r["id"] for r in page.records))
+    assert result.resumed and result.complete and not result.already_done and afters == ["2", "3"]
+    assert landed == [f"{page}-{i}" for page in range(4) for i in range(2)]
+
+    # A checkpoint saved done but incomplete (by the code before this fix) is resumed as well.
+    store.save("old", {**saved.to_dict(), "done": True})
+    afters.clear()
+    again = run_extract(vendor, store, lambda page: None, key="old")
+    assert again.resumed and again.complete and afters == ["2", "3"]
 
 
 def test_async_on_page_is_awaited():

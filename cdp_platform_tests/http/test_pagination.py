@@ -19,6 +19,7 @@ from cdp_platform.http import (
     HubSpotAfterCursor,
     OffsetRowCount,
     Pacer,
+    PaginationLoop,
     RequestSpec,
     SalesforceNextRecordsUrl,
     TwitterNextToken,
@@ -50,6 +51,22 @@ def collect(app: Starlette, paginator: Paginator, first: RequestSpec, state=None
             ]
 
     return asyncio.run(run())
+
+
+def collect_until_loop(
+    app: Starlette, paginator: Paginator, first: RequestSpec, **kw
+) -> tuple[list[Page], PaginationLoop]:
+    """The pages handed on before the paginator gave up on a loop, and the error it raised."""
+    pages: list[Page] = []
+
+    async def run():
+        async with client_for(app, **kw) as client:
+            async for page in paginator.pages(client, first, stream="s", partition="p"):
+                pages.append(page)
+
+    with pytest.raises(PaginationLoop) as raised:
+        asyncio.run(run())
+    return pages, raised.value
 
 
 def ids(pages: list[Page]) -> list[str]:
@@ -116,7 +133,7 @@ def test_salesforce_follows_next_records_url_until_done_and_resumes():
     assert ids(resumed) == ["3", "4", "5"]
 
 
-def test_salesforce_loop_back_to_a_seen_url_stops_with_a_warning():
+def test_salesforce_loop_back_to_a_seen_url_fails_before_the_looping_page():
     pages = {
         "first": {
             "done": False,
@@ -127,11 +144,16 @@ def test_salesforce_loop_back_to_a_seen_url_stops_with_a_warning():
         "B": {"done": False, "nextRecordsUrl": "/services/data/v62.0/query/A", "records": sf_records("3")},
     }
     app, seen = salesforce_app(pages)
-    result = collect(app, SalesforceNextRecordsUrl(), RequestSpec("GET", "/services/data/v62.0/query"))
-    # The looping page is asked for twice more before the loop is believed.
-    assert ids(result) == ["1", "2", "3"] and len(seen) == 5
-    assert result[-1].done and result[-1].state is None
-    assert any("pagination loop" in w for w in result[-1].warnings)
+    result, loop = collect_until_loop(
+        app, SalesforceNextRecordsUrl(), RequestSpec("GET", "/services/data/v62.0/query")
+    )
+    # The looping page is asked for twice more before the loop is believed; then it is not handed
+    # on (its state stays the last one saved), and nothing says the stream ended.
+    assert ids(result) == ["1", "2"] and len(seen) == 5
+    assert not any(page.done for page in result)
+    assert result[-1].state == {"next_url": "/services/data/v62.0/query/B"}
+    assert (loop.stream, loop.partition, loop.page, loop.retries) == ("s", "p", 3, 2)
+    assert "query/A" in loop.cursor and "the next run resumes at page 3" in str(loop)
 
 
 # HubSpot --------------------------------------------------------------------------------------
@@ -180,11 +202,13 @@ def test_hubspot_search_post_puts_after_in_the_body_and_resumes_from_state():
     assert requests[0] == {"limit": 1, "filterGroups": [], "after": "c2"}
 
 
-def test_hubspot_repeated_cursor_stops_with_a_warning():
+def test_hubspot_repeated_cursor_fails_the_stream_rather_than_ending_it():
     app, requests = hubspot_app({None: (["1"], "same"), "same": (["2"], "same")})
-    result = collect(app, HubSpotAfterCursor(), RequestSpec("GET", "/crm/v3/objects/contacts"))
-    assert ids(result) == ["1", "2"] and len(requests) == 4
-    assert "pagination loop" in result[-1].warnings[0]
+    result, loop = collect_until_loop(
+        app, HubSpotAfterCursor(), RequestSpec("GET", "/crm/v3/objects/contacts")
+    )
+    assert ids(result) == ["1"] and len(requests) == 4
+    assert loop.page == 2 and '"same"' in loop.cursor and "pagination loop" in str(loop)
 
 
 def test_a_cursor_repeated_once_is_asked_again_and_paging_goes_on():
@@ -340,9 +364,12 @@ def test_graph_follows_full_next_urls_without_storing_the_token():
 def test_graph_link_back_to_the_first_page_is_a_loop():
     base = "http://graph.test/v21.0"
     app, seen = graph_app({"p1": f"{base}/123/posts?limit=2&access_token=t0k3n_value"})
-    result = collect(app, GraphNextLink(), RequestSpec("GET", "/123/posts", params={"limit": 2}), base=base)
-    assert len(seen) == 3 and result[-1].done
-    assert "pagination loop" in result[-1].warnings[0]
+    result, loop = collect_until_loop(
+        app, GraphNextLink(), RequestSpec("GET", "/123/posts", params={"limit": 2}), base=base
+    )
+    assert len(seen) == 3 and result == [] and loop.page == 1
+    # The redacted link: the token in the vendor's next link is in neither the cursor nor the text.
+    assert "t0k3n_value" not in str(loop) and "/123/posts" in loop.cursor
 
 
 # Twitter --------------------------------------------------------------------------------------
