@@ -73,6 +73,47 @@ class Page:
     which restart in each one, stay unique together with it."""
 
 
+LOOP_RETRIES = 2
+"""How often a page that sent back a cursor already followed is asked for again before the loop is
+taken as real (a single repeated answer is usually a glitch)."""
+
+
+class LoopGuard:
+    """The cursors one extraction has followed, and the one rule for a cursor that comes back.
+
+    A cursor seen before is first a reason to ask for the same page again (up to ``retries``
+    times); one that keeps coming back is a loop, which is never the end of a stream (what lies
+    behind it would be silently missing), so the caller raises :meth:`loop` *before* handing the
+    looping page on: its checkpoint stays at that page and the next run asks for it again. Used by
+    :meth:`Paginator.pages` and by readers that page outside it (HubSpot association reads), so a
+    loop means the same thing everywhere. Fingerprints are the caller's (any stable string).
+    """
+
+    def __init__(self, retries: int = LOOP_RETRIES) -> None:
+        self.retries = retries
+        self._seen: set[str] = set()
+
+    def follow(self, fingerprint: str) -> None:
+        """Remember a cursor as followed (or the state a run starts from)."""
+        self._seen.add(fingerprint)
+
+    def repeats(self, fingerprint: str | None) -> bool:
+        """Whether following this cursor would go back to a page already asked for."""
+        return fingerprint is not None and fingerprint in self._seen
+
+    def may_retry(self, retries: int) -> bool:
+        """Whether a page that repeated a cursor after ``retries`` re-asks may be asked for again."""
+        return retries < self.retries
+
+    def loop(
+        self, client: VendorClient, fingerprint: str, *, stream: str, partition: str, page: int, retries: int
+    ) -> PaginationLoop:
+        """The error for a loop that outlasted the retries (logged; the cursor redacted)."""
+        cursor = redact_text(fingerprint, client.secrets())
+        logger.error("%s %s page %d: pagination loop on %s", stream, partition, page, cursor)
+        return PaginationLoop(stream, partition, page, cursor, retries)
+
+
 class Paginator:
     """Shared loop; subclasses implement ``request_for`` and ``next_state``."""
 
@@ -85,7 +126,7 @@ class Paginator:
         id_field: str | None = "id",
         stop_on_empty_page: bool = True,
         retry_unparsable: int = 1,
-        loop_retries: int = 2,
+        loop_retries: int = LOOP_RETRIES,
     ) -> None:
         self.record_path = record_path
         self.id_field = id_field
@@ -135,12 +176,12 @@ class Paginator:
         partition: str = "",
         start_number: int = 1,
     ) -> AsyncIterator[Page]:
-        seen: set[str] = set()
+        guard = LoopGuard(self.loop_retries)
         first_fp = self.first_fingerprint(client, first)
         if first_fp is not None:
-            seen.add(first_fp)
+            guard.follow(first_fp)
         if state is not None:
-            seen.add(self.fingerprint(state))
+            guard.follow(self.fingerprint(state))
         number = start_number
         while True:
             request = self.request_for(first, state)
@@ -161,7 +202,9 @@ class Paginator:
             # cursor. A loop that persists across retries fails the extraction (below).
             retries = 0
             while (
-                following is not None and self.fingerprint(following) in seen and retries < self.loop_retries
+                following is not None
+                and guard.repeats(self.fingerprint(following))
+                and guard.may_retry(retries)
             ):
                 retries += 1
                 again, again_response, again_dead = await self._fetch_json(client, request, stream, partition)
@@ -171,12 +214,11 @@ class Paginator:
                 following = self.next_state(request, body)
             raw_records, warnings = self.records_of(body)
             empty_end = not raw_records and self.stop_on_empty_page
-            if following is not None and self.fingerprint(following) in seen and not empty_end:
+            if following is not None and guard.repeats(self.fingerprint(following)) and not empty_end:
                 # Not yielded: the caller's checkpoint still points at this page, so the next run
                 # fetches it again (with its records) rather than starting after it.
-                cursor = redact_text(self.fingerprint(following), client.secrets())
-                logger.error("%s %s page %d: pagination loop on %s", stream, partition, number, cursor)
-                raise PaginationLoop(stream, partition, number, cursor, retries)
+                fp = self.fingerprint(following)
+                raise guard.loop(client, fp, stream=stream, partition=partition, page=number, retries=retries)
             warnings += self.page_warnings(body)
             records, dead_letters = self._split_records(raw_records, response, stream, partition, client)
             done = following is None
@@ -186,7 +228,7 @@ class Paginator:
                     warnings.append(f"page {number}: empty page still carries a cursor; stopping")
                     following, done = None, True
                 else:
-                    seen.add(fp)
+                    guard.follow(fp)
             for warning in warnings:
                 logger.warning("%s %s %s", stream, partition, warning)
             described = describe_request(response.request, client.secrets())

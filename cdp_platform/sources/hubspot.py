@@ -24,10 +24,16 @@ without any are reported under ``errors`` as ``crm.associations.NO_ASSOCIATIONS_
 207 (or simply left out), which both mean "none". Any other error leaves that record's list as
 ``null`` (unknown, not empty) with a dead letter, so a missed link is never silent. A record with
 more associations than one answer holds gets a per-input ``paging.next.after``, followed until done.
+A record's ``after`` that comes back (its cursor already followed) is treated like any paginator's
+(:class:`cdp_platform.http.pagination.LoopGuard`): that record's page is asked for again, and a loop
+that persists fails the stream with ``PaginationLoop`` before the search page is handed on, so the
+next run fetches the search page and all its associations again. Stopping there instead would land
+the record with some of its links silently missing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +53,7 @@ from cdp_platform.http import (
     extract_search,
 )
 from cdp_platform.http.dead_letters import make_dead_letter
-from cdp_platform.http.pagination import Page, get_path
+from cdp_platform.http.pagination import LoopGuard, Page, get_path
 from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext
 from cdp_platform.sources.vendor import VendorResource
 
@@ -144,11 +150,11 @@ def parse_associations(body: Any, asked: Sequence[str]) -> AssociationBatch:
 
 @dataclass
 class AssociationRead:
-    """Every asked record's associated ids (None where unread), and what went wrong on the way."""
+    """Every asked record's associated ids (None where unread), and the dead letters of the reads
+    that failed."""
 
     links: Links
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 async def read_associations(
@@ -159,18 +165,25 @@ async def read_associations(
     *,
     stream: str = "",
     partition: str = "",
+    page: int = 0,
 ) -> AssociationRead:
     """The ``to_type`` associations of records ``ids``: batches of up to 1,000, then the records
-    whose answer had more (by their ``after`` cursor) until none has."""
+    whose answer had more (by their ``after`` cursor) until none has.
+
+    Raises ``PaginationLoop`` (naming ``page``, the search page the records came from) when a
+    record's answer keeps sending back an ``after`` already followed, also after re-asks.
+    """
     read = AssociationRead({record_id: [] for record_id in ids})
     links = read.links
     pending: list[dict[str, str]] = [{"id": record_id} for record_id in links]
-    seen: set[tuple[str, str]] = set()
+    guard = LoopGuard()
+    re_asked: dict[str, int] = {}  # record id -> re-asks of its current page, reset once it moves on
     while pending:
         following: list[dict[str, str]] = []
         for start in range(0, len(pending), ASSOCIATION_BATCH_LIMIT):
             chunk = pending[start : start + ASSOCIATION_BATCH_LIMIT]
             asked = [item["id"] for item in chunk]
+            inputs = {item["id"]: item for item in chunk}
             response = await client.send(association_request(from_type, to_type, chunk))
 
             def unread(error: str, body: Any, response: httpx.Response = response) -> DeadLetter:
@@ -201,12 +214,26 @@ async def read_associations(
             for from_id, after in batch.more.items():
                 if links.get(from_id) is None:
                     continue
-                if (from_id, after) in seen:
-                    read.warnings.append(
-                        f"associations of {from_type} {from_id} to {to_type}: cursor repeated; stopping"
-                    )
+                fingerprint = json.dumps(
+                    {"associations": f"{from_type}/{to_type}", "id": from_id, "after": after}, sort_keys=True
+                )
+                if guard.repeats(fingerprint):
+                    retries = re_asked.get(from_id, 0)
+                    if not guard.may_retry(retries):
+                        raise guard.loop(
+                            client,
+                            fingerprint,
+                            stream=stream,
+                            partition=partition,
+                            page=page,
+                            retries=retries,
+                        )
+                    # Re-asking merges nothing twice: targets already known are skipped above.
+                    re_asked[from_id] = retries + 1
+                    following.append(inputs.get(from_id, {"id": from_id}))
                     continue
-                seen.add((from_id, after))
+                re_asked.pop(from_id, None)
+                guard.follow(fingerprint)
                 following.append({"id": from_id, "after": after})
         pending = following
     return read
@@ -232,13 +259,14 @@ def with_associations(
         by_target: dict[str, Links] = {}
         for target in targets:
             read = (
-                await read_associations(client, object_type, target, ids, stream=stream, partition=partition)
+                await read_associations(
+                    client, object_type, target, ids, stream=stream, partition=partition, page=page.number
+                )
                 if ids
                 else AssociationRead({})
             )
             by_target[target] = read.links
             page.dead_letters.extend(read.dead_letters)
-            page.warnings.extend(read.warnings)
         page.body = AssociatedPage(
             page.body, {record_id: {t: by_target[t].get(record_id) for t in targets} for record_id in ids}
         )

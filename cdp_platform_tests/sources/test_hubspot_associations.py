@@ -17,7 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cdp_platform.http import BearerAuth, CircuitBreaker, Pacer, VendorClient
+from cdp_platform.http import (
+    BearerAuth,
+    CircuitBreaker,
+    ExtractResult,
+    InMemoryCheckpointStore,
+    Pacer,
+    PaginationLoop,
+    VendorClient,
+    extract_search,
+)
+from cdp_platform.http.pagination import Page
 from cdp_platform.sandbox.app import create_app, sandbox_stats
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.credentials import HUBSPOT_PRIVATE_APP_TOKEN
@@ -30,6 +40,7 @@ from cdp_platform.sources.hubspot import (
     associations_context,
     parse_associations,
     read_associations,
+    with_associations,
 )
 from cdp_platform_tests.sources.support import SANDBOX_TODAY, dead_letters, ingest, landed, truth_records
 
@@ -162,7 +173,7 @@ def test_associations_read_through_faults_are_exactly_the_sandboxs():
             d["id"]: [t["id"] for t in d["associations"].get(target, {}).get("results", [])] for d in page
         }
         assert read.links == want
-        assert not read.dead_letters and not read.warnings
+        assert not read.dead_letters
     injected = sandbox_stats(app)["faults"]["hubspot"]
     assert {"malformed_record", "schema_drift", "rate_limited", "cut_connection"} <= set(injected), injected
 
@@ -181,12 +192,18 @@ def test_a_row_keeps_its_record_and_carries_its_links_beside_it():
 
 
 def scripted_vendor(
-    targets: dict[str, list[int]], *, per_answer: int, failing: frozenset[str] = frozenset()
+    targets: dict[str, list[int]],
+    *,
+    per_answer: int,
+    failing: frozenset[str] = frozenset(),
+    loops: dict[str, int] | None = None,
 ) -> tuple[Starlette, list[dict]]:
     """deals -> contacts batch reads over ``targets``: at most ``per_answer`` targets per input and
     answer (then a per-input ``after``), NO_ASSOCIATIONS_FOUND for inputs without any, and a
-    scope error for ``failing`` inputs."""
+    scope error for ``failing`` inputs. ``loops`` maps an input to how many of its continued
+    answers (those asked with an ``after``) send back the ``after`` they were asked with."""
     bodies: list[dict] = []
+    loops = loops if loops is not None else {}
 
     async def batch_read(request: Request) -> Response:
         body = await request.json()
@@ -214,6 +231,9 @@ def scripted_vendor(
             }  # fmt: skip
             if offset + per_answer < len(linked):
                 result["paging"] = {"next": {"after": str(offset + per_answer), "link": None}}
+            if "after" in item and loops.get(record_id, 0) > 0:
+                loops[record_id] -= 1
+                result["paging"] = {"next": {"after": item["after"], "link": None}}
             results.append(result)
         answer = {"status": "COMPLETE", "results": results}
         if errors:
@@ -255,7 +275,7 @@ def test_reads_in_batches_of_1000_and_follows_each_inputs_paging():
     assert read.links[ids[1]] == ["1", "2", "3", "4", "5"]
     assert read.links[ids[0]] == [] and read.links[ids[2]] == ["10000000002"]
     assert all(read.links[r] == [str(t) for t in targets.get(r, [])] for r in ids)
-    assert not read.dead_letters and not read.warnings
+    assert not read.dead_letters
 
 
 def test_an_unexpected_error_leaves_links_unknown_and_a_dead_letter():
@@ -283,3 +303,100 @@ def test_parse_reads_ids_of_either_type_and_treats_absent_inputs_as_none():
     # An error naming no input concerns every asked input it did not answer.
     assert set(batch.failed) == {"30000000002"}
     assert parse_associations({"status": "COMPLETE", "results": []}, ["1"]).linked == {}
+
+
+def test_a_repeated_cursor_is_asked_again_and_the_links_are_read_exactly():
+    """A vendor repeating a record's ``after`` once or twice (a glitch of an answer): the reader asks
+    for that record's page again and gets every link, rather than stopping with some missing."""
+    ids = ["30000000001", "30000000002"]
+    targets = {"30000000001": [1, 2, 3, 4, 5], "30000000002": [6, 7, 8]}
+    app, bodies = scripted_vendor(targets, per_answer=2, loops={"30000000001": 2, "30000000002": 1})
+    read = read_from(app, ids)
+    assert read.links == {"30000000001": ["1", "2", "3", "4", "5"], "30000000002": ["6", "7", "8"]}
+    assert not read.dead_letters
+    # The first answer, the looping continuations asked again (twice, once), then the rest.
+    assert [b["inputs"] for b in bodies[1:]] == [
+        [{"id": "30000000001", "after": "2"}, {"id": "30000000002", "after": "2"}],
+        [{"id": "30000000001", "after": "2"}, {"id": "30000000002", "after": "2"}],
+        [{"id": "30000000001", "after": "2"}],
+        [{"id": "30000000001", "after": "4"}],
+    ]
+
+
+def test_an_association_loop_fails_the_stream_and_the_next_run_completes_the_links_exactly():
+    """Deals searched in pages of 2, each page's contacts read through the batch endpoint. Deal 3
+    (on search page 2) has 5 contacts, and its continued answers send the same ``after`` back three
+    times: after two re-asks the loop is real. Stopping there would land deal 3 with 2 of its 5
+    contacts and a green run; instead the stream fails with PaginationLoop at search page 2, which is
+    not checkpointed, and the next run resumes at it and lands every deal once with all its links."""
+    deals = [str(30_000_000_001 + i) for i in range(5)]
+    targets = {deal: [10_000_000_001 + i] for i, deal in enumerate(deals)}
+    targets[deals[2]] = [1, 2, 3, 4, 5]
+    batch, _ = scripted_vendor(targets, per_answer=2, loops={deals[2]: 3})
+    searched: list[int] = []
+
+    async def search(request: Request) -> Response:
+        body = await request.json()
+        after, limit = int(body.get("after") or 0), int(body["limit"])
+        searched.append(after)
+        shown = [{"id": deal, "properties": {}} for deal in deals[after : after + limit]]
+        answer: dict = {"total": len(deals), "results": shown}
+        if after + limit < len(deals):
+            answer["paging"] = {"next": {"after": str(after + limit)}}
+        return JSONResponse(answer)
+
+    async def no_companies(request: Request) -> Response:
+        return JSONResponse({"status": "COMPLETE", "results": []})  # inputs left out: none
+
+    routes = [
+        Route("/crm/v3/objects/deals/search", search, methods=["POST"]),
+        Route("/crm/v4/associations/deals/companies/batch/read", no_companies, methods=["POST"]),
+        *batch.routes,
+    ]
+    vendor = Starlette(routes=routes)
+    store = InMemoryCheckpointStore()
+    spool: dict[tuple[str, int], dict[str, list[str] | None]] = {}
+
+    async def keep(page: Page) -> None:
+        assert isinstance(page.body, AssociatedPage)
+        spool[(page.part, page.number)] = {
+            d: page.body.associations[d]["contacts"] for d in page.body.associations
+        }
+
+    async def run() -> ExtractResult:
+        async with VendorClient(
+            "hubspot",
+            "http://hubspot.test",
+            BearerAuth("pat-na1-secret-token"),
+            pacer=Pacer("hubspot"),
+            transport=httpx.ASGITransport(app=vendor),
+            breaker=CircuitBreaker("hubspot"),
+        ) as client:
+            on_page = with_associations(keep, client, "deals", stream="hubspot/deals", partition=PARTITION)
+            return await extract_search(
+                client,
+                "deals",
+                datetime.datetime(2026, 11, 18, tzinfo=datetime.UTC),
+                datetime.datetime(2026, 11, 19, tzinfo=datetime.UTC),
+                checkpoint_store=store,
+                checkpoint_key="hubspot/deals/2026-11-18",
+                on_page=on_page,
+                limit=2,
+                stream="hubspot/deals",
+                partition=PARTITION,
+            )
+
+    with pytest.raises(PaginationLoop) as raised:
+        asyncio.run(run())
+    loop = raised.value
+    assert (loop.stream, loop.partition, loop.page, loop.retries) == ("hubspot/deals", PARTITION, 2, 2)
+    assert deals[2] in loop.cursor and "deals/contacts" in loop.cursor
+    assert "pat-na1-secret-token" not in str(loop)
+    assert [number for _, number in sorted(spool)] == [1]  # page 2 is neither spooled nor checkpointed
+
+    searched.clear()
+    result = asyncio.run(run())
+    assert result.resumed and result.complete and searched == [2, 4]  # planned before: pages 2 and 3
+    landed = [links for _, page in sorted(spool.items()) for links in page.items()]
+    assert [deal for deal, _ in landed] == deals  # every deal once
+    assert dict(landed) == {deal: [str(t) for t in targets[deal]] for deal in deals}
