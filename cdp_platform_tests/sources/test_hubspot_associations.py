@@ -244,16 +244,20 @@ def scripted_vendor(
     return Starlette(routes=[route]), bodies
 
 
+def scripted_client(app: Starlette) -> VendorClient:
+    return VendorClient(
+        "hubspot",
+        "http://hubspot.test",
+        BearerAuth("pat-na1-secret-token"),
+        pacer=Pacer("hubspot"),
+        transport=httpx.ASGITransport(app=app),
+        breaker=CircuitBreaker("hubspot"),
+    )
+
+
 def read_from(app: Starlette, ids: list[str]) -> AssociationRead:
     async def run() -> AssociationRead:
-        async with VendorClient(
-            "hubspot",
-            "http://hubspot.test",
-            BearerAuth("pat-na1-secret-token"),
-            pacer=Pacer("hubspot"),
-            transport=httpx.ASGITransport(app=app),
-            breaker=CircuitBreaker("hubspot"),
-        ) as client:
+        async with scripted_client(app) as client:
             return await read_associations(
                 client, "deals", "contacts", ids, stream="hubspot/deals", partition=PARTITION
             )
@@ -364,14 +368,7 @@ def test_an_association_loop_fails_the_stream_and_the_next_run_completes_the_lin
         }
 
     async def run() -> ExtractResult:
-        async with VendorClient(
-            "hubspot",
-            "http://hubspot.test",
-            BearerAuth("pat-na1-secret-token"),
-            pacer=Pacer("hubspot"),
-            transport=httpx.ASGITransport(app=vendor),
-            breaker=CircuitBreaker("hubspot"),
-        ) as client:
+        async with scripted_client(vendor) as client:
             on_page = with_associations(keep, client, "deals", stream="hubspot/deals", partition=PARTITION)
             return await extract_search(
                 client,
