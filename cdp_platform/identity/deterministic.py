@@ -116,7 +116,12 @@ def limit_values(prepared: pl.DataFrame) -> dict[str, np.ndarray]:
         series = prepared[f"n_{kind}"]
         if kind == "date_of_birth":
             day = series.cast(pl.Date)
-            code = day.dt.year().cast(pl.Int64) * 10000 + day.dt.month() * 100 + day.dt.day()
+            # Each part widened first: polars gives month and day as Int8, which 100 * month overflows.
+            code = (
+                day.dt.year().cast(pl.Int64) * 10000
+                + day.dt.month().cast(pl.Int64) * 100
+                + day.dt.day().cast(pl.Int64)
+            )
             codes[kind] = code.fill_null(-1).cast(pl.Int64).to_numpy()
             continue
         physical = series.cast(pl.String).cast(pl.Categorical).to_physical()

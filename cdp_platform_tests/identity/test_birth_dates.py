@@ -58,3 +58,24 @@ def test_the_sql_spelling_agrees_with_the_python_one() -> None:
     assert disagree is not None and disagree[0] == 0
     kinds = connection.execute("SELECT count(*) FILTER (WHERE expected), count(*) FROM p").fetchone()
     assert kinds is not None and 0 < kinds[0] < kinds[1]
+
+
+def test_the_limit_takes_a_typo_and_refuses_another_birth_date() -> None:
+    import polars as pl
+
+    from cdp_platform.identity import resolve
+
+    frame = pl.DataFrame(
+        {
+            "record_id": ["a", "b", "c", "d"],
+            "email": ["jo@mail.net", "jo@mail.net", "kim@mail.net", "kim@mail.net"],
+            # One mailbox each: a and b one day-month swap apart; c and d two birth dates (two people
+            # sharing a mailbox, a parent and a child).
+            "date_of_birth": ["1980-05-04", "1980-04-05", "1958-03-12", "1986-07-30"],
+        }
+    )
+    resolution = resolve(frame)
+    clients = dict(zip(resolution.mapping["record_id"], resolution.mapping["client_id"], strict=True))
+    assert clients["a"] == clients["b"]
+    assert clients["c"] != clients["d"]
+    assert resolution.refused["reason"].to_list() == ["limit:date_of_birth"]
