@@ -14,43 +14,18 @@ from cdp_platform.io.lake import LocalLake, S3Lake
 from cdp_platform_tests.support import dagster_dev as dev
 from cdp_platform_tests.support.services import free_port, require_service
 
-# Session fixtures that take long to build (sandbox_marts: about a minute; dagster_dev: a server
-# loading the code location). pytest-xdist builds a session fixture once in every worker that runs a
-# test using it, so every module using one of these runs in one worker.
-ONE_BUILD = ("sandbox_marts", "dagster_dev")
-
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Work units for ``--dist loadgroup`` (scripts/test.sh runs two workers): a whole module, so its
-    module fixtures are built once, or all the modules sharing a fixture of ``ONE_BUILD``. A test
-    with its own ``xdist_group`` mark keeps it. Under xdist, units holding a slow test go first, so
-    a long unit does not start last and leave the other worker idle; a serial run keeps its order."""
-    parent: dict[str, str] = {}
-
-    def root(name: str) -> str:
-        while parent.setdefault(name, name) != name:
-            name = parent[name]
-        return name
-
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        for fixture in ONE_BUILD:
-            if fixture in item.fixturenames:
-                parent[root(module)] = root(fixture)
-    slow_units = set()
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(root(item.nodeid.split("::")[0])))
-        if item.get_closest_marker("slow") is not None:
-            slow_units.add(_unit(item))
-    if getattr(config.option, "loadgroup", False):
-        items.sort(key=lambda item: _unit(item) not in slow_units)
-
-
-def _unit(item: pytest.Item) -> str:
-    mark = item.get_closest_marker("xdist_group")
-    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+    """In a pytest-xdist worker (scripts/test.sh runs two, ``--dist loadscope``: a module is a work
+    unit, so its module fixtures are built once), the modules holding a slow test go first: started
+    last, a long module would leave the other worker idle at the end. A serial run keeps its order.
+    (Not ``--dist loadgroup``: with pytest 9 its ``xdist_group`` marks have no effect, since xdist
+    3.8 groups by rewriting ``item._nodeid``, which pytest no longer reads.)"""
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
 
 
 @pytest.fixture(scope="session")

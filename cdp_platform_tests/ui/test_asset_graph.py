@@ -24,9 +24,7 @@ from playwright.sync_api import Page, sync_playwright
 from cdp_platform_tests.support import dagster_dev as dev
 from cdp_platform_tests.support.services import in_ci
 
-# The tests ask for the session's dagster_dev at run time (after looking for chromium), which
-# collection cannot see: the mark runs them in the pytest-xdist worker that has it (conftest.py).
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = dev.PROJECT / "test-artifacts" / "ui"
