@@ -15,6 +15,19 @@ from cdp_platform_tests.support import dagster_dev as dev
 from cdp_platform_tests.support.services import free_port, require_service
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker (scripts/test.sh runs two, ``--dist loadscope``: a module is a work
+    unit, so its module fixtures are built once), the modules holding a slow test go first: started
+    last, a long module would leave the other worker idle at the end. A serial run keeps its order.
+    (Not ``--dist loadgroup``: with pytest 9 its ``xdist_group`` marks have no effect, since xdist
+    3.8 groups by rewriting ``item._nodeid``, which pytest no longer reads.)"""
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 endpoint on a free loopback port, for the whole session."""

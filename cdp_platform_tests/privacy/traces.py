@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
 import shutil
 import sqlite3
@@ -133,8 +134,16 @@ def local_files(*roots: Path) -> Iterator[tuple[str, bytes, Path]]:
         if root.is_file():
             yield str(root), root.read_bytes(), root
             continue
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-            yield str(path), path.read_bytes(), path
+        # dbt/target and dbt/logs are shared with every other dbt run, which under pytest-xdist may
+        # be going on in the other worker and removing its own target folder meanwhile: os.walk
+        # skips a folder that vanished, and a file that vanished before it was read holds nothing.
+        found = (Path(top, name) for top, _, names in os.walk(root) for name in names)
+        for path in sorted(p for p in found if p.is_file() and not p.is_symlink()):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            yield str(path), data, path
 
 
 def s3_versions(client, bucket: str) -> Iterator[tuple[str, bytes, None]]:
