@@ -90,7 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    import duckdb
 
     from cdp_platform.io.lake import lake_from_settings
     from cdp_platform.privacy import audit
@@ -124,14 +123,8 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except PrivacyKeyError as exc:
         print(f"cdp erase: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    try:
-        connection = duckdb.connect(str(settings.warehouse_path))
-    except duckdb.IOException as exc:
-        print(
-            f"cdp erase: the warehouse {settings.warehouse_path} cannot be opened for writing ({exc}). "
-            "Another process (a Dagster run, dagster dev, a notebook) holds it: retry when it is done.",
-            file=sys.stderr,
-        )
+    connection = _open_warehouse("cdp erase", settings.warehouse_path)
+    if connection is None:
         return EXIT_UNAVAILABLE
     with connection:
         if args.pending:
@@ -175,6 +168,22 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return code
 
 
+def _open_warehouse(command: str, path):
+    """A write connection to the warehouse, or None after saying on stderr who holds it: DuckDB lets
+    one process write a file, so a running Dagster run or ``dagster dev`` keeps the CLI out."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        print(
+            f"{command}: the warehouse {path} is held by a writer ({exc}). Another process "
+            "(a Dagster run, dagster dev, a notebook) has it open: retry when it is done.",
+            file=sys.stderr,
+        )
+        return None
+
+
 def _local_instance():
     """The Dagster instance of ``DAGSTER_HOME``, whose compute logs the erasure scrubs; none unset."""
     import os
@@ -188,7 +197,6 @@ def _local_instance():
 
 
 def _review(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    import duckdb
 
     from cdp_platform.identity import decisions
     from cdp_platform.settings import SettingsError, check_settings, load_settings
@@ -221,14 +229,8 @@ def _review(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNAVAILABLE
-    try:
-        connection = duckdb.connect(str(settings.warehouse_path))
-    except duckdb.IOException as exc:
-        print(
-            f"cdp identity review: the warehouse {settings.warehouse_path} is held by a writer ({exc}). "
-            "Another process (a Dagster run, dagster dev, a notebook) has it open: retry when it is done.",
-            file=sys.stderr,
-        )
+    connection = _open_warehouse("cdp identity review", settings.warehouse_path)
+    if connection is None:
         return EXIT_UNAVAILABLE
     with connection:
         if not connection.execute(
