@@ -142,10 +142,17 @@ async def extract_source(
 def _metadata(outcome: StreamOutcome, dead_letter_uri: str | None) -> dict:
     stats = outcome.stats
     results = outcome.results
+    records = outcome.rows.height if outcome.rows is not None else 0
+    requests = stats.get("requests", 0)
     meta = {
-        "records": dg.MetadataValue.int(outcome.rows.height if outcome.rows is not None else 0),
+        "records": dg.MetadataValue.int(records),
         "pages": dg.MetadataValue.int(sum(r.pages for r in results)),
-        "requests": dg.MetadataValue.int(stats.get("requests", 0)),
+        "requests": dg.MetadataValue.int(requests),
+        # Vendors bill and throttle by the request: what each landed record cost, token exchanges,
+        # retries and association reads included (null for a day with no record).
+        "requests_per_record": (
+            dg.MetadataValue.float(round(requests / records, 4)) if records else dg.MetadataValue.null()
+        ),
         "retries": dg.MetadataValue.int(stats.get("retries", 0)),
         "responses_429": dg.MetadataValue.int(stats.get("responses_429", 0)),
         "dead_letters": dg.MetadataValue.int(len(outcome.dead_letters)),
