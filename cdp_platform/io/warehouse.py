@@ -181,6 +181,16 @@ def connect_warehouse(target: WarehouseTarget, *, read_only: bool = False) -> du
     return connection
 
 
+def is_lake_connection(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``connection``'s default catalog is a DuckLake (where a few DuckDB features, such as
+    CHECK constraints, do not exist and history must be expired to forget)."""
+    return bool(
+        connection.execute(
+            "select count(*) from duckdb_databases() where database_name = current_database() and type = 'ducklake'"
+        ).fetchone()[0]
+    )
+
+
 def is_conflict(exc: BaseException) -> bool:
     """A DuckLake commit that lost a race to another writer (nothing of it was written)."""
     text = str(exc).lower()
