@@ -444,7 +444,9 @@ def with_warehouse_pools(defs: dg.Definitions, target: WarehouseTarget) -> dg.De
         else a
         for a in defs.assets or []
     ]
-    return defs._replace(assets=assets)
+    from dagster_shared.record import copy as copy_record
+
+    return copy_record(defs, assets=assets)
 
 
 def _with_pool(assets_def: dg.AssetsDefinition, pool: str) -> dg.AssetsDefinition:
