@@ -175,6 +175,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    # SIGTERM (a job runner, `kill`) ends the benchmark through its cleanup, which stops dagster dev.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.root.exists():
         shutil.rmtree(args.root)
     home = args.root / "dagster_home"
