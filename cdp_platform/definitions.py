@@ -28,11 +28,25 @@ from cdp_platform.webhooks.config import WebhookConfig, WebhookConfigError, load
 from cdp_platform.webhooks.definitions import webhook_definitions
 from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
+# Steps of a run start from a forkserver that has imported the code location once (Dagster
+# preloads the module the job was loaded from), rather than each spawning a fresh interpreter that
+# imports dagster, polars, duckdb and the platform again: on a 2-core machine that import was
+# 10-20 s of every step, longer than most steps' work. At most one step per core at a time.
+STEP_EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver"
+)
 
-def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None) -> dg.Definitions:
+
+def build_definitions(
+    settings: Settings,
+    webhooks: WebhookConfig | None = None,
+    executor: dg.ExecutorDefinition | None = STEP_EXECUTOR,
+) -> dg.Definitions:
     """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
+
     ``webhooks``: the event queue's configuration (``None``: the local Redis). On a DuckLake
-    warehouse, each writer's pool is its table (``with_warehouse_pools``)."""
+    warehouse, each writer's pool is its table (``with_warehouse_pools``). ``executor=None`` leaves
+    the executor to whoever merges these definitions with their own (the Celery code location)."""
     return with_warehouse_pools(with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),
@@ -42,6 +56,7 @@ def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None)
             webhook_definitions(
                 daily_partitions(settings.partitions_start), webhooks, production=settings.env == "production"
             ),
+            dg.Definitions(executor=executor),
         ),
         settings,
     ), settings.warehouse)

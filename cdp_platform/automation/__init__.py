@@ -8,9 +8,12 @@ changed), ``conditions`` (cleansed follows raw, the profile follows the complete
 :func:`automation_definitions` assembles them from the settings; the freshness policies are set on
 the marts where the whole code location is assembled (``cdp_platform.definitions``).
 
-Schedules and CRM sensors start running by themselves in production only: locally the bundled
-sandbox's day is already complete, so a CRM sensor would see "changes" on every tick; switch them
-on in the UI when wanted. The run-failure alert runs wherever a webhook is configured.
+Schedules, CRM sensors and the automation sensor start running by themselves in production only:
+locally the bundled sandbox's day is already complete, so a CRM sensor would see "changes" on every
+tick, and the automation sensor would launch runs of its own for the partitions a newcomer's
+"Materialize all" is still landing (measured: a second backfill of cleansed partitions the first
+one was in the middle of writing, racing it for the warehouse writer). Switch them on in the UI
+when wanted. The run-failure alert runs wherever a webhook is configured.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def automation_definitions(settings: Settings) -> dg.Definitions:
     sensors: list[dg.SensorDefinition] = [
         crm_change_sensor(source, jobs[source], default_status=sensor_status) for source in CRM_SOURCES
     ]
-    sensors.append(automation_sensor())
+    sensors.append(automation_sensor(default_status=sensor_status))
     rebuild = profile_rebuild_job()
     schedules.append(weekly_schedule(rebuild, default_status=schedule_status))
     freshness_checks = mart_freshness_checks(settings)

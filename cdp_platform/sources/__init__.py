@@ -88,6 +88,7 @@ def vendor_resource(settings: Settings, vendor: VendorSettings) -> dg.Configurab
         sandbox_faults=sandbox.faults,
         sandbox_today=sandbox.today.isoformat() if sandbox.today else None,
         sandbox_span_days=sandbox.span_days,
+        sandbox_time_scale=sandbox.time_scale,
         page_size=vendor.page_size,
         timeout_seconds=vendor.timeout_seconds,
         otlp_endpoint=settings.otlp_endpoint,

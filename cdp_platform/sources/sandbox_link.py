@@ -38,18 +38,42 @@ def sandbox_config(persons: int, seed: int, today: datetime.date | None, span_da
 
 
 @lru_cache(maxsize=4)
-def sandbox_app(config: SandboxConfig, faults: str) -> tuple[Any, Any]:
-    """(ASGI app, SandboxData) for this configuration, built once per process."""
+def sandbox_app(config: SandboxConfig, faults: str, time_scale: float = 1.0) -> tuple[Any, Any]:
+    """(ASGI app, SandboxData) for this configuration, built once per process; its quota windows
+    divided by ``time_scale`` (``CDP_SANDBOX_TIME_SCALE``)."""
     from cdp_platform.sandbox.app import create_app
     from cdp_platform.sandbox.records import SandboxData
 
     data = SandboxData(config)
-    return create_app(config, faults=faults, data=data), data
+    return create_app(config, faults=faults, data=data, time_scale=time_scale), data
 
 
-def sandbox_transport(config: SandboxConfig, faults: str) -> httpx.AsyncBaseTransport:
-    app, _ = sandbox_app(config, faults)
+def sandbox_transport(config: SandboxConfig, faults: str, time_scale: float = 1.0) -> httpx.AsyncBaseTransport:
+    app, _ = sandbox_app(config, faults, time_scale)
     return httpx.ASGITransport(app=app)
+
+
+def scaled_pacer_settings(http_vendor: str, time_scale: float) -> dict[str, Any]:
+    """What a pacer cannot learn from the sandbox's answers, at the sandbox's ``time_scale``: the
+    lengths of the windows the vendors do not report (Graph's rolling hour, GA4's hour, HubSpot
+    search's second, Twitter's 15 minutes) and the margins kept around their resets. Limits,
+    remaining counts, resets and usage the pacers learn from the responses, as from the vendors.
+    Empty at scale 1 (the pacers' documented defaults)."""
+    if time_scale == 1:
+        return {}
+    if http_vendor == "twitter":
+        return {
+            "limits": {key: (450, 900.0 / time_scale) for key in ("/2/users/:id/mentions", "/2/tweets/search/recent")},
+            "default_limit": (180, 900.0 / time_scale),
+            "reset_margin": 0.25 / time_scale,
+        }
+    if http_vendor == "ga4":
+        return {"hour_seconds": 3600.0 / time_scale, "hour_margin": 5.0 / time_scale}
+    if http_vendor in ("facebook", "instagram"):
+        return {"window_seconds": 3600.0 / time_scale}
+    if http_vendor == "hubspot":
+        return {"search_window_seconds": 1.0 / time_scale}
+    return {}
 
 
 def sandbox_base_url(source: str) -> str:

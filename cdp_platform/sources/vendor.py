@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from cdp_platform.http import Auth, RetryPolicy, VendorClient
+from cdp_platform.http.pacing import pacer_for
 from cdp_platform.http.telemetry import request_hooks
 from cdp_platform.http.tls import tls_context
 from cdp_platform.sandbox.config import SandboxConfig
@@ -52,6 +53,10 @@ class VendorResource(dg.ConfigurableResource):
     sandbox_faults: str = "none"
     sandbox_today: str | None = None
     sandbox_span_days: int = 730
+    sandbox_time_scale: float = Field(
+        default=1.0,
+        description="The in-process sandbox's quota windows are divided by this (CDP_SANDBOX_TIME_SCALE).",
+    )
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector for request spans; unset: none."
     )
@@ -67,7 +72,7 @@ class VendorResource(dg.ConfigurableResource):
         )
 
     def _sandbox(self) -> tuple[Any, Any]:
-        return sandbox_link.sandbox_app(self._sandbox_config(), self.sandbox_faults)
+        return sandbox_link.sandbox_app(self._sandbox_config(), self.sandbox_faults, self.sandbox_time_scale)
 
     def account_options(self) -> dict[str, str]:
         if self.uses_sandbox:
@@ -97,15 +102,23 @@ class VendorResource(dg.ConfigurableResource):
         """
         if auth is None:
             self.require_credentials()
+        pacer = None  # the vendor's process-wide pacer with its documented windows
         if self.uses_sandbox:
-            transport = sandbox_link.sandbox_transport(self._sandbox_config(), self.sandbox_faults)
+            transport = sandbox_link.sandbox_transport(
+                self._sandbox_config(), self.sandbox_faults, self.sandbox_time_scale
+            )
             base_url = sandbox_link.sandbox_base_url(self.source)
+            # Process-wide like any pacer, created with the windows at the sandbox's time scale.
+            pacer = pacer_for(
+                self.http_vendor, **sandbox_link.scaled_pacer_settings(self.http_vendor, self.sandbox_time_scale)
+            )
         else:
             transport, base_url = None, self.base_url
         return VendorClient(
             self.http_vendor,
             base_url,
             auth or self.auth(),
+            pacer=pacer,
             transport=transport,
             retry=RetryPolicy(max_attempts=self.max_attempts),
             timeout=self.timeout_seconds,
