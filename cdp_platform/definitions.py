@@ -38,7 +38,10 @@ def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None)
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
             webhook_definitions(
-                daily_partitions(settings.partitions_start), webhooks, production=settings.env == "production"
+                daily_partitions(settings.partitions_start),
+                webhooks,
+                production=settings.env == "production",
+                otlp_endpoint=settings.otlp_endpoint,
             ),
         ),
         settings,

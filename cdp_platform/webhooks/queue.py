@@ -138,9 +138,11 @@ class EventQueue:
                     f"the {self.kind} event broker refused or lost a publish ({type(exc).__name__})"
                 ) from None
 
-    def publish_events(self, events: Iterable[WebhookEvent]) -> None:
-        """Enqueue events durably; returns only when the broker holds all of them."""
-        self._publish(EVENTS, ((event.to_message(), {"event_key": event.key}) for event in events))
+    def publish_events(self, events: Iterable[WebhookEvent], headers: dict[str, str] | None = None) -> None:
+        """Enqueue events durably; returns only when the broker holds all of them. ``headers`` go
+        with every message (the receipt span's trace context)."""
+        extra = headers or {}
+        self._publish(EVENTS, ((event.to_message(), {**extra, "event_key": event.key}) for event in events))
 
     def publish_stats(self, delta: dict[str, Any]) -> None:
         self._publish(STATS, [(delta, {})])
