@@ -144,7 +144,7 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except PrivacyKeyError as exc:
         print(f"cdp erase: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    connection = _open_warehouse("cdp erase", settings.warehouse_path)
+    connection = _open_warehouse("cdp erase", settings.warehouse)
     if connection is None:
         return EXIT_UNAVAILABLE
     with connection:
@@ -168,7 +168,7 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         batch = run_batch(
             requests,
             lake=lake,
-            warehouse=settings.warehouse_path,
+            warehouse=settings.warehouse,
             key=key,
             phone_region=settings.default_phone_region,
             pseudonymized=settings.pseudonymized_warehouse_path,
@@ -189,19 +189,25 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return code
 
 
-def _open_warehouse(command: str, path):
-    """A write connection to the warehouse, or None after saying on stderr who holds it: DuckDB lets
-    one process write a file, so a running Dagster run or ``dagster dev`` keeps the CLI out."""
+def _open_warehouse(command: str, target):
+    """A write connection to the warehouse (the file or the DuckLake, as the settings say), or None
+    after saying on stderr why not: DuckDB lets one process write a file, so a running Dagster run
+    or ``dagster dev`` keeps the CLI out of it; a DuckLake may be unreachable."""
     import duckdb
 
+    from cdp_platform.io.warehouse import WarehouseError, connect_warehouse
+
     try:
-        return duckdb.connect(str(path))
+        return connect_warehouse(target)
     except duckdb.IOException as exc:
         print(
-            f"{command}: the warehouse {path} is held by a writer ({exc}). Another process "
+            f"{command}: the warehouse {target.describe()} is held by a writer ({exc}). Another process "
             "(a Dagster run, dagster dev, a notebook) has it open: retry when it is done.",
             file=sys.stderr,
         )
+        return None
+    except WarehouseError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
         return None
 
 
@@ -243,14 +249,14 @@ def _review(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"cdp identity review: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    if not settings.warehouse_path.exists():
+    if not settings.warehouse.is_lake and not settings.warehouse_path.exists():
         print(
             f"cdp identity review: there is no warehouse at {settings.warehouse_path}: "
             "materialize identity_map first (or set CDP_WAREHOUSE_PATH)",
             file=sys.stderr,
         )
         return EXIT_UNAVAILABLE
-    connection = _open_warehouse("cdp identity review", settings.warehouse_path)
+    connection = _open_warehouse("cdp identity review", settings.warehouse)
     if connection is None:
         return EXIT_UNAVAILABLE
     with connection:

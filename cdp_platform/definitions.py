@@ -16,6 +16,7 @@ from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map_asset
 from cdp_platform.identity.sandbox_truth import truth_loader
 from cdp_platform.io.resources import io_resources
+from cdp_platform.io.warehouse import with_warehouse_pools
 from cdp_platform.predictive.assets import predictive_assets
 from cdp_platform.privacy.assets import privacy_definitions
 from cdp_platform.privacy.pseudonymize import pseudonymized_definitions
@@ -30,8 +31,9 @@ from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
 def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None) -> dg.Definitions:
     """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
-    ``webhooks``: the event queue's configuration (``None``: the local Redis)."""
-    return with_mart_freshness_policies(
+    ``webhooks``: the event queue's configuration (``None``: the local Redis). On a DuckLake
+    warehouse, each writer's pool is its table (``with_warehouse_pools``)."""
+    return with_warehouse_pools(with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),
             automation_definitions(settings),
@@ -45,7 +47,7 @@ def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None)
             ),
         ),
         settings,
-    )
+    ), settings.warehouse)
 
 
 def layer_definitions(settings: Settings) -> dg.Definitions:
