@@ -104,6 +104,11 @@ class Receiver:
         self.counters = Counters()
         self.recent = _RecentKeys(RECENT_KEYS)
         self.tracer = tracer
+        # Redis answers a push in a fraction of a millisecond: publishing on the event loop saves the
+        # thread hop, 40 % of a request's CPU (0.56 -> 0.35 ms, measured in process). A broker that
+        # takes milliseconds (RabbitMQ's confirms, SQS over HTTPS) would stall every other request
+        # meanwhile, so those publish from the thread pool.
+        self.publish_inline = queue.kind in ("redis", "rediss")
 
     def _refuse(self, source: str, refusal: Refusal) -> Response:
         self.counters.add(source, f"refused:{refusal.reason}")
@@ -194,7 +199,10 @@ class Receiver:
         if fresh:
             headers = inject(span) if span is not None else None
             try:
-                await run_in_threadpool(self.queue.publish_events, fresh, headers)
+                if self.publish_inline:
+                    self.queue.publish_events(fresh, headers)
+                else:
+                    await run_in_threadpool(self.queue.publish_events, fresh, headers)
             except QueueUnavailable:
                 return self._refuse(spec.source, Refusal(QUEUE_UNAVAILABLE, 503))
         for event in fresh:
