@@ -109,6 +109,7 @@ def landing_events(
             "duplicates_at_landing": dg.MetadataValue.int(p.duplicates),
             "row_count": dg.MetadataValue.int(p.rows_in_partition),
             "uri": dg.MetadataValue.path(p.uri),
+            "event_types": dg.MetadataValue.json(p.event_types),
         }
         if p.latencies:
             metadata["event_to_lake_seconds_p50"] = dg.MetadataValue.float(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -103,6 +103,8 @@ class PartitionLanding:
     uri: str
     # Seconds from the vendor's event time to the row being in the lake, per landed event.
     latencies: list[float] = field(default_factory=list)
+    # Landed (not duplicate) events per vendor event type: what changed, for the refresh sensor.
+    event_types: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,6 +177,7 @@ def land_messages(
             rows_in_partition=0 if rows is None else rows.height,
             uri=lake.uri(key),
             latencies=[landed_at - e.occurred_at for e in fresh if e.occurred_at is not None],
+            event_types=dict(Counter(e.event_type for e in fresh)),
         )
         if after_write is not None:
             after_write(landing)

@@ -26,4 +26,5 @@ WEBHOOK = WebhookSpec(
     time_unit="s",
     handshake=SubscribeChallenge(),
     handshake_var="CDP_FACEBOOK_WEBHOOK_VERIFY_TOKEN",
+    refreshes={"leadgen": "leads"},
 )

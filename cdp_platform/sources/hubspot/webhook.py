@@ -25,4 +25,5 @@ WEBHOOK = WebhookSpec(
     object_id=("objectId",),
     event_time=("occurredAt",),
     time_unit="ms",
+    refreshes={"contact.": "contacts", "company.": "companies", "deal.": "deals"},
 )

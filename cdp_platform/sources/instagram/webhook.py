@@ -21,4 +21,5 @@ WEBHOOK = WebhookSpec(
     time_unit="s",
     handshake=SubscribeChallenge(),
     handshake_var="CDP_INSTAGRAM_WEBHOOK_VERIFY_TOKEN",
+    refreshes={"comments": "media_comments"},
 )

@@ -22,4 +22,5 @@ WEBHOOK = WebhookSpec(
     time_unit="ms",
     handshake=CrcResponse(),
     handshake_var="CDP_TWITTER_CONSUMER_SECRET",
+    refreshes={"tweet_create_events": "mentions"},
 )
