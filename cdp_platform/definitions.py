@@ -54,7 +54,10 @@ def build_definitions(
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
             webhook_definitions(
-                daily_partitions(settings.partitions_start), webhooks, production=settings.env == "production"
+                daily_partitions(settings.partitions_start),
+                webhooks,
+                production=settings.env == "production",
+                otlp_endpoint=settings.otlp_endpoint,
             ),
             dg.Definitions(executor=executor),
         ),
