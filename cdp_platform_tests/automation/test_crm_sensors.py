@@ -13,9 +13,10 @@ from dagster._core.storage.dagster_run import DagsterRun
 from cdp_platform.automation.crm_sensors import SALESFORCE_OBJECTS, check_window_start, crm_change_sensor
 from cdp_platform.automation.jobs import ingestion_job
 from cdp_platform.definitions import layer_definitions
+from cdp_platform.sandbox.in_process import sandbox_app, sandbox_config
+from cdp_platform.sandbox.wiring import sandbox_server
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import raw_definitions, resource_key, salesforce
-from cdp_platform.sources.sandbox_link import sandbox_app, sandbox_config
 
 TODAY = datetime.date(2026, 11, 26)
 PERSONS = 300
@@ -40,7 +41,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def resources():
-    return raw_definitions(SETTINGS).resources
+    return raw_definitions(SETTINGS, sandbox_server(SETTINGS)).resources
 
 
 def last_change(data, source: str) -> datetime.datetime:

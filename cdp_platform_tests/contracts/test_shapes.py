@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from cdp_platform.sandbox import credentials as sandbox_credentials
-from cdp_platform.sources import sandbox_link
+from cdp_platform.sandbox import in_process as sandbox_link
 from cdp_platform_tests.contracts.recordings import HERE, cassette
 
 CONFIG = sandbox_link.sandbox_config(2000, 7, datetime.date(2026, 11, 26), 60)
