@@ -20,7 +20,7 @@ from cdp_platform.definitions import layer_definitions
 from cdp_platform.identity.grading import IDENTITY_TRUTH_KEY, IdentityTruth
 from cdp_platform.predictive.grading import SENTIMENT_TRUTH_KEY, SentimentTruth
 from cdp_platform.sandbox.identity_truth import SandboxIdentityTruth
-from cdp_platform.sandbox.in_process import SandboxServer
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.sentiment_labels import SandboxSentimentLabels
 from cdp_platform.settings import VENDOR_CREDENTIALS, VENDOR_OPTIONS, env_var_name, load_settings
 from cdp_platform.sources import resource_key
@@ -109,7 +109,7 @@ def test_the_local_default_loads_the_sandbox_through_its_wiring(tmp_path):
         "identity_truth": "SandboxIdentityTruth",
         "sentiment_truth": "SandboxSentimentLabels",
     }
-    assert set(loaded["servers"].values()) == {"SandboxServer"}
+    assert set(loaded["servers"].values()) == {"InProcessSandbox"}
 
 
 def test_graders_follow_which_vendors_the_sandbox_serves():
@@ -128,7 +128,7 @@ def test_graders_follow_which_vendors_the_sandbox_serves():
     assert type(mixed[IDENTITY_TRUTH_KEY]) is IdentityTruth
     assert isinstance(mixed[SENTIMENT_TRUTH_KEY], SandboxSentimentLabels)
     assert mixed[resource_key("hubspot")].server is None
-    assert isinstance(mixed[resource_key("salesforce")].server, SandboxServer)
+    assert isinstance(mixed[resource_key("salesforce")].server, InProcessSandbox)
 
     assert IdentityTruth().true_persons() is None and SentimentTruth().labels() is None
 

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from cdp_platform.identity.grading import IdentityTruth
-from cdp_platform.sandbox.in_process import SandboxServer
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.population import person_id
 from cdp_platform.sandbox.records import SandboxData
 
@@ -89,7 +89,7 @@ class SandboxIdentityTruth(IdentityTruth):
     (``cdp-sandbox truth``), from here it looks like a vendor.
     """
 
-    server: SandboxServer
+    server: InProcessSandbox
 
     def true_persons(self) -> pl.DataFrame:
         # The very SandboxData the connectors are served from in this process (cached per config).

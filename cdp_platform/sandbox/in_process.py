@@ -84,7 +84,7 @@ def sandbox_options(source: str, data: Any) -> dict[str, str]:
     return {}
 
 
-class SandboxServer(InProcessServer):
+class InProcessSandbox(InProcessServer):
     """The bundled sandbox as the in-process server of the vendors without a base URL.
 
     One instance is shared by every such vendor resource and by the graders, so they all see the

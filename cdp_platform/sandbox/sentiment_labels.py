@@ -21,7 +21,7 @@ import polars as pl
 
 from cdp_platform.predictive.grading import LABELS_SCHEMA, SentimentTruth
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.sandbox.in_process import SandboxServer
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.records import SandboxData
 
 # The person-written text streams of the timeline (int_interactions_unioned), by vendor.
@@ -35,7 +35,7 @@ TEXT_STREAMS: dict[str, tuple[str, ...]] = {
 class SandboxSentimentLabels(SentimentTruth):
     """The labels of the in-process sandbox's texts, for the social vendors it serves (``streams``)."""
 
-    server: SandboxServer
+    server: InProcessSandbox
     streams: list[str]
 
     def describe(self) -> str:

@@ -1,7 +1,7 @@
 """The one place the bundled sandbox is wired into the platform: the local default calls it.
 
 Every vendor without a base URL (``CDP_<VENDOR>_BASE_URL`` unset, allowed only outside production)
-is served by the sandbox in this process: the vendor resources get a :class:`SandboxServer`, which
+is served by the sandbox in this process: the vendor resources get a :class:`InProcessSandbox`, which
 knows where each source is mounted, the account identifiers it defines and the public credentials
 it accepts. The graders come from here too: ``identity_map`` is graded on the sandbox's true
 persons when every vendor is the in-process sandbox, and ``interaction_sentiment`` on the true
@@ -20,7 +20,7 @@ import dagster as dg
 from cdp_platform.identity.grading import IDENTITY_TRUTH_KEY
 from cdp_platform.predictive.grading import SENTIMENT_TRUTH_KEY
 from cdp_platform.sandbox.identity_truth import SandboxIdentityTruth
-from cdp_platform.sandbox.in_process import SandboxServer
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.sentiment_labels import SandboxSentimentLabels, served_text_streams
 from cdp_platform.settings import Settings
 
@@ -30,14 +30,14 @@ class SandboxWiring:
     """What the local default takes from the sandbox: the in-process server of the vendors without
     a base URL, and the grading resources (by resource key) that replace the "no truth" defaults."""
 
-    server: SandboxServer
+    server: InProcessSandbox
     resources: dict[str, dg.ConfigurableResource] = field(default_factory=dict)
 
 
-def sandbox_server(settings: Settings) -> SandboxServer:
+def sandbox_server(settings: Settings) -> InProcessSandbox:
     """The sandbox the settings describe (``CDP_SANDBOX_*``)."""
     sandbox = settings.sandbox
-    return SandboxServer(
+    return InProcessSandbox(
         persons=sandbox.persons,
         seed=sandbox.seed,
         faults=sandbox.faults,

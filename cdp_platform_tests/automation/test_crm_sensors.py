@@ -57,13 +57,14 @@ def tick(source: str, resources, cursor: str | None, instance: dg.DagsterInstanc
     job = ingestion_job(source)
     sensor = crm_change_sensor(source, job, clock=lambda: NOW)
     defs = dg.Definitions.merge(layer_definitions(SETTINGS), dg.Definitions(jobs=[job], sensors=[sensor]))
-    context = dg.build_sensor_context(
+    # A context manager, as the code server opens it: vendor resources nest the in-process server.
+    with dg.build_sensor_context(
         instance=instance or dg.DagsterInstance.ephemeral(),
         cursor=cursor,
         resources={resource_key(source): resources[resource_key(source)]},
         definitions=defs,
-    )
-    return sensor.evaluate_tick(context)
+    ) as context:
+        return sensor.evaluate_tick(context)
 
 
 @pytest.mark.parametrize("source", ["hubspot", "salesforce"])

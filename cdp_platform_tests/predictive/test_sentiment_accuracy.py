@@ -21,7 +21,7 @@ from cdp_platform.io.warehouse import WarehouseIOManager
 from cdp_platform.predictive.assets import build_interaction_sentiment, predictive_assets
 from cdp_platform.predictive.grading import SENTIMENT_TRUTH_KEY, SentimentTruth
 from cdp_platform.sandbox.config import DEFAULT_TODAY, SandboxConfig
-from cdp_platform.sandbox.in_process import SandboxServer
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.records import SandboxData
 from cdp_platform.sandbox.sentiment_labels import SandboxSentimentLabels
 from cdp_platform.sandbox.wiring import sandbox_wiring
@@ -58,7 +58,7 @@ def texts() -> pl.DataFrame:
 
 
 def _labels(seed: int) -> SandboxSentimentLabels:
-    server = SandboxServer(persons=PERSONS, seed=seed, today=DEFAULT_TODAY.isoformat(), span_days=730)
+    server = InProcessSandbox(persons=PERSONS, seed=seed, today=DEFAULT_TODAY.isoformat(), span_days=730)
     return SandboxSentimentLabels(server=server, streams=list(TEXT_FIELD))
 
 

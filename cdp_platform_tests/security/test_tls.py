@@ -63,12 +63,14 @@ def _extract_first_stream(
     for name, value in secret_env.items():
         monkeypatch.setenv(name, value)
     settings = load_settings({**environ, "CDP_LAKE_ROOT": str(tmp_path / "lake"), **extra})
-    resource = vendor_resource(settings, settings.vendors[source]).process_config_and_initialize()
     start, end = partition_window(PARTITION)
     stream = SOURCES[source].STREAMS[0]
-    (outcome,) = asyncio.run(
-        extract_source(resource, [stream], Window(PARTITION, start, end), LocalLake(tmp_path / "lake"))
-    )
+    # A context manager: Dagster initializes a resource with a nested resource (the in-process
+    # server field) that way, whether or not it is set.
+    with vendor_resource(settings, settings.vendors[source]).process_config_and_initialize_cm() as resource:
+        (outcome,) = asyncio.run(
+            extract_source(resource, [stream], Window(PARTITION, start, end), LocalLake(tmp_path / "lake"))
+        )
     return resource, outcome
 
 

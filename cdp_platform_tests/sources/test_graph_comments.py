@@ -17,7 +17,7 @@ from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.facebook_post_comments import ENTITY
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox import credentials as sandbox_credentials
-from cdp_platform.sandbox.in_process import SandboxServer
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.vendors.graph import comment_replies
 from cdp_platform.sources.facebook import STREAMS, FacebookResource
 from cdp_platform.sources.raw_assets import extract_stream
@@ -32,7 +32,7 @@ def resource() -> FacebookResource:
     # A short history so a handful of days holds many comments.
     return FacebookResource(
         access_token=sandbox_credentials.FACEBOOK_ACCESS_TOKEN,
-        server=SandboxServer(persons=2000, today=TODAY, span_days=20),
+        server=InProcessSandbox(persons=2000, today=TODAY, span_days=20),
     )
 
 
