@@ -8,6 +8,8 @@ The bundled sandbox is wired in at one place, :func:`local_wiring`, and only whe
 no base URL (the local default): a production code location never imports ``cdp_platform.sandbox``.
 """
 
+import os
+
 import click
 import dagster as dg
 
@@ -17,6 +19,7 @@ from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map_asset
 from cdp_platform.identity.grading import IDENTITY_TRUTH_KEY, IdentityTruth
 from cdp_platform.io.resources import io_resources
+from cdp_platform.io.warehouse import with_warehouse_pools
 from cdp_platform.predictive.assets import predictive_assets, predictive_resources
 from cdp_platform.privacy.assets import privacy_definitions
 from cdp_platform.privacy.pseudonymize import pseudonymized_definitions
@@ -25,19 +28,27 @@ from cdp_platform.settings import Settings, SettingsError, check_settings, load_
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
 from cdp_platform.sources.vendor import InProcessServer
+from cdp_platform.webhooks.config import WebhookConfig, WebhookConfigError, load_webhook_config
+from cdp_platform.webhooks.definitions import webhook_definitions
+from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy."""
-    return with_mart_freshness_policies(
+def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None) -> dg.Definitions:
+    """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
+    ``webhooks``: the event queue's configuration (``None``: the local Redis). On a DuckLake
+    warehouse, each writer's pool is its table (``with_warehouse_pools``)."""
+    return with_warehouse_pools(with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),
             automation_definitions(settings),
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
+            webhook_definitions(
+                daily_partitions(settings.partitions_start), webhooks, production=settings.env == "production"
+            ),
         ),
         settings,
-    )
+    ), settings.warehouse)
 
 
 def local_wiring(settings: Settings) -> tuple[InProcessServer | None, dict[str, dg.ConfigurableResource]]:
@@ -86,6 +97,7 @@ def defs() -> dg.Definitions:
     try:
         settings = load_settings()
         check_settings(settings)
-    except SettingsError as exc:
+        webhooks = load_webhook_config(os.environ, WEBHOOK_SPECS)
+    except (SettingsError, WebhookConfigError) as exc:
         raise ConfigurationError(str(exc)) from None
-    return build_definitions(settings)
+    return build_definitions(settings, webhooks)
