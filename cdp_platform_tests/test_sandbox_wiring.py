@@ -23,7 +23,8 @@ from cdp_platform.sandbox.identity_truth import SandboxIdentityTruth
 from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.sentiment_labels import SandboxSentimentLabels
 from cdp_platform.settings import VENDOR_CREDENTIALS, VENDOR_OPTIONS, env_var_name, load_settings
-from cdp_platform.sources import resource_key
+from cdp_platform.sources import RESOURCE_CLASSES, resource_key
+from cdp_platform.sources.vendor import NoEndpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -138,3 +139,10 @@ def test_a_vendor_without_base_url_or_server_names_the_variable():
 
     with pytest.raises(ValueError, match=r"^CDP_SALESFORCE_BASE_URL is not set and no in-process server"):
         raw_definitions(load_settings({}))
+    # A resource built by hand without either says the same when it is used, not a None URL later.
+    resource = RESOURCE_CLASSES["hubspot"](access_token="x")
+    with pytest.raises(NoEndpoint, match=r"^CDP_HUBSPOT_BASE_URL is not set and no in-process server"):
+        resource.client()
+    assert resource.model_copy(update={"base_url": "https://api.hubapi.com"}).api_base_url() == (
+        "https://api.hubapi.com"
+    )
