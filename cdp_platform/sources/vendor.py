@@ -37,7 +37,7 @@ class InProcessServer(dg.ConfigurableResource):
         raise NotImplementedError(f"{type(self).__name__} serves no {source} API")
 
     def account_options(self, source: str) -> dict[str, str]:
-        """Account identifiers (GA4 property, Facebook page...) as the server defines them."""
+        """Account identifiers (an analytics property, a page...) as the server defines them."""
         return {}
 
     def credentials(self, source: str) -> dict[str, str]:
