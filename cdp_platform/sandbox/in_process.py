@@ -1,7 +1,9 @@
 """The bundled sandbox served in process: one app per process and configuration.
 
 A vendor without a base URL is reached through ``httpx.ASGITransport`` on the sandbox app, under the
-same path prefixes the sandbox uses on a port, so the connector code is identical either way.
+same path prefixes the sandbox uses on a port, so the connector code is identical either way. The
+prefixes and account identifiers are the sandbox's own knowledge: the platform's sources only see a
+base URL and options handed to them by :mod:`cdp_platform.sandbox.wiring`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
+from pydantic import Field
 
+from cdp_platform.http.pacing import pacer_for
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.credentials import SANDBOX_CREDENTIALS
+from cdp_platform.sources.vendor import InProcessServer
 
 # Never resolved: requests to it go to the in-process transport, not the network.
 SANDBOX_ROOT = "http://sandbox.cdp.invalid"
 
+# The platform's source name -> the sandbox app's mount (see cdp_platform.sandbox.app).
 SANDBOX_PREFIX = {
     "salesforce": "salesforce",
     "hubspot": "hubspot",
@@ -27,7 +34,9 @@ SANDBOX_PREFIX = {
 }
 
 
-def sandbox_config(persons: int, seed: int, today: datetime.date | None, span_days: int = 730) -> SandboxConfig:
+def sandbox_config(
+    persons: int, seed: int, today: datetime.date | None, span_days: int = 730
+) -> SandboxConfig:
     """The sandbox's configuration; no ``today`` means the current UTC date."""
     return SandboxConfig(
         persons=persons,
@@ -77,7 +86,15 @@ def scaled_pacer_settings(http_vendor: str, time_scale: float) -> dict[str, Any]
 
 
 def sandbox_base_url(source: str) -> str:
-    return f"{SANDBOX_ROOT}/{SANDBOX_PREFIX[source]}"
+    """Where ``source``'s API is mounted on the in-process sandbox."""
+    try:
+        prefix = SANDBOX_PREFIX[source]
+    except KeyError:
+        raise ValueError(
+            f"the bundled sandbox does not emulate the source {source!r}: set "
+            f"CDP_{source.upper()}_BASE_URL to its API (it serves {', '.join(SANDBOX_PREFIX)})"
+        ) from None
+    return f"{SANDBOX_ROOT}/{prefix}"
 
 
 def sandbox_options(source: str, data: Any) -> dict[str, str]:
@@ -91,3 +108,45 @@ def sandbox_options(source: str, data: Any) -> dict[str, str]:
     if source == "twitter":
         return {"user_id": str(data.twitter_user_id)}
     return {}
+
+
+class InProcessSandbox(InProcessServer):
+    """The bundled sandbox as the in-process server of the vendors without a base URL.
+
+    One instance is shared by every such vendor resource and by the graders, so they all see the
+    same world (the app and its records are built once per process and configuration).
+    """
+
+    persons: int = 2000
+    seed: int = 7
+    faults: str = "none"
+    today: str | None = None
+    span_days: int = 730
+    time_scale: float = Field(
+        default=1.0,
+        description="The sandbox's quota windows are divided by this (CDP_SANDBOX_TIME_SCALE).",
+    )
+
+    def config(self) -> SandboxConfig:
+        day = datetime.date.fromisoformat(self.today) if self.today else None
+        return sandbox_config(self.persons, self.seed, day, self.span_days)
+
+    def data(self) -> Any:
+        """The SandboxData the app serves in this process."""
+        return sandbox_app(self.config(), self.faults, self.time_scale)[1]
+
+    def base_url(self, source: str) -> str:
+        return sandbox_base_url(source)
+
+    def account_options(self, source: str) -> dict[str, str]:
+        return sandbox_options(source, self.data())
+
+    def credentials(self, source: str) -> dict[str, str]:
+        return dict(SANDBOX_CREDENTIALS.get(source, {}))
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return sandbox_transport(self.config(), self.faults, self.time_scale)
+
+    def pacer(self, http_vendor: str) -> Any:
+        """Process-wide like any pacer, created with the windows at the sandbox's time scale."""
+        return pacer_for(http_vendor, **scaled_pacer_settings(http_vendor, self.time_scale))
