@@ -24,8 +24,8 @@ import dagster as dg
 
 from cdp_platform.automation.jobs import raw_asset_keys
 from cdp_platform.http import RequestSpec, VendorClient
-from cdp_platform.http.hubspot_search import MODIFIED_DATE_PROPERTY, to_ms
 from cdp_platform.sources import hubspot, resource_key, salesforce
+from cdp_platform.sources.hubspot.search import MODIFIED_DATE_PROPERTY, to_ms
 from cdp_platform.sources.vendor import VendorResource
 
 CRM_SOURCES = ("salesforce", "hubspot")

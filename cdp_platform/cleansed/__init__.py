@@ -1,49 +1,38 @@
 """The cleansed layer: one typed, normalized table per source entity, with its quarantine.
 
-``ENTITIES`` lists every entity spec (one module each); :func:`cleansed_assets` builds their
+``ENTITIES`` lists every entity spec, found in the sources' folders (``sources/<source>/cleansed/``,
+one module each); :func:`cleansed_assets` builds their
 Dagster assets. Each asset reads ``raw/<source>/<stream>`` through the raw lake IO manager and
 needs the ``io_manager`` (warehouse) and ``warehouse`` (DuckDB) resources.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import dagster as dg
 
-from cdp_platform.cleansed import (
-    facebook_leads,
-    facebook_page_posts,
-    facebook_post_comments,
-    google_analytics_user_daily_activity,
-    hubspot_companies,
-    hubspot_contacts,
-    hubspot_deals,
-    instagram_media,
-    instagram_media_comments,
-    salesforce_accounts,
-    salesforce_contacts,
-    salesforce_leads,
-    salesforce_opportunities,
-    twitter_mentions,
-)
 from cdp_platform.cleansed.assets import build_cleansed_asset
 from cdp_platform.cleansed.entity import CleansedEntity
+from cdp_platform.sources.registry import source_names
 
-ENTITIES: tuple[CleansedEntity, ...] = (
-    salesforce_accounts.ENTITY,
-    salesforce_contacts.ENTITY,
-    salesforce_leads.ENTITY,
-    salesforce_opportunities.ENTITY,
-    hubspot_contacts.ENTITY,
-    hubspot_companies.ENTITY,
-    hubspot_deals.ENTITY,
-    google_analytics_user_daily_activity.ENTITY,
-    facebook_leads.ENTITY,
-    facebook_page_posts.ENTITY,
-    facebook_post_comments.ENTITY,
-    instagram_media.ENTITY,
-    instagram_media_comments.ENTITY,
-    twitter_mentions.ENTITY,
-)
+
+def _source_entities() -> tuple[CleansedEntity, ...]:
+    """Every declared source's entities (``sources/<source>/cleansed/``), in the registry's order;
+    a source without cleansed entities has no such folder."""
+    entities: list[CleansedEntity] = []
+    for name in source_names():
+        try:
+            module = importlib.import_module(f"cdp_platform.sources.{name}.cleansed")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cdp_platform.sources.{name}.cleansed":
+                raise
+            continue
+        entities.extend(module.ENTITIES)
+    return tuple(entities)
+
+
+ENTITIES: tuple[CleansedEntity, ...] = _source_entities()
 
 
 def entity(source: str, name: str) -> CleansedEntity:

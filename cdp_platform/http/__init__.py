@@ -1,8 +1,7 @@
 """The resilient async API client every vendor connector uses.
 
 Modules, one idea each: ``client`` (VendorClient), ``retry`` (RetryPolicy), ``breaker`` (per-vendor
-circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators), ``hubspot_search``
-(search windows under the 10,000-result limit), ``auth`` (credentials), ``redaction``,
+circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators), ``auth`` (credentials), ``redaction``,
 ``dead_letters``, ``checkpoint`` and ``extract`` (the loop tying them together).
 
 A stream, end to end::
@@ -32,7 +31,6 @@ from .errors import (
     VendorUnavailable,
 )
 from .extract import ExtractResult, extract
-from .hubspot_search import SearchWindow, clear_search, extract_search, plan_windows, search_request
 from .pacing import FacebookPacer, GA4Pacer, HubSpotPacer, Pacer, SalesforcePacer, TwitterPacer, pacer_for
 from .pagination import (
     GraphNextLink,
@@ -81,7 +79,6 @@ __all__ = [
     "SalesforceNextRecordsUrl",
     "SalesforceOAuth",
     "SalesforcePacer",
-    "SearchWindow",
     "TwitterNextToken",
     "TwitterPacer",
     "VendorClient",
@@ -89,12 +86,8 @@ __all__ = [
     "VendorTransportError",
     "VendorUnavailable",
     "breaker_for",
-    "clear_search",
     "describe_request",
     "extract",
-    "extract_search",
     "pacer_for",
     "paginator_from_config",
-    "plan_windows",
-    "search_request",
 ]

@@ -25,8 +25,8 @@ import polars as pl
 
 from cdp_platform.cleansed import ENTITIES, normalize
 from cdp_platform.cleansed.entity import CleansedEntity, Field, _extracted
-from cdp_platform.cleansed.google_analytics_user_daily_activity import NOT_SET
 from cdp_platform.privacy.hashing import normalize_email
+from cdp_platform.sources.google_analytics.cleansed.user_daily_activity import NOT_SET
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Partition D is a search on the last-modified property (``lastmodifieddate`` for contacts,
 ``hs_lastmodifieddate`` for companies and deals) in [D, D+1), sorted ascending. One search can
 page through at most 10,000 results, so a busier window is split in time first
-(:func:`cdp_platform.http.extract_search`).
+(:func:`cdp_platform.sources.hubspot.search.extract_search`).
 
 Search results carry no associations, yet a deal means nothing without its buyer. So after each
 search page, the page's records get their associations from the v4 batch endpoint
@@ -50,10 +50,10 @@ from cdp_platform.http import (
     RequestSpec,
     VendorClient,
     describe_request,
-    extract_search,
 )
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.pagination import LoopGuard, Page, get_path
+from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext
 from cdp_platform.sources.vendor import VendorResource
 

@@ -10,14 +10,14 @@ import httpx
 import polars as pl
 
 from cdp_platform.cleansed.entity import cleanse
-from cdp_platform.cleansed.hubspot_contacts import ENTITY
 from cdp_platform.http import (
     BearerAuth,
     HubSpotPacer,
     InMemoryCheckpointStore,
-    extract_search,
 )
 from cdp_platform.sources.hubspot import PROPERTIES, STREAMS
+from cdp_platform.sources.hubspot.cleansed.contacts import ENTITY
+from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land, served
 from cdp_platform_tests.http.conftest import SleepRecorder
 

@@ -8,11 +8,11 @@ import datetime
 import httpx
 
 from cdp_platform.cleansed.entity import cleanse
-from cdp_platform.cleansed.instagram_media import ENTITY as MEDIA_ENTITY
-from cdp_platform.cleansed.instagram_media_comments import ENTITY as COMMENTS_ENTITY
 from cdp_platform.http import FacebookPacer, FacebookTokenAuth
 from cdp_platform.sources.graph import edge_request
 from cdp_platform.sources.instagram import COMMENT_FIELDS, MEDIA_FIELDS, STREAMS
+from cdp_platform.sources.instagram.cleansed.media import ENTITY as MEDIA_ENTITY
+from cdp_platform.sources.instagram.cleansed.media_comments import ENTITY as COMMENTS_ENTITY
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
 
 RECORDED = HERE / "instagram"

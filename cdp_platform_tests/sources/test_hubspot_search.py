@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cdp_platform.http import CircuitBreaker, HubSpotAfterCursor, InMemoryCheckpointStore, Pacer, VendorClient
-from cdp_platform.http.hubspot_search import (
+from cdp_platform.sources.hubspot.search import (
     MAX_SEARCH_RESULTS,
     SearchWindow,
     clear_search,

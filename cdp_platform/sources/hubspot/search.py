@@ -19,20 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .checkpoint import CheckpointStore
-from .client import RequestSpec, VendorClient
-from .extract import ExtractResult, OnPage, extract
-from .pagination import HubSpotAfterCursor, Page
-from .redaction import library_logger
+from cdp_platform.http.checkpoint import CheckpointStore
+from cdp_platform.http.client import RequestSpec, VendorClient
+from cdp_platform.http.extract import ExtractResult, OnPage, extract
+from cdp_platform.http.pagination import HubSpotAfterCursor, Page
+from cdp_platform.http.redaction import library_logger
+from cdp_platform.sources.hubspot.declaration import MODIFIED_DATE_PROPERTY
 
 logger = library_logger(__name__)
 
 MAX_SEARCH_RESULTS = 10_000
-MODIFIED_DATE_PROPERTY = {
-    "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
-}
 
 
 def to_ms(moment: datetime) -> int:

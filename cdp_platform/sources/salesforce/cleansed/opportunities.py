@@ -6,7 +6,7 @@ import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.entity import CleansedEntity, Field
-from cdp_platform.cleansed.salesforce_system import (
+from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
     SYSTEM_COLUMNS,
     SYSTEM_FIELDS,

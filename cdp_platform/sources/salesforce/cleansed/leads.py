@@ -8,7 +8,12 @@ import polars as pl
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts, null_placeholders
 from cdp_platform.cleansed.entity import CleansedEntity, Field
-from cdp_platform.cleansed.salesforce_system import KEY_COLUMNS, SYSTEM_COLUMNS, SYSTEM_FIELDS, SYSTEM_PAYLOAD
+from cdp_platform.sources.salesforce.cleansed.system import (
+    KEY_COLUMNS,
+    SYSTEM_COLUMNS,
+    SYSTEM_FIELDS,
+    SYSTEM_PAYLOAD,
+)
 
 # Salesforce requires Company on a lead, so web forms fill in this placeholder when nobody gave one.
 COMPANY_PLACEHOLDERS = ("[not provided]",)
