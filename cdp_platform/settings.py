@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from cdp_platform.sources.declaration import SourceDeclaration
 
 ENVIRONMENTS = ("local", "production")
+# Where the warehouse lives: one DuckDB file (the default), or a DuckLake (catalog in PostgreSQL,
+# tables as Parquet files in a folder or S3) that many workers on many machines write at once.
+WAREHOUSE_KINDS = ("file", "ducklake")
+DUCKLAKE_CATALOG_VAR = "CDP_DUCKLAKE_CATALOG"
+DUCKLAKE_DATA_PATH_VAR = "CDP_DUCKLAKE_DATA_PATH"
+DUCKLAKE_RETENTION_VAR = "CDP_DUCKLAKE_SNAPSHOT_RETENTION_DAYS"
+# A week of time travel: long enough to look at (or restore from) last week's profile after a bad
+# run, short enough that the maintenance job keeps the bucket from growing without bound.
+DUCKLAKE_RETENTION_DAYS_DEFAULT = 7
 
 
 class SettingsError(ValueError):
@@ -142,6 +151,29 @@ class Settings:
     # The pseudonymized marts' own DuckDB file (CDP_PSEUDONYMIZED_WAREHOUSE_PATH); ``None``: the
     # default beside the warehouse (see ``pseudonymized_warehouse_path``).
     pseudonymized_warehouse: Path | None = None
+    # ``file`` (``warehouse_path``) or ``ducklake`` (the three fields below; see
+    # :class:`cdp_platform.io.warehouse.WarehouseTarget`, the one place that opens either).
+    warehouse_kind: str = "file"
+    # A libpq connection string of the DuckLake catalog database, without its password: libpq
+    # reads that from ``PGPASSWORD`` (or ``~/.pgpass``), so it never enters a string we build or log.
+    ducklake_catalog: str | None = None
+    # Where DuckLake writes its Parquet files: ``s3://bucket/prefix/`` or an absolute folder path.
+    ducklake_data_path: str | None = None
+    ducklake_snapshot_retention_days: int = DUCKLAKE_RETENTION_DAYS_DEFAULT
+
+    @property
+    def warehouse(self):
+        """The warehouse to open (:func:`cdp_platform.io.warehouse.connect_warehouse`)."""
+        from cdp_platform.io.warehouse import WarehouseTarget
+
+        return WarehouseTarget(
+            kind=self.warehouse_kind,
+            path=str(self.warehouse_path),
+            ducklake_catalog=self.ducklake_catalog,
+            ducklake_data_path=self.ducklake_data_path,
+            s3_endpoint_url=self.s3_endpoint_url,
+            s3_region=self.s3_region,
+        )
 
     @property
     def pseudonymized_warehouse_path(self) -> Path:
@@ -254,7 +286,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=_get(environ, "CDP_S3_ENDPOINT_URL"),
         s3_region=_get(environ, "CDP_S3_REGION", "us-east-1") or "us-east-1",
         warehouse_path=warehouse_path,
-        dbt_target=_get(environ, "CDP_DBT_TARGET", "local") or "local",
+        dbt_target=_dbt_target(environ),
         default_phone_region=(_get(environ, "CDP_DEFAULT_PHONE_REGION", "US") or "US").upper(),
         partitions_start=partitions_start,
         sandbox=sandbox,
@@ -265,6 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ca_bundle=_ca_bundle(environ),
         privacy_hmac_key_set=_get(environ, PRIVACY_HMAC_KEY_VAR) is not None,
         pseudonymized_warehouse=_pseudonymized_warehouse(environ, warehouse_path),
+        **_warehouse_kind(environ),
     )
 
 
@@ -289,6 +322,70 @@ def _pseudonymized_warehouse(environ: Mapping[str, str], warehouse_path: Path) -
             "of their own (analysts are given that file, not the personal data); use another path."
         )
     return path
+
+
+def _dbt_target(environ: Mapping[str, str]) -> str:
+    """dbt's profile target: ``ducklake`` goes with the DuckLake warehouse and only with it."""
+    lake = (_get(environ, "CDP_WAREHOUSE", "file") or "file") == "ducklake"
+    target = _get(environ, "CDP_DBT_TARGET", "ducklake" if lake else "local") or "local"
+    if lake != (target == "ducklake"):
+        raise SettingsError(
+            f"CDP_DBT_TARGET={target!r} does not match CDP_WAREHOUSE={'ducklake' if lake else 'file'}: dbt must "
+            "write the warehouse Dagster writes; use the 'ducklake' target with CDP_WAREHOUSE=ducklake, "
+            "'local' or 'production' with the DuckDB file (or unset CDP_DBT_TARGET)."
+        )
+    return target
+
+
+def _warehouse_kind(environ: Mapping[str, str]) -> dict:
+    kind = _get(environ, "CDP_WAREHOUSE", "file") or "file"
+    if kind not in WAREHOUSE_KINDS:
+        raise SettingsError(
+            f"CDP_WAREHOUSE={kind!r} is not a warehouse kind: use one of {', '.join(WAREHOUSE_KINDS)} "
+            "(file: one DuckDB file at CDP_WAREHOUSE_PATH; ducklake: a DuckLake on PostgreSQL and S3)."
+        )
+    retention = _int(environ, DUCKLAKE_RETENTION_VAR, DUCKLAKE_RETENTION_DAYS_DEFAULT, 1)
+    if kind == "file":
+        return {"warehouse_kind": kind, "ducklake_snapshot_retention_days": retention}
+    catalog = _get(environ, DUCKLAKE_CATALOG_VAR)
+    if catalog is None:
+        raise SettingsError(
+            f"{DUCKLAKE_CATALOG_VAR} is not set: with CDP_WAREHOUSE=ducklake set it to the libpq connection "
+            "string of the catalog database, e.g. 'dbname=cdp_lake host=db.internal user=cdp' "
+            "(the password goes in PGPASSWORD)."
+        )
+    if "password" in catalog.lower():
+        # The value is not echoed: it holds a secret.
+        raise SettingsError(
+            f"{DUCKLAKE_CATALOG_VAR} contains a password: remove it and set PGPASSWORD (or ~/.pgpass) "
+            "instead, so the password is never part of a logged connection string."
+        )
+    if "dbname=" not in catalog:
+        raise SettingsError(
+            f"{DUCKLAKE_CATALOG_VAR}={catalog!r} names no database: add dbname=<catalog database>."
+        )
+    data_path = _get(environ, DUCKLAKE_DATA_PATH_VAR)
+    if data_path is None:
+        raise SettingsError(
+            f"{DUCKLAKE_DATA_PATH_VAR} is not set: with CDP_WAREHOUSE=ducklake set it to s3://<bucket>/<prefix> "
+            "(or, for one machine, an absolute folder path) where the tables' Parquet files go."
+        )
+    if data_path.startswith("s3://"):
+        if not data_path.removeprefix("s3://").split("/", 1)[0]:
+            raise SettingsError(f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} names no bucket: use s3://<bucket>/<prefix>.")
+    elif "://" in data_path:
+        raise SettingsError(
+            f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} uses an unsupported scheme: use s3://<bucket>/<prefix> or a folder."
+        )
+    else:
+        # Absolute, so every worker and dbt (which runs inside dbt/) name the same folder.
+        data_path = str(Path(data_path).expanduser().resolve())
+    return {
+        "warehouse_kind": kind,
+        "ducklake_catalog": catalog,
+        "ducklake_data_path": data_path.rstrip("/") + "/",
+        "ducklake_snapshot_retention_days": retention,
+    }
 
 
 def _alert_webhook_set(environ: Mapping[str, str]) -> bool:
@@ -381,7 +478,10 @@ def check_settings(settings: Settings) -> None:
         S3Lake.from_settings(settings).check()
     else:
         _check_writable_folder(Path(settings.lake_root), "CDP_LAKE_ROOT")
-    _check_writable_folder(settings.warehouse_path.parent, "CDP_WAREHOUSE_PATH")
+    if settings.warehouse_kind == "file":
+        _check_writable_folder(settings.warehouse_path.parent, "CDP_WAREHOUSE_PATH")
+    elif settings.ducklake_data_path and not settings.ducklake_data_path.startswith("s3://"):
+        _check_writable_folder(Path(settings.ducklake_data_path), DUCKLAKE_DATA_PATH_VAR)
     _check_writable_folder(settings.pseudonymized_warehouse_path.parent, PSEUDONYMIZED_WAREHOUSE_VAR)
     if settings.env == "production" and not settings.privacy_hmac_key_set:
         # Checked at start-up rather than in load_settings so that configuration can be inspected
