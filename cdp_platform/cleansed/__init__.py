@@ -9,17 +9,24 @@ needs the ``io_manager`` (warehouse) and ``warehouse`` (DuckDB) resources.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 
 import dagster as dg
 
 from cdp_platform.cleansed.assets import build_cleansed_asset
 from cdp_platform.cleansed.entity import CleansedEntity
-from cdp_platform.sources.registry import source_names
 
 
+@cache
 def _source_entities() -> tuple[CleansedEntity, ...]:
     """Every declared source's entities (``sources/<source>/cleansed/``), in the registry's order;
-    a source without cleansed entities has no such folder."""
+    a source without cleansed entities has no such folder.
+
+    Collected on first use, not at import: the sources' folders import this package (its field
+    and column framework), and the raw layer imports modules that read the entities.
+    """
+    from cdp_platform.sources.registry import source_names
+
     entities: list[CleansedEntity] = []
     for name in source_names():
         try:
@@ -32,16 +39,19 @@ def _source_entities() -> tuple[CleansedEntity, ...]:
     return tuple(entities)
 
 
-ENTITIES: tuple[CleansedEntity, ...] = _source_entities()
+def __getattr__(name: str) -> object:
+    if name == "ENTITIES":
+        return _source_entities()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def entity(source: str, name: str) -> CleansedEntity:
     """The spec of ``cleansed/<source>/<name>``."""
-    for spec in ENTITIES:
+    for spec in _source_entities():
         if (spec.source, spec.entity) == (source, name):
             return spec
     raise KeyError(
-        f"no cleansed entity {source}/{name}; known: {[f'{e.source}/{e.entity}' for e in ENTITIES]}"
+        f"no cleansed entity {source}/{name}; known: {[f'{e.source}/{e.entity}' for e in _source_entities()]}"
     )
 
 
@@ -51,7 +61,7 @@ def cleansed_assets(partitions_def: dg.PartitionsDefinition, phone_region: str) 
     ``phone_region`` is the region phone numbers without a country code are read in (ISO 3166
     alpha-2, e.g. ``US``).
     """
-    return [build_cleansed_asset(spec, partitions_def, phone_region) for spec in ENTITIES]
+    return [build_cleansed_asset(spec, partitions_def, phone_region) for spec in _source_entities()]
 
 
 __all__ = ["ENTITIES", "cleansed_assets", "entity"]

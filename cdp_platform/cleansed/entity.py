@@ -138,6 +138,9 @@ class CleansedEntity:
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     extra_columns: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     description: str = ""
+    # What the vendor writes where it has no value ("(not set)"): nobody's identifier, so privacy's
+    # reading of raw records nulls it as the entity's own steps do.
+    placeholders: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]

@@ -7,7 +7,8 @@ circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators)
 A stream, end to end::
 
     client = VendorClient("hubspot", base_url, BearerAuth(token), pacer_for("hubspot"))
-    paginator = paginator_from_config({"type": "hubspot_after", "record_path": "results"})
+    paginator = paginator_from_config({"type": "cursor_in_body", "record_path": "results",
+                                       "cursor_path": "paging.next.after", "cursor_param": "after"})
     first = RequestSpec("GET", "/crm/v3/objects/contacts", params={"limit": 100})
     result = await extract(client, paginator, first, checkpoint_store=store,
                            checkpoint_key="hubspot/contacts/2026-11-25", on_page=append_page,
@@ -33,13 +34,13 @@ from .errors import (
 from .extract import ExtractResult, extract
 from .pacing import FacebookPacer, GA4Pacer, HubSpotPacer, Pacer, SalesforcePacer, TwitterPacer, pacer_for
 from .pagination import (
-    GraphNextLink,
-    HubSpotAfterCursor,
-    OffsetRowCount,
+    CursorInBody,
+    NextUrl,
+    Offset,
     Page,
+    PageToken,
     Paginator,
-    SalesforceNextRecordsUrl,
-    TwitterNextToken,
+    SinglePage,
     paginator_from_config,
 )
 from .redaction import describe_request
@@ -53,6 +54,7 @@ __all__ = [
     "CheckpointStore",
     "CircuitBreaker",
     "ClientStats",
+    "CursorInBody",
     "DeadLetter",
     "ErrorInfo",
     "ExpiredCredentials",
@@ -60,15 +62,15 @@ __all__ = [
     "FacebookPacer",
     "FacebookTokenAuth",
     "GA4Pacer",
-    "GraphNextLink",
     "HttpClientError",
-    "HubSpotAfterCursor",
     "HubSpotPacer",
     "InMemoryCheckpointStore",
     "LocalFolderCheckpointStore",
-    "OffsetRowCount",
+    "NextUrl",
+    "Offset",
     "Pacer",
     "Page",
+    "PageToken",
     "PaginationLoop",
     "Paginator",
     "QuotaExhausted",
@@ -76,10 +78,9 @@ __all__ = [
     "RequestSpec",
     "RetriesExhausted",
     "RetryPolicy",
-    "SalesforceNextRecordsUrl",
     "SalesforceOAuth",
     "SalesforcePacer",
-    "TwitterNextToken",
+    "SinglePage",
     "TwitterPacer",
     "VendorClient",
     "VendorError",

@@ -23,10 +23,12 @@ from functools import cache
 
 import polars as pl
 
-from cdp_platform.cleansed import ENTITIES, normalize
+# The module, not its ENTITIES: the raw layer imports this module (suppression) while the cleansed
+# package may still be collecting the entities from the sources' folders.
+import cdp_platform.cleansed as cleansed
+from cdp_platform.cleansed import normalize
 from cdp_platform.cleansed.entity import CleansedEntity, Field, _extracted
 from cdp_platform.privacy.hashing import normalize_email
-from cdp_platform.sources.google_analytics.cleansed.user_daily_activity import NOT_SET
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,13 @@ OWNERS: dict[tuple[str, str], tuple[OwnerLink, ...]] = {
     ),
 }
 
-# A vendor's "no value" spelled as a value is nobody's identifier (the cleansed layer nulls it too).
-PLACEHOLDERS: tuple[str, ...] = (*NOT_SET, "[not provided]")
+
+@cache
+def placeholders() -> tuple[str, ...]:
+    """A vendor's "no value" spelled as a value is nobody's identifier (the cleansed layer nulls it
+    too): every entity's declared placeholders."""
+    return tuple(dict.fromkeys(p for entity in cleansed.ENTITIES for p in entity.placeholders))
+
 
 IDENTIFY_SCHEMA = {
     "person_keys": pl.List(pl.String),
@@ -98,7 +105,7 @@ class PersonStream:
 def person_streams() -> tuple[PersonStream, ...]:
     """Every raw stream that holds personal data, with the cleansed entity that reads it."""
     streams = []
-    for entity in ENTITIES:
+    for entity in cleansed.ENTITIES:
         owners = OWNERS.get((entity.source, entity.raw_stream))
         if owners is not None:
             streams.append(PersonStream(entity.source, entity.raw_stream, entity, owners))
@@ -168,7 +175,9 @@ def identify(frame: pl.DataFrame, person: PersonStream, phone_region: str = "US"
             values[f.name] = normalize.phone(raw, phone_region, region)
         elif f.kind != "email":
             text = raw.str.strip_chars()
-            values[f.name] = pl.when((text == "") | text.is_in(list(PLACEHOLDERS))).then(None).otherwise(text)
+            values[f.name] = (
+                pl.when((text == "") | text.is_in(list(placeholders()))).then(None).otherwise(text)
+            )
     out = base.with_columns(**{f"__v_{name}": expr for name, expr in values.items()})
     email_fields = [f for f in fields if f.kind == "email"]
     phone_fields = [f for f in fields if f.kind == "phone"]

@@ -34,13 +34,14 @@ AUTH_KINDS = (
 )
 
 # How the next page is asked for, named by mechanism as dlt names them; each kind is one paginator
-# in ``cdp_platform.http.pagination`` (``paginator_from_config`` builds it from these params).
+# in ``cdp_platform.http.pagination`` (``paginator_from_config`` builds it from the params, with
+# the stream's ``record_path`` and ``id_field``). A Link header paginator is not needed by any
+# source yet (issue 16 lists it).
 PAGINATION_KINDS = (
     "next_url",  # the body names the next page's URL (Salesforce nextRecordsUrl, Graph paging.next)
     "cursor_in_body",  # the body holds a cursor the next request sends (HubSpot paging.next.after)
     "page_token",  # the body holds a token sent as a query parameter (Twitter meta.next_token)
     "offset",  # offset and limit up to a total the body reports (GA4 rowCount)
-    "link_header",  # RFC 8288 Link: <...>; rel="next"
     "single_page",  # the window is one response
 )
 

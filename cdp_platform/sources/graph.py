@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from cdp_platform.http import GraphNextLink, RequestSpec
+from cdp_platform.http import NextUrl, RequestSpec
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.stream import Slice, StreamContext
 
@@ -57,7 +57,9 @@ async def parent_ids(ctx: StreamContext, node: str, edge: str, attempts: int = 3
     for _ in range(attempts):
         ids: list[str] = []
         unusable = 0
-        async for page in GraphNextLink("data").pages(ctx.client, first, stream=f"{node}/{edge}"):
+        async for page in NextUrl("data", url_path="paging.next").pages(
+            ctx.client, first, stream=f"{node}/{edge}"
+        ):
             ids.extend(str(get_path(record, "id")) for record in page.records)
             unusable += len(page.dead_letters)
         if not unusable:

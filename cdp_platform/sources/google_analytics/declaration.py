@@ -33,7 +33,16 @@ SOURCE = SourceDeclaration(
             record_path="rows",
             id_field="dimensions.date",
             change_time_field="dimensions.date",
-            pagination=Pagination("offset", {"total_path": "rowCount", "offset_body_key": "offset"}),
+            pagination=Pagination(
+                "offset",
+                # A report row has no id of its own (its dimension values are, after shaping).
+                {
+                    "total_path": "rowCount",
+                    "offset_param": "offset",
+                    "limit_param": "limit",
+                    "id_field": None,
+                },
+            ),
             window=DailyWindow("startDate", "endDate", "date", location="body"),
         ),
     ),

@@ -53,8 +53,9 @@ from cdp_platform.http import (
 )
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.pagination import LoopGuard, Page, get_path
+from cdp_platform.sources.hubspot.declaration import SOURCE
 from cdp_platform.sources.hubspot.search import extract_search
-from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext
+from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext, declared_stream
 from cdp_platform.sources.vendor import VendorResource
 
 PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -283,7 +284,7 @@ def associations_context(
     return record, ({"associations": dict(links)} if links is not None else None)
 
 
-def _stream(object_type: str, description: str) -> Stream:
+def _stream(object_type: str) -> Stream:
     async def slices(ctx: StreamContext):
         yield Slice("all")  # the search extractor builds its own, time-split requests
 
@@ -309,26 +310,13 @@ def _stream(object_type: str, description: str) -> Stream:
             partition=ctx.window.partition,
         )
 
-    return Stream(
-        source="hubspot",
-        name=object_type,
-        description=description,
-        slices=slices,
-        id_path="id",
-        updated_path="updatedAt",
+    return declared_stream(
+        SOURCE,
+        object_type,
+        slices,
         shape=associations_context if ASSOCIATED[object_type] else None,
         extractor=search,
     )
 
 
-STREAMS = (
-    _stream(
-        "contacts",
-        "HubSpot contacts created or changed in the partition's day (search API), with their companies.",
-    ),
-    _stream("companies", "HubSpot companies created or changed in the partition's day (search API)."),
-    _stream(
-        "deals",
-        "HubSpot deals created or changed in the partition's day (search API), with their contacts and companies.",
-    ),
-)
+STREAMS = tuple(_stream(stream.name) for stream in SOURCE.streams)

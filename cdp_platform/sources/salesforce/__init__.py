@@ -12,12 +12,11 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, RequestSpec, SalesforceNextRecordsUrl, SalesforceOAuth
+from cdp_platform.http import Auth, RequestSpec, SalesforceOAuth
 from cdp_platform.sources import sandbox_link
-from cdp_platform.sources.stream import Stream, StreamContext, single
+from cdp_platform.sources.salesforce.declaration import API_VERSION, OBJECTS, SOURCE
+from cdp_platform.sources.stream import Stream, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
-
-API_VERSION = "v62.0"
 
 # The fields each object's query selects (custom fields end in __c; an org without them
 # removes them here). Relationship fields come back as nested objects.
@@ -93,26 +92,15 @@ class SalesforceResource(VendorResource):
         return SalesforceOAuth(login, self.client_id, self.client_secret, refresh_token=self.refresh_token)
 
 
-def _stream(name: str, sobject: str, description: str) -> Stream:
+def _stream(name: str) -> Stream:
+    sobject = OBJECTS[name]
+
     def request(ctx: StreamContext) -> RequestSpec:
         return query_request(
-            window_query(sobject, ctx.window.start, ctx.window.end), ctx.size(2000, 200, 2000)
+            window_query(sobject, ctx.window.start, ctx.window.end), ctx.size(*SOURCE.page_size)
         )
 
-    return Stream(
-        source="salesforce",
-        name=name,
-        description=description,
-        paginator=lambda: SalesforceNextRecordsUrl("records", id_field="Id"),
-        slices=single(request),
-        id_path="Id",
-        updated_path="SystemModstamp",
-    )
+    return declared_stream(SOURCE, name, single(request))
 
 
-STREAMS = (
-    _stream("accounts", "Account", "Salesforce Accounts created or changed in the partition's day."),
-    _stream("contacts", "Contact", "Salesforce Contacts created or changed in the partition's day."),
-    _stream("leads", "Lead", "Salesforce Leads created or changed in the partition's day."),
-    _stream("opportunities", "Opportunity", "Salesforce Opportunities (purchases when won), by change day."),
-)
+STREAMS = tuple(_stream(stream.name) for stream in SOURCE.streams)

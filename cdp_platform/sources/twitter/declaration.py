@@ -34,7 +34,8 @@ SOURCE = SourceDeclaration(
             id_field="id",
             change_time_field="created_at",
             pagination=Pagination(
-                "page_token", {"token_path": "meta.next_token", "token_param": "pagination_token"}
+                "page_token",
+                {"token_path": "meta.next_token", "token_param": "pagination_token", "errors_path": "errors"},
             ),
             window=DailyWindow("start_time", "end_time", "iso_seconds"),
         ),

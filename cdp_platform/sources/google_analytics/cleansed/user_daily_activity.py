@@ -38,6 +38,7 @@ ENTITY = CleansedEntity(
     source="google_analytics",
     entity="user_daily_activity",
     raw_stream="user_daily_activity",
+    placeholders=NOT_SET,
     fields=(
         Field(
             "activity_date", "date", _dimension("date"), required=True, json_type="string", pattern=r"^\d{8}$"

@@ -27,6 +27,7 @@ ENTITY = CleansedEntity(
     source="salesforce",
     entity="leads",
     raw_stream="leads",
+    placeholders=COMPANY_PLACEHOLDERS,
     fields=(
         *SYSTEM_FIELDS,
         Field("first_name", "name", "$.FirstName"),
