@@ -76,7 +76,9 @@ def schema_check(
     # and the event log (PostgreSQL in production) is beyond the reach of an erasure. The record id
     # finds the row in the warehouse, where erasure does reach.
     ids = (
-        frame.with_row_index("index").select(pl.col("index").cast(pl.Int64), pl.col(id_column).cast(pl.String))
+        frame.with_row_index("index").select(
+            pl.col("index").cast(pl.Int64), pl.col(id_column).cast(pl.String)
+        )
         if id_column in frame.columns
         else pl.DataFrame(schema={"index": pl.Int64, id_column: pl.String})
     )

@@ -10,8 +10,9 @@ source is adding its folder, not editing lists elsewhere.
 
 This module imports only ``settings`` (the ground floor), which reads the registry of these.
 The fields of a cleansed entity are declared once, in the source's folder, with
-:class:`cdp_platform.cleansed.entity.Field` (name, kind, payload path, description, identity role,
-PII flag); the Pandera schema, the expected payload and the column list are derived from them.
+:class:`cdp_platform.cleansed.entity.Field` (name, kind, payload path, description, identity role
+from ``IDENTITY_ROLES`` there, PII flag); the Pandera schema, the expected payload and the column
+list are derived from them.
 """
 
 from __future__ import annotations
@@ -52,23 +53,6 @@ WINDOW_FORMATS = (
     "unix_millis",  # 1764028800000 (HubSpot search filters)
     "date",  # 2026-11-25 (GA4 dateRanges, inclusive end = start)
     "soql",  # a SOQL WHERE on the change-time field
-)
-
-# What a cleansed field can be for identity resolution and privacy (``Field.role``).
-IDENTITY_ROLES = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "full_name",
-    "street",
-    "city",
-    "postcode",
-    "country",
-    "country_code",
-    "date_of_birth",
-    "external_id",  # the record's id at the vendor (a CRM contact id, a GA client id)
-    "handle",  # a social username
 )
 
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

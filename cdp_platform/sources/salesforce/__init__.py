@@ -14,6 +14,8 @@ from pydantic import Field
 
 from cdp_platform.http import Auth, RequestSpec, SalesforceOAuth
 from cdp_platform.sources import sandbox_link
+from cdp_platform.sources.salesforce.cleansed import contacts
+from cdp_platform.sources.salesforce.cleansed.system import select_list
 from cdp_platform.sources.salesforce.declaration import API_VERSION, OBJECTS, SOURCE
 from cdp_platform.sources.stream import Stream, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
@@ -25,12 +27,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "Id", "IsDeleted", "Name", "Type", "Industry", "BillingCity", "BillingCountry", "Phone", "Website",
         "NumberOfEmployees", "CreatedDate", "LastModifiedDate", "SystemModstamp",
     ),
-    "Contact": (
-        "Id", "IsDeleted", "AccountId", "Account.Name", "FirstName", "LastName", "Name", "Email", "Phone",
-        "Birthdate", "MailingStreet", "MailingCity", "MailingPostalCode", "MailingCountry", "Title",
-        "LeadSource", "HasOptedOutOfEmail", "Twitter_Handle__c", "Instagram_Username__c", "CreatedDate",
-        "LastModifiedDate", "SystemModstamp",
-    ),
+    # Contacts select exactly the fields their cleansed entity declares (each spelled once, there).
+    "Contact": select_list(contacts.ENTITY),
     "Lead": (
         "Id", "IsDeleted", "FirstName", "LastName", "Name", "Company", "Title", "Email", "Phone", "Street",
         "City", "PostalCode", "Country", "LeadSource", "Status", "IsConverted", "HasOptedOutOfEmail",
