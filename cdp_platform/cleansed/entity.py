@@ -165,6 +165,32 @@ class Field:
         return self.json_type or _KIND_JSON_TYPE.get(self.kind, "string")
 
 
+def record_key_prefix(source: str, kind: str) -> str:
+    """The prefix of a person record's key, ``<source>:<kind>:`` (``salesforce:contacts:``): the one
+    home of the format; dbt reads the generated ``record_key_prefix`` macro (``cdp_platform.cleansed.record_keys``)."""
+    return f"{source}:{kind}:"
+
+
+@dataclass(frozen=True)
+class PersonKey:
+    """A row of this entity belongs to the person record ``<source>:<kind>:<value of field>``.
+
+    ``source`` defaults to the entity's own; ``crm_contacts`` stands for every entity that declares
+    itself a CRM's contact record (a logged-in GA4 session is the CRM contact's, whichever CRM).
+    """
+
+    field: str  # a cleansed field name, or ``record_id`` (the raw row's id)
+    kind: str = ""
+    source: str | None = None
+    crm_contacts: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.crm_contacts and not self.kind:
+            raise ValueError(
+                f"person key on {self.field}: give its kind (contacts, leads...) or crm_contacts=True"
+            )
+
+
 @dataclass(frozen=True)
 class CleansedEntity:
     """Everything specific to one cleansed table.
@@ -190,6 +216,11 @@ class CleansedEntity:
     # What the vendor writes where it has no value ("(not set)"): nobody's identifier, so privacy's
     # reading of raw records nulls it as the entity's own steps do.
     placeholders: tuple[str, ...] = ()
+    # Which person records a row belongs to (privacy's erasure and suppression, identity's keys);
+    # none: the entity holds no one's personal data.
+    person_keys: tuple[PersonKey, ...] = ()
+    # This entity is a CRM's contact records (what a ``PersonKey(crm_contacts=True)`` points at).
+    crm_contact: bool = False
     # Payload fields the entity does not read but every record carries (``attributes`` of a
     # Salesforce record): expected for drift, beside the fields' own paths.
     envelope_payload: dict[str, str] | None = None

@@ -6,7 +6,7 @@ import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
     OBJECT_COLUMNS,
@@ -30,6 +30,8 @@ ENTITY = CleansedEntity(
     source="hubspot",
     entity="contacts",
     raw_stream="contacts",
+    person_keys=(PersonKey("record_id", "contacts"),),
+    crm_contact=True,
     fields=(
         *OBJECT_FIELDS,
         Field("email", "email", "$.properties.email"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
     SYSTEM_ENVELOPE,
@@ -20,6 +20,8 @@ ENTITY = CleansedEntity(
     source="salesforce",
     entity="contacts",
     raw_stream="contacts",
+    person_keys=(PersonKey("record_id", "contacts"),),
+    crm_contact=True,
     fields=(
         *SYSTEM_FIELDS,
         Field(

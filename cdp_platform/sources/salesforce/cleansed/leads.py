@@ -7,7 +7,7 @@ import polars as pl
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts, null_placeholders
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
     SYSTEM_COLUMNS,
@@ -27,6 +27,7 @@ ENTITY = CleansedEntity(
     source="salesforce",
     entity="leads",
     raw_stream="leads",
+    person_keys=(PersonKey("record_id", "leads"),),
     placeholders=COMPANY_PLACEHOLDERS,
     fields=(
         *SYSTEM_FIELDS,

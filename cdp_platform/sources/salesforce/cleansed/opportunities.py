@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
     SYSTEM_COLUMNS,
@@ -18,6 +18,8 @@ ENTITY = CleansedEntity(
     source="salesforce",
     entity="opportunities",
     raw_stream="opportunities",
+    # A purchase belongs to its buyer.
+    person_keys=(PersonKey("contact_id", "contacts"),),
     fields=(
         *SYSTEM_FIELDS,
         Field("opportunity_name", "string", "$.Name"),
