@@ -10,11 +10,12 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
-from cdp_platform.automation.crm_sensors import SALESFORCE_OBJECTS, check_window_start, crm_change_sensor
+from cdp_platform.automation.crm_sensors import check_window_start, crm_change_sensor
 from cdp_platform.automation.jobs import ingestion_job
 from cdp_platform.definitions import layer_definitions
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import raw_definitions, resource_key, salesforce
+from cdp_platform.sources.salesforce.declaration import OBJECTS as SALESFORCE_OBJECTS
 from cdp_platform.sources.sandbox_link import sandbox_app, sandbox_config
 
 TODAY = datetime.date(2026, 11, 26)

@@ -33,9 +33,11 @@ the record with some of its links silently missing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -54,7 +56,7 @@ from cdp_platform.http import (
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.pagination import LoopGuard, Page, get_path
 from cdp_platform.sources.hubspot.declaration import SOURCE
-from cdp_platform.sources.hubspot.search import extract_search
+from cdp_platform.sources.hubspot.search import MODIFIED_DATE_PROPERTY, extract_search, to_ms
 from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext, declared_stream
 from cdp_platform.sources.vendor import VendorResource
 
@@ -320,3 +322,23 @@ def _stream(object_type: str) -> Stream:
 
 
 STREAMS = tuple(_stream(stream.name) for stream in SOURCE.streams)
+
+
+def change_request(object_type: str, since: datetime) -> RequestSpec:
+    """A one-result search on the modified-date property: its ``total`` is the count of changes."""
+    prop = MODIFIED_DATE_PROPERTY[object_type]
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": prop, "operator": "GTE", "value": str(to_ms(since))}]}
+        ],
+        "properties": ["hs_object_id"],
+        "limit": 1,
+    }
+    return RequestSpec("POST", f"/crm/v3/objects/{object_type}/search", json=body)
+
+
+async def count_changes(client: VendorClient, since: datetime) -> dict[str, int]:
+    """Records changed since ``since`` per stream (one search each, its ``total``), for the sensor."""
+    streams = [stream.name for stream in STREAMS]
+    responses = await asyncio.gather(*(client.send(change_request(s, since)) for s in streams))
+    return {stream: int(r.json().get("total") or 0) for stream, r in zip(streams, responses, strict=True)}

@@ -8,11 +8,12 @@ login host; the token response's ``instance_url`` becomes the API base.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, RequestSpec, SalesforceOAuth
+from cdp_platform.http import Auth, RequestSpec, SalesforceOAuth, VendorClient
 from cdp_platform.sources import sandbox_link
 from cdp_platform.sources.salesforce.cleansed import contacts
 from cdp_platform.sources.salesforce.cleansed.system import select_list
@@ -102,3 +103,11 @@ def _stream(name: str) -> Stream:
 
 
 STREAMS = tuple(_stream(stream.name) for stream in SOURCE.streams)
+
+
+async def count_changes(client: VendorClient, since: datetime) -> dict[str, int]:
+    """Records changed since ``since`` per stream (one ``COUNT()`` query each), for the sensor."""
+    streams = [stream.name for stream in STREAMS]
+    requests = [query_request(count_query(OBJECTS[s], since)) for s in streams]
+    responses = await asyncio.gather(*(client.send(request) for request in requests))
+    return {stream: int(r.json().get("totalSize") or 0) for stream, r in zip(streams, responses, strict=True)}
