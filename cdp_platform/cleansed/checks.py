@@ -194,7 +194,7 @@ def drift_differences(expected: Mapping[str, str], observed: Mapping[str, set[st
     """Human-readable differences: ``new field x (string)``, ``missing field y``, ``changed type``.
 
     An expected type ending in ``?`` marks a field the vendor omits when it has no value (Graph and
-    Twitter do), so its absence is not drift.
+    several vendors do), so its absence is not drift.
     """
     differences = []
     for path in sorted(set(observed) - set(expected)):

@@ -166,7 +166,7 @@ class Field:
 
 
 def record_key_prefix(source: str, kind: str) -> str:
-    """The prefix of a person record's key, ``<source>:<kind>:`` (``salesforce:contacts:``): the one
+    """The prefix of a person record's key, ``<source>:<kind>:`` (``crm:contacts:``): the one
     home of the format; dbt reads the generated ``record_key_prefix`` macro (``cdp_platform.cleansed.record_keys``)."""
     return f"{source}:{kind}:"
 
@@ -222,7 +222,7 @@ class CleansedEntity:
     # This entity is a CRM's contact records (what a ``PersonKey(crm_contacts=True)`` points at).
     crm_contact: bool = False
     # Payload fields the entity does not read but every record carries (``attributes`` of a
-    # Salesforce record): expected for drift, beside the fields' own paths.
+    # CRM record): expected for drift, beside the fields' own paths.
     envelope_payload: dict[str, str] | None = None
 
     def __post_init__(self) -> None:

@@ -22,8 +22,8 @@ MACRO_PATH = Path(__file__).resolve().parents[2] / "dbt" / "macros" / "record_ke
 
 def declared_keys() -> dict[tuple[str, str], str]:
     """Every record key a model may build, with its prefix, in the entities' order: each entity's
-    own records (``twitter:mentions:<id>``, an interaction) and the person records its rows belong
-    to (``twitter:authors:<id>``)."""
+    own records (``<source>:mentions:<id>``, an interaction) and the person records its rows belong
+    to (``<source>:authors:<id>``)."""
     keys: dict[tuple[str, str], str] = {}
     for entity in ENTITIES:
         keys[(entity.source, entity.entity)] = record_key_prefix(entity.source, entity.entity)

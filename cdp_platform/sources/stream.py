@@ -70,7 +70,7 @@ class StreamContext:
 SliceSource = Callable[[StreamContext], AsyncIterator[Slice]]
 OnPage = Callable[[Page], Awaitable[None]]
 # (context, slice, checkpoint store, checkpoint key, on_page) -> result, for vendors whose window
-# is not one paginated request (HubSpot search, split in time under its 10,000-result cap).
+# is not one paginated request (a search split in time under a result cap).
 Extractor = Callable[[StreamContext, Slice, CheckpointStore, str, OnPage], Awaitable[ExtractResult]]
 Shape = Callable[[dict[str, Any], Any, str], tuple[dict[str, Any], dict[str, Any] | None]]
 
@@ -82,7 +82,7 @@ class Stream:
     ``slices`` yields the window's first requests; most streams have one, fan-out streams (comments
     of each recent post, leads of each form) have one per parent. ``shape`` turns a received record,
     its page body and its slice name into ``(payload, context)``: the record as received, and the
-    envelope objects it refers to (Twitter's ``includes.users``, a comment's post), kept beside it
+    envelope objects it refers to (a tweet's ``includes.users``, a comment's post), kept beside it
     rather than merged into it. ``extractor`` replaces the paginated loop where the vendor needs it.
     """
 

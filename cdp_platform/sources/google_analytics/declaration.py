@@ -14,6 +14,7 @@ from cdp_platform.sources.declaration import (
 
 SOURCE = SourceDeclaration(
     name="google_analytics",
+    position=3,
     title="Google Analytics 4",
     description="GA4 user activity per visitor per day, through runReport.",
     auth="bearer",

@@ -46,6 +46,7 @@ def _stream(name: str) -> StreamDeclaration:
 
 SOURCE = SourceDeclaration(
     name="hubspot",
+    position=2,
     title="HubSpot",
     description="HubSpot CRM: contacts, companies and deals, with their associations.",
     auth="bearer",

@@ -14,6 +14,7 @@ from cdp_platform.sources.declaration import (
 
 SOURCE = SourceDeclaration(
     name="twitter",
+    position=6,
     title="Twitter / X",
     description="Tweets mentioning the brand account, with their authors.",
     auth="bearer",
