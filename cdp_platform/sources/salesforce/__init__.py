@@ -15,32 +15,21 @@ from pydantic import Field
 
 from cdp_platform.http import Auth, RequestSpec, SalesforceOAuth, VendorClient
 from cdp_platform.sources import sandbox_link
-from cdp_platform.sources.salesforce.cleansed import contacts
+from cdp_platform.sources.salesforce.cleansed import accounts, contacts, leads, opportunities
 from cdp_platform.sources.salesforce.cleansed.system import select_list
 from cdp_platform.sources.salesforce.declaration import API_VERSION, OBJECTS, SOURCE
 from cdp_platform.sources.stream import Stream, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
-# The fields each object's query selects (custom fields end in __c; an org without them
-# removes them here). Relationship fields come back as nested objects.
+# The fields each object's query selects: exactly what its cleansed entity declares (each field is
+# spelled once, there; custom fields end in __c, an org without them removes them there).
+# Relationship fields come back as nested objects.
 FIELDS: dict[str, tuple[str, ...]] = {
-    "Account": (
-        "Id", "IsDeleted", "Name", "Type", "Industry", "BillingCity", "BillingCountry", "Phone", "Website",
-        "NumberOfEmployees", "CreatedDate", "LastModifiedDate", "SystemModstamp",
-    ),
-    # Contacts select exactly the fields their cleansed entity declares (each spelled once, there).
+    "Account": select_list(accounts.ENTITY),
     "Contact": select_list(contacts.ENTITY),
-    "Lead": (
-        "Id", "IsDeleted", "FirstName", "LastName", "Name", "Company", "Title", "Email", "Phone", "Street",
-        "City", "PostalCode", "Country", "LeadSource", "Status", "IsConverted", "HasOptedOutOfEmail",
-        "Twitter_Handle__c", "CreatedDate", "LastModifiedDate", "SystemModstamp",
-    ),
-    "Opportunity": (
-        "Id", "IsDeleted", "Name", "AccountId", "Account.Name", "ContactId", "Amount", "CloseDate",
-        "StageName", "Probability", "IsClosed", "IsWon", "Type", "LeadSource", "CreatedDate",
-        "LastModifiedDate", "SystemModstamp",
-    ),
-}  # fmt: skip
+    "Lead": select_list(leads.ENTITY),
+    "Opportunity": select_list(opportunities.ENTITY),
+}
 
 
 def soql_datetime(moment: datetime) -> str:
