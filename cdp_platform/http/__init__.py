@@ -15,7 +15,7 @@ A stream, end to end::
                            stream="contacts", partition="2026-11-25")
 """
 
-from .auth import Auth, BearerAuth, FacebookTokenAuth, SalesforceOAuth
+from .auth import Auth, BearerAuth
 from .breaker import BreakerRegistry, CircuitBreaker, breaker_for
 from .checkpoint import Checkpoint, CheckpointStore, InMemoryCheckpointStore, LocalFolderCheckpointStore
 from .client import ClientStats, RequestRecord, RequestSpec, VendorClient
@@ -60,7 +60,6 @@ __all__ = [
     "ExpiredCredentials",
     "ExtractResult",
     "FacebookPacer",
-    "FacebookTokenAuth",
     "GA4Pacer",
     "HttpClientError",
     "HubSpotPacer",
@@ -78,7 +77,6 @@ __all__ = [
     "RequestSpec",
     "RetriesExhausted",
     "RetryPolicy",
-    "SalesforceOAuth",
     "SalesforcePacer",
     "SinglePage",
     "TwitterPacer",

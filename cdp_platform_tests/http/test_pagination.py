@@ -15,7 +15,6 @@ from starlette.routing import Route
 from cdp_platform.http import (
     CircuitBreaker,
     CursorInBody,
-    FacebookTokenAuth,
     NextUrl,
     Offset,
     Pacer,
@@ -26,6 +25,7 @@ from cdp_platform.http import (
     paginator_from_config,
 )
 from cdp_platform.http.pagination import Page, Paginator
+from cdp_platform.sources.graph_auth import GraphTokenAuth
 
 from .conftest import SleepRecorder
 
@@ -374,7 +374,7 @@ def test_graph_follows_full_next_urls_without_storing_the_token():
         }
     )
     first = RequestSpec("GET", "/123/posts", params={"limit": 2})
-    result = collect(app, GraphNextLink(), first, base=base, auth=FacebookTokenAuth(token))
+    result = collect(app, GraphNextLink(), first, base=base, auth=GraphTokenAuth(token))
     assert ids(result) == ["p1-0", "p1-1", "p2-0", "p2-1", "p3-0", "p3-1"]
     assert result[0].state == {"next_url": f"{base}/123/posts?limit=2&after=p2"}
     assert all(token not in str(p.state) for p in result)

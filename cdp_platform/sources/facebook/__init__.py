@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, FacebookTokenAuth, RequestSpec
+from cdp_platform.http import Auth, RequestSpec
 from cdp_platform.sources.facebook.declaration import SOURCE
 from cdp_platform.sources.graph import GRAPH_VERSION, PAGE_LIMIT, comment_slices, edge_request, unix
+from cdp_platform.sources.graph_auth import GraphTokenAuth
 from cdp_platform.sources.stream import Slice, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
@@ -45,7 +46,7 @@ class FacebookResource(VendorResource):
     )
 
     def auth(self) -> Auth:
-        return FacebookTokenAuth(
+        return GraphTokenAuth(
             self.access_token,
             app_id=self.app_id,
             app_secret=self.app_secret,

@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, FacebookTokenAuth
+from cdp_platform.http import Auth
 from cdp_platform.sources.graph import GRAPH_VERSION, comment_slices, edge_request
+from cdp_platform.sources.graph_auth import GraphTokenAuth
 from cdp_platform.sources.instagram.declaration import SOURCE
 from cdp_platform.sources.stream import declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
@@ -30,7 +31,7 @@ class InstagramResource(VendorResource):
     )
 
     def auth(self) -> Auth:
-        return FacebookTokenAuth(
+        return GraphTokenAuth(
             self.access_token,
             app_secret=self.app_secret,
             graph_version=GRAPH_VERSION,

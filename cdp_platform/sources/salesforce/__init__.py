@@ -13,8 +13,9 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, RequestSpec, SalesforceOAuth, VendorClient
+from cdp_platform.http import Auth, RequestSpec, VendorClient
 from cdp_platform.sources import sandbox_link
+from cdp_platform.sources.salesforce.auth import SalesforceOAuth
 from cdp_platform.sources.salesforce.cleansed import accounts, contacts, leads, opportunities
 from cdp_platform.sources.salesforce.cleansed.system import select_list
 from cdp_platform.sources.salesforce.declaration import API_VERSION, OBJECTS, SOURCE

@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from cdp_platform.cleansed.normalize import timestamp
-from cdp_platform.http import NextUrl, SalesforceOAuth, SalesforcePacer, VendorError
+from cdp_platform.http import NextUrl, SalesforcePacer, VendorError
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.salesforce import STREAMS, query_request
+from cdp_platform.sources.salesforce.auth import SalesforceOAuth
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, served
 from cdp_platform_tests.contracts.recordings import saved as saved_answer
 
