@@ -6,12 +6,12 @@ circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators)
 
 A stream, end to end::
 
-    client = VendorClient("hubspot", base_url, BearerAuth(token), pacer_for("hubspot"))
+    client = VendorClient("crm", base_url, BearerAuth(token), pacer_for("crm"))
     paginator = paginator_from_config({"type": "cursor_in_body", "record_path": "results",
                                        "cursor_path": "paging.next.after", "cursor_param": "after"})
     first = RequestSpec("GET", "/crm/v3/objects/contacts", params={"limit": 100})
     result = await extract(client, paginator, first, checkpoint_store=store,
-                           checkpoint_key="hubspot/contacts/2026-11-25", on_page=append_page,
+                           checkpoint_key="crm/contacts/2026-11-25", on_page=append_page,
                            stream="contacts", partition="2026-11-25")
 """
 
