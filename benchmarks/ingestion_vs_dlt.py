@@ -130,9 +130,9 @@ def dlt_source(args: argparse.Namespace) -> Any:
     from dlt.sources.rest_api import rest_api_source
     from ingestion_throughput import account_options
 
-    from cdp_platform.http.hubspot_search import SearchWindow, search_request, to_ms
     from cdp_platform.sandbox import credentials as creds
     from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
 
@@ -257,9 +257,9 @@ def bare_arm(args: argparse.Namespace) -> dict[str, list[str]]:
     import httpx
     from ingestion_throughput import account_options
 
-    from cdp_platform.http.hubspot_search import SearchWindow, search_request, to_ms
     from cdp_platform.sandbox import credentials as creds
     from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
 
