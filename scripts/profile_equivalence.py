@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         # The working tree's project is copied first, so an edit made while this runs is not half in.
         after = work / "head" / "dbt"
         shutil.copytree(ROOT / "dbt", after, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+        head = git("rev-parse", "--short", "HEAD").decode().strip()
+        if git("status", "--porcelain", "dbt").strip():
+            head += " + uncommitted dbt changes"
         source = work / "input.duckdb"
         if args.warehouse == "crafted":
             crafted_warehouse(source, after, work / "input")
@@ -260,13 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         for arm, project in arms.items():
             copy = work / f"{arm}.duckdb"
             shutil.copyfile(source, copy)
+            with duckdb.connect(str(copy)) as connection:
+                # Each arm builds every model itself: a model of the other arm's project (built
+                # with the input warehouse) must not look like one of this arm's.
+                for schema in (*SCHEMAS, "reference"):
+                    connection.execute(f"drop schema if exists {schema} cascade")
             run_dbt(project, copy, work / arm, "seed")
             run_dbt(project, copy, work / arm, "run", "--full-refresh")
-        head = git("rev-parse", "--short", "HEAD").decode().strip()
-        dirty = bool(git("status", "--porcelain", "dbt").strip())
         report = {
             "base": args.base,
-            "head": head + (" + uncommitted dbt changes" if dirty else ""),
+            "head": head,
             "warehouse": args.warehouse,
             **compare(work / "before.duckdb", work / "after.duckdb"),
         }
