@@ -10,6 +10,7 @@ import dagster as dg
 
 from cdp_platform.automation import automation_definitions, with_automation, with_mart_freshness_policies
 from cdp_platform.automation.conditions import profile_after_the_day
+from cdp_platform.automation.ducklake_maintenance import ducklake_maintenance_definitions
 from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map_asset
 from cdp_platform.identity.sandbox_truth import truth_loader
@@ -33,6 +34,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             automation_definitions(settings),
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
+            ducklake_maintenance_definitions(settings),
         ),
         settings,
     ), settings.warehouse)

@@ -197,7 +197,7 @@ def _lake_database(target: WarehouseTarget) -> duckdb.DuckDBPyConnection:
             database = duckdb.connect(config={"custom_user_agent": "cdp_platform"})
             try:
                 prepare_lake_connection(database, target)
-                database.execute(lake_attach_sql(target))
+                _attach(database, target)
             except duckdb.Error as exc:
                 database.close()
                 raise WarehouseError(
@@ -212,6 +212,23 @@ def _lake_database(target: WarehouseTarget) -> duckdb.DuckDBPyConnection:
             refreshed = time.monotonic()
         _LAKES[target] = (os.getpid(), refreshed, database)
         return database
+
+
+def _attach(database: duckdb.DuckDBPyConnection, target: WarehouseTarget, attempts: int = 5) -> None:
+    """ATTACH, tried again when another process was creating the catalog's tables at the same
+    moment (the first writers of a new lake race to initialize it; one wins, the others then
+    find the catalog ready)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            database.execute(lake_attach_sql(target))
+            return
+        except duckdb.Error as exc:
+            text = str(exc)
+            racing = "Failed to initialize DuckLake" in text or "already exists" in text or "duplicate key" in text
+            if not racing or attempt == attempts:
+                raise
+            log.warning("DuckLake catalog being initialized by another process (attempt %d): retrying", attempt)
+            time.sleep(0.5 * attempt)
 
 
 def is_lake_connection(connection: duckdb.DuckDBPyConnection) -> bool:

@@ -276,3 +276,30 @@ def test_maintenance_merges_small_files_and_expires_old_snapshots(lake):
     assert later["after"]["stored_bytes"] < later["before"]["stored_bytes"]
     assert later["after"]["snapshots"] == 1
     assert rows == (250, 5)
+
+
+def test_the_scheduled_maintenance_job_reports_files_and_bytes_before_and_after(lake, tmp_path):
+    from cdp_platform.automation.ducklake_maintenance import MAINTENANCE_JOB_NAME
+
+    environ = {"CDP_LAKE_ROOT": str(tmp_path / "lake"), "CDP_WAREHOUSE_PATH": str(tmp_path / "w.duckdb")}
+    file_defs = build_definitions(load_settings(environ))
+    assert MAINTENANCE_JOB_NAME not in {j.name for j in file_defs.jobs or []}  # the file has no such job
+    with connect_warehouse(lake.warehouse) as con:
+        con.execute("create schema cleansed_test")
+        con.execute("create table cleansed_test.days (day integer, n integer)")
+        for day in range(4):
+            con.execute("insert into cleansed_test.days select ?, range from range(20)", [day])
+    defs = build_definitions(lake)
+    schedule = defs.resolve_schedule_def(f"{MAINTENANCE_JOB_NAME}_daily")
+    assert schedule.cron_schedule == "30 3 * * *"
+    result = defs.resolve_job_def(MAINTENANCE_JOB_NAME).execute_in_process()
+    assert result.success
+    meta = next(
+        e.event_specific_data.metadata
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.STEP_OUTPUT
+    )
+    assert meta["live_files_before"].value == 4 and meta["live_files_after"].value == 1
+    assert meta["retention_days"].value == 7 and meta["snapshots_expired"].value == 0
+    with connect_warehouse(lake.warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from cleansed_test.days").fetchone() == (80,)
