@@ -12,6 +12,9 @@ records a reviewer's decision about two records of ``identity.identity_map`` in
 splits their client if they share one, ``same`` joins their clients within the limits). Output is
 one JSON object: the decision id and whether the two are one client now.
 
+``cdp webhooks serve --port P`` receives the vendors' signed webhooks and enqueues their events
+(see :mod:`cdp_platform.webhooks.receiver`); it runs until stopped.
+
 Exit codes: 0 done (also when nothing was found for an email or phone: it is suppressed all the
 same), 1 a ``client_id`` or record id that is not in ``identity_map``, 2 bad input, 3 the warehouse
 is in use by another process (a writer holds it), the configuration is wrong, or an erasure request
@@ -75,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     review.add_argument("--reason", required=True, help="why (kept with the decision)")
     review.add_argument("--reviewer", help="who decides (default: the login name)")
+    webhooks = commands.add_parser("webhooks", help="receive vendor webhooks into the durable event queue")
+    webhooks_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
+    serve = webhooks_commands.add_parser(
+        "serve",
+        help="serve /webhooks/<vendor> (Starlette on uvicorn)",
+        description=(
+            "Verify each vendor's signed webhooks and enqueue their events on the durable queue "
+            "(CDP_EVENTS_BROKER_URL, default redis://127.0.0.1:6379/0); a vendor's route exists only "
+            "when its signing secret is set (see README, 'Webhooks')."
+        ),
+    )
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
+    serve.add_argument("--log-level", default="info")
     return parser
 
 
@@ -85,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _erase(parser, args)
     if args.command == "identity":
         return _review(parser, args)
+    if args.command == "webhooks":
+        from cdp_platform.webhooks.serve import serve
+
+        return serve(args.host, args.port, log_level=args.log_level)
     parser.error(f"unknown command {args.command!r}")  # argparse exits; kept for type checkers
     return EXIT_USAGE
 

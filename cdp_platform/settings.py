@@ -18,6 +18,10 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cdp_platform.sources.declaration import SourceDeclaration
 
 ENVIRONMENTS = ("local", "production")
 # Where the warehouse lives: one DuckDB file (the default), or a DuckLake (catalog in PostgreSQL,
@@ -58,62 +62,47 @@ class VendorSettings:
         return self.base_url is None
 
 
-# The credential roles each vendor needs, in the order a user sets them up. The variable name is
-# always CDP_<VENDOR>_<ROLE>, so the README and .env.example can be generated from this table.
-VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "salesforce": ("client_id", "client_secret", "refresh_token"),
-    "hubspot": ("access_token",),
-    "google_analytics": ("access_token",),
-    "facebook": ("access_token", "app_id", "app_secret"),  # app id and secret are optional
-    "instagram": ("access_token", "app_secret"),  # the app secret is optional (appsecret_proof)
-    "twitter": ("bearer_token",),
-}
-
-# Non-secret account identifiers per vendor. Against the in-process sandbox they come from the
-# sandbox itself; against any base URL (a real vendor, or the sandbox on a port) they must be set.
-VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
-    "salesforce": (),
-    "hubspot": (),
-    "google_analytics": ("property_id",),
-    "facebook": ("page_id", "lead_form_ids"),
-    "instagram": ("user_id",),
-    "twitter": ("user_id",),
-}
-
 SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
 
-# What to set each credential to, for the message of a missing one.
-CREDENTIAL_FIXES: dict[tuple[str, str], str] = {
-    ("salesforce", "client_id"): "set it to the connected app's consumer key",
-    ("salesforce", "client_secret"): "set it to the connected app's consumer secret",
-    ("salesforce", "refresh_token"): "set it to an OAuth refresh token of the integration user "
-    "(connected app scopes api and refresh_token)",
-    ("hubspot", "access_token"): "set it to the private app's access token "
-    "(scopes crm.objects.contacts.read, crm.objects.companies.read, crm.objects.deals.read)",
-    ("google_analytics", "access_token"): "set it to an OAuth2 access token with scope analytics.readonly",
-    ("facebook", "access_token"): "set it to a Page access token (leads_retrieval, pages_read_engagement)",
-    ("instagram", "access_token"): "set it to a token with instagram_basic and instagram_manage_comments",
-    ("twitter", "bearer_token"): "set it to the app's bearer token (app-only authentication)",
-}
 
+def source_declarations() -> Mapping[str, SourceDeclaration]:
+    """Every source's declaration (``cdp_platform/sources/<source>/declaration.py``), by name.
 
-def missing_credential(vendor: str, role: str) -> str:
-    """The one message for a credential that is unset or empty, wherever it is noticed."""
-    return (
-        f"{env_var_name(vendor, role)} is not set: {CREDENTIAL_FIXES[(vendor, role)]} "
-        f"(see README, 'Connecting the vendors'); unset {env_var_name(vendor, 'base_url')} to use the sandbox instead."
-    )
+    The per-source variables (``CDP_<SOURCE>_BASE_URL``, ``_PAGE_SIZE``, each credential role and
+    account option) come from these, so a new source's folder is all its settings need. Imported
+    when first asked for: the sources package imports this module.
+    """
+    from cdp_platform.sources.registry import declarations
 
-
-OPTIONAL_CREDENTIALS = frozenset(
-    {("facebook", "app_id"), ("facebook", "app_secret"), ("instagram", "app_secret")}
-)
-
-VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
+    return declarations()
 
 
 def env_var_name(vendor: str, role: str) -> str:
     return f"CDP_{vendor.upper()}_{role.upper()}"
+
+
+def missing_credential(vendor: str, role: str) -> str:
+    """The one message for a credential that is unset or empty, wherever it is noticed."""
+    fix = source_declarations()[vendor].credential(role).fix
+    return (
+        f"{env_var_name(vendor, role)} is not set: {fix} "
+        f"(see README, 'Connecting the vendors'); unset {env_var_name(vendor, 'base_url')} to use the sandbox instead."
+    )
+
+
+def __getattr__(name: str) -> object:
+    """Views of the declarations under the names callers and tests have always used: the
+    credential roles (``VENDOR_CREDENTIALS``), account options (``VENDOR_OPTIONS``), optional
+    credentials and the source names, in the registry's order."""
+    if name == "VENDOR_CREDENTIALS":
+        return {n: d.credential_roles for n, d in source_declarations().items()}
+    if name == "VENDOR_OPTIONS":
+        return {n: d.option_names for n, d in source_declarations().items()}
+    if name == "OPTIONAL_CREDENTIALS":
+        return frozenset((n, r) for n, d in source_declarations().items() for r in d.optional_roles)
+    if name == "VENDORS":
+        return tuple(source_declarations())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -257,7 +246,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     timeout_seconds = float(_int(environ, "CDP_HTTP_TIMEOUT_SECONDS", 30, 1))
     vendors: dict[str, VendorSettings] = {}
-    for vendor, roles in VENDOR_CREDENTIALS.items():
+    for vendor, declaration in source_declarations().items():
+        roles = declaration.credential_roles
         base_url = _get(environ, env_var_name(vendor, "base_url"))
         if base_url is None and production:
             raise SettingsError(
@@ -266,7 +256,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"{env_var_name(vendor, 'base_url')}={base_url!r} is not an http(s) URL.")
-        options = {role: _get(environ, env_var_name(vendor, role)) for role in VENDOR_OPTIONS[vendor]}
+        options = {role: _get(environ, env_var_name(vendor, role)) for role in declaration.option_names}
         missing = [role for role, value in options.items() if value is None]
         if missing and base_url is not None:
             raise SettingsError(
@@ -274,7 +264,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"set, give the {vendor} {missing[0].replace('_', ' ')} of the account to ingest."
             )
         present = frozenset(role for role in roles if _get(environ, env_var_name(vendor, role)) is not None)
-        required_missing = [r for r in roles if r not in present and (vendor, r) not in OPTIONAL_CREDENTIALS]
+        required_missing = [r for r in roles if r not in present and r not in declaration.optional_roles]
         if base_url is not None and required_missing:
             # In every environment: without it the first run would fail deep in the resource's
             # validation, far from the variable to set.

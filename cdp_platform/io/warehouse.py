@@ -42,7 +42,7 @@ from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.errors import DagsterInvalidMetadata
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb.io_manager import DuckDBIOManager, DuckDbClient
+from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 from pydantic import Field
 
@@ -514,5 +514,5 @@ def with_warehouse_pools(defs: dg.Definitions, target: WarehouseTarget) -> dg.De
 
 def _with_pool(assets_def: dg.AssetsDefinition, pool: str) -> dg.AssetsDefinition:
     op = copy.copy(assets_def.node_def)
-    op._pool = pool  # noqa: SLF001 (OpDefinition offers no public way to change only the pool)
+    op._pool = pool
     return assets_def.__class__.dagster_internal_init(**{**assets_def.get_attributes_dict(), "node_def": op})
