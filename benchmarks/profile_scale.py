@@ -86,7 +86,9 @@ def prepare(root: Path, persons: int, span_days: int) -> dict:
     seconds = {}
     started = time.perf_counter()
     for day in days:
-        assert defs.resolve_job_def("bench_raw").execute_in_process(partition_key=day, instance=instance).success
+        assert (
+            defs.resolve_job_def("bench_raw").execute_in_process(partition_key=day, instance=instance).success
+        )
     seconds["raw"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
@@ -127,9 +129,13 @@ def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str
     profile = [
         k
         for k in graph.get_all_asset_keys()
-        if graph.get(k).is_materializable and graph.get(k).partitions_def is None and k.path[0] != "pseudonymized"
+        if graph.get(k).is_materializable
+        and graph.get(k).partitions_def is None
+        and k.path[0] != "pseudonymized"
     ]
-    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job("bench_profile", selection=profile)]))
+    defs = dg.Definitions.merge(
+        defs, dg.Definitions(jobs=[dg.define_asset_job("bench_profile", selection=profile)])
+    )
     instance = dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
     result = defs.resolve_job_def("bench_profile").execute_in_process(instance=instance, raise_on_error=False)
@@ -161,7 +167,9 @@ def _database(name: str, host: str, create: bool) -> None:
     admin = psycopg2.connect(host=host, port=5432, user="postgres", dbname="postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"' if create else f'drop database if exists "{name}" with (force)')
+        cur.execute(
+            f'create database "{name}"' if create else f'drop database if exists "{name}" with (force)'
+        )
     admin.close()
 
 
@@ -169,7 +177,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--span-days", type=int, default=3, help="the sandbox's whole history, in days")
-    parser.add_argument("--root", type=Path, required=True, help="an empty folder for the lake and warehouses")
+    parser.add_argument(
+        "--root", type=Path, required=True, help="an empty folder for the lake and warehouses"
+    )
     parser.add_argument("--postgres", default="127.0.0.1", help="host of the PostgreSQL for the catalog")
     parser.add_argument("--arms", default="file,ducklake")
     parser.add_argument("--_arm", default=None, help=argparse.SUPPRESS)
@@ -184,9 +194,18 @@ def main() -> None:
         return
 
     def child(name: str, root: Path, lake: dict | None = None, env: dict | None = None) -> dict:
-        command = [sys.executable, __file__, "--persons", str(args.persons), "--span-days", str(args.span_days)]
+        command = [
+            sys.executable,
+            __file__,
+            "--persons",
+            str(args.persons),
+            "--span-days",
+            str(args.span_days),
+        ]
         command += ["--root", str(root), "--_arm", name, "--_lake", json.dumps(lake or {})]
-        out = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
+        out = subprocess.run(
+            command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     built = args.root / "built"
@@ -199,9 +218,8 @@ def main() -> None:
         if name == "file":
             report[name] = child(name, root)
             continue
-        from moto.server import ThreadedMotoServer
-
         import boto3
+        from moto.server import ThreadedMotoServer
 
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from cdp_platform_tests.support.services import free_port
@@ -212,10 +230,17 @@ def main() -> None:
         database = f"cdp_bench_{uuid.uuid4().hex[:8]}"
         _database(database, args.postgres, create=True)
         try:
-            credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+            credentials = {
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
             boto3.client(
-                "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                aws_access_key_id="bench", aws_secret_access_key="bench",
+                "s3",
+                endpoint_url=f"http://127.0.0.1:{port}",
+                region_name="us-east-1",
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
             ).create_bucket(Bucket="cdp-bench")
             lake = {
                 "CDP_WAREHOUSE": "ducklake",
@@ -228,7 +253,9 @@ def main() -> None:
             _database(database, args.postgres, create=False)
             server.stop()
     if "file" in report and "ducklake" in report:
-        report["ducklake_over_file"] = round(report["ducklake"]["seconds_total"] / report["file"]["seconds_total"], 2)
+        report["ducklake_over_file"] = round(
+            report["ducklake"]["seconds_total"] / report["file"]["seconds_total"], 2
+        )
     print(json.dumps(report, indent=2))
 
 

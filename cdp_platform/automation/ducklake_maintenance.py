@@ -13,7 +13,6 @@ erasure rewrites it). The job runs beside writers: each maintenance call is its 
 retried when a writer's commit conflicts with it.
 """
 
-
 import dagster as dg
 
 from cdp_platform.io.lake_history import maintain
@@ -65,7 +64,9 @@ def ducklake_maintenance_definitions(settings: Settings) -> dg.Definitions:
     def maintenance_job():
         ducklake_maintain()
 
-    status = dg.DefaultScheduleStatus.RUNNING if settings.env == "production" else dg.DefaultScheduleStatus.STOPPED
+    status = (
+        dg.DefaultScheduleStatus.RUNNING if settings.env == "production" else dg.DefaultScheduleStatus.STOPPED
+    )
     schedule = dg.ScheduleDefinition(
         name=f"{MAINTENANCE_JOB_NAME}_daily",
         job=maintenance_job,

@@ -148,7 +148,11 @@ def _s3_secret_sql(target: WarehouseTarget) -> str:
         options.append(f"SESSION_TOKEN {quoted(frozen.token)}")
     if target.s3_endpoint_url:
         scheme, _, host = target.s3_endpoint_url.partition("://")
-        options += [f"ENDPOINT {quoted(host.rstrip('/'))}", "URL_STYLE 'path'", f"USE_SSL {str(scheme == 'https').lower()}"]
+        options += [
+            f"ENDPOINT {quoted(host.rstrip('/'))}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {str(scheme == 'https').lower()}",
+        ]
     return f"CREATE OR REPLACE TEMPORARY SECRET cdp_lake_s3 ({', '.join(options)})"
 
 
@@ -224,10 +228,14 @@ def _attach(database: duckdb.DuckDBPyConnection, target: WarehouseTarget, attemp
             return
         except duckdb.Error as exc:
             text = str(exc)
-            racing = "Failed to initialize DuckLake" in text or "already exists" in text or "duplicate key" in text
+            racing = (
+                "Failed to initialize DuckLake" in text or "already exists" in text or "duplicate key" in text
+            )
             if not racing or attempt == attempts:
                 raise
-            log.warning("DuckLake catalog being initialized by another process (attempt %d): retrying", attempt)
+            log.warning(
+                "DuckLake catalog being initialized by another process (attempt %d): retrying", attempt
+            )
             time.sleep(0.5 * attempt)
 
 
@@ -272,7 +280,11 @@ def retry_conflicts(fn: Callable[[], T], what: str, attempts: int = CONFLICT_ATT
             pause = min(0.2 * 2 ** (attempt - 1), 5.0)
             log.warning(
                 "%s: transaction conflict with another writer (attempt %d of %d), retrying in %.1f s: %s",
-                what, attempt, attempts, pause, exc,
+                what,
+                attempt,
+                attempts,
+                pause,
+                exc,
             )
             time.sleep(pause)
     raise AssertionError("unreachable")
@@ -327,7 +339,10 @@ class WarehouseResource(DuckDBResource):
             from dagster._utils.backoff import backoff
 
             connection = backoff(
-                fn=connect_warehouse, retry_on=(RuntimeError, duckdb.IOException), args=[target], max_retries=10
+                fn=connect_warehouse,
+                retry_on=(RuntimeError, duckdb.IOException),
+                args=[target],
+                max_retries=10,
             )
         try:
             yield connection
@@ -411,7 +426,10 @@ class _WarehouseClient(DuckDbClient):
             from dagster._utils.backoff import backoff
 
             connection = backoff(
-                fn=connect_warehouse, retry_on=(RuntimeError, duckdb.IOException), args=[target], max_retries=10
+                fn=connect_warehouse,
+                retry_on=(RuntimeError, duckdb.IOException),
+                args=[target],
+                max_retries=10,
             )
         try:
             yield connection
@@ -437,9 +455,13 @@ class _TransactionalDbIOManager(DbIOManager):
                 return handler.handle_output(context, table_slice, obj, connection)
 
         metadata = retry_conflicts(write, f"writing {table_slice.schema}.{table_slice.table}")
-        context.add_output_metadata({**(metadata or {}), "Query": self._db_client.get_select_statement(table_slice)})
+        context.add_output_metadata(
+            {**(metadata or {}), "Query": self._db_client.get_select_statement(table_slice)}
+        )
         try:
-            context.add_output_metadata(dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice))))
+            context.add_output_metadata(
+                dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice)))
+            )
         except DagsterInvalidMetadata:
             pass
 
@@ -503,7 +525,9 @@ def with_warehouse_pools(defs: dg.Definitions, target: WarehouseTarget) -> dg.De
         return defs
     assets = [
         _with_pool(a, table_pool(a))
-        if isinstance(a, dg.AssetsDefinition) and a.is_executable and getattr(a.node_def, "pool", None) == WAREHOUSE_POOL
+        if isinstance(a, dg.AssetsDefinition)
+        and a.is_executable
+        and getattr(a.node_def, "pool", None) == WAREHOUSE_POOL
         else a
         for a in defs.assets or []
     ]

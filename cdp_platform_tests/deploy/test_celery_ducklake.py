@@ -42,7 +42,9 @@ DAYS = ("2026-11-24", "2026-11-25")
 STREAMS = ("hubspot/contacts", "salesforce/contacts", "salesforce/leads")
 RAW = [dg.AssetKey(["raw", *s.split("/")]) for s in STREAMS]
 CLEANSED = [
-    dg.AssetKey(["cleansed", *f"{stream}{suffix}".split("/")]) for stream in STREAMS for suffix in ("", "_rejected")
+    dg.AssetKey(["cleansed", *f"{stream}{suffix}".split("/")])
+    for stream in STREAMS
+    for suffix in ("", "_rejected")
 ]
 
 pytestmark = [
@@ -72,7 +74,11 @@ def dagster_database(postgres_url) -> str:
 
 
 def test_two_workers_write_several_tables_of_one_ducklake_at_once(
-    ducklake_environ, dagster_database, redis_db, tmp_path, monkeypatch  # noqa: F811
+    ducklake_environ,
+    dagster_database,
+    redis_db,
+    tmp_path,
+    monkeypatch,  # noqa: F811
 ):
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -132,13 +138,21 @@ def test_two_workers_write_several_tables_of_one_ducklake_at_once(
             steps = _steps(instance, [r["run_id"] for r in launched.values()])
             results = {day: instance.get_records_for_run(r["run_id"]).records for day, r in launched.items()}
             failures = {
-                day: [rec.event_log_entry.message for rec in records if rec.event_log_entry.is_dagster_event
-                      and rec.event_log_entry.dagster_event.is_failure]
+                day: [
+                    rec.event_log_entry.message
+                    for rec in records
+                    if rec.event_log_entry.is_dagster_event and rec.event_log_entry.dagster_event.is_failure
+                ]
                 for day, records in results.items()
             }
             materializations = {
-                day: [rec.event_log_entry.dagster_event for rec in records if rec.event_log_entry.is_dagster_event
-                      and rec.event_log_entry.dagster_event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+                day: [
+                    rec.event_log_entry.dagster_event
+                    for rec in records
+                    if rec.event_log_entry.is_dagster_event
+                    and rec.event_log_entry.dagster_event.event_type
+                    == dg.DagsterEventType.ASSET_MATERIALIZATION
+                ]
                 for day, records in results.items()
             }
     finally:
@@ -156,13 +170,18 @@ def test_two_workers_write_several_tables_of_one_ducklake_at_once(
             if a is not b and a["step"] == b["step"]:
                 assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
     overlapping = sum(
-        1 for a in steps for b in steps if a["step"] < b["step"] and a["start"] < b["end"] and b["start"] < a["end"]
+        1
+        for a in steps
+        for b in steps
+        if a["step"] < b["step"] and a["start"] < b["end"] and b["start"] < a["end"]
     )
     print(f"pairs of different tables written at the same time: {overlapping}")
 
     # Every raw row once: cleansed (with distinct record ids) + quarantined + collapsed = raw.
     collapsed = {
-        (day, e.asset_key.path[1] + "/" + e.asset_key.path[2]): e.materialization.metadata["collapsed_duplicates"].value
+        (day, e.asset_key.path[1] + "/" + e.asset_key.path[2]): e.materialization.metadata[
+            "collapsed_duplicates"
+        ].value
         for day, events in materializations.items()
         for e in events
         if "collapsed_duplicates" in e.materialization.metadata
@@ -174,7 +193,8 @@ def test_two_workers_write_several_tables_of_one_ducklake_at_once(
             for day in DAYS:
                 raw = landed(tmp_path / "lake", stream, day).height
                 clean, distinct = con.execute(
-                    f"select count(*), count(distinct record_id) from {schema_table} where partition_date = ?", [day]
+                    f"select count(*), count(distinct record_id) from {schema_table} where partition_date = ?",
+                    [day],
                 ).fetchone()
                 rejected = con.execute(
                     f"select count(*) from {schema_table}_rejected where partition_date = ?", [day]

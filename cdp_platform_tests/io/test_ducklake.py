@@ -6,7 +6,6 @@ the machine's PostgreSQL and whose Parquet files are in a fresh bucket of moto's
 built per test; they are small (a few rows), so each test takes seconds.
 """
 
-
 import datetime
 import logging
 import threading
@@ -44,7 +43,9 @@ def test_the_kind_is_chosen_by_settings_alone(tmp_path):
     assert lake.warehouse.is_lake and lake.dbt_target == "ducklake"
     assert lake.warehouse.ducklake_data_path == "s3://warehouse-bucket/cdp/"
     assert lake.ducklake_snapshot_retention_days == 7
-    folder = load_settings({**LAKE, "CDP_DUCKLAKE_DATA_PATH": "lake-files", "CDP_DUCKLAKE_SNAPSHOT_RETENTION_DAYS": "30"})
+    folder = load_settings(
+        {**LAKE, "CDP_DUCKLAKE_DATA_PATH": "lake-files", "CDP_DUCKLAKE_SNAPSHOT_RETENTION_DAYS": "30"}
+    )
     assert folder.ducklake_data_path.startswith("/") and folder.ducklake_data_path.endswith("lake-files/")
     assert folder.ducklake_snapshot_retention_days == 30
 
@@ -143,13 +144,17 @@ def orders(context: dg.AssetExecutionContext) -> pl.DataFrame:
 def test_the_io_manager_replaces_partition_slices_in_the_lake(lake):
     io = WarehouseIOManager.from_target(lake.warehouse)
     for day, rows in (("2026-11-02", "2"), ("2026-11-03", "3"), ("2026-11-03", "4")):
-        result = dg.materialize([orders], partition_key=day, resources={"io_manager": io}, tags={"rows": rows})
+        result = dg.materialize(
+            [orders], partition_key=day, resources={"io_manager": io}, tags={"rows": rows}
+        )
         assert result.success
     with connect_warehouse(lake.warehouse, read_only=True) as con:
         rows = con.execute(
             "select partition_date, count(*), count(distinct id) from cleansed_test.orders group by 1 order by 1"
         ).fetchall()
-        kind = con.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
+        kind = con.execute(
+            "select type from duckdb_databases() where database_name = current_database()"
+        ).fetchone()
     assert rows == [("2026-11-02", 2, 2), ("2026-11-03", 4, 4)]
     assert kind == ("ducklake",)
     # The rows are Parquet files in the bucket (no inlined rows in the catalog).
@@ -222,7 +227,9 @@ def test_a_conflict_that_never_resolves_is_raised_not_swallowed(lake):
 
 def _bucket_bytes(lake, needle: bytes) -> list[str]:
     bucket = lake.ducklake_data_path.removeprefix("s3://").split("/")[0]
-    return [key for key, data in parquet_objects(lake.s3_endpoint_url, bucket).items() if needle in _values(data)]
+    return [
+        key for key, data in parquet_objects(lake.s3_endpoint_url, bucket).items() if needle in _values(data)
+    ]
 
 
 def _values(data: bytes) -> bytes:
