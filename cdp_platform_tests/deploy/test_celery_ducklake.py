@@ -76,9 +76,9 @@ def dagster_database(postgres_url) -> str:
 def test_two_workers_write_several_tables_of_one_ducklake_at_once(
     ducklake_environ,
     dagster_database,
-    redis_db,
+    redis_db,  # noqa: F811 (the fixture imported above)
     tmp_path,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     home = tmp_path / "dagster_home"
     home.mkdir()
