@@ -22,13 +22,13 @@ from cdp_platform.settings import Settings, SettingsError, check_settings, load_
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
 
-
-# Steps of a run start from a forkserver that has imported the code location once (Dagster
-# preloads the module the job was loaded from), rather than each spawning a fresh interpreter that
-# imports dagster, polars, duckdb and the platform again: on a 2-core machine that import was
-# 10-20 s of every step, longer than most steps' work. At most one step per core at a time.
+# Steps of a run start from a forkserver that has imported the code location and what steps use
+# once (``cdp_platform.preload``), rather than each spawning a fresh interpreter that imports
+# dagster, polars, duckdb and the platform again: on a 2-core machine that import was 10-20 s of
+# every step, longer than most steps' work. At most one step per core at a time.
 STEP_EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver"
+    {"start_method": {"forkserver": {"preload_modules": ["cdp_platform.preload"]}}},
+    name="multiprocess_forkserver",
 )
 
 
