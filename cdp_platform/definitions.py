@@ -5,6 +5,8 @@ from import time to load time), and a wrong setting stops the load with a messag
 the variable and the fix.
 """
 
+from typing import Any
+
 import click
 import dagster as dg
 
@@ -22,23 +24,29 @@ from cdp_platform.settings import Settings, SettingsError, check_settings, load_
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
 
-# Steps of a run start from a forkserver that has imported the code location and what steps use
-# once (``cdp_platform.preload``), rather than each spawning a fresh interpreter that imports
-# dagster, polars, duckdb and the platform again: on a 2-core machine that import was 10-20 s of
-# every step, longer than most steps' work. At most one step per core at a time.
+# How the steps of a run execute.
+# - Locally, one after the other in the run's own process (``in_process_executor``): a step here does
+#   seconds of work, and each step process of the default executor first spent 10-20 s importing
+#   dagster, polars, duckdb and the platform on a loaded 2-core machine. Runs still execute side by
+#   side (the run queue's limit), and pools still hold each step to its vendor's or the warehouse's
+#   single slot.
+# - In production, steps in parallel processes forked from a server that imported what they use
+#   once (``cdp_platform.preload``).
+LOCAL_EXECUTOR = dg.in_process_executor
 STEP_EXECUTOR = dg.multiprocess_executor.configured(
     {"start_method": {"forkserver": {"preload_modules": ["cdp_platform.preload"]}}},
     name="multiprocess_forkserver",
 )
+DEFAULT = object()
 
 
-def build_definitions(
-    settings: Settings, executor: dg.ExecutorDefinition | None = STEP_EXECUTOR
-) -> dg.Definitions:
+def build_definitions(settings: Settings, executor: Any = DEFAULT) -> dg.Definitions:
     """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
 
-    ``executor=None`` leaves the executor to whoever merges these definitions with their own (the
-    Celery code location)."""
+    The executor is chosen from the environment (see above) unless given; ``executor=None`` leaves
+    it to whoever merges these definitions with their own (the Celery code location)."""
+    if executor is DEFAULT:
+        executor = STEP_EXECUTOR if settings.env == "production" else LOCAL_EXECUTOR
     return with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),
