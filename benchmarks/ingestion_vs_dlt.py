@@ -141,9 +141,9 @@ def dlt_source(args: argparse.Namespace) -> Any:
     from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, JSONResponseCursorPaginator
     from dlt.sources.rest_api import rest_api_source
 
-    from cdp_platform.http.hubspot_search import SearchWindow, search_request, to_ms
     from cdp_platform.sandbox import credentials as creds
     from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
 
@@ -267,9 +267,9 @@ def dlt_arm(args: argparse.Namespace) -> dict[str, list[str]]:
 def bare_arm(args: argparse.Namespace) -> dict[str, list[str]]:
     import httpx
 
-    from cdp_platform.http.hubspot_search import SearchWindow, search_request, to_ms
     from cdp_platform.sandbox import credentials as creds
     from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
 
