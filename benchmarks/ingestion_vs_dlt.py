@@ -104,7 +104,7 @@ def platform_arm(args: argparse.Namespace) -> dict[str, list[str]]:
 
     try:  # a range of days in one run (issue 20's multi-day runs)
         from cdp_platform.sources.raw_assets import extract_days
-    except ImportError:  # before them: one run per day, each one extract_source
+    except ImportError:  # a --baseline-tree from before them: one run per day, each one extract_source
         extract_days = None
 
     source, name, _ = STREAMS[args.stream]
