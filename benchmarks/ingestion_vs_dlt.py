@@ -47,6 +47,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -401,12 +402,27 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
+def baseline_script(tree: str) -> str:
+    """This script beside the baseline tree's own benchmark helpers (``ingestion_throughput``, which
+    imports that version's modules), in a temporary folder: a script's folder comes first on its path."""
+    folder = Path(tempfile.gettempdir()) / f"cdp-vs-dlt-baseline-{os.getpid()}"
+    if not folder.is_dir():
+        folder.mkdir()
+        for helper in ("ingestion_throughput.py", "ingestion_sandbox.py"):
+            source = Path(tree) / "benchmarks" / helper
+            if not source.is_file():
+                raise SystemExit(f"--baseline-tree {tree}: no benchmarks/{helper} there")
+            shutil.copy(source, folder / helper)
+        shutil.copy(Path(__file__).resolve(), folder / Path(__file__).name)
+    return str(folder / Path(__file__).name)
+
+
 def run_child(served: Served, args: argparse.Namespace, arm: str, stream: str) -> dict[str, Any]:
     vendor = STREAMS[stream][2]
     before = served.stats()["requests"].get(vendor, {}).get("total", 0)
     command = [
         sys.executable,
-        str(Path(__file__).resolve()),
+        baseline_script(args.baseline_tree) if arm == BASELINE else str(Path(__file__).resolve()),
         "--child",
         "--arm",
         arm,
@@ -489,7 +505,8 @@ def main() -> None:
     options.add_argument("--streams", default=",".join(STREAMS))
     options.add_argument("--arms", default=",".join(ARMS))
     options.add_argument(
-        "--baseline-tree", help="a folder with another version's cdp_platform/: adds the arm " + BASELINE
+        "--baseline-tree",
+        help="a folder with another version's cdp_platform/ and benchmarks/: adds the arm " + BASELINE,
     )
     options.add_argument("--page-size", type=int, default=None, help="records per page for every arm")
     options.add_argument(
@@ -508,6 +525,7 @@ def main() -> None:
     if args.baseline_tree:
         if not (Path(args.baseline_tree) / "cdp_platform" / "__init__.py").is_file():
             raise SystemExit(f"--baseline-tree {args.baseline_tree}: no cdp_platform/__init__.py there")
+        args.baseline_tree = str(Path(args.baseline_tree).resolve())
         arms.append(BASELINE)
     unknown = [s for s in streams if s not in STREAMS] + [a for a in arms if a not in (*ARMS, BASELINE)]
     if unknown:
@@ -530,6 +548,8 @@ def main() -> None:
                     result = run_child(served, args, arm, stream)
                     runs[stream][arm].append(result)
                     print(f"round {round_ + 1} {stream} {arm}: {json.dumps(result)}", file=sys.stderr)
+    # The copies baseline_script made, if any.
+    shutil.rmtree(Path(tempfile.gettempdir()) / f"cdp-vs-dlt-baseline-{os.getpid()}", ignore_errors=True)
     out = {
         "persons": args.persons,
         "days": args.days,
