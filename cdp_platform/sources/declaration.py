@@ -207,8 +207,6 @@ class SourceDeclaration:
     quota: Quota
     schedule: Schedule
     options: tuple[AccountOption, ...] = ()
-    # The path under which the bundled sandbox serves this vendor (may differ from its name).
-    sandbox_prefix: str | None = None
     # Where the registry lists it among the shipped sources (their settings, jobs and the
     # definitions snapshot keep one order); a source without a position follows them, by name.
     position: int | None = None

@@ -14,7 +14,6 @@ from datetime import datetime
 from pydantic import Field
 
 from cdp_platform.http import Auth, RequestSpec, VendorClient
-from cdp_platform.sources import sandbox_link
 from cdp_platform.sources.salesforce.auth import SalesforceOAuth
 from cdp_platform.sources.salesforce.cleansed import accounts, contacts, leads, opportunities
 from cdp_platform.sources.salesforce.cleansed.system import select_list
@@ -77,7 +76,7 @@ class SalesforceResource(VendorResource):
     )
 
     def auth(self) -> Auth:
-        login = self.base_url or sandbox_link.sandbox_base_url(self.source)
+        login = self.api_base_url()
         return SalesforceOAuth(login, self.client_id, self.client_secret, refresh_token=self.refresh_token)
 
 
