@@ -32,9 +32,16 @@ from cdp_platform.automation.freshness import (
     mart_freshness_sensor,
     with_mart_freshness_policies,
 )
-from cdp_platform.automation.jobs import ingestion_job_name, ingestion_jobs, profile_rebuild_job
+from cdp_platform.automation.jobs import (
+    ingestion_job_name,
+    ingestion_jobs,
+    profile_rebuild_job,
+    raw_asset_keys,
+)
 from cdp_platform.automation.schedules import daily_ingestion_schedule, weekly_schedule
 from cdp_platform.settings import Settings
+from cdp_platform.webhooks.refresh import webhook_refresh_sensor
+from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
 
 def automation_definitions(settings: Settings) -> dg.Definitions:
@@ -51,6 +58,9 @@ def automation_definitions(settings: Settings) -> dg.Definitions:
         crm_change_sensor(source, jobs[source], default_status=sensor_status) for source in CRM_SOURCES
     ]
     sensors.append(automation_sensor(default_status=sensor_status))
+    # Webhook events of today refresh today's partition of the streams they announce changes in.
+    raw_keys = {source: {key.path[-1]: key for key in raw_asset_keys(source)} for source in jobs}
+    sensors.append(webhook_refresh_sensor(WEBHOOK_SPECS, jobs, raw_keys, default_status=sensor_status))
     rebuild = profile_rebuild_job()
     schedules.append(weekly_schedule(rebuild, default_status=schedule_status))
     freshness_checks = mart_freshness_checks(settings)
