@@ -27,10 +27,10 @@ from cdp_platform_tests.support import dagster_dev as dev
 from cdp_platform_tests.support.services import free_port
 from cdp_platform_tests.ui.test_asset_graph import ARTIFACTS, browser_page, require_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 # The issue's goal for the quick look is three minutes; the test allows for a loaded machine.
 BACKFILL_TIMEOUT_SECONDS = 1800
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(BACKFILL_TIMEOUT_SECONDS + 600)]
+
 PARTITION_KEYS = """{ assetNodeOrError(assetKey: {path: ["raw", "hubspot", "contacts"]}) {
   ... on AssetNode { partitionKeys } } }"""
 BACKFILLS = """{ partitionBackfillsOrError(limit: 5) { __typename
