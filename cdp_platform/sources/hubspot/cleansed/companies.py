@@ -1,0 +1,60 @@
+"""HubSpot companies."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+
+from cdp_platform.cleansed import columns
+from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.sources.hubspot.cleansed.objects import (
+    KEY_COLUMNS,
+    OBJECT_COLUMNS,
+    OBJECT_FIELDS,
+    object_payload,
+)
+
+ENTITY = CleansedEntity(
+    source="hubspot",
+    entity="companies",
+    raw_stream="companies",
+    fields=(
+        *OBJECT_FIELDS,
+        Field("company_name", "string", "$.properties.name"),
+        Field("domain", "string", "$.properties.domain"),
+        Field("city", "string", "$.properties.city"),
+        Field("country", "string", "$.properties.country"),
+        Field("country_code", "country", "$.properties.country"),
+        Field("industry", "string", "$.properties.industry"),
+        Field("employees", "integer", "$.properties.numberofemployees"),
+        Field("phone", "phone", "$.properties.phone", region_from="country"),
+    ),
+    schema=pa.DataFrameSchema(
+        {
+            **OBJECT_COLUMNS,
+            "company_name": columns.text(),
+            "domain": columns.text(),
+            "city": columns.text(),
+            "country": columns.text(),
+            "country_code": columns.country_code(),
+            "industry": columns.text(),
+            "employees": columns.count(),
+            "phone": columns.phone(),
+        }
+    ),
+    key_columns=KEY_COLUMNS,
+    expected_payload=object_payload(
+        {
+            "name": "string",
+            "domain": "string",
+            "city": "string",
+            "country": "string",
+            "industry": "string",
+            "numberofemployees": "string",
+            "phone": "string",
+            "createdate": "string",
+            "hs_lastmodifieddate": "string",
+            "hs_object_id": "string",
+        }
+    ),
+    description="HubSpot companies: properties typed, phones E.164.",
+)
