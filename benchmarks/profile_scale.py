@@ -182,6 +182,9 @@ def main() -> None:
     )
     parser.add_argument("--postgres", default="127.0.0.1", help="host of the PostgreSQL for the catalog")
     parser.add_argument("--arms", default="file,ducklake")
+    parser.add_argument(
+        "--reuse-build", action="store_true", help="keep the raw+cleansed build of an earlier run under --root"
+    )
     parser.add_argument("--_arm", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_lake", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,7 +213,12 @@ def main() -> None:
 
     built = args.root / "built"
     built.mkdir(parents=True, exist_ok=True)
-    report: dict = {"persons": args.persons, "span_days": args.span_days, "prepare": child("prepare", built)}
+    reuse = args.reuse_build and (built / "warehouse.duckdb").exists()
+    report: dict = {
+        "persons": args.persons,
+        "span_days": args.span_days,
+        "prepare": "reused" if reuse else child("prepare", built),
+    }
     for name in args.arms.split(","):
         root = args.root / name
         shutil.rmtree(root, ignore_errors=True)

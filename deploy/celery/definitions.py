@@ -9,7 +9,10 @@ environment. The instance's pools still hold: a step waits for its pool's slot b
 Queues. Raw steps write the lake (S3, reachable from every worker) and go to the ``dagster`` queue.
 Every step that writes the DuckDB warehouse is in the ``duckdb_writer`` pool and goes to the
 ``warehouse`` queue instead: the warehouse is one file on one machine, so only the worker started on
-that machine listens on that queue. A step tagged ``dagster-celery/queue`` keeps its own queue.
+that machine listens on that queue. With a DuckLake warehouse (``CDP_WAREHOUSE=ducklake``) the
+writers are in per-table pools instead (``cdp_platform.io.warehouse.with_warehouse_pools``), go to
+``dagster`` like every other step, and any worker runs them. A step tagged ``dagster-celery/queue``
+keeps its own queue.
 dagster-celery chooses a queue only from op tags, which the platform's assets do not carry (they
 know nothing of Celery), so the executor below wraps dagster-celery's own submit function: the task
 sent is exactly the one its workers expect.
