@@ -33,6 +33,27 @@ FACEBOOK_ACCESS_TOKEN = "EAAsandboxFacebookPageAccessToken"  # noqa: S105 - also
 TWITTER_BEARER_TOKEN = "AAAAAAAAAAAAAAAAAAAAAsandboxTwitterBearerToken"  # noqa: S105
 
 
+# What the in-process sandbox is given per platform source and credential role (the roles of
+# cdp_platform.settings.VENDOR_CREDENTIALS): the local default sets a vendor resource's credentials
+# from here when the environment sets none (cdp_platform.sandbox.wiring).
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    "salesforce": {
+        "client_id": SALESFORCE_CLIENT_ID,
+        "client_secret": SALESFORCE_CLIENT_SECRET,
+        "refresh_token": SALESFORCE_REFRESH_TOKEN,
+    },
+    "hubspot": {"access_token": HUBSPOT_PRIVATE_APP_TOKEN},
+    "google_analytics": {"access_token": GA4_ACCESS_TOKEN},
+    "facebook": {
+        "access_token": FACEBOOK_ACCESS_TOKEN,
+        "app_id": FACEBOOK_APP_ID,
+        "app_secret": FACEBOOK_APP_SECRET,
+    },
+    "instagram": {"access_token": FACEBOOK_ACCESS_TOKEN, "app_secret": FACEBOOK_APP_SECRET},
+    "twitter": {"bearer_token": TWITTER_BEARER_TOKEN},
+}
+
+
 @dataclass(frozen=True)
 class SandboxCredentials:
     """What each emulated vendor accepts. Defaults are the documented constants above."""

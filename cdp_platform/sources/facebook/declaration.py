@@ -18,6 +18,7 @@ _SINCE_UNTIL = DailyWindow("since", "until", "unix_seconds")
 
 SOURCE = SourceDeclaration(
     name="facebook",
+    position=4,
     title="Facebook",
     description="Facebook Page: Lead Ads leads, posts and comments.",
     auth="graph_token",
@@ -73,6 +74,5 @@ SOURCE = SourceDeclaration(
     # X-App-Usage and friends: percentages of a rolling hour of the app's budget.
     quota=Quota(pacer="usage_percent", signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")),
     schedule=Schedule(minute=35),
-    sandbox_prefix="facebook",
     page_size=(100, 1, 100),
 )

@@ -18,6 +18,7 @@ _SINCE_UNTIL = DailyWindow("since", "until", "unix_seconds")
 
 SOURCE = SourceDeclaration(
     name="instagram",
+    position=5,
     title="Instagram",
     description="Instagram business account: media and comments.",
     auth="graph_token",
@@ -63,6 +64,5 @@ SOURCE = SourceDeclaration(
         pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
     ),
     schedule=Schedule(minute=55),
-    sandbox_prefix="instagram",
     page_size=(100, 1, 100),
 )

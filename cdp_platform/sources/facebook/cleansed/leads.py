@@ -1,0 +1,98 @@
+"""Facebook Lead Ads leads: the form's answers pivoted to person columns.
+
+``field_data`` is a list of ``{name, values}``; the ``prepare`` step pivots the questions the
+platform knows (email, full_name, phone_number, city...) to one column each, with a JSONPath filter
+per question, so a malformed list yields no answer instead of breaking the frame. Graph documents
+``created_time`` as a string: unix seconds are quarantined as ``wrong_type``, another format as
+``unparseable_timestamp``; an email without ``@`` as ``invalid_email``.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from cdp_platform.cleansed import columns
+from cdp_platform.cleansed.derived import full_name_from_parts, parts_from_full_name
+from cdp_platform.cleansed.entity import RAW_PAYLOAD, CleansedEntity, Field, PersonKey
+
+# Lead Ads standard questions → cleansed columns (first/last name appear on some forms instead of
+# full_name; both are kept and completed from each other).
+QUESTIONS = {
+    "email": "email",
+    "full_name": "full_name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "phone_number": "phone",
+    "street_address": "street",
+    "city": "city",
+    "zip_code": "postcode",
+    "country": "country",
+    "date_of_birth": "date_of_birth",
+}
+
+
+def pivot_field_data(frame: pl.DataFrame) -> pl.DataFrame:
+    answers = frame.with_columns(
+        pl.col(RAW_PAYLOAD)
+        .str.json_path_match(f"$.field_data[?(@.name == '{question}')].values[0]")
+        .alias(column)
+        for question, column in QUESTIONS.items()
+    )
+    return answers.with_columns(pl.col("country").alias("country_code"))
+
+
+def _derive(frame: pl.DataFrame) -> pl.DataFrame:
+    return full_name_from_parts(parts_from_full_name(frame))
+
+
+ENTITY = CleansedEntity(
+    source="facebook",
+    entity="leads",
+    raw_stream="leads",
+    person_keys=(PersonKey("record_id", "leads"),),
+    fields=(
+        Field("lead_id", "string", "$.id", required=True, json_type="string"),
+        Field("created_at", "timestamp", "$.created_time", required=True, json_type="string"),
+        Field("ad_id", "string", "$.ad_id"),
+        Field("form_id", "string", "$.form_id"),
+        Field("email", "email"),
+        Field("full_name", "name"),
+        Field("first_name", "name"),
+        Field("last_name", "name"),
+        Field("phone", "phone", region_from="country"),
+        Field("street", "string"),
+        Field("city", "string"),
+        Field("postcode", "string"),
+        Field("country", "string"),
+        Field("country_code", "country"),
+        Field("date_of_birth", "date"),
+    ),
+    schema=pa.DataFrameSchema(
+        {
+            "record_id": columns.identifier(),
+            "lead_id": columns.identifier(),
+            "created_at": columns.timestamp(nullable=False),
+            "ad_id": columns.reference(),
+            "form_id": columns.reference(),
+            **columns.person_columns(),
+            "street": columns.text(),
+            "city": columns.text(),
+            "postcode": columns.text(),
+            "country": columns.text(),
+            "country_code": columns.country_code(),
+            "date_of_birth": columns.day(),
+        }
+    ),
+    key_columns=("record_id", "lead_id"),
+    expected_payload={
+        "id": "string",
+        "created_time": "string",
+        "ad_id": "string?",
+        "form_id": "string?",
+        "field_data": "array",
+    },
+    prepare=pivot_field_data,
+    extra_columns=_derive,
+    description="Facebook Lead Ads leads: answers pivoted to email, names, phone (E.164), city.",
+)

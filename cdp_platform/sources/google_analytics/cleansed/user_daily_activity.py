@@ -1,0 +1,89 @@
+"""GA4 user daily activity: one row per visitor (client id) per day, with the CRM id when logged in.
+
+The raw layer zips each report row with its headers, so the payload is
+``{"dimensions": {name: value}, "metrics": {name: value}}``. GA4 sends every value as a string
+and the ``date`` dimension as ``YYYYMMDD`` only: a metric served as a JSON number is quarantined
+as ``wrong_type`` (and named by the drift check when a whole report does it), a date in any other
+format as ``unparseable_timestamp``, an empty dimension as ``missing_required``.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from cdp_platform.cleansed import columns
+from cdp_platform.cleansed.derived import null_placeholders
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
+
+CRM_ID_DIMENSION = "customUser:crm_contact_id"
+CLIENT_ID_DIMENSION = "customUser:ga_client_id"
+# GA4 fills a dimension it has no value for with this literal.
+NOT_SET = ("(not set)",)
+
+
+def _dimension(name: str) -> str:
+    return f"$.dimensions['{name}']"
+
+
+def _metric(name: str) -> str:
+    return f"$.metrics['{name}']"
+
+
+def _derive(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(null_placeholders("crm_id", NOT_SET))
+
+
+ENTITY = CleansedEntity(
+    source="google_analytics",
+    entity="user_daily_activity",
+    raw_stream="user_daily_activity",
+    # A logged-in session is the CRM contact's, whichever device it came from.
+    person_keys=(PersonKey("ga_client_id", "visitors"), PersonKey("crm_id", crm_contacts=True)),
+    placeholders=NOT_SET,
+    fields=(
+        Field(
+            "activity_date", "date", _dimension("date"), required=True, json_type="string", pattern=r"^\d{8}$"
+        ),
+        Field("ga_client_id", "string", _dimension(CLIENT_ID_DIMENSION), required=True, json_type="string"),
+        Field("crm_id", "string", _dimension(CRM_ID_DIMENSION), required=True, json_type="string"),
+        Field(
+            "source_medium", "string", _dimension("sessionSourceMedium"), required=True, json_type="string"
+        ),
+        Field("sessions", "integer", _metric("sessions"), json_type="string"),
+        Field("engaged_sessions", "integer", _metric("engagedSessions"), json_type="string"),
+        Field("page_views", "integer", _metric("screenPageViews"), json_type="string"),
+        Field("conversions", "integer", _metric("conversions"), json_type="string"),
+        Field("revenue", "amount", _metric("purchaseRevenue"), json_type="string"),
+    ),
+    schema=pa.DataFrameSchema(
+        {
+            "record_id": columns.identifier(),
+            "activity_date": columns.day(nullable=False),
+            "ga_client_id": pa.Column(pl.String, nullable=False, checks=pa.Check.str_length(min_value=1)),
+            "crm_id": columns.reference(),
+            "source_medium": columns.text(),
+            "sessions": columns.count(),
+            "engaged_sessions": columns.count(),
+            "page_views": columns.count(),
+            "conversions": columns.count(),
+            "revenue": columns.amount(),
+        }
+    ),
+    key_columns=("record_id", "ga_client_id", "activity_date"),
+    expected_payload={
+        "dimensions": "object",
+        "dimensions.date": "string",
+        f"dimensions.{CRM_ID_DIMENSION}": "string",
+        f"dimensions.{CLIENT_ID_DIMENSION}": "string",
+        "dimensions.sessionSourceMedium": "string",
+        "metrics": "object",
+        "metrics.sessions": "string",
+        "metrics.engagedSessions": "string",
+        "metrics.screenPageViews": "string",
+        "metrics.conversions": "string",
+        "metrics.purchaseRevenue": "string",
+    },
+    extra_columns=_derive,
+    description="GA4 activity per visitor per day: metrics typed, the logged-in CRM contact id.",
+)

@@ -1,0 +1,59 @@
+"""What every HubSpot CRM object carries, and how its string-only properties are read.
+
+HubSpot sends every property value as a string (numbers, dates and booleans too), so the typing
+happens here, by field kind. The object's own ``id`` is documented as a string: one served as a
+number is a broken record (``wrong_type``). ``updatedAt`` in another format is unreadable
+(``unparseable_timestamp``). Associations come from the raw row's context (see
+:func:`first_association`); the list endpoint's inline ``associations`` are still expected as
+optional, so either way of ingesting passes the drift check.
+"""
+
+from __future__ import annotations
+
+from cdp_platform.cleansed import columns
+from cdp_platform.cleansed.entity import Field, field_column
+
+OBJECT_FIELDS: tuple[Field, ...] = (
+    Field(
+        "crm_id",
+        "string",
+        "$.id",
+        required=True,
+        json_type="string",
+        description="The record's HubSpot id.",
+        role="external_id",
+        column=columns.identifier(),
+    ),
+    Field("created_at", "timestamp", "$.createdAt", required=True, json_type="string"),
+    Field("last_modified_at", "timestamp", "$.updatedAt", required=True, json_type="string"),
+    Field("archived", "boolean", "$.archived"),
+)
+
+OBJECT_COLUMNS = {"record_id": columns.identifier(), **{f.name: field_column(f) for f in OBJECT_FIELDS}}
+
+KEY_COLUMNS = ("record_id", "crm_id")
+
+
+def object_payload(properties: dict[str, str], associations: tuple[str, ...] = ()) -> dict[str, str]:
+    """The expected payload: the envelope, ``properties.<name>`` (all strings), and the optional
+    association lists (objects; their result arrays are not entered by drift detection)."""
+    expected = {
+        "id": "string",
+        "properties": "object",
+        "createdAt": "string",
+        "updatedAt": "string",
+        "archived": "boolean",
+        "associations": "object?",
+        **{f"properties.{name}": kind for name, kind in properties.items()},
+    }
+    for name in associations:
+        expected[f"associations.{name}"] = "object?"
+        expected[f"associations.{name}.results"] = "array?"
+    return expected
+
+
+def first_association(name: str) -> str:
+    """Where the first associated object's id is: search results carry no associations, so the
+    raw layer reads them from the v4 batch endpoint and keeps them in the row's context as
+    ``{"associations": {"contacts": ["<id>"], "companies": ["<id>"]}}``."""
+    return f"context:$.associations.{name}[0]"

@@ -1,0 +1,71 @@
+"""Salesforce leads: people captured before they became contacts."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cdp_platform.cleansed.derived import full_name_from_parts, null_placeholders
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
+from cdp_platform.sources.salesforce.cleansed.system import (
+    KEY_COLUMNS,
+    SYSTEM_FIELDS,
+    SYSTEM_PAYLOAD,
+)
+
+# Salesforce requires Company on a lead, so web forms fill in this placeholder when nobody gave one.
+COMPANY_PLACEHOLDERS = ("[not provided]",)
+
+
+def _derive(frame: pl.DataFrame) -> pl.DataFrame:
+    return full_name_from_parts(frame.with_columns(null_placeholders("company", COMPANY_PLACEHOLDERS)))
+
+
+ENTITY = CleansedEntity(
+    source="salesforce",
+    entity="leads",
+    raw_stream="leads",
+    person_keys=(PersonKey("record_id", "leads"),),
+    placeholders=COMPANY_PLACEHOLDERS,
+    fields=(
+        *SYSTEM_FIELDS,
+        Field("first_name", "name", "$.FirstName", role="first_name", pii=True),
+        Field("last_name", "name", "$.LastName", role="last_name", pii=True),
+        Field("full_name", "name", "$.Name", role="full_name", pii=True),
+        Field("company", "string", "$.Company"),
+        Field("title", "string", "$.Title"),
+        Field("email", "email", "$.Email", role="email", pii=True),
+        Field("phone", "phone", "$.Phone", region_from="country", role="phone", pii=True),
+        Field("street", "string", "$.Street", role="street", pii=True),
+        Field("city", "string", "$.City", role="city", pii=True),
+        Field("postcode", "string", "$.PostalCode", role="postcode", pii=True),
+        Field("country", "string", "$.Country", role="country"),
+        Field("country_code", "country", "$.Country", role="country_code"),
+        Field("lead_source", "string", "$.LeadSource"),
+        Field("status", "string", "$.Status"),
+        Field("is_converted", "boolean", "$.IsConverted"),
+        Field("email_opt_out", "boolean", "$.HasOptedOutOfEmail"),
+        Field("twitter_handle", "handle", "$.Twitter_Handle__c", role="handle", pii=True),
+    ),
+    key_columns=KEY_COLUMNS,
+    expected_payload={
+        **SYSTEM_PAYLOAD,
+        "FirstName": "string",
+        "LastName": "string",
+        "Name": "string",
+        "Company": "string",
+        "Title": "string",
+        "Email": "string",
+        "Phone": "string",
+        "Street": "string",
+        "City": "string",
+        "PostalCode": "string",
+        "Country": "string",
+        "LeadSource": "string",
+        "Status": "string",
+        "IsConverted": "boolean",
+        "HasOptedOutOfEmail": "boolean?",
+        "Twitter_Handle__c": "string",
+    },
+    extra_columns=_derive,
+    description="Salesforce leads (people not yet contacts): emails checked, phones E.164.",
+)
