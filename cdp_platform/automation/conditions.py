@@ -37,6 +37,9 @@ CLEANSED = dg.AssetSelection.key_prefixes("cleansed")
 # The profile: the dbt models by folder and the Python steps between them (cdp_platform.profile).
 PROFILE_GROUPS = ("staging", "intermediate", "profile")
 PROFILE = dg.AssetSelection.groups(*PROFILE_GROUPS)
+# The dbt seeds (ISO countries) staging reads: not part of the daily chain, loaded when missing or
+# changed (cdp_platform.profile.translator.seed_automation_condition) and by the full rebuild.
+REFERENCE_GROUP = "reference"
 
 
 def follow_dependencies() -> dg.AutomationCondition:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cdp_platform.automation.conditions import PROFILE
+from cdp_platform.automation.conditions import PROFILE, REFERENCE_GROUP
 from cdp_platform.sources import SOURCES
 
 PROFILE_REBUILD_JOB_NAME = "profile_full_rebuild"
@@ -57,9 +57,9 @@ def profile_rebuild_job() -> dg.UnresolvedAssetJobDefinition:
     """
     return dg.define_asset_job(
         name=PROFILE_REBUILD_JOB_NAME,
-        selection=PROFILE,
+        selection=PROFILE | dg.AssetSelection.groups(REFERENCE_GROUP),  # the seeds reloaded too
         description=(
-            "Full rebuild of the profile: every dbt model (incremental ones with --full-refresh), "
+            "Full rebuild of the profile: the seeds, every dbt model (incremental ones with --full-refresh), "
             "identity_map, interaction_sentiment and client_scores. Launch it without a partition."
         ),
         tags={FULL_REFRESH_TAG: "true", "cdp/layer": "profile"},

@@ -5,7 +5,7 @@ lineage runs unbroken from the raw layer to the marts: ``cleansed_<source>.<enti
 ``cleansed/<source>/<entity>``; ``identity.identity_map``, ``predictive.client_scores`` and
 ``predictive.interaction_sentiment`` are the Python assets ``identity_map``, ``client_scores`` and
 ``interaction_sentiment``. Models keep their names as keys (``stg_hubspot__contacts``,
-``client_360``) and are grouped by folder: staging (with the seeds), intermediate, and profile for the marts.
+``client_360``) and are grouped by folder: staging, intermediate, and profile for the marts; the seeds are reference.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-from cdp_platform.automation.conditions import profile_after_the_day, timeline_after_the_day
+from cdp_platform.automation.conditions import (
+    REFERENCE_GROUP,
+    profile_after_the_day,
+    timeline_after_the_day,
+)
 
 CLEANSED_SOURCE_PREFIX = "cleansed_"
 GROUP_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "profile"}
@@ -37,6 +41,15 @@ def profile_automation_condition() -> dg.AutomationCondition:
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("profile_on_upstream_update")
+
+
+def seed_automation_condition() -> dg.AutomationCondition:
+    """Load a seed when the warehouse lacks it (a new deployment: staging cannot be built before)
+    or when its file changed (dagster-dbt's code version is the file's checksum); never daily."""
+    return (
+        (dg.AutomationCondition.missing() | dg.AutomationCondition.code_version_changed())
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("seed_missing_or_changed")
 
 
 class ProfileTranslator(DagsterDbtTranslator):
@@ -84,7 +97,10 @@ class ProfileTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
-            return "staging"  # reference data (ISO countries) that the staging models read
+            # Reference data (ISO countries) that staging reads: its own group, outside the
+            # profile's daily chain (cdp_platform.automation.conditions.PROFILE_GROUPS), which
+            # waits for every input to be rebuilt since the day's tick.
+            return REFERENCE_GROUP
         fqn: list[str] = dbt_resource_props.get("fqn", [])
         folder = fqn[1] if len(fqn) > 2 else None
         return GROUP_BY_FOLDER.get(folder or "")
@@ -95,6 +111,8 @@ class ProfileTranslator(DagsterDbtTranslator):
         """Once a day, after every source of the day is in (``cdp_platform.automation.conditions``):
         the incremental models, which are the daily-partitioned ones (``cdp_platform.profile.assets``),
         rebuild the completed day's window after the models they read were rebuilt."""
+        if dbt_resource_props["resource_type"] == "seed":
+            return seed_automation_condition()
         if dbt_resource_props["resource_type"] != "model":
             return None
         if dbt_resource_props.get("config", {}).get("materialized") == "incremental":

@@ -34,17 +34,20 @@ def defs() -> dg.Definitions:
 def test_the_rebuild_selects_every_model_and_python_step_of_the_profile_and_nothing_else(defs):
     job = defs.resolve_job_def(PROFILE_REBUILD_JOB_NAME)
     manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
-    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")}
+    seeds = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "seed"}
+    assert seeds == {"country_spellings", "iso_3166_countries"}
     selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
     assert selected == models | PYTHON_STEPS
-    # Everything between the cleansed tables and the marts, nothing of the layers around it.
+    # Everything between the cleansed tables and the marts (and the seeds staging reads), nothing
+    # of the layers around it.
     graph = defs.resolve_asset_graph()
     between = {
         key.to_user_string()
         for key in dg.AssetSelection.key_prefixes("cleansed").downstream().resolve(graph)
         if key.path[0] not in ("cleansed", "pseudonymized", "privacy")
     }
-    assert selected == between
+    assert selected == between | seeds
     assert job.tags[FULL_REFRESH_TAG] == "true"
     # The marts' dbt tests come with them, as they do in every build.
     assert dg.AssetCheckKey(dg.AssetKey("client_360"), "unique_client_360_client_id") in (

@@ -88,7 +88,7 @@ def _dbt_on_copy(built: BuiltProfile, tmp_path: Path, monkeypatch: pytest.Monkey
             connection.execute(statement)
     monkeypatch.setenv("CDP_WAREHOUSE_PATH", str(copy))
     dbt: DbtCliResource = built.defs.resources["dbt"]
-    invocation = dbt.cli(["build", "--select", "+int_countries_unmapped"], raise_on_error=False).wait()
+    invocation = dbt.cli(["build", "--select", "+staging"], raise_on_error=False).wait()
     results = {
         r["unique_id"].split(".")[2]: r for r in invocation.get_artifact("run_results.json")["results"]
     }
@@ -118,11 +118,20 @@ def test_staging_maps_typed_countries_and_keeps_unknown_ones_visible(
             r[0] for r in connection.execute("select country from staging.stg_salesforce__leads").fetchall()
         } == {"DE"}
         assert connection.execute("select country from staging.stg_hubspot__contacts").fetchall() == [("DE",)]
-        unmapped = connection.execute("select * from intermediate.int_countries_unmapped").fetchall()
-        assert unmapped == [("stg_facebook__leads", "Atlantis", 2)]
-    # The warning counts the unknown spelling; the ISO tests pass (an unknown spelling is null).
-    warning = results["is_empty_int_countries_unmapped_"]
-    assert (warning["status"], warning["failures"]) == ("warn", 1)
+        # The warning's stored failures list the spelling and how many records hold it.
+        stored = "dbt_test__audit.country_is_mapped_stg_facebook__leads_country"
+        assert connection.execute(f"select * from {stored}").fetchall() == [("Atlantis", 2)]
+    # The warning counts the unknown spelling in its model only; the ISO tests pass (an unknown
+    # spelling is null, not a wrong code).
+    mapped = {
+        name: (r["status"], r["failures"])
+        for name, r in results.items()
+        if name.startswith("country_is_mapped_")
+    }
+    assert len(mapped) == 6
+    assert {n: s for n, s in mapped.items() if s != ("pass", 0)} == {
+        "country_is_mapped_stg_facebook__leads_country": ("warn", 1)
+    }
     iso = {name: r["status"] for name, r in results.items() if name.startswith("iso_country_code_")}
     assert iso and set(iso.values()) == {"pass"}
 
@@ -145,6 +154,6 @@ def test_country_tests_are_asset_checks(built: BuiltProfile):
         ("client_360", "iso_country_code_client_360_country"),
         ("int_identity_candidates", "iso_country_code_int_identity_candidates_country"),
         ("stg_hubspot__contacts", "iso_country_code_stg_hubspot__contacts_country"),
-        ("int_countries_unmapped", "is_empty_int_countries_unmapped_"),
+        ("stg_facebook__leads", "country_is_mapped_stg_facebook__leads_country"),
     ]:
         assert dg.AssetCheckKey(dg.AssetKey(asset), name) in checks, name

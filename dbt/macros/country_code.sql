@@ -1,8 +1,8 @@
 {#- A country as typed ("Germany", "DE", "DEU", "Deutschland", "USA") as its ISO 3166-1 alpha-2
     code, from the seed country_spellings (made by scripts/generate_country_seeds.py, committed:
     nothing is downloaded at run time). Null when empty or when the spelling is unknown; an
-    unknown spelling is not lost: staging keeps the typed value as country_original and
-    int_countries_unmapped lists every one, with a warning test on it. -#}
+    unknown spelling is not lost: staging keeps the typed value as country_original and the
+    warning test country_is_mapped lists every one (dbt/tests/generic/country_is_mapped.sql). -#}
 {% macro country_code(expression) -%}
     (
         select spellings.country_code

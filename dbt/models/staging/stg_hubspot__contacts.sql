@@ -31,7 +31,7 @@ renamed as (
         city,
         postcode,
         -- ISO 3166-1 alpha-2 from the country as typed; the typed value stays as country_original,
-        -- so a spelling the seed does not know is visible (int_countries_unmapped) rather than lost.
+        -- so a spelling the seed does not know stays visible (the country_is_mapped warning lists it).
         {{ country_code('country') }} as country,
         country as country_original,
         country_code,
