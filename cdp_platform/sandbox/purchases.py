@@ -46,6 +46,12 @@ _FIRST_PURCHASE_DELAY_DAYS = (3.0, 60.0)
 
 SYSTEM_SALESFORCE = 0
 SYSTEM_HUBSPOT = 1
+# Purchases paid by card in the web shop: Stripe charges, not CRM deals.
+SYSTEM_STRIPE = 2
+# Share of customers who buy in the web shop (every purchase of theirs is a Stripe charge). Drawn
+# from a hash of the person, not from the generator, so the times and amounts of every purchase
+# are the same as without it: only which system records a purchase depends on it.
+STRIPE_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class PurchaseHistory:
     """Every simulated purchase, ordered by (person, time), plus each customer's latent traits.
 
     Per purchase: ``person`` index, ``time_ms`` (UTC epoch ms), ``amount_cents``, ``system`` (which CRM
-    records it), ``repeat`` (False for the customer's first purchase). Per customer (``customer_*``,
+    records it, or Stripe for web shop customers), ``repeat`` (False for the customer's first purchase). Per customer (``customer_*``,
     aligned): person index, lambda, p, nu, first purchase time, and x, the number of repeat purchases.
     """
 
@@ -127,6 +133,8 @@ def simulate_purchases(
         np.where(coin, SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
         np.where(in_salesforce[person], SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
     ).astype(np.int8)
+    online = uniforms(key_of(seed, "purchases", "stripe"), person) < STRIPE_SHARE
+    system = np.where(online, SYSTEM_STRIPE, system).astype(np.int8)
     return PurchaseHistory(
         person=person.astype(np.int32),
         time_ms=time_ms,
