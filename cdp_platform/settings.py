@@ -58,6 +58,7 @@ VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "facebook": ("access_token", "app_id", "app_secret"),  # app id and secret are optional
     "instagram": ("access_token", "app_secret"),  # the app secret is optional (appsecret_proof)
     "twitter": ("bearer_token",),
+    "stripe": ("api_key",),
 }
 
 # Non-secret account identifiers per vendor. Against the in-process sandbox they come from the
@@ -69,6 +70,7 @@ VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "facebook": ("page_id", "lead_form_ids"),
     "instagram": ("user_id",),
     "twitter": ("user_id",),
+    "stripe": (),
 }
 
 SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
@@ -85,6 +87,8 @@ CREDENTIAL_FIXES: dict[tuple[str, str], str] = {
     ("facebook", "access_token"): "set it to a Page access token (leads_retrieval, pages_read_engagement)",
     ("instagram", "access_token"): "set it to a token with instagram_basic and instagram_manage_comments",
     ("twitter", "bearer_token"): "set it to the app's bearer token (app-only authentication)",
+    ("stripe", "api_key"): "set it to a restricted key (rk_live_...) with read access to customers, "
+    "charges, refunds and events, or the secret key",
 }
 
 

@@ -27,6 +27,7 @@ from cdp_platform.cleansed import (
 )
 from cdp_platform.cleansed.assets import build_cleansed_asset
 from cdp_platform.cleansed.entity import CleansedEntity
+from cdp_platform.sources.stripe import entities as stripe_entities
 
 ENTITIES: tuple[CleansedEntity, ...] = (
     salesforce_accounts.ENTITY,
@@ -43,6 +44,7 @@ ENTITIES: tuple[CleansedEntity, ...] = (
     instagram_media.ENTITY,
     instagram_media_comments.ENTITY,
     twitter_mentions.ENTITY,
+    *stripe_entities.ENTITIES,
 )
 
 

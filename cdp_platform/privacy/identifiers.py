@@ -23,7 +23,8 @@ from functools import cache
 
 import polars as pl
 
-from cdp_platform.cleansed import ENTITIES, normalize
+from cdp_platform import cleansed
+from cdp_platform.cleansed import normalize
 from cdp_platform.cleansed.entity import CleansedEntity, Field, _extracted
 from cdp_platform.cleansed.google_analytics_user_daily_activity import NOT_SET
 from cdp_platform.privacy.hashing import normalize_email
@@ -48,6 +49,8 @@ OWNERS: dict[tuple[str, str], tuple[OwnerLink, ...]] = {
     ("facebook", "post_comments"): (OwnerLink("facebook_id", ("facebook:commenters:",)),),
     ("instagram", "media_comments"): (OwnerLink("instagram_username", ("instagram:commenters:",)),),
     ("twitter", "mentions"): (OwnerLink("author_id", ("twitter:authors:",)),),
+    ("stripe", "customers"): (OwnerLink("record_id", ("stripe:customers:",)),),
+    ("stripe", "charges"): (OwnerLink("customer_id", ("stripe:customers:",)),),
     ("google_analytics", "user_daily_activity"): (
         OwnerLink("ga_client_id", ("google_analytics:visitors:",)),
         # A logged-in session is the CRM contact's, whichever device it came from.
@@ -98,7 +101,8 @@ class PersonStream:
 def person_streams() -> tuple[PersonStream, ...]:
     """Every raw stream that holds personal data, with the cleansed entity that reads it."""
     streams = []
-    for entity in ENTITIES:
+    # Read when called, not at import: the registry imports source folders that load this module.
+    for entity in cleansed.ENTITIES:
         owners = OWNERS.get((entity.source, entity.raw_stream))
         if owners is not None:
             streams.append(PersonStream(entity.source, entity.raw_stream, entity, owners))

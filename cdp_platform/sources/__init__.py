@@ -1,4 +1,4 @@
-"""The six vendor sources: their resources and raw assets, assembled from the settings.
+"""The vendor sources: their resources and raw assets, assembled from the settings.
 
 Each vendor module holds its resource class and its streams; this module only builds the
 resources (credentials as ``EnvVar`` wherever a real endpoint is configured, the public sandbox
@@ -14,6 +14,7 @@ import dagster as dg
 from cdp_platform.sandbox import credentials as sandbox_credentials
 from cdp_platform.settings import Settings, VendorSettings
 from cdp_platform.sources import facebook, google_analytics, hubspot, instagram, salesforce, twitter
+from cdp_platform.sources.stripe import source as stripe
 from cdp_platform.sources.partitions import daily_partitions
 from cdp_platform.sources.raw_assets import build_raw_assets
 
@@ -24,6 +25,7 @@ SOURCES: dict[str, ModuleType] = {
     "facebook": facebook,
     "instagram": instagram,
     "twitter": twitter,
+    "stripe": stripe,
 }
 
 RESOURCE_CLASSES = {
@@ -33,6 +35,7 @@ RESOURCE_CLASSES = {
     "facebook": facebook.FacebookResource,
     "instagram": instagram.InstagramResource,
     "twitter": twitter.TwitterResource,
+    "stripe": stripe.StripeResource,
 }
 
 # What the in-process sandbox accepts: public constants that unlock synthetic data only.
@@ -54,6 +57,7 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
         "app_secret": sandbox_credentials.FACEBOOK_APP_SECRET,
     },
     "twitter": {"bearer_token": sandbox_credentials.TWITTER_BEARER_TOKEN},
+    "stripe": {"api_key": sandbox_credentials.STRIPE_SECRET_KEY},
 }
 
 

@@ -24,6 +24,7 @@ SANDBOX_PREFIX = {
     "facebook": "facebook",
     "instagram": "instagram",
     "twitter": "twitter",
+    "stripe": "stripe",
 }
 
 
