@@ -879,3 +879,62 @@ __all__ = [
     "object_number",
     "stripe_data",
 ]
+
+
+# ---- ground truth ----------------------------------------------------------------------------------
+
+
+def truth_records(data: SandboxData) -> list[tuple[str, list[str], np.ndarray, np.ndarray]]:
+    """Per Stripe stream: (stream, record ids, true person index, last change in epoch ms).
+
+    A customer's last change is its update (else its creation); a charge's, its refund (else its
+    creation). Written into the sandbox truth's ``records.parquet`` beside the other streams.
+    """
+    shop = stripe_data(data)
+    n_charges = shop.charge_created.size
+    charge_changed = shop.charge_created.copy()
+    charge_changed[shop.refund_charge] = shop.refund_created
+    customer_changed = np.where(shop.customer_updated >= 0, shop.customer_updated, shop.customer_created)
+    return [
+        (
+            "stripe/customers",
+            [shop.customer_id(c) for c in range(shop.persons.size)],
+            shop.persons.astype(np.int64),
+            customer_changed * 1000,
+        ),
+        (
+            "stripe/charges",
+            [shop.charge_id(k) for k in range(n_charges)],
+            shop.persons[shop.charge_customer].astype(np.int64),
+            charge_changed * 1000,
+        ),
+        (
+            "stripe/refunds",
+            [shop.refund_id(r) for r in range(shop.refund_charge.size)],
+            shop.persons[shop.charge_customer[shop.refund_charge]].astype(np.int64),
+            shop.refund_created * 1000,
+        ),
+    ]
+
+
+def expected_partition(data: SandboxData, stream: str, start_s: int, end_s: int) -> dict[str, dict[str, Any]]:
+    """What raw partition [start_s, end_s) of ``stream`` must hold: record id → the object (the
+    customer after the change for one changed in the window, else as it is now)."""
+    shop = stripe_data(data)
+    out: dict[str, dict[str, Any]] = {}
+    if stream == "stripe/customers":
+        for c in np.flatnonzero((shop.customer_created >= start_s) & (shop.customer_created < end_s)).tolist():
+            out[shop.customer_id(c)] = shop.customer(c)
+        floor = shop.end_s - EVENT_RETENTION_DAYS * 86_400
+        changed = (shop.customer_updated >= max(start_s, floor)) & (shop.customer_updated < end_s)
+        for c in np.flatnonzero(changed).tolist():
+            out[shop.customer_id(c)] = shop.customer(c, 1)
+    elif stream == "stripe/charges":
+        for k in np.flatnonzero((shop.charge_created >= start_s) & (shop.charge_created < end_s)).tolist():
+            out[shop.charge_id(k)] = shop.charge(k, expand=frozenset({"data.balance_transaction"}))
+    elif stream == "stripe/refunds":
+        for r in np.flatnonzero((shop.refund_created >= start_s) & (shop.refund_created < end_s)).tolist():
+            out[shop.refund_id(r)] = shop.refund(r)
+    else:
+        raise KeyError(f"unknown Stripe stream {stream!r}")
+    return out
