@@ -27,9 +27,9 @@ SELECTION = [dg.AssetKey(["raw", *stream.split("/")]) for stream in STREAMS]
 RECENT = ["2026-11-20", "2026-11-21"]
 
 
-def _data(span_days: int) -> SandboxData:
+def _data(span_days: int, persons: int = PERSONS) -> SandboxData:
     return SandboxData(
-        SandboxConfig(persons=PERSONS, seed=7, today=datetime.date.fromisoformat(SANDBOX_TODAY), span_days=span_days)
+        SandboxConfig(persons=persons, seed=7, today=datetime.date.fromisoformat(SANDBOX_TODAY), span_days=span_days)
     )
 
 
@@ -90,14 +90,16 @@ def test_raw_partitions_hold_exactly_the_truth_in_process(tmp_path):
     assert set(old["slice"]) == {"created"}
 
 
+# Enough persons and days, on one-object pages, that the storm's few-percent paging faults happen.
+STORM_PERSONS = 6000
 STORM_SPAN_DAYS = 14
-STORM_PARTITIONS = ["2026-11-23", "2026-11-24"]
+STORM_PARTITIONS = [f"2026-11-{day}" for day in range(20, 27)]
 
 
 @pytest.fixture
 def storm_server():
     server = SandboxServer(
-        "--persons", str(PERSONS), "--seed", "7", "--today", SANDBOX_TODAY,
+        "--persons", str(STORM_PERSONS), "--seed", "7", "--today", SANDBOX_TODAY,
         "--span-days", str(STORM_SPAN_DAYS), "--faults", "storm", "--time-scale", "20",
     )  # fmt: skip
     yield server
@@ -113,12 +115,12 @@ def test_raw_partitions_on_a_port_under_the_storm_lose_and_double_nothing(tmp_pa
         "CDP_LAKE_ROOT": str(tmp_path / "lake"),
         "CDP_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
         **storm_server.environ(monkeypatch),
-        "CDP_STRIPE_PAGE_SIZE": "2",
+        "CDP_STRIPE_PAGE_SIZE": "1",
         "CDP_HTTP_TIMEOUT_SECONDS": "3",
     }
     before = storm_server.stats()
     _assert_succeeded(ingest(environ, STORM_PARTITIONS, selection=SELECTION))
-    data = _data(STORM_SPAN_DAYS)
+    data = _data(STORM_SPAN_DAYS, STORM_PERSONS)
     for stream in STREAMS:
         for partition in STORM_PARTITIONS:
             want = set(expected_partition(data, stream, *_window(partition)))
