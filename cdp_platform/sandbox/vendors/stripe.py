@@ -373,6 +373,7 @@ class StripeData:
             "object": "balance_transaction",
             "amount": usd_cents,
             "available_on": created + 2 * 86_400,
+            "balance_type": "payments",
             "created": created,
             "currency": "usd",
             "description": None,
@@ -408,6 +409,7 @@ class StripeData:
             "email": customer["email"],
             "name": customer["name"],
             "phone": customer["phone"],
+            "tax_id": None,
         }
         return {
             "id": cid,
@@ -437,6 +439,7 @@ class StripeData:
             "fraud_details": {},
             "livemode": False,
             "metadata": {"order_id": f"{int(self.charge_purchase[k]):08d}"},
+            "on_behalf_of": None,
             "outcome": {
                 "network_status": "approved_by_network" if succeeded else "declined_by_network",
                 "reason": None if succeeded else "generic_decline",
@@ -459,13 +462,17 @@ class StripeData:
                 "type": "card",
             },
             "receipt_email": customer["email"],
+            "receipt_number": None,
             "receipt_url": None,
             "refunded": bool(refund is not None and refunded_now and amount_refunded == amount),
             "review": None,
             "shipping": None,
+            "source": None,
             "source_transfer": None,
             "statement_descriptor": None,
+            "statement_descriptor_suffix": None,
             "status": "succeeded" if succeeded else "failed",
+            "transfer_data": None,
             "transfer_group": None,
         }
 
@@ -480,6 +487,7 @@ class StripeData:
             "charge": self.charge_id(k),
             "created": int(self.refund_created[r]),
             "currency": currency,
+            "destination_details": {"card": {"type": "refund"}, "type": "card"},
             "metadata": {},
             "payment_intent": None,
             "reason": "requested_by_customer",
