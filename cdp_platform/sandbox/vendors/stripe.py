@@ -121,6 +121,7 @@ def object_id(seed: int, prefix: str, number: int) -> str:
     """``cus_`` + base62: a bijection of the record number, so an id is decoded without a table."""
     width = _ID_WIDTH[prefix]
     modulus = 62**width
+    number = int(number)  # a numpy integer would overflow in the product
     value = (number * _id_multiplier(prefix) + _id_offset(seed, prefix)) % modulus
     chars = []
     for _ in range(width):
