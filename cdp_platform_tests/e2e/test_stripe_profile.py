@@ -189,6 +189,7 @@ def test_stripe_end_to_end_in_process(tmp_path, monkeypatch, data, truth_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # every source under the storm: its slow answers and 429 bursts cost minutes
 def test_stripe_end_to_end_on_a_port_under_the_storm(tmp_path, monkeypatch, data, truth_dir):
     server = SandboxServer(
         "--persons", str(PERSONS), "--seed", "7", "--today", SANDBOX_TODAY,
