@@ -12,6 +12,9 @@ records a reviewer's decision about two records of ``identity.identity_map`` in
 splits their client if they share one, ``same`` joins their clients within the limits). Output is
 one JSON object: the decision id and whether the two are one client now.
 
+``cdp webhooks serve --port P`` receives the vendors' signed webhooks and enqueues their events
+(see :mod:`cdp_platform.webhooks.receiver`); it runs until stopped.
+
 Exit codes: 0 done (also when nothing was found for an email or phone: it is suppressed all the
 same), 1 a ``client_id`` or record id that is not in ``identity_map``, 2 bad input, 3 the warehouse
 is in use by another process (a writer holds it), the configuration is wrong, or an erasure request
@@ -75,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     review.add_argument("--reason", required=True, help="why (kept with the decision)")
     review.add_argument("--reviewer", help="who decides (default: the login name)")
+    webhooks = commands.add_parser("webhooks", help="receive vendor webhooks into the durable event queue")
+    webhooks_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
+    serve = webhooks_commands.add_parser(
+        "serve",
+        help="serve /webhooks/<vendor> (Starlette on uvicorn)",
+        description=(
+            "Verify each vendor's signed webhooks and enqueue their events on the durable queue "
+            "(CDP_EVENTS_BROKER_URL, default redis://127.0.0.1:6379/0); a vendor's route exists only "
+            "when its signing secret is set (see README, 'Webhooks')."
+        ),
+    )
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
+    serve.add_argument("--log-level", default="info")
     return parser
 
 
@@ -85,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _erase(parser, args)
     if args.command == "identity":
         return _review(parser, args)
+    if args.command == "webhooks":
+        from cdp_platform.webhooks.serve import serve
+
+        return serve(args.host, args.port, log_level=args.log_level)
     parser.error(f"unknown command {args.command!r}")  # argparse exits; kept for type checkers
     return EXIT_USAGE
 
@@ -123,7 +144,7 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except PrivacyKeyError as exc:
         print(f"cdp erase: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    connection = _open_warehouse("cdp erase", settings.warehouse_path)
+    connection = _open_warehouse("cdp erase", settings.warehouse)
     if connection is None:
         return EXIT_UNAVAILABLE
     with connection:
@@ -147,7 +168,7 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         batch = run_batch(
             requests,
             lake=lake,
-            warehouse=settings.warehouse_path,
+            warehouse=settings.warehouse,
             key=key,
             phone_region=settings.default_phone_region,
             pseudonymized=settings.pseudonymized_warehouse_path,
@@ -168,19 +189,25 @@ def _erase(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return code
 
 
-def _open_warehouse(command: str, path):
-    """A write connection to the warehouse, or None after saying on stderr who holds it: DuckDB lets
-    one process write a file, so a running Dagster run or ``dagster dev`` keeps the CLI out."""
+def _open_warehouse(command: str, target):
+    """A write connection to the warehouse (the file or the DuckLake, as the settings say), or None
+    after saying on stderr why not: DuckDB lets one process write a file, so a running Dagster run
+    or ``dagster dev`` keeps the CLI out of it; a DuckLake may be unreachable."""
     import duckdb
 
+    from cdp_platform.io.warehouse import WarehouseError, connect_warehouse
+
     try:
-        return duckdb.connect(str(path))
+        return connect_warehouse(target)
     except duckdb.IOException as exc:
         print(
-            f"{command}: the warehouse {path} is held by a writer ({exc}). Another process "
+            f"{command}: the warehouse {target.describe()} is held by a writer ({exc}). Another process "
             "(a Dagster run, dagster dev, a notebook) has it open: retry when it is done.",
             file=sys.stderr,
         )
+        return None
+    except WarehouseError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
         return None
 
 
@@ -222,14 +249,14 @@ def _review(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"cdp identity review: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    if not settings.warehouse_path.exists():
+    if not settings.warehouse.is_lake and not settings.warehouse_path.exists():
         print(
             f"cdp identity review: there is no warehouse at {settings.warehouse_path}: "
             "materialize identity_map first (or set CDP_WAREHOUSE_PATH)",
             file=sys.stderr,
         )
         return EXIT_UNAVAILABLE
-    connection = _open_warehouse("cdp identity review", settings.warehouse_path)
+    connection = _open_warehouse("cdp identity review", settings.warehouse)
     if connection is None:
         return EXIT_UNAVAILABLE
     with connection:

@@ -5,6 +5,8 @@ from import time to load time), and a wrong setting stops the load with a messag
 the variable and the fix.
 """
 
+import os
+
 import click
 import dagster as dg
 
@@ -14,6 +16,7 @@ from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map_asset
 from cdp_platform.identity.sandbox_truth import truth_loader
 from cdp_platform.io.resources import io_resources
+from cdp_platform.io.warehouse import with_warehouse_pools
 from cdp_platform.predictive.assets import predictive_assets
 from cdp_platform.privacy.assets import privacy_definitions
 from cdp_platform.privacy.pseudonymize import pseudonymized_definitions
@@ -21,19 +24,27 @@ from cdp_platform.profile.definitions import profile_definitions
 from cdp_platform.settings import Settings, SettingsError, check_settings, load_settings
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
+from cdp_platform.webhooks.config import WebhookConfig, WebhookConfigError, load_webhook_config
+from cdp_platform.webhooks.definitions import webhook_definitions
+from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy."""
-    return with_mart_freshness_policies(
+def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None) -> dg.Definitions:
+    """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
+    ``webhooks``: the event queue's configuration (``None``: the local Redis). On a DuckLake
+    warehouse, each writer's pool is its table (``with_warehouse_pools``)."""
+    return with_warehouse_pools(with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),
             automation_definitions(settings),
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
+            webhook_definitions(
+                daily_partitions(settings.partitions_start), webhooks, production=settings.env == "production"
+            ),
         ),
         settings,
-    )
+    ), settings.warehouse)
 
 
 def layer_definitions(settings: Settings) -> dg.Definitions:
@@ -68,6 +79,7 @@ def defs() -> dg.Definitions:
     try:
         settings = load_settings()
         check_settings(settings)
-    except SettingsError as exc:
+        webhooks = load_webhook_config(os.environ, WEBHOOK_SPECS)
+    except (SettingsError, WebhookConfigError) as exc:
         raise ConfigurationError(str(exc)) from None
-    return build_definitions(settings)
+    return build_definitions(settings, webhooks)

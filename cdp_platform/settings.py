@@ -18,8 +18,21 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cdp_platform.sources.declaration import SourceDeclaration
 
 ENVIRONMENTS = ("local", "production")
+# Where the warehouse lives: one DuckDB file (the default), or a DuckLake (catalog in PostgreSQL,
+# tables as Parquet files in a folder or S3) that many workers on many machines write at once.
+WAREHOUSE_KINDS = ("file", "ducklake")
+DUCKLAKE_CATALOG_VAR = "CDP_DUCKLAKE_CATALOG"
+DUCKLAKE_DATA_PATH_VAR = "CDP_DUCKLAKE_DATA_PATH"
+DUCKLAKE_RETENTION_VAR = "CDP_DUCKLAKE_SNAPSHOT_RETENTION_DAYS"
+# A week of time travel: long enough to look at (or restore from) last week's profile after a bad
+# run, short enough that the maintenance job keeps the bucket from growing without bound.
+DUCKLAKE_RETENTION_DAYS_DEFAULT = 7
 
 
 class SettingsError(ValueError):
@@ -49,66 +62,47 @@ class VendorSettings:
         return self.base_url is None
 
 
-# The credential roles each vendor needs, in the order a user sets them up. The variable name is
-# always CDP_<VENDOR>_<ROLE>, so the README and .env.example can be generated from this table.
-VENDOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "salesforce": ("client_id", "client_secret", "refresh_token"),
-    "hubspot": ("access_token",),
-    "google_analytics": ("access_token",),
-    "facebook": ("access_token", "app_id", "app_secret"),  # app id and secret are optional
-    "instagram": ("access_token", "app_secret"),  # the app secret is optional (appsecret_proof)
-    "twitter": ("bearer_token",),
-    "stripe": ("api_key",),
-}
-
-# Non-secret account identifiers per vendor. Against the in-process sandbox they come from the
-# sandbox itself; against any base URL (a real vendor, or the sandbox on a port) they must be set.
-VENDOR_OPTIONS: dict[str, tuple[str, ...]] = {
-    "salesforce": (),
-    "hubspot": (),
-    "google_analytics": ("property_id",),
-    "facebook": ("page_id", "lead_form_ids"),
-    "instagram": ("user_id",),
-    "twitter": ("user_id",),
-    "stripe": (),
-}
-
 SANDBOX_FAULT_PROFILES = ("none", "storm", "tempest")
 
-# What to set each credential to, for the message of a missing one.
-CREDENTIAL_FIXES: dict[tuple[str, str], str] = {
-    ("salesforce", "client_id"): "set it to the connected app's consumer key",
-    ("salesforce", "client_secret"): "set it to the connected app's consumer secret",
-    ("salesforce", "refresh_token"): "set it to an OAuth refresh token of the integration user "
-    "(connected app scopes api and refresh_token)",
-    ("hubspot", "access_token"): "set it to the private app's access token "
-    "(scopes crm.objects.contacts.read, crm.objects.companies.read, crm.objects.deals.read)",
-    ("google_analytics", "access_token"): "set it to an OAuth2 access token with scope analytics.readonly",
-    ("facebook", "access_token"): "set it to a Page access token (leads_retrieval, pages_read_engagement)",
-    ("instagram", "access_token"): "set it to a token with instagram_basic and instagram_manage_comments",
-    ("twitter", "bearer_token"): "set it to the app's bearer token (app-only authentication)",
-    ("stripe", "api_key"): "set it to a restricted key (rk_live_...) with read access to customers, "
-    "charges, refunds and events, or the secret key",
-}
 
+def source_declarations() -> Mapping[str, SourceDeclaration]:
+    """Every source's declaration (``cdp_platform/sources/<source>/declaration.py``), by name.
 
-def missing_credential(vendor: str, role: str) -> str:
-    """The one message for a credential that is unset or empty, wherever it is noticed."""
-    return (
-        f"{env_var_name(vendor, role)} is not set: {CREDENTIAL_FIXES[(vendor, role)]} "
-        f"(see README, 'Connecting the vendors'); unset {env_var_name(vendor, 'base_url')} to use the sandbox instead."
-    )
+    The per-source variables (``CDP_<SOURCE>_BASE_URL``, ``_PAGE_SIZE``, each credential role and
+    account option) come from these, so a new source's folder is all its settings need. Imported
+    when first asked for: the sources package imports this module.
+    """
+    from cdp_platform.sources.registry import declarations
 
-
-OPTIONAL_CREDENTIALS = frozenset(
-    {("facebook", "app_id"), ("facebook", "app_secret"), ("instagram", "app_secret")}
-)
-
-VENDORS: tuple[str, ...] = tuple(VENDOR_CREDENTIALS)
+    return declarations()
 
 
 def env_var_name(vendor: str, role: str) -> str:
     return f"CDP_{vendor.upper()}_{role.upper()}"
+
+
+def missing_credential(vendor: str, role: str) -> str:
+    """The one message for a credential that is unset or empty, wherever it is noticed."""
+    fix = source_declarations()[vendor].credential(role).fix
+    return (
+        f"{env_var_name(vendor, role)} is not set: {fix} "
+        f"(see README, 'Connecting the vendors'); unset {env_var_name(vendor, 'base_url')} to use the sandbox instead."
+    )
+
+
+def __getattr__(name: str) -> object:
+    """Views of the declarations under the names callers and tests have always used: the
+    credential roles (``VENDOR_CREDENTIALS``), account options (``VENDOR_OPTIONS``), optional
+    credentials and the source names, in the registry's order."""
+    if name == "VENDOR_CREDENTIALS":
+        return {n: d.credential_roles for n, d in source_declarations().items()}
+    if name == "VENDOR_OPTIONS":
+        return {n: d.option_names for n, d in source_declarations().items()}
+    if name == "OPTIONAL_CREDENTIALS":
+        return frozenset((n, r) for n, d in source_declarations().items() for r in d.optional_roles)
+    if name == "VENDORS":
+        return tuple(source_declarations())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -157,6 +151,29 @@ class Settings:
     # The pseudonymized marts' own DuckDB file (CDP_PSEUDONYMIZED_WAREHOUSE_PATH); ``None``: the
     # default beside the warehouse (see ``pseudonymized_warehouse_path``).
     pseudonymized_warehouse: Path | None = None
+    # ``file`` (``warehouse_path``) or ``ducklake`` (the three fields below; see
+    # :class:`cdp_platform.io.warehouse.WarehouseTarget`, the one place that opens either).
+    warehouse_kind: str = "file"
+    # A libpq connection string of the DuckLake catalog database, without its password: libpq
+    # reads that from ``PGPASSWORD`` (or ``~/.pgpass``), so it never enters a string we build or log.
+    ducklake_catalog: str | None = None
+    # Where DuckLake writes its Parquet files: ``s3://bucket/prefix/`` or an absolute folder path.
+    ducklake_data_path: str | None = None
+    ducklake_snapshot_retention_days: int = DUCKLAKE_RETENTION_DAYS_DEFAULT
+
+    @property
+    def warehouse(self):
+        """The warehouse to open (:func:`cdp_platform.io.warehouse.connect_warehouse`)."""
+        from cdp_platform.io.warehouse import WarehouseTarget
+
+        return WarehouseTarget(
+            kind=self.warehouse_kind,
+            path=str(self.warehouse_path),
+            ducklake_catalog=self.ducklake_catalog,
+            ducklake_data_path=self.ducklake_data_path,
+            s3_endpoint_url=self.s3_endpoint_url,
+            s3_region=self.s3_region,
+        )
 
     @property
     def pseudonymized_warehouse_path(self) -> Path:
@@ -229,7 +246,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     timeout_seconds = float(_int(environ, "CDP_HTTP_TIMEOUT_SECONDS", 30, 1))
     vendors: dict[str, VendorSettings] = {}
-    for vendor, roles in VENDOR_CREDENTIALS.items():
+    for vendor, declaration in source_declarations().items():
+        roles = declaration.credential_roles
         base_url = _get(environ, env_var_name(vendor, "base_url"))
         if base_url is None and production:
             raise SettingsError(
@@ -238,7 +256,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"{env_var_name(vendor, 'base_url')}={base_url!r} is not an http(s) URL.")
-        options = {role: _get(environ, env_var_name(vendor, role)) for role in VENDOR_OPTIONS[vendor]}
+        options = {role: _get(environ, env_var_name(vendor, role)) for role in declaration.option_names}
         missing = [role for role, value in options.items() if value is None]
         if missing and base_url is not None:
             raise SettingsError(
@@ -246,7 +264,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"set, give the {vendor} {missing[0].replace('_', ' ')} of the account to ingest."
             )
         present = frozenset(role for role in roles if _get(environ, env_var_name(vendor, role)) is not None)
-        required_missing = [r for r in roles if r not in present and (vendor, r) not in OPTIONAL_CREDENTIALS]
+        required_missing = [r for r in roles if r not in present and r not in declaration.optional_roles]
         if base_url is not None and required_missing:
             # In every environment: without it the first run would fail deep in the resource's
             # validation, far from the variable to set.
@@ -268,7 +286,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=_get(environ, "CDP_S3_ENDPOINT_URL"),
         s3_region=_get(environ, "CDP_S3_REGION", "us-east-1") or "us-east-1",
         warehouse_path=warehouse_path,
-        dbt_target=_get(environ, "CDP_DBT_TARGET", "local") or "local",
+        dbt_target=_dbt_target(environ),
         default_phone_region=(_get(environ, "CDP_DEFAULT_PHONE_REGION", "US") or "US").upper(),
         partitions_start=partitions_start,
         sandbox=sandbox,
@@ -279,6 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ca_bundle=_ca_bundle(environ),
         privacy_hmac_key_set=_get(environ, PRIVACY_HMAC_KEY_VAR) is not None,
         pseudonymized_warehouse=_pseudonymized_warehouse(environ, warehouse_path),
+        **_warehouse_kind(environ),
     )
 
 
@@ -303,6 +322,70 @@ def _pseudonymized_warehouse(environ: Mapping[str, str], warehouse_path: Path) -
             "of their own (analysts are given that file, not the personal data); use another path."
         )
     return path
+
+
+def _dbt_target(environ: Mapping[str, str]) -> str:
+    """dbt's profile target: ``ducklake`` goes with the DuckLake warehouse and only with it."""
+    lake = (_get(environ, "CDP_WAREHOUSE", "file") or "file") == "ducklake"
+    target = _get(environ, "CDP_DBT_TARGET", "ducklake" if lake else "local") or "local"
+    if lake != (target == "ducklake"):
+        raise SettingsError(
+            f"CDP_DBT_TARGET={target!r} does not match CDP_WAREHOUSE={'ducklake' if lake else 'file'}: dbt must "
+            "write the warehouse Dagster writes; use the 'ducklake' target with CDP_WAREHOUSE=ducklake, "
+            "'local' or 'production' with the DuckDB file (or unset CDP_DBT_TARGET)."
+        )
+    return target
+
+
+def _warehouse_kind(environ: Mapping[str, str]) -> dict:
+    kind = _get(environ, "CDP_WAREHOUSE", "file") or "file"
+    if kind not in WAREHOUSE_KINDS:
+        raise SettingsError(
+            f"CDP_WAREHOUSE={kind!r} is not a warehouse kind: use one of {', '.join(WAREHOUSE_KINDS)} "
+            "(file: one DuckDB file at CDP_WAREHOUSE_PATH; ducklake: a DuckLake on PostgreSQL and S3)."
+        )
+    retention = _int(environ, DUCKLAKE_RETENTION_VAR, DUCKLAKE_RETENTION_DAYS_DEFAULT, 1)
+    if kind == "file":
+        return {"warehouse_kind": kind, "ducklake_snapshot_retention_days": retention}
+    catalog = _get(environ, DUCKLAKE_CATALOG_VAR)
+    if catalog is None:
+        raise SettingsError(
+            f"{DUCKLAKE_CATALOG_VAR} is not set: with CDP_WAREHOUSE=ducklake set it to the libpq connection "
+            "string of the catalog database, e.g. 'dbname=cdp_lake host=db.internal user=cdp' "
+            "(the password goes in PGPASSWORD)."
+        )
+    if "password" in catalog.lower():
+        # The value is not echoed: it holds a secret.
+        raise SettingsError(
+            f"{DUCKLAKE_CATALOG_VAR} contains a password: remove it and set PGPASSWORD (or ~/.pgpass) "
+            "instead, so the password is never part of a logged connection string."
+        )
+    if "dbname=" not in catalog:
+        raise SettingsError(
+            f"{DUCKLAKE_CATALOG_VAR}={catalog!r} names no database: add dbname=<catalog database>."
+        )
+    data_path = _get(environ, DUCKLAKE_DATA_PATH_VAR)
+    if data_path is None:
+        raise SettingsError(
+            f"{DUCKLAKE_DATA_PATH_VAR} is not set: with CDP_WAREHOUSE=ducklake set it to s3://<bucket>/<prefix> "
+            "(or, for one machine, an absolute folder path) where the tables' Parquet files go."
+        )
+    if data_path.startswith("s3://"):
+        if not data_path.removeprefix("s3://").split("/", 1)[0]:
+            raise SettingsError(f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} names no bucket: use s3://<bucket>/<prefix>.")
+    elif "://" in data_path:
+        raise SettingsError(
+            f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} uses an unsupported scheme: use s3://<bucket>/<prefix> or a folder."
+        )
+    else:
+        # Absolute, so every worker and dbt (which runs inside dbt/) name the same folder.
+        data_path = str(Path(data_path).expanduser().resolve())
+    return {
+        "warehouse_kind": kind,
+        "ducklake_catalog": catalog,
+        "ducklake_data_path": data_path.rstrip("/") + "/",
+        "ducklake_snapshot_retention_days": retention,
+    }
 
 
 def _alert_webhook_set(environ: Mapping[str, str]) -> bool:
@@ -395,7 +478,10 @@ def check_settings(settings: Settings) -> None:
         S3Lake.from_settings(settings).check()
     else:
         _check_writable_folder(Path(settings.lake_root), "CDP_LAKE_ROOT")
-    _check_writable_folder(settings.warehouse_path.parent, "CDP_WAREHOUSE_PATH")
+    if settings.warehouse_kind == "file":
+        _check_writable_folder(settings.warehouse_path.parent, "CDP_WAREHOUSE_PATH")
+    elif settings.ducklake_data_path and not settings.ducklake_data_path.startswith("s3://"):
+        _check_writable_folder(Path(settings.ducklake_data_path), DUCKLAKE_DATA_PATH_VAR)
     _check_writable_folder(settings.pseudonymized_warehouse_path.parent, PSEUDONYMIZED_WAREHOUSE_VAR)
     if settings.env == "production" and not settings.privacy_hmac_key_set:
         # Checked at start-up rather than in load_settings so that configuration can be inspected

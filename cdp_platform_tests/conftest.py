@@ -95,6 +95,30 @@ def fresh_database(postgres_url) -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture
+def ducklake_environ(fresh_database: str, s3_endpoint: str, s3_bucket: str) -> dict[str, str]:
+    """The settings of a DuckLake warehouse: its catalog in a fresh database of the machine's
+    PostgreSQL, its Parquet files in a fresh bucket of moto's S3 server (skips, or fails under CI,
+    when PostgreSQL is unreachable)."""
+    return {
+        "CDP_WAREHOUSE": "ducklake",
+        "CDP_DUCKLAKE_CATALOG": f"dbname={fresh_database} host=127.0.0.1 port=5432 user=postgres",
+        "CDP_DUCKLAKE_DATA_PATH": f"s3://{s3_bucket}/warehouse",
+        "CDP_S3_ENDPOINT_URL": s3_endpoint,
+    }
+
+
+def parquet_objects(s3_endpoint: str, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """Every Parquet object under ``prefix`` of a bucket, by key, with its bytes."""
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    found: dict[str, bytes] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".parquet"):
+                found[item["Key"]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
 @pytest.fixture(scope="session")
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.DevServer]:
     """The README's run command (``bash scripts/dev.sh``) on a free port, from an empty home: started

@@ -1,9 +1,9 @@
 """Schedules: yesterday's partition of every source, once a day, staggered per vendor.
 
 Partition D is complete once D has ended, so each source ingests yesterday shortly after
-midnight UTC. The sources start at different minutes past the hour: a vendor's budget (HubSpot's
-ten-second window, the Graph API's hourly app usage shared by Facebook and Instagram, Salesforce's
-daily request allowance) is spent by one run at a time, not by six runs starting together.
+midnight UTC. The sources start at different minutes past the hour (each declares its own): a
+vendor's budget (a rolling ten-second window, a Graph app's hourly usage shared by two sources, a
+daily request allowance) is spent by one run at a time, not by all runs starting together.
 
 The weekly full rebuild of the profile (``profile_full_rebuild``, see ``jobs``) is
 :func:`weekly_schedule`, on Sundays at 03:00 UTC, once the day's profile has been built.
@@ -15,24 +15,22 @@ import datetime
 
 import dagster as dg
 
-# Minutes past DAILY_HOUR_UTC at which each source's daily run starts. Facebook and Instagram share
-# one Graph API app budget, so they sit furthest apart from each other within the hour's pairs.
+from cdp_platform.sources.registry import declaration, declarations
+
+# Each source's daily run starts at its declared minute past DAILY_HOUR_UTC (its declaration's
+# ``schedule.minute``): sources sharing a budget (the Graph app of Facebook and Instagram) are
+# declared furthest apart.
 DAILY_HOUR_UTC = 1
-DAILY_MINUTE: dict[str, int] = {
-    "salesforce": 5,
-    "hubspot": 15,
-    "google_analytics": 25,
-    "facebook": 35,
-    "twitter": 45,
-    "instagram": 55,
-    # Stripe's budget is its own (no other source shares it): beside Salesforce's, ten minutes apart.
-    "stripe": 10,
-}
 WEEKLY_CRON = "0 3 * * 0"  # Sundays 03:00 UTC, after every source's daily run has landed
 
 
+def daily_minute() -> dict[str, int]:
+    """Minutes past ``DAILY_HOUR_UTC`` of every source's daily run, from the declarations."""
+    return {name: d.schedule.minute for name, d in declarations().items()}
+
+
 def daily_cron(source: str) -> str:
-    return f"{DAILY_MINUTE[source]} {DAILY_HOUR_UTC} * * *"
+    return f"{declaration(source).schedule.minute} {DAILY_HOUR_UTC} * * *"
 
 
 def yesterday(moment: datetime.datetime) -> str:

@@ -27,9 +27,8 @@ from cdp_platform.cleansed import (
 )
 from cdp_platform.cleansed.assets import build_cleansed_asset
 from cdp_platform.cleansed.entity import CleansedEntity
-from cdp_platform.sources.stripe import entities as stripe_entities
 
-ENTITIES: tuple[CleansedEntity, ...] = (
+_BUILT_IN: tuple[CleansedEntity, ...] = (
     salesforce_accounts.ENTITY,
     salesforce_contacts.ENTITY,
     salesforce_leads.ENTITY,
@@ -44,17 +43,33 @@ ENTITIES: tuple[CleansedEntity, ...] = (
     instagram_media.ENTITY,
     instagram_media_comments.ENTITY,
     twitter_mentions.ENTITY,
-    *stripe_entities.ENTITIES,
 )
+
+
+def _all_entities() -> tuple[CleansedEntity, ...]:
+    """The built-in entities and those of the source folders (Stripe's), read on first use: a source
+    folder's package imports the raw layer, which reads this registry, so not at import time."""
+    cached = globals().get("ENTITIES")
+    if cached is None:
+        from cdp_platform.sources.stripe import entities as stripe_entities
+
+        cached = globals()["ENTITIES"] = (*_BUILT_IN, *stripe_entities.ENTITIES)
+    return cached
+
+
+def __getattr__(name: str) -> object:
+    if name == "ENTITIES":
+        return _all_entities()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def entity(source: str, name: str) -> CleansedEntity:
     """The spec of ``cleansed/<source>/<name>``."""
-    for spec in ENTITIES:
+    for spec in _all_entities():
         if (spec.source, spec.entity) == (source, name):
             return spec
     raise KeyError(
-        f"no cleansed entity {source}/{name}; known: {[f'{e.source}/{e.entity}' for e in ENTITIES]}"
+        f"no cleansed entity {source}/{name}; known: {[f'{e.source}/{e.entity}' for e in _all_entities()]}"
     )
 
 
@@ -64,7 +79,7 @@ def cleansed_assets(partitions_def: dg.PartitionsDefinition, phone_region: str) 
     ``phone_region`` is the region phone numbers without a country code are read in (ISO 3166
     alpha-2, e.g. ``US``).
     """
-    return [build_cleansed_asset(spec, partitions_def, phone_region) for spec in ENTITIES]
+    return [build_cleansed_asset(spec, partitions_def, phone_region) for spec in _all_entities()]
 
 
 __all__ = ["ENTITIES", "cleansed_assets", "entity"]

@@ -2,9 +2,12 @@
 
 HubSpot search cannot page past 10,000 results (HTTP 400), so an incremental window with more
 changes is cut into smaller time slices. ``plan_windows`` asks for the first page of a window
-(``limit=1``: only its ``total`` matters) and bisects ``[start, end)`` recursively until every
-slice's total fits; each slice is then extracted with ``HubSpotAfterCursor`` and an ascending sort on
-the modified-date property, so a slice's pages advance in time.
+(its ``total`` tells whether it fits) and bisects ``[start, end)`` recursively until every slice's
+total fits; each slice is then extracted with ``HubSpotAfterCursor`` and an ascending sort on the
+modified-date property, so a slice's pages advance in time. ``extract_search`` asks for that first
+page with the extraction's own limit and properties, so the page that told the total is also the
+first page of the window's extraction: a window that fits (nearly every day) costs no request
+beyond its pages. (It used to ask ``limit=1`` first and then the same page again.)
 
 ``extract_search`` ties it to checkpoints: the plan is saved under ``<key>/plan`` so a resumed run
 walks the same windows even if more records changed meanwhile, and each window has its own
@@ -18,6 +21,9 @@ import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import httpx
 
 from .checkpoint import CheckpointStore
 from .client import RequestSpec, VendorClient
@@ -95,6 +101,10 @@ async def window_total(
     return int(response.json().get("total") or 0)
 
 
+# A window's first page as received: (decoded body, response), keyed by ``SearchWindow.key()``.
+FirstPages = dict[str, tuple[Any, httpx.Response]]
+
+
 async def plan_windows(
     client: VendorClient,
     object_type: str,
@@ -105,19 +115,30 @@ async def plan_windows(
     min_width_ms: int = 1_000,
     property_name: str | None = None,
     path_prefix: str = "/crm/v3/objects",
+    properties: Sequence[str] = (),
+    limit: int = 1,
+    first_pages: FirstPages | None = None,
 ) -> list[tuple[SearchWindow, int]]:
     """Cut ``[start, end)`` into windows of at most ``max_results`` results each, in time order.
 
     Returns ``(window, total)`` pairs. A window narrower than ``min_width_ms`` that still holds more
     (thousands of changes within a second) is kept whole with a logged warning; its extraction
     stops at the vendor's limit rather than looping on ever smaller windows.
+
+    Each window's total is read from its first page, asked with ``limit`` and ``properties``. With
+    ``first_pages`` given, the first page of every window kept is put there, so an extraction asking
+    the same first request can start from it instead of sending it again.
     """
     options = {"property_name": property_name, "path_prefix": path_prefix}
     planned: list[tuple[SearchWindow, int]] = []
     pending = [SearchWindow(to_ms(start), to_ms(end))]
     while pending:
         window = pending.pop()
-        total = await window_total(client, object_type, window, **options)
+        response = await client.send(
+            search_request(object_type, window, properties=properties, limit=limit, **options)
+        )
+        body = response.json()
+        total = int((body.get("total") if isinstance(body, dict) else None) or 0)
         if total > max_results and window.width_ms > min_width_ms:
             left, right = window.split()
             # Depth first, right half pushed first, so windows come out in time order.
@@ -132,6 +153,8 @@ async def plan_windows(
                 max_results,
             )
         planned.append((window, total))
+        if first_pages is not None:
+            first_pages[window.key()] = (body, response)
     return planned
 
 
@@ -163,6 +186,7 @@ async def extract_search(
     """Extract every record changed in ``[start, end)`` through time-sliced searches."""
     bounds = {"start_ms": to_ms(start), "end_ms": to_ms(end)}
     saved = checkpoint_store.load(_plan_key(checkpoint_key))
+    first_pages: FirstPages = {}
     if saved and {key: saved.get(key) for key in bounds} == bounds:
         windows = [SearchWindow(start_ms, end_ms) for start_ms, end_ms in saved["windows"]]
     else:
@@ -174,6 +198,9 @@ async def extract_search(
             max_results=max_results,
             property_name=property_name,
             path_prefix=path_prefix,
+            properties=properties,
+            limit=limit,
+            first_pages=first_pages,
         )
         windows = [window for window, _ in planned]
         checkpoint_store.save(
@@ -198,6 +225,9 @@ async def extract_search(
             on_page=_tagged(on_page, f"{window.start_ms}-{window.end_ms}"),
             stream=stream,
             partition=partition,
+            # Planned in this call: the page that told the window's total is its first page (the
+            # same request). Dropped once handed on, so a day's pages are not all held at once.
+            first_page=first_pages.pop(window.key(), None),
         )
         total.records += result.records
         total.pages += result.pages

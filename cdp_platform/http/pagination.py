@@ -175,8 +175,16 @@ class Paginator:
         stream: str = "",
         partition: str = "",
         start_number: int = 1,
+        first_page: tuple[Any, httpx.Response] | None = None,
     ) -> AsyncIterator[Page]:
+        """Pages from ``state`` (None: the first request) to the end.
+
+        ``first_page`` is the decoded body and response of ``first`` when the caller already sent it
+        (HubSpot search reads a window's total from its first page): used instead of sending
+        ``first`` again, and only when starting from the first request.
+        """
         guard = LoopGuard(self.loop_retries)
+        prefetched = first_page if state is None else None
         first_fp = self.first_fingerprint(client, first)
         if first_fp is not None:
             guard.follow(first_fp)
@@ -185,7 +193,10 @@ class Paginator:
         number = start_number
         while True:
             request = self.request_for(first, state)
-            body, response, dead = await self._fetch_json(client, request, stream, partition)
+            if prefetched is not None:
+                (body, response), dead, prefetched = prefetched, None, None
+            else:
+                body, response, dead = await self._fetch_json(client, request, stream, partition)
             if dead is not None:
                 following = self.state_after_unparsable(request, state)
                 if following is None:

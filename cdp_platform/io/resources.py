@@ -1,7 +1,7 @@
 """The IO managers and storage resources every layer uses, built from the settings.
 
 ``raw_lake_io_manager`` stores raw partitions in the lake; ``io_manager`` (Dagster's default key)
-is the DuckDB warehouse, so cleansed, identity and profile assets land there without naming it;
+is the warehouse (a DuckDB file or a DuckLake), so cleansed, identity and profile assets land there without naming it;
 ``lake`` and ``warehouse`` give direct access for checkpoints, dead letters and SQL.
 """
 
@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from cdp_platform.io.lake import Lake, lake_from_root
 from cdp_platform.io.lake_io_manager import RawLakeIOManager
-from cdp_platform.io.warehouse import WarehouseIOManager
+from cdp_platform.io.warehouse import WarehouseIOManager, WarehouseResource
 from cdp_platform.settings import Settings
 
 RAW_IO_MANAGER_KEY = "raw_lake_io_manager"
@@ -37,6 +36,7 @@ def io_resources(settings: Settings) -> dict[str, Any]:
     return {
         RAW_IO_MANAGER_KEY: RawLakeIOManager(**lake),
         "lake": LakeResource(**lake),
-        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path)),
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        # The file or the DuckLake, as the settings say (see cdp_platform.io.warehouse).
+        "io_manager": WarehouseIOManager.from_target(settings.warehouse),
+        "warehouse": WarehouseResource.from_target(settings.warehouse),
     }

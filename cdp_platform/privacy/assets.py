@@ -18,7 +18,7 @@ from dagster._core.storage.local_compute_log_manager import LocalComputeLogManag
 from dagster_duckdb import DuckDBResource
 
 from cdp_platform.io.resources import LakeResource
-from cdp_platform.io.warehouse import WAREHOUSE_POOL
+from cdp_platform.io.warehouse import WAREHOUSE_POOL, WarehouseResource
 from cdp_platform.privacy import audit
 from cdp_platform.privacy.artifacts import LINE_LOG_SUFFIXES, ArtifactFolder
 from cdp_platform.privacy.erasure import BatchOutcome, run_batch
@@ -121,7 +121,8 @@ def build_erasure_asset(settings: Settings) -> dg.AssetsDefinition:
             batch = run_batch(
                 pending,
                 lake=store,
-                warehouse=Path(warehouse.database),
+                # The file (rewritten by the batch) or the DuckLake (its history forgotten).
+                warehouse=warehouse.target if isinstance(warehouse, WarehouseResource) else Path(warehouse.database),
                 key=privacy_key(store, production=production),
                 phone_region=settings.default_phone_region,
                 pseudonymized=settings.pseudonymized_warehouse_path,

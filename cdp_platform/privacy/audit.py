@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -104,8 +105,18 @@ class ErasureRequest:
 
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    from cdp_platform.io.warehouse import is_lake_connection
+
+    lake = is_lake_connection(connection)
     for statement in _DDL:
+        if lake:
+            # DuckLake has no CHECK constraints; file_request and close_request check the same
+            # values in Python before any row is written.
+            statement = _CHECK.sub("", statement)
         connection.execute(statement)
+
+
+_CHECK = re.compile(r"\s*check \((?:[^()]|\([^()]*\))*\)", re.IGNORECASE)
 
 
 def file_request(

@@ -56,7 +56,9 @@ import duckdb
 import polars as pl
 
 from cdp_platform.io.lake import Lake, S3Lake
+from cdp_platform.io.lake_history import forget_history
 from cdp_platform.io.lake_io_manager import write_frame
+from cdp_platform.io.warehouse import WarehouseTarget, connect_warehouse, retry_conflicts
 from cdp_platform.privacy import audit
 from cdp_platform.privacy.artifacts import ArtifactFolder, scrub_folders
 from cdp_platform.privacy.compaction import compact
@@ -346,7 +348,7 @@ def run_batch(
     requests: Sequence[audit.ErasureRequest],
     *,
     lake: Lake,
-    warehouse: Path,
+    warehouse: Path | WarehouseTarget,
     key: bytes,
     phone_region: str = "US",
     pseudonymized: Path | None = None,
@@ -391,33 +393,51 @@ def run_batch(
             before["pseudonymized"], after["pseudonymized"] = sizes
             clock.lap("pseudonymized")
         processed_at = datetime.datetime.now(datetime.UTC)
-        connection.execute("begin transaction")
-        try:
-            if work:
-                _purge_warehouse(connection, work, phone_region)
-            for item in work:
-                outcome = Outcome(
-                    item.filed.request_id,
-                    item.filed.kind,
-                    "done",
-                    item.seed_hash,
-                    _hashes(item, key),
-                    len(item.person.clients),
-                    item.written,
-                    item.removals,
-                    key_fingerprint=key_fingerprint(key),
-                )
-                outcomes.append((item.filed, outcome))
-            for filed, outcome in outcomes:
-                _record(connection, filed, outcome, processed_at, batch_id)
-            for request_id, reason in failed.items():
-                audit.note_failure(connection, request_id, reason)
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
+        removals = [list(item.removals) for item in work]
+
+        def commit_warehouse() -> None:
+            # One transaction; on DuckLake a concurrent writer of a table may make it conflict, and
+            # then it is done again from the start (the removals it counted included).
+            for item, counted in zip(work, removals, strict=True):
+                item.removals[:] = counted
+            del outcomes[len(outcomes_before):]
+            connection.execute("begin transaction")
+            try:
+                if work:
+                    _purge_warehouse(connection, work, phone_region)
+                for item in work:
+                    outcome = Outcome(
+                        item.filed.request_id,
+                        item.filed.kind,
+                        "done",
+                        item.seed_hash,
+                        _hashes(item, key),
+                        len(item.person.clients),
+                        item.written,
+                        item.removals,
+                        key_fingerprint=key_fingerprint(key),
+                    )
+                    outcomes.append((item.filed, outcome))
+                for filed, outcome in outcomes:
+                    _record(connection, filed, outcome, processed_at, batch_id)
+                for request_id, reason in failed.items():
+                    audit.note_failure(connection, request_id, reason)
+                connection.execute("commit")
+            except BaseException:
+                connection.execute("rollback")
+                raise
+
+        outcomes_before = list(outcomes)
+        retry_conflicts(commit_warehouse, "erasure: removing the people from the warehouse")
         clock.lap("warehouse")
-        before["warehouse"], after["warehouse"] = compact(connection, warehouse)
+        if isinstance(warehouse, WarehouseTarget) and warehouse.is_lake:
+            # The rows are gone from the current version, but DuckLake keeps them in their data
+            # files (a delete file marks them) and in every older snapshot: forget both.
+            lake_before, lake_after = forget_history(connection)
+            before["warehouse"], after["warehouse"] = lake_before.stored_bytes, lake_after.stored_bytes
+            connection.close()
+        else:
+            before["warehouse"], after["warehouse"] = compact(connection, _file_of(warehouse))
         clock.lap("compact")
     finally:
         connection.close()  # closed already after a compaction; a no-op then
@@ -930,9 +950,15 @@ def _purge_pseudonymized(path: Path, work: Sequence[_Work], key: bytes, phone_re
         target.close()
 
 
-def _connect(path: Path, what: str) -> duckdb.DuckDBPyConnection:
+def _file_of(warehouse: Path | WarehouseTarget) -> Path:
+    return Path(warehouse.path) if isinstance(warehouse, WarehouseTarget) else Path(warehouse)
+
+
+def _connect(path: Path | WarehouseTarget, what: str) -> duckdb.DuckDBPyConnection:
+    """The file (read-write, so no other process is in), or the DuckLake."""
+    target = path if isinstance(path, WarehouseTarget) else WarehouseTarget(path=str(path))
     try:
-        return duckdb.connect(str(path))
+        return connect_warehouse(target)
     except duckdb.IOException as exc:
         raise WarehouseBusyError(
             f"the {what} {path} is open in another process ({exc}); the requests stay pending: retry "

@@ -4,6 +4,8 @@
                       [--time-scale X] [--no-rate-limits] [--slow-seconds S] [--faults-for VENDOR=PROFILE]
                       [--today YYYY-MM-DD] [--span-days N]
     cdp-sandbox truth --out DIR --persons N --seed S [--today YYYY-MM-DD] [--span-days N]
+    cdp-sandbox webhooks --to URL [--days N] [--faults storm] [--rate R] [--report FILE]
+    cdp-sandbox serve ... --webhooks-to URL   (the same, posted while the APIs are served)
 
 Both build the same :class:`SandboxConfig` from the same flags, so the truth written by ``truth``
 describes exactly the records ``serve`` returns.
@@ -87,6 +89,14 @@ def parser() -> argparse.ArgumentParser:
         "--latency-ms", type=float, default=0.0, help="delay every response, like a network to a real vendor"
     )
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument(
+        "--webhooks-to",
+        metavar="URL",
+        help="also post the last --webhook-days' changes as signed vendor webhooks to URL/webhooks/<vendor> "
+        "(a 'cdp webhooks serve' receiver given the sandbox's webhook secrets); --faults storm adds "
+        "duplicates, forgeries and retries",
+    )
+    _webhook_arguments(serve, prefix="webhook-")
     truth = commands.add_parser(
         "truth", help="write the ground truth (persons, records, purchases) as Parquet"
     )
@@ -94,7 +104,39 @@ def parser() -> argparse.ArgumentParser:
     truth.add_argument("--persons", type=int, default=SandboxConfig.persons)
     truth.add_argument("--seed", type=int, default=SandboxConfig.seed)
     _world_arguments(truth)
+    webhooks = commands.add_parser(
+        "webhooks", help="post the sandbox's changes as signed vendor webhooks to a receiver, then exit"
+    )
+    webhooks.add_argument("--to", required=True, metavar="URL", help="the receiver's base URL")
+    webhooks.add_argument("--persons", type=int, default=SandboxConfig.persons)
+    webhooks.add_argument("--seed", type=int, default=SandboxConfig.seed)
+    webhooks.add_argument("--faults", default="none", choices=sorted(PROFILES))
+    _world_arguments(webhooks)
+    _webhook_arguments(webhooks, prefix="")
     return root
+
+
+def _webhook_arguments(command: argparse.ArgumentParser, prefix: str) -> None:
+    command.add_argument(
+        f"--{prefix}days",
+        type=int,
+        default=1,
+        help="post the changes of this many days, ending with --today (default %(default)s)",
+    )
+    command.add_argument(
+        f"--{prefix}rate",
+        type=float,
+        default=None,
+        help="at most this many requests a second (default: no limit)",
+    )
+    command.add_argument(
+        f"--{prefix}concurrency", type=int, default=8, help="requests in flight (default %(default)s)"
+    )
+    command.add_argument(
+        f"--{prefix}report",
+        metavar="FILE",
+        help="write what was sent (event keys, forgeries, counts) as JSON",
+    )
 
 
 def fault_spec(args: argparse.Namespace) -> dict[str, FaultProfile]:
@@ -132,6 +174,8 @@ def serve(args: argparse.Namespace) -> None:
         latency=args.latency_ms / 1000.0,
     )
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedCuts())
+    if args.webhooks_to:
+        _webhooks_beside_server(args, data)
     print(
         json.dumps(
             {
@@ -158,6 +202,71 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
+def _post_webhooks(
+    data, to: str, faults: str, days: int, rate: float | None, concurrency: int, report_path: str | None
+) -> dict:
+    import asyncio
+
+    from cdp_platform.sandbox import webhooks
+
+    end = webhooks.day_window(data.config.today)[1]
+    start = end - datetime.timedelta(days=days)
+    found = webhooks.changes(data, start, end)
+    planned = webhooks.plan(found, faults, data.config.seed)
+    report = asyncio.run(webhooks.send(planned, to, rate=rate, concurrency=concurrency))
+    summary = {"webhooks_to": to, "window": [start.isoformat(), end.isoformat()], **report.summary()}
+    if report_path:
+        with open(report_path, "w") as handle:
+            json.dump(
+                {
+                    **summary,
+                    "valid": sorted(report.valid),
+                    "forged": sorted(report.forged),
+                    "records": [list(item) for item in webhooks.iter_keys(found)],
+                },
+                handle,
+            )
+    return summary
+
+
+def post_webhooks(args: argparse.Namespace) -> None:
+    if args.days < 1:
+        raise ValueError(f"--days must be at least 1, got {args.days}")
+    from cdp_platform.sandbox.records import SandboxData
+
+    data = SandboxData(_config(args))
+    summary = _post_webhooks(data, args.to, args.faults, args.days, args.rate, args.concurrency, args.report)
+    print(json.dumps(summary), flush=True)
+
+
+def _webhooks_beside_server(args: argparse.Namespace, data) -> None:
+    """Post the webhooks from a thread once the APIs answer (the fast path fetches from them)."""
+    import threading
+    import time
+
+    import httpx
+
+    def run() -> None:
+        for _ in range(600):
+            try:
+                httpx.get(f"http://{args.host}:{args.port}/", timeout=1)  # any answer: the server is up
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        summary = _post_webhooks(
+            data,
+            args.webhooks_to,
+            args.faults,
+            args.webhook_days,
+            args.webhook_rate,
+            args.webhook_concurrency,
+            args.webhook_report,
+        )
+        print(json.dumps(summary), flush=True)
+
+    threading.Thread(target=run, name="sandbox-webhooks", daemon=True).start()
+
+
 def truth(args: argparse.Namespace) -> None:
     from cdp_platform.sandbox.truth import write_truth
 
@@ -168,7 +277,7 @@ def truth(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        {"serve": serve, "truth": truth}[args.command](args)
+        {"serve": serve, "truth": truth, "webhooks": post_webhooks}[args.command](args)
     except ValueError as exc:  # invalid config values, reported without a traceback
         print(f"cdp-sandbox: error: {exc}", file=sys.stderr)
         return 2

@@ -1,41 +1,49 @@
-"""The vendor sources: their resources and raw assets, assembled from the settings.
+"""Every declared source: its resource and raw assets, assembled from the settings.
 
-Each vendor module holds its resource class and its streams; this module only builds the
+Each source's folder (``sources/<source>/``) holds its declaration, resource class and streams; this module only builds the
 resources (credentials as ``EnvVar`` wherever a real endpoint is configured, the public sandbox
 constants for the in-process sandbox) and one raw multi-asset per source.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 import dagster as dg
 
 from cdp_platform.sandbox import credentials as sandbox_credentials
 from cdp_platform.settings import Settings, VendorSettings
-from cdp_platform.sources import facebook, google_analytics, hubspot, instagram, salesforce, twitter
-from cdp_platform.sources.stripe import source as stripe
 from cdp_platform.sources.partitions import daily_partitions
 from cdp_platform.sources.raw_assets import build_raw_assets
+from cdp_platform.sources.registry import source_names
+from cdp_platform.sources.vendor import VendorResource
 
+
+def _resource_class(module: ModuleType) -> type[VendorResource]:
+    """The one ``VendorResource`` subclass a source's folder defines for itself."""
+    name = module.__name__.rsplit(".", 1)[1]
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, VendorResource)
+        and getattr(value, "source", None) == name
+    ]
+    if len(found) != 1:
+        raise TypeError(
+            f"{module.__name__} must define one VendorResource with source = {name!r}; found {found}"
+        )
+    return found[0]
+
+
+# Every declared source's folder (its streams and resource), in the registry's order.
 SOURCES: dict[str, ModuleType] = {
-    "salesforce": salesforce,
-    "hubspot": hubspot,
-    "google_analytics": google_analytics,
-    "facebook": facebook,
-    "instagram": instagram,
-    "twitter": twitter,
-    "stripe": stripe,
+    name: importlib.import_module(f"cdp_platform.sources.{name}") for name in source_names()
 }
 
-RESOURCE_CLASSES = {
-    "salesforce": salesforce.SalesforceResource,
-    "hubspot": hubspot.HubSpotResource,
-    "google_analytics": google_analytics.GoogleAnalyticsResource,
-    "facebook": facebook.FacebookResource,
-    "instagram": instagram.InstagramResource,
-    "twitter": twitter.TwitterResource,
-    "stripe": stripe.StripeResource,
+RESOURCE_CLASSES: dict[str, type[VendorResource]] = {
+    name: _resource_class(module) for name, module in SOURCES.items()
 }
 
 # What the in-process sandbox accepts: public constants that unlock synthetic data only.

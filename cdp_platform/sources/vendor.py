@@ -18,8 +18,9 @@ from cdp_platform.http import Auth, RetryPolicy, VendorClient
 from cdp_platform.http.telemetry import request_hooks
 from cdp_platform.http.tls import tls_context
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.settings import OPTIONAL_CREDENTIALS, VENDOR_CREDENTIALS, missing_credential
+from cdp_platform.settings import missing_credential
 from cdp_platform.sources import sandbox_link
+from cdp_platform.sources.registry import declaration
 
 
 class MissingCredential(ValueError):
@@ -84,10 +85,10 @@ class VendorResource(dg.ConfigurableResource):
         load earlier when the variable is unset there, this catches what the run's environment
         resolves (an ``EnvVar`` set to an empty string in the worker).
         """
-        for role in VENDOR_CREDENTIALS[self.source]:
-            value = getattr(self, role, None)
-            if (self.source, role) not in OPTIONAL_CREDENTIALS and (value is None or not str(value).strip()):
-                raise MissingCredential(missing_credential(self.source, role))
+        for credential in declaration(self.source).credentials:
+            value = getattr(self, credential.role, None)
+            if not credential.optional and (value is None or not str(value).strip()):
+                raise MissingCredential(missing_credential(self.source, credential.role))
 
     def client(self, auth: Auth | None = None) -> VendorClient:
         """A new client; pacer and circuit breaker are shared per vendor within the process.

@@ -10,7 +10,7 @@ import pytest
 
 from cdp_platform.automation import automation_definitions, weekly_schedule
 from cdp_platform.automation.jobs import raw_asset_keys
-from cdp_platform.automation.schedules import DAILY_MINUTE, daily_cron
+from cdp_platform.automation.schedules import daily_cron, daily_minute
 from cdp_platform.definitions import build_definitions
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import SOURCES
@@ -41,12 +41,12 @@ def test_daily_schedules_request_yesterday_for_each_source_at_distinct_minutes(r
         assert schedule.job_name == f"ingest_{source}"
         [request] = schedule.evaluate_tick(
             dg.build_schedule_context(
-                scheduled_execution_time=at.replace(minute=DAILY_MINUTE[source]), repository_def=repository
+                scheduled_execution_time=at.replace(minute=daily_minute()[source]), repository_def=repository
             )
         ).run_requests
         assert request.partition_key == "2026-11-25"
         assert request.run_key == f"ingest_{source}:2026-11-25"
-    assert len(set(DAILY_MINUTE.values())) == len(SOURCES) == len(DAILY_MINUTE)
+    assert len(set(daily_minute().values())) == len(SOURCES) == len(daily_minute())
 
 
 def test_a_schedule_skips_days_before_the_first_partition(repository):

@@ -17,6 +17,7 @@ import pytest
 
 from cdp_platform.definitions import build_definitions
 from cdp_platform.identity import evaluate
+from cdp_platform.io.warehouse import connect_warehouse
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import load_settings
@@ -28,11 +29,17 @@ WARNINGS_ALLOWED = {"quarantine_empty", "fit_supported", "schema_drift"}
 
 
 @pytest.mark.slow
-def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
+@pytest.mark.parametrize("warehouse", ["file", "ducklake"])
+def test_materialize_everything_builds_client_360(warehouse, tmp_path, monkeypatch, request):
     environ = sandbox_environ(tmp_path, PERSONS, SPAN_DAYS)
+    if warehouse == "ducklake":
+        # Catalog in the machine's PostgreSQL, Parquet files on moto's S3 server; dbt on the
+        # 'ducklake' target (chosen by the settings).
+        environ.update(request.getfixturevalue("ducklake_environ"))
     for name, value in environ.items():
         monkeypatch.setenv(name, value)  # dbt reads the warehouse path from the environment
-    defs = build_definitions(load_settings(environ))
+    settings = load_settings(environ)
+    defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
     today = datetime.date.fromisoformat(SANDBOX_TODAY)
     days = [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
@@ -74,7 +81,7 @@ def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
     ]
     assert failed == []
 
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(settings.warehouse, read_only=True) as con:
         clients = con.execute("select count(*), count(distinct client_id) from marts.client_360").fetchone()
         resolved = con.execute("select count(distinct client_id) from identity.identity_map").fetchone()[0]
         mapping = con.execute("select record_id, client_id from identity.identity_map").pl()
@@ -87,7 +94,7 @@ def test_materialize_everything_builds_client_360(tmp_path, monkeypatch):
     )
     write_truth(config, tmp_path / "truth")
     truth = pl.read_parquet(tmp_path / "truth" / "records.parquet")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(settings.warehouse, read_only=True) as con:
         persons = candidate_persons(con, truth)
         identified = con.execute("select client_id, is_identified from marts.client_360").pl()
     graded = mapping.join(persons, on="record_id")

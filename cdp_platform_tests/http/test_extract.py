@@ -218,6 +218,65 @@ def test_async_on_page_is_awaited():
     assert seen == [1, 2]
 
 
+class RecordingStore(InMemoryCheckpointStore):
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def save(self, key, value):
+        super().save(key, value)
+        self.events.append(f"saved {value['pages']}")
+
+
+def test_the_next_page_is_fetched_while_a_page_is_committed_yet_handed_on_only_after_its_checkpoint():
+    """Pipelining keeps the order on storage: page N appended, page N checkpointed, then page N+1
+    appended; only the request for page N+1 goes out while page N is being written."""
+    app, _ = paged_app(n_pages=3)
+    events: list[str] = []
+
+    async def vendor(scope, receive, send):
+        events.append(
+            f"fetch {int((dict(httpx.QueryParams(scope['query_string'].decode()))).get('after', 0)) + 1}"
+        )
+        await app(scope, receive, send)
+
+    async def slow_append(page):
+        events.append(f"append {page.number}")
+        await asyncio.sleep(0.05)  # a spool write taking its time
+
+    result = run_extract(vendor, RecordingStore(events), slow_append)
+    assert result.complete and result.pages == 3
+    order = {event: index for index, event in enumerate(events)}
+    for n in (1, 2):
+        assert order[f"append {n}"] < order[f"saved {n}"] < order[f"append {n + 1}"]
+        assert order[f"fetch {n + 1}"] < order[f"saved {n}"]  # the overlap
+    assert order["saved 2"] < order["saved 3"]
+
+
+def test_a_fetch_failing_while_a_page_is_committed_still_leaves_that_pages_checkpoint():
+    app, afters = paged_app(n_pages=4)
+
+    async def vendor(scope, receive, send):
+        if b"after=2" in scope.get("query_string", b""):
+            body = {"status": "error", "message": "bad request", "category": "VALIDATION_ERROR"}
+            await JSONResponse(body, status_code=400)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    async def slow_append(page):
+        await asyncio.sleep(0.1)  # still writing page 2 when the request for page 3 fails
+
+    store = InMemoryCheckpointStore()
+    with pytest.raises(Exception, match="bad request"):
+        run_extract(vendor, store, slow_append)
+    saved = Checkpoint.from_dict(store.load("hubspot/contacts/2026-11-25"))
+    assert saved.pages == 2 and saved.next_state == {"after": "2"}
+
+    afters.clear()
+    result = run_extract(app, store, lambda page: None)
+    assert result.resumed and result.complete and afters == ["2", "3"]
+
+
 def test_local_folder_store_round_trip_nested_keys_and_atomic_replace(tmp_path):
     store = LocalFolderCheckpointStore(tmp_path)
     key = "hubspot/contacts/2026-11-25"

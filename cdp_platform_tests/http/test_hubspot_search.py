@@ -171,14 +171,24 @@ def test_extract_search_saves_its_plan_and_resumes_window_by_window():
                 max_results=1_000,
             )
 
+    def window_of(body: dict) -> list[int]:
+        filters = {f["operator"]: int(f["value"]) for f in body["filterGroups"][0]["filters"]}
+        return [filters["GTE"], filters["LT"]]
+
     with pytest.raises(Crash):
         asyncio.run(run(crash_in_second_window))
     plan = store.load("hubspot/contacts/2026-11-25/plan")
     assert len(plan["windows"]) >= 3
-    probes_before = sum(1 for b in bodies if b["limit"] == 1)
+    # No limit=1 probe: each node of the split tree was asked once, with the extraction's own
+    # limit, and the first page of every window kept was reused as its first page, not asked again.
+    assert all(b["limit"] == 200 for b in bodies)
+    firsts = [window_of(b) for b in bodies if "after" not in b]
+    assert len(firsts) == len({tuple(w) for w in firsts})
+    asked_before = len(bodies)
 
     result = asyncio.run(run(lambda page: landed.extend(r["id"] for r in page.records)))
-    assert sum(1 for b in bodies if b["limit"] == 1) == probes_before  # the saved plan was reused
+    # The saved plan was reused: no window outside it (the whole day first of all) was asked again.
+    assert all(window_of(b) in plan["windows"] for b in bodies[asked_before:])
     assert result.resumed and result.complete and not result.already_done
     assert set(landed) == {str(i) for i in range(len(modified))}
     assert len(landed) - len(set(landed)) <= 200  # at most the one page fetched again
@@ -187,3 +197,37 @@ def test_extract_search_saves_its_plan_and_resumes_window_by_window():
     assert again.already_done and again.pages == 0
     clear_search(store, "hubspot/contacts/2026-11-25")
     assert store.values == {}
+
+
+def test_a_window_that_fits_costs_only_its_pages():
+    """The page that tells a window's total is its first page: 450 records at 200 a page are three
+    requests in all, not a probe and then the same first page again."""
+    start_ms = int(START.timestamp() * 1000)
+    app, bodies = search_app([start_ms + i * 1_000 for i in range(450)])
+    store = InMemoryCheckpointStore()
+    landed: list[str] = []
+
+    async def run():
+        async with VendorClient(
+            "hubspot",
+            "http://h.test",
+            pacer=Pacer("hubspot"),
+            transport=httpx.ASGITransport(app=app),
+            breaker=CircuitBreaker("hubspot"),
+        ) as client:
+            return await extract_search(
+                client,
+                "contacts",
+                START,
+                END,
+                checkpoint_store=store,
+                checkpoint_key="hubspot/contacts/2026-11-25",
+                on_page=lambda page: landed.extend(r["id"] for r in page.records),
+                properties=["email"],
+                limit=200,
+            )
+
+    result = asyncio.run(run())
+    assert result.complete and result.pages == 3
+    assert [b.get("after") for b in bodies] == [None, "200", "400"]
+    assert sorted(landed, key=int) == [str(i) for i in range(450)]

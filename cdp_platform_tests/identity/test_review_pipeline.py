@@ -219,7 +219,7 @@ def scenario(
         for name, value in environ.items():
             patch.setenv(name, value)  # dbt finds the warehouse through CDP_WAREHOUSE_PATH
         dbt = build_definitions(load_settings(environ)).resources["dbt"]
-        dbt.cli(["run", "--select", "client_360 client_identities"], raise_on_error=True).wait()
+        dbt.cli(["run", "--select", "source:identity+"], raise_on_error=True).wait()
     seconds["dbt marts"] = round(time.perf_counter() - started - sum(seconds.values()), 2)
     yield Scenario(
         warehouse,

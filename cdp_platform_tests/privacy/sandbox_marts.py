@@ -143,7 +143,7 @@ def _build(root: Path) -> SandboxMarts:
             connection.execute(
                 f"create or replace table {PREDICTIVE_SCHEMA}.client_scores as select * from empty"
             )
-        dbt.cli(["run", "--select", "int_client_purchases marts"], raise_on_error=True).wait()
+        dbt.cli(["run", "--select", "source:identity+ source:predictive+ marts"], raise_on_error=True).wait()
         timed("dbt marts")
         graph = defs.resolve_asset_graph()
         pseudonymized = [k for k in graph.get_all_asset_keys() if k.path[0] == "pseudonymized"]

@@ -11,11 +11,7 @@ source as (
 
 latest as (
 
-    select * from source
-    qualify row_number() over (
-        partition by record_id
-        order by updated_at desc, partition_date desc
-    ) = 1
+    {{ latest_version('source') }}
 
 ),
 

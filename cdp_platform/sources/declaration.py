@@ -1,0 +1,279 @@
+"""What a source is, as data: the one declaration every list of sources is derived from.
+
+A :class:`SourceDeclaration` says everything about a vendor that is not code: its streams (endpoint,
+record path, id and change-time fields, paginator, the parameters a daily partition's window is
+asked with), its auth kind and credential roles (each one an environment variable
+``CDP_<SOURCE>_<ROLE>``), its account options, its quota signals and which pacer reads them, and
+when its daily run starts. Settings variables, schedules and their stagger, pacers, resources,
+the raw and cleansed assets are built from the registry of these (:mod:`.registry`), so adding a
+source is adding its folder, not editing lists elsewhere.
+
+This module imports only ``settings`` (the ground floor), which reads the registry of these.
+The fields of a cleansed entity are declared once, in the source's folder, with
+:class:`cdp_platform.cleansed.entity.Field` (name, kind, payload path, description, identity role,
+PII flag); the Pandera schema, the expected payload and the column list are derived from them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from cdp_platform.settings import env_var_name
+
+# How a source authenticates; each kind is one class in ``cdp_platform.http.auth``.
+AUTH_KINDS = (
+    "bearer",  # a static token in ``Authorization: Bearer``
+    "api_key_header",  # a key in a named header
+    "oauth2_refresh_token",  # a refresh token exchanged for access tokens (Salesforce)
+    "oauth2_client_credentials",  # client id and secret exchanged for access tokens
+    "graph_token",  # a Meta Graph token, with appsecret_proof and exchange on expiry
+)
+
+# How the next page is asked for, named by mechanism as dlt names them; each kind is one paginator
+# in ``cdp_platform.http.pagination`` (``paginator_from_config`` builds it from these params).
+PAGINATION_KINDS = (
+    "next_url",  # the body names the next page's URL (Salesforce nextRecordsUrl, Graph paging.next)
+    "cursor_in_body",  # the body holds a cursor the next request sends (HubSpot paging.next.after)
+    "page_token",  # the body holds a token sent as a query parameter (Twitter meta.next_token)
+    "offset",  # offset and limit up to a total the body reports (GA4 rowCount)
+    "link_header",  # RFC 8288 Link: <...>; rel="next"
+    "single_page",  # the window is one response
+)
+
+# How a daily partition's window [start, end) is written into the request.
+WINDOW_FORMATS = (
+    "iso_seconds",  # 2026-11-25T00:00:00Z
+    "unix_seconds",  # 1764028800
+    "unix_millis",  # 1764028800000 (HubSpot search filters)
+    "date",  # 2026-11-25 (GA4 dateRanges, inclusive end = start)
+    "soql",  # a SOQL WHERE on the change-time field
+)
+
+# What a cleansed field can be for identity resolution and privacy (``Field.role``).
+IDENTITY_ROLES = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "full_name",
+    "street",
+    "city",
+    "postcode",
+    "country",
+    "country_code",
+    "date_of_birth",
+    "external_id",  # the record's id at the vendor (a CRM contact id, a GA client id)
+    "handle",  # a social username
+)
+
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One secret a source needs, held in ``CDP_<SOURCE>_<ROLE>`` and resolved through ``EnvVar``.
+
+    ``fix`` completes the message of a missing one ("... is not set: <fix>"); an ``optional``
+    credential turns on a feature when set (Graph's appsecret_proof) and is never required.
+    """
+
+    role: str
+    fix: str = "set it to the vendor's credential"
+    optional: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AccountOption:
+    """A non-secret account identifier (a GA4 property, a Facebook page) in ``CDP_<SOURCE>_<NAME>``.
+
+    Against the in-process sandbox it comes from the sandbox; against any base URL it must be set.
+    """
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """The paginator of a stream: a kind from :data:`PAGINATION_KINDS` and its parameters
+    (``record_path`` is the stream's, the rest are the paginator's own: ``cursor_path``,
+    ``token_param``, ``total_path``...)."""
+
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in PAGINATION_KINDS:
+            raise ValueError(
+                f"pagination kind {self.kind!r} does not exist: use one of {', '.join(PAGINATION_KINDS)}"
+            )
+        object.__setattr__(self, "params", _frozen(self.params))
+
+
+@dataclass(frozen=True)
+class DailyWindow:
+    """How partition D's window [D, D+1) is asked for: the parameters holding its start and end
+    (``None`` when one bound is enough), their format, and whether they go in the query string,
+    the JSON body or a filter expression."""
+
+    start_param: str | None
+    end_param: str | None
+    format: str
+    location: str = "query"  # query | body | filter
+
+    def __post_init__(self) -> None:
+        if self.format not in WINDOW_FORMATS:
+            raise ValueError(
+                f"window format {self.format!r} does not exist: use one of {', '.join(WINDOW_FORMATS)}"
+            )
+        if self.location not in ("query", "body", "filter"):
+            raise ValueError(f"window location {self.location!r}: use query, body or filter")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The first request of a stream's window: method and path (``{option}`` placeholders are
+    filled from the account options; ``{parent}`` by a fan-out stream's parent listing)."""
+
+    method: str
+    path: str
+
+    def __post_init__(self) -> None:
+        if self.method not in ("GET", "POST"):
+            raise ValueError(f"endpoint {self.path}: method {self.method!r} is not GET or POST")
+
+
+@dataclass(frozen=True)
+class StreamDeclaration:
+    """One endpoint feeding ``raw/<source>/<name>``.
+
+    ``record_path`` is where the page's records are (``records``, ``results``, ``data``);
+    ``id_field`` and ``change_time_field`` are paths inside one record. ``fan_out`` names the
+    parent listing a stream is asked per item of (comments per recent post); ``hook`` names the
+    source's own code for what a declaration cannot say (HubSpot's search split under its
+    10,000-result cap), living in the source's folder.
+    """
+
+    name: str
+    description: str
+    endpoint: Endpoint
+    record_path: str
+    id_field: str
+    change_time_field: str
+    pagination: Pagination
+    window: DailyWindow
+    fan_out: str | None = None
+    hook: str | None = None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The vendor's quota signals and the pacer that reads them.
+
+    ``pacer`` names a pacer in ``cdp_platform.http.pacing`` (by the signal it reads); sources
+    sharing one budget (Facebook and Instagram share a Graph app's hourly usage) name the same
+    ``budget``, and share one pacer in the process. ``settings`` are the pacer's keyword
+    arguments (margins, reserves).
+    """
+
+    pacer: str
+    signals: tuple[str, ...] = ()
+    budget: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", _frozen(self.settings))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the source's daily run of yesterday starts (minute past the daily hour, UTC): sources
+    start apart so that one budget is spent by one run at a time. ``change_sensor``: the source
+    can be asked cheaply whether anything changed (a CRM), so a sensor runs it between schedules.
+    """
+
+    minute: int
+    change_sensor: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.minute < 60:
+            raise ValueError(f"schedule minute {self.minute} is not within 0-59")
+
+
+@dataclass(frozen=True)
+class SourceDeclaration:
+    """Everything about one source that is data; its folder adds the code its quirks need."""
+
+    name: str
+    title: str
+    description: str
+    auth: str
+    credentials: tuple[Credential, ...]
+    streams: tuple[StreamDeclaration, ...]
+    quota: Quota
+    schedule: Schedule
+    options: tuple[AccountOption, ...] = ()
+    # The path under which the bundled sandbox serves this vendor (``/ga4`` for google_analytics).
+    sandbox_prefix: str | None = None
+    # Records per page the API allows, for ``CDP_<SOURCE>_PAGE_SIZE``.
+    page_size: tuple[int, int, int] | None = None  # (default, low, high)
+
+    def __post_init__(self) -> None:
+        if not _SOURCE_NAME.match(self.name):
+            raise ValueError(f"source name {self.name!r}: use lowercase letters, digits and _")
+        if self.auth not in AUTH_KINDS:
+            raise ValueError(
+                f"{self.name}: auth kind {self.auth!r} does not exist: use one of {', '.join(AUTH_KINDS)}"
+            )
+        names = [s.name for s in self.streams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: stream names repeat: {names}")
+        roles = [c.role for c in self.credentials] + [o.name for o in self.options]
+        if len(set(roles)) != len(roles) or {"base_url", "page_size"} & set(roles):
+            raise ValueError(
+                f"{self.name}: credential and option names must be distinct and not base_url/page_size"
+            )
+        for stream in self.streams:
+            if stream.fan_out is not None and stream.fan_out not in names:
+                raise ValueError(f"{self.name}/{stream.name}: fans out over unknown stream {stream.fan_out}")
+
+    @property
+    def credential_roles(self) -> tuple[str, ...]:
+        return tuple(c.role for c in self.credentials)
+
+    @property
+    def optional_roles(self) -> frozenset[str]:
+        return frozenset(c.role for c in self.credentials if c.optional)
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
+
+    def env_var(self, role: str) -> str:
+        return env_var_name(self.name, role)
+
+    def credential(self, role: str) -> Credential:
+        for credential in self.credentials:
+            if credential.role == role:
+                return credential
+        raise KeyError(f"{self.name} has no credential {role!r}; it has {self.credential_roles}")
+
+    def stream(self, name: str) -> StreamDeclaration:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"{self.name} has no stream {name!r}; it has {[s.name for s in self.streams]}")
+
+    @property
+    def pacing_budget(self) -> str:
+        """The pacer shared by every source spending this budget."""
+        return self.quota.budget or self.name

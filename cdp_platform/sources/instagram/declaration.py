@@ -1,0 +1,68 @@
+"""Instagram Graph API as data: the business account's media and the comments on them."""
+
+from cdp_platform.sources.declaration import (
+    AccountOption,
+    Credential,
+    DailyWindow,
+    Endpoint,
+    Pagination,
+    Quota,
+    Schedule,
+    SourceDeclaration,
+    StreamDeclaration,
+)
+
+GRAPH_VERSION = "v21.0"
+_NEXT = Pagination("next_url", {"url_path": "paging.next"})
+_SINCE_UNTIL = DailyWindow("since", "until", "unix_seconds")
+
+SOURCE = SourceDeclaration(
+    name="instagram",
+    title="Instagram",
+    description="Instagram business account: media and comments.",
+    auth="graph_token",
+    credentials=(
+        Credential(
+            "access_token",
+            "set it to a token with instagram_basic and instagram_manage_comments",
+            description="Access token.",
+        ),
+        Credential(
+            "app_secret",
+            optional=True,
+            description="Secret of the Meta app the token belongs to; when set, every call carries appsecret_proof.",
+        ),
+    ),
+    options=(AccountOption("user_id", "The Instagram business account id."),),
+    streams=(
+        StreamDeclaration(
+            name="media",
+            description="The account's media published in the partition's day.",
+            endpoint=Endpoint("GET", f"/{GRAPH_VERSION}/{{user_id}}/media"),
+            record_path="data",
+            id_field="id",
+            change_time_field="timestamp",
+            pagination=_NEXT,
+            window=_SINCE_UNTIL,
+        ),
+        StreamDeclaration(
+            name="media_comments",
+            description="Comments made in the partition's day on the account's recent media.",
+            endpoint=Endpoint("GET", f"/{GRAPH_VERSION}/{{parent}}/comments"),
+            record_path="data",
+            id_field="id",
+            change_time_field="timestamp",
+            pagination=_NEXT,
+            window=_SINCE_UNTIL,
+            fan_out="media",
+            hook="parent_listing",
+        ),
+    ),
+    # One Meta app's hourly usage is shared with Facebook: one pacer spends it.
+    quota=Quota(
+        pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
+    ),
+    schedule=Schedule(minute=55),
+    sandbox_prefix="instagram",
+    page_size=(100, 1, 100),
+)

@@ -1,0 +1,49 @@
+"""Twitter / X API v2 as data: mentions of the brand account."""
+
+from cdp_platform.sources.declaration import (
+    AccountOption,
+    Credential,
+    DailyWindow,
+    Endpoint,
+    Pagination,
+    Quota,
+    Schedule,
+    SourceDeclaration,
+    StreamDeclaration,
+)
+
+SOURCE = SourceDeclaration(
+    name="twitter",
+    title="Twitter / X",
+    description="Tweets mentioning the brand account, with their authors.",
+    auth="bearer",
+    credentials=(
+        Credential(
+            "bearer_token",
+            "set it to the app's bearer token (app-only authentication)",
+            description="App-only bearer token.",
+        ),
+    ),
+    options=(AccountOption("user_id", "The brand account's user id."),),
+    streams=(
+        StreamDeclaration(
+            name="mentions",
+            description="Tweets mentioning the brand account, created in the partition's day, with their authors.",
+            endpoint=Endpoint("GET", "/2/users/{user_id}/mentions"),
+            record_path="data",
+            id_field="id",
+            change_time_field="created_at",
+            pagination=Pagination(
+                "page_token", {"token_path": "meta.next_token", "token_param": "pagination_token"}
+            ),
+            window=DailyWindow("start_time", "end_time", "iso_seconds"),
+        ),
+    ),
+    # x-rate-limit-limit/-remaining/-reset per endpoint, fixed windows.
+    quota=Quota(
+        pacer="fixed_window", signals=("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
+    ),
+    schedule=Schedule(minute=45),
+    sandbox_prefix="twitter",
+    page_size=(100, 5, 100),
+)

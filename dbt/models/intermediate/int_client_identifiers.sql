@@ -1,0 +1,35 @@
+{#- One row per client that has a record: whether it names a person, every identifier of its
+    records (sorted, distinct lists) and when it was first and last seen. -#}
+
+with
+
+client_records as (
+
+    select * from {{ ref('int_client_records') }}
+
+),
+
+identifiers as (
+
+    select
+        client_id,
+        {#- Identified: the client holds a record that names a person (a CRM or lead record, a
+            social profile) or a web visitor who logged in. A client made only of anonymous web
+            cookies is kept (its visits and purchases count) but is not yet a known person. #}
+        bool_or(source <> 'google_analytics/user_daily_activity' or crm_id is not null) as is_identified,
+        {%- for column, plural in [
+            ('record_id', 'record_ids'), ('source', 'sources'), ('email', 'emails'), ('phone', 'phones'),
+            ('crm_id', 'crm_ids'), ('twitter_handle', 'twitter_handles'),
+            ('instagram_username', 'instagram_usernames'), ('facebook_id', 'facebook_ids'),
+            ('ga_client_id', 'ga_client_ids'),
+        ] %}
+        list_sort(list_distinct(list({{ column }}))) as {{ plural }},
+        {%- endfor %}
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+    from client_records
+    group by client_id
+
+)
+
+select * from identifiers
