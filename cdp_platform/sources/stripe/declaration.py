@@ -71,6 +71,5 @@ SOURCE = SourceDeclaration(
     quota=Quota(pacer="min_spacing", signals=("Stripe-Should-Retry",), settings={"live_per_second": 100, "test_per_second": 25}),
     # Its budget is its own: beside Salesforce's run, five minutes after it.
     schedule=Schedule(minute=10),
-    sandbox_prefix="stripe",
     page_size=(100, 1, 100),
 )
