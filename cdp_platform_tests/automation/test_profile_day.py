@@ -63,7 +63,7 @@ def test_the_profile_waits_for_every_source_of_the_day_then_builds_once(defs):
     staging = {k for k in profile if graph.get(k).group_name == "staging"}
     # What the staging models read: one cleansed table each, of every source.
     sources = {parent for key in staging for parent in graph.get(key).parent_keys}
-    assert {key.path[0] for key in sources} == {"cleansed"} and len(sources) == len(staging) == 14
+    assert {key.path[0] for key in sources} == {"cleansed"} and len(sources) == len(staging) == 17
     late = {key for key in sources if key.path[1] == LATE_SOURCE}
     unpartitioned = {k for k in profile if graph.get(k).partitions_def is None}
     assert unpartitioned == profile - {TIMELINE}

@@ -51,8 +51,16 @@ def test_storm_partitions_are_fully_accounted_for(tmp_path):
     assert_exactly_the_truth(tmp_path / "lake", truth, PARTITIONS)
     assert_every_fault_happened(sandbox_stats(app), STORM_MINIMUM_PER_KIND, before)
     defs = build_definitions(load_settings(environ))
-    cleansed = [a for a in defs.assets if a.is_executable and a.node_def.name.startswith("cleansed_")]
-    raw = [a for a in defs.assets if a.is_executable and a.node_def.name.startswith("raw_")]
+    cleansed = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and a.node_def.name.startswith("cleansed_")
+    ]
+    raw = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and a.node_def.name.startswith("raw_")
+    ]
     evaluations = []
     for partition in PARTITIONS:
         result = dg.materialize(
