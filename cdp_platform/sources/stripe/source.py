@@ -21,7 +21,6 @@ from typing import Any
 from pydantic import Field
 
 from cdp_platform.http import Auth, BearerAuth, Paginator, RequestSpec, VendorClient
-from cdp_platform.http.pacing import pacer_for
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.stream import Stream, StreamContext, Slice, SliceSource
 from cdp_platform.sources.vendor import VendorResource
@@ -88,8 +87,10 @@ class StripeResource(VendorResource):
 
     def client(self, auth: Auth | None = None) -> VendorClient:
         client = super().client(auth)
-        # One pacer per process for the account, created with the spacing the key's mode allows.
-        client.pacer = pacer_for(self.http_vendor, min_interval=1.0 / self.requests_per_second())
+        # The client took the vendor's process-wide pacer (shared by every stream of the account);
+        # it spaces sends by what the key's mode allows (the slower, if keys of both modes ran).
+        pacer = client.pacer
+        pacer.min_interval = max(pacer.min_interval, 1.0 / self.requests_per_second())
         return client
 
 

@@ -83,3 +83,19 @@ def test_a_changed_customer_reads_its_fields_from_the_event_object():
     assert (row["email"], row["phone"], row["country_code"]) == ("new@example.org", "+14155550100", "US")
     assert (row["first_name"], row["last_name"]) == ("Ann", "Lee")
     CUSTOMERS.schema.validate(result.clean)
+
+
+def test_the_client_paces_under_the_keys_documented_rate():
+    from cdp_platform.http.pacing import reset_pacers
+    from cdp_platform.sources.stripe.source import StripeResource
+
+    reset_pacers()
+    try:
+        test_mode = StripeResource(base_url="https://api.stripe.com", api_key="sk_test_abc")
+        assert test_mode.requests_per_second() == 25 * 0.9
+        assert StripeResource(base_url="https://api.stripe.com", api_key="rk_live_abc").requests_per_second() == 90
+        client = test_mode.client()
+        assert client.pacer.min_interval == pytest.approx(1 / 22.5)
+        assert client.pacer is StripeResource(base_url="https://api.stripe.com", api_key="sk_test_abc").client().pacer
+    finally:
+        reset_pacers()
