@@ -35,8 +35,8 @@ def build_input(records: int | None, seed: int, cache: Path, persons: int | None
     """Cached (records, truth) Parquet files holding exactly ``records`` rows, or (``persons``) every
     record of a sandbox of that many persons, unsampled: ``--persons 2000`` is the default sandbox
     that ``test_sandbox_quality.py`` grades."""
-    from cdp_platform.identity.sandbox_candidates import sandbox_candidates
     from cdp_platform.sandbox.config import SandboxConfig
+    from cdp_platform.sandbox.identity_candidates import sandbox_candidates
     from cdp_platform.sandbox.records import SandboxData
 
     if persons is None:

@@ -52,6 +52,7 @@ from cdp_platform.io.checkpoints import LakeCheckpointStore, checkpoint_prefix
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox import credentials as creds
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.in_process import sandbox_options
 from cdp_platform.sources import SOURCES
 from cdp_platform.sources.facebook import FacebookResource
 from cdp_platform.sources.google_analytics import GoogleAnalyticsResource
@@ -59,7 +60,6 @@ from cdp_platform.sources.hubspot import HubSpotResource
 from cdp_platform.sources.instagram import InstagramResource
 from cdp_platform.sources.raw_assets import extract_source
 from cdp_platform.sources.salesforce import SalesforceResource
-from cdp_platform.sources.sandbox_link import sandbox_options
 from cdp_platform.sources.stream import Window
 from cdp_platform.sources.twitter import TwitterResource
 from cdp_platform.sources.vendor import VendorResource

@@ -1,152 +1,277 @@
-"""Materialize everything on the local default, as "Materialize all" in the UI does, and report it.
+""" "Materialize all" over every partition, through the machinery the UI uses, timed.
 
-    python benchmarks/materialize_all.py --root /tmp/cdp_materialize_all
+    python benchmarks/materialize_all.py --root /tmp/cdp_quick_look --span-days 10      # the quick look
+    python benchmarks/materialize_all.py --root /tmp/cdp_full_default                   # the local default
 
-The local default is what ``bash scripts/dev.sh`` serves: the in-process sandbox (2,000 persons, two
-years of history) and daily partitions from ``CDP_PARTITIONS_START``. Only the lake, the warehouse
-and Dagster's storage go under ``--root``, so nothing of ``.cdp/`` is touched; any ``CDP_*``
-variable set in the environment applies as it would to ``dagster dev``.
+What a newcomer does in the UI, done without a browser: ``bash scripts/dev.sh`` starts ``dagster dev``
+(webserver, daemon, code server) on an empty Dagster home under ``--root``; the benchmark then sends
+the webserver the very GraphQL mutation the UI sends when "Materialize all" is clicked on the asset
+graph, all partitions are chosen and "Launch backfill" is pressed (``launchPartitionBackfill`` with
+every materializable asset and every partition key, as ``LaunchAssetChoosePartitionsDialog`` builds
+it), and waits for the daemon to bring the backfill to an end. The browser test
+(``cdp_platform_tests/ui/test_materialize_all.py``) clicks the same thing in chromium.
 
-Runs the layers in the order the UI's backfill runs them: one run per daily partition of the raw
-assets, one range run of the cleansed layer, the unpartitioned profile (dbt, identity, scores), the
-timeline over every partition, the pseudonymized copies. Prints one JSON object: seconds per layer,
-peak RSS, every asset check that did not pass (with its description), client_360's rows and
-identified rows, and ``identity_map``'s own grading against the sandbox's true persons.
+Only the lake, the warehouse and Dagster's storage go under ``--root``, so nothing of ``.cdp/`` is
+touched; any ``CDP_*`` variable set in the environment applies as it would to ``scripts/dev.sh``.
+
+Prints one JSON object: seconds from the launch to ``client_360`` built and to the backfill's end,
+the backfill's final status, its runs (count, by status, the slowest), the materialized partitions
+of every asset (and the assets left with fewer than all), every asset check evaluation that did not
+pass (with its description), and the load average before and after (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+LAUNCH = """mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+ASSETS = """{ assetNodes { assetKey { path } isMaterializable isPartitioned } }"""
+PARTITION_KEYS = """query Keys($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode { partitionKeys } }
+}"""
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED", "FAILING"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        answer = json.loads(response.read())
+    if answer.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {answer['errors']}")
+    return answer["data"]
+
+
+def wait_loaded(port: int, process: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"dagster dev exited ({process.returncode}); see {log}")
+        try:
+            entries = graphql(port, LOCATIONS, timeout=10)["workspaceOrError"]["locationEntries"]
+            if entries and entries[0]["loadStatus"] == "LOADED":
+                error = entries[0]["locationOrLoadError"]
+                if error["__typename"] == "PythonError":
+                    raise SystemExit(f"the code location did not load: {error['message']}")
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise SystemExit(f"the code location did not load within {timeout:.0f} s; see {log}")
+
+
+def load_average() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def report(instance, backfill_id: str, launched: float, built: float | None, ended: float | None) -> dict:
+    """What the instance recorded of the backfill: status, runs, partitions per asset, checks."""
+    import dagster as dg
+    from dagster._core.storage.dagster_run import RunsFilter
+    from dagster._core.storage.tags import BACKFILL_ID_TAG
+
+    backfill = instance.get_backfill(backfill_id)
+    runs = instance.get_runs(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    by_status: dict[str, int] = {}
+    durations = []
+    for run in runs:
+        by_status[run.status.value] = by_status.get(run.status.value, 0) + 1
+        stats = instance.get_run_stats(run.run_id)
+        if stats.start_time and stats.end_time:
+            durations.append((round(stats.end_time - stats.start_time, 1), run.run_id[:8], _run_label(run)))
+    durations.sort(reverse=True)
+    target = backfill.asset_backfill_data.target_subset if backfill.asset_backfill_data else None
+    partitions: dict[str, str] = {}
+    short = []
+    for key in sorted(target.asset_keys if target else [], key=lambda k: k.to_user_string()):
+        wanted = target.get_asset_subset(key).size if target.get_asset_subset(key).is_partitioned else 1
+        if target.get_asset_subset(key).is_partitioned:
+            done = len(instance.get_materialized_partitions(key))
+        else:
+            done = 1 if instance.get_latest_materialization_event(key) is not None else 0
+        partitions[key.to_user_string()] = f"{done}/{wanted}"
+        if done < wanted:
+            short.append(key.to_user_string())
+    not_passed = []
+    run_ids = {run.run_id for run in runs}
+    for run_id in run_ids:
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+            evaluation = record.dagster_event.event_specific_data
+            if not evaluation.passed:
+                not_passed.append(
+                    {
+                        "asset": evaluation.asset_key.to_user_string(),
+                        "check": evaluation.check_name,
+                        "severity": evaluation.severity.value,
+                        "partition": evaluation.partition,
+                        "description": (evaluation.description or "")[:200],
+                    }
+                )
+    return {
+        "backfill_id": backfill_id,
+        "backfill_status": backfill.status.value,
+        "seconds_to_client_360": round(built - launched, 1) if built else None,
+        "seconds_to_end": round(ended - launched, 1) if ended else None,
+        "runs": len(runs),
+        "runs_by_status": by_status,
+        "slowest_runs": [{"seconds": s, "run": r, "what": w} for s, r, w in durations[:5]],
+        "run_seconds_total": round(sum(s for s, _, _ in durations), 1),
+        "partitions_materialized": partitions,
+        "assets_not_complete": short,
+        "checks_not_passed": sorted(not_passed, key=lambda e: (e["asset"], e["check"], str(e["partition"]))),
+    }
+
+
+def _run_label(run) -> str:
+    keys = sorted(k.to_user_string() for k in run.asset_selection or [])
+    start = run.tags.get("dagster/asset_partition_range_start")
+    end = run.tags.get("dagster/asset_partition_range_end")
+    part = run.tags.get("dagster/partition") or (f"{start}..{end}" if start else "")
+    head = ", ".join(keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3 else "")
+    return f"{head} [{part}]" if part else head
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, required=True, help="an empty folder for the lake, warehouse and runs")
-    parser.add_argument("--days", type=int, default=None, help="only the last N daily partitions (default: all)")
     parser.add_argument(
-        "--raw-slice",
-        default=None,
-        metavar="FROM:TO",
-        help="only the raw runs of these partitions (Python slice of the day list), then stop: "
-        "several processes can fill one lake side by side, each with its own --instance",
+        "--root", type=Path, required=True, help="a folder for the lake, warehouse and runs (emptied)"
     )
-    parser.add_argument("--skip-raw", action="store_true", help="the raw partitions are in the lake already")
-    parser.add_argument("--instance", default="dagster_home", help="Dagster's storage folder under --root")
+    parser.add_argument(
+        "--span-days", type=int, default=None, help="CDP_SANDBOX_SPAN_DAYS (10: the quick look)"
+    )
+    parser.add_argument("--timeout", type=float, default=3600, help="give up waiting after this many seconds")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave dagster dev running at the end (Ctrl-C stops it)"
+    )
     args = parser.parse_args()
-    args.root.mkdir(parents=True, exist_ok=True)
+
+    # SIGTERM (a job runner, `kill`) ends the benchmark through its cleanup, which stops dagster dev.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.root.exists():
+        shutil.rmtree(args.root)
+    home = args.root / "dagster_home"
+    home.mkdir(parents=True)
     environ = {
         **os.environ,
+        "DAGSTER_HOME": str(home),
         "CDP_LAKE_ROOT": str(args.root / "lake"),
         "CDP_WAREHOUSE_PATH": str(args.root / "warehouse.duckdb"),
         "CDP_PSEUDONYMIZED_WAREHOUSE_PATH": str(args.root / "pseudonymized.duckdb"),
     }
-    os.environ.update(environ)  # dbt reads the warehouse path from the environment (profiles.yml)
-
-    import dagster as dg
-    import duckdb
-
-    from cdp_platform.definitions import build_definitions
-    from cdp_platform.settings import load_settings
-
-    settings = load_settings(environ)
-    defs = build_definitions(settings)
-    graph = defs.resolve_asset_graph()
-    start = datetime.date.fromisoformat(settings.partitions_start)
-    yesterday = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
-    days = [(start + datetime.timedelta(days=n)).isoformat() for n in range((yesterday - start).days + 1)]
-    if args.days:
-        days = days[-args.days :]
-
-    def keys(predicate) -> list[dg.AssetKey]:
-        return [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and predicate(k)]
-
-    jobs = {
-        "raw": keys(lambda k: k.path[0] == "raw"),
-        "cleansed": keys(lambda k: k.path[0] == "cleansed"),
-        "profile": keys(lambda k: graph.get(k).partitions_def is None and k.path[0] != "pseudonymized"),
-        "timeline": [dg.AssetKey("client_interactions")],
-        "pseudonymized": keys(lambda k: k.path[0] == "pseudonymized"),
-    }
-    defs = dg.Definitions.merge(
-        defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=sel) for name, sel in jobs.items()])
-    )
-    (args.root / args.instance).mkdir(exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(args.root / args.instance))
-    window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
-    seconds: dict[str, float] = {}
-    results = []
-
-    def run(name: str, **kwargs) -> None:
-        started = time.perf_counter()
-        result = defs.resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=False, **kwargs)
-        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 1)
-        results.append(result)
-        if not result.success:
-            raise SystemExit(f"the {name} run {result.run_id} failed; see {args.root / args.instance}")
-
-    if args.raw_slice is not None:
-        first, _, last = args.raw_slice.partition(":")
-        for day in days[slice(int(first) if first else None, int(last) if last else None)]:
-            run("raw", partition_key=day)
-        print(json.dumps({"raw_runs": len(results), "seconds": seconds}))
-        return
-    if not args.skip_raw:
-        for day in days:
-            run("raw", partition_key=day)
-    run("cleansed", tags=window)
-    run("profile")
-    run("timeline", tags=window)
-    run("pseudonymized")
-
-    not_passed = sorted(
-        {
-            (e.asset_key.to_user_string(), e.check_name, str(e.severity.value), e.description or "")
-            for r in results
-            for e in r.get_asset_check_evaluations()
-            if not e.passed
-        }
-    )
-    checks = sum(len(r.get_asset_check_evaluations()) for r in results)
-    meta = next(
-        e.materialization.metadata
-        for r in results
-        for e in r.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("identity_map")
-    )
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        rows, identified = con.execute(
-            "select count(*), count(*) filter (where is_identified) from marts.client_360"
-        ).fetchone()
-    print(
-        json.dumps(
-            {
-                "partitions": len(days),
-                "first_partition": days[0],
-                "last_partition": days[-1],
-                "seconds": seconds,
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "check_evaluations": checks,
-                "checks_not_passed": [
-                    {"asset": a, "check": c, "severity": s, "description": d[:300]} for a, c, s, d in not_passed
-                ],
-                "client_360_rows": rows,
-                "client_360_identified": identified,
-                "identity": {
-                    name.removeprefix("eval_"): value.value
-                    for name, value in meta.items()
-                    if name.startswith("eval_")
-                },
-                "cpu_count": os.cpu_count(),
-            },
-            default=str,
+    if args.span_days is not None:
+        environ["CDP_SANDBOX_SPAN_DAYS"] = str(args.span_days)
+    port = free_port()
+    log = args.root / "dagster-dev.log"
+    loads = {"before": load_average()}
+    started = time.monotonic()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["bash", str(PROJECT / "scripts" / "dev.sh"), "-p", str(port)],
+            cwd=PROJECT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # Ctrl-C and SIGTERM as in a terminal, even when this benchmark was started in the background.
+            preexec_fn=lambda: (
+                signal.signal(signal.SIGINT, signal.SIG_DFL),
+                signal.signal(signal.SIGTERM, signal.SIG_DFL),
+            ),
         )
-    )
+    try:
+        wait_loaded(port, process, log)
+        load_seconds = round(time.monotonic() - started, 1)
+        nodes = graphql(port, ASSETS)["assetNodes"]
+        selection = [{"path": n["assetKey"]["path"]} for n in nodes if n["isMaterializable"]]
+        anchor = next(n["assetKey"]["path"] for n in nodes if n["isPartitioned"])
+        keys = graphql(port, PARTITION_KEYS, {"path": anchor})["assetNodeOrError"]["partitionKeys"]
+        params = {
+            "assetSelection": selection,
+            "partitionNames": keys,
+            "fromFailure": False,
+            "tags": [{"key": "dagster/from_ui", "value": "true"}],
+        }
+        launched = time.time()
+        answer = graphql(port, LAUNCH, {"backfillParams": params})["launchPartitionBackfill"]
+        if answer["__typename"] != "LaunchBackfillSuccess":
+            raise SystemExit(f"the backfill was not launched: {answer}")
+        backfill_id = answer["backfillId"]
+        print(f"backfill {backfill_id}: {len(selection)} assets x {len(keys)} partitions", file=sys.stderr)
+
+        os.environ["DAGSTER_HOME"] = str(home)
+        import dagster as dg
+
+        instance = dg.DagsterInstance.get()
+        built = ended = None
+        deadline = time.monotonic() + args.timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if built is None:
+                event = instance.get_latest_materialization_event(dg.AssetKey("client_360"))
+                if event is not None:
+                    built = event.timestamp
+            status = instance.get_backfill(backfill_id).status.value
+            if status != last:
+                print(f"{time.time() - launched:7.1f} s  backfill {status}", file=sys.stderr)
+                last = status
+            if status in TERMINAL and status != "FAILING":
+                ended = time.time()
+                break
+            time.sleep(2)
+        result = {
+            "span_days": int(environ.get("CDP_SANDBOX_SPAN_DAYS", "730")),
+            "partitions": len(keys),
+            "first_partition": keys[0],
+            "last_partition": keys[-1],
+            "assets": len(selection),
+            "seconds_to_load_code_location": load_seconds,
+            **report(instance, backfill_id, launched, built, ended),
+            "timed_out": ended is None,
+            "load_average": {**loads, "after": load_average()},
+            "cpu_count": os.cpu_count(),
+            "log": str(log),
+        }
+        print(json.dumps(result, indent=1, default=str))
+        if args.keep:
+            print(f"dagster dev still serves http://127.0.0.1:{port}; Ctrl-C stops it", file=sys.stderr)
+            process.wait()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

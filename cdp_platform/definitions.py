@@ -3,6 +3,9 @@
 The environment is read once, when Dagster loads the code location (``@dg.definitions`` defers it
 from import time to load time), and a wrong setting stops the load with a message that names
 the variable and the fix.
+
+The bundled sandbox is wired in at one place, :func:`local_wiring`, and only when some vendor has
+no base URL (the local default): a production code location never imports ``cdp_platform.sandbox``.
 """
 
 import os
@@ -14,25 +17,40 @@ from cdp_platform.automation import automation_definitions, with_automation, wit
 from cdp_platform.automation.conditions import profile_after_the_day
 from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map_asset
-from cdp_platform.identity.sandbox_truth import truth_loader
+from cdp_platform.identity.grading import IDENTITY_TRUTH_KEY, IdentityTruth
 from cdp_platform.io.resources import io_resources
 from cdp_platform.io.warehouse import with_warehouse_pools
-from cdp_platform.predictive.assets import predictive_assets
+from cdp_platform.predictive.assets import predictive_assets, predictive_resources
 from cdp_platform.privacy.assets import privacy_definitions
 from cdp_platform.privacy.pseudonymize import pseudonymized_definitions
 from cdp_platform.profile.definitions import profile_definitions
 from cdp_platform.settings import Settings, SettingsError, check_settings, load_settings
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
+from cdp_platform.sources.vendor import InProcessServer
 from cdp_platform.webhooks.config import WebhookConfig, WebhookConfigError, load_webhook_config
 from cdp_platform.webhooks.definitions import webhook_definitions
 from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
+# Steps of a run start from a forkserver that has imported the code location once (Dagster
+# preloads the module the job was loaded from), rather than each spawning a fresh interpreter that
+# imports dagster, polars, duckdb and the platform again: on a 2-core machine that import was
+# 10-20 s of every step, longer than most steps' work. At most one step per core at a time.
+STEP_EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver"
+)
 
-def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None) -> dg.Definitions:
+
+def build_definitions(
+    settings: Settings,
+    webhooks: WebhookConfig | None = None,
+    executor: dg.ExecutorDefinition | None = STEP_EXECUTOR,
+) -> dg.Definitions:
     """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
+
     ``webhooks``: the event queue's configuration (``None``: the local Redis). On a DuckLake
-    warehouse, each writer's pool is its table (``with_warehouse_pools``)."""
+    warehouse, each writer's pool is its table (``with_warehouse_pools``). ``executor=None`` leaves
+    the executor to whoever merges these definitions with their own (the Celery code location)."""
     return with_warehouse_pools(with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),
@@ -40,28 +58,46 @@ def build_definitions(settings: Settings, webhooks: WebhookConfig | None = None)
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
             webhook_definitions(
-                daily_partitions(settings.partitions_start), webhooks, production=settings.env == "production"
+                daily_partitions(settings.partitions_start),
+                webhooks,
+                production=settings.env == "production",
+                otlp_endpoint=settings.otlp_endpoint,
             ),
+            dg.Definitions(executor=executor),
         ),
         settings,
     ), settings.warehouse)
 
 
+def local_wiring(settings: Settings) -> tuple[InProcessServer | None, dict[str, dg.ConfigurableResource]]:
+    """The in-process server of the vendors without a base URL, and the grading resources that
+    replace the "no truth available" defaults: the bundled sandbox's, wired in here and only here.
+
+    Production requires every vendor's base URL (see settings), so there this returns
+    ``(None, {})`` without importing the sandbox package.
+    """
+    if all(not vendor.uses_sandbox for vendor in settings.vendors.values()):
+        return None, {}
+    from cdp_platform.sandbox.wiring import sandbox_wiring
+
+    wiring = sandbox_wiring(settings)
+    return wiring.server, wiring.resources
+
+
 def layer_definitions(settings: Settings) -> dg.Definitions:
     """The assets and resources of every layer, without automation (tests add their own)."""
     partitions = daily_partitions(settings.partitions_start)
+    server, graders = local_wiring(settings)
+    grading = {IDENTITY_TRUTH_KEY: IdentityTruth(), **predictive_resources(), **graders}
     return dg.Definitions.merge(
-        dg.Definitions(resources=io_resources(settings)),
-        raw_definitions(settings),
+        dg.Definitions(resources={**io_resources(settings), **grading}),
+        raw_definitions(settings, server),
         dg.Definitions(assets=with_automation(cleansed_assets(partitions, settings.default_phone_region))),
         profile_definitions(settings),
         # The Python steps of the profile follow the day like its dbt models (see the translator).
         dg.Definitions(
             assets=with_automation(
-                [
-                    identity_map_asset(truth_loader(settings), production=settings.env == "production"),
-                    *predictive_assets(settings),
-                ],
+                [identity_map_asset(production=settings.env == "production"), *predictive_assets()],
                 profile_after_the_day(),
             )
         ),

@@ -118,6 +118,16 @@ class SandboxSettings:
     faults: str = "none"
     today: datetime.date | None = None
     span_days: int = 730
+    # The in-process sandbox's quota windows are divided by this, and the pacers told the scaled
+    # lengths of the windows a vendor does not report (Graph's and GA4's hour, Twitter's 15 minutes,
+    # HubSpot search's second): a local minute stands for a vendor's hour, so a newcomer's first
+    # load exercises every pacer without waiting on it in real time. 1: the vendors' own clock.
+    time_scale: float = 60.0
+
+    def history_start(self) -> datetime.date:
+        """The first day of the sandbox's history (it creates and changes records from then on)."""
+        today = self.today or datetime.datetime.now(datetime.UTC).date()
+        return today - datetime.timedelta(days=self.span_days)
 
 
 @dataclass(frozen=True)
@@ -234,15 +244,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if warehouse_path.suffix != ".duckdb":
         raise SettingsError(f"CDP_WAREHOUSE_PATH={warehouse!r} must be a DuckDB file ending in .duckdb.")
 
-    partitions_start = _get(environ, "CDP_PARTITIONS_START", "2024-11-01") or "2024-11-01"
-    try:
-        datetime.date.fromisoformat(partitions_start)
-    except ValueError:
-        raise SettingsError(
-            f"CDP_PARTITIONS_START={partitions_start!r} is not a date: use YYYY-MM-DD (the first day to ingest)."
-        ) from None
-
     sandbox = _sandbox_settings(environ)
+    partitions_start = _get(environ, "CDP_PARTITIONS_START")
+    if partitions_start is not None:
+        try:
+            datetime.date.fromisoformat(partitions_start)
+        except ValueError:
+            raise SettingsError(
+                f"CDP_PARTITIONS_START={partitions_start!r} is not a date: use YYYY-MM-DD (the first day to ingest)."
+            ) from None
+    elif not production and not any(_get(environ, env_var_name(v, "base_url")) for v in source_declarations()):
+        # Every vendor is the bundled sandbox: the partitions are its history, so a short history
+        # (CDP_SANDBOX_SPAN_DAYS=10) is a short backfill, with no date to work out.
+        partitions_start = sandbox.history_start().isoformat()
+    else:
+        partitions_start = DEFAULT_PARTITIONS_START
 
     timeout_seconds = float(_int(environ, "CDP_HTTP_TIMEOUT_SECONDS", 30, 1))
     vendors: dict[str, VendorSettings] = {}
@@ -301,6 +317,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+# The first partition when a real vendor is configured and CDP_PARTITIONS_START is not set.
+DEFAULT_PARTITIONS_START = "2024-11-01"
 ALERT_WEBHOOK_VAR = "CDP_ALERT_WEBHOOK_URL"
 PRIVACY_HMAC_KEY_VAR = "CDP_PRIVACY_HMAC_KEY"
 PSEUDONYMIZED_WAREHOUSE_VAR = "CDP_PSEUDONYMIZED_WAREHOUSE_PATH"
@@ -451,7 +469,21 @@ def _sandbox_settings(environ: Mapping[str, str]) -> SandboxSettings:
         faults=faults,
         today=today,
         span_days=_int(environ, "CDP_SANDBOX_SPAN_DAYS", 730, 1),
+        time_scale=_time_scale(environ),
     )
+
+
+def _time_scale(environ: Mapping[str, str]) -> float:
+    text = _get(environ, "CDP_SANDBOX_TIME_SCALE", "60") or "60"
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"CDP_SANDBOX_TIME_SCALE={text!r} is not a number.") from None
+    if not 1 <= value <= 3600:
+        raise SettingsError(
+            f"CDP_SANDBOX_TIME_SCALE={text} must be between 1 (the vendors' real quota windows) and 3600."
+        )
+    return value
 
 
 def _check_writable_folder(path: Path, variable: str) -> None:

@@ -3,4 +3,14 @@
 # lake in .cdp/lake, the warehouse in .cdp/warehouse.duckdb. UI on http://127.0.0.1:3000.
 # Extra arguments go to `dagster dev` (e.g. --port 3001).
 source "$(dirname "$0")/bootstrap.sh"
-exec dagster dev -w workspace.yaml -h 127.0.0.1 -p "${CDP_DAGSTER_PORT:-3000}" "$@"
+# Ctrl-C and SIGTERM stop it however it was started. A script started in the background (`&` in
+# another script, a job runner, nohup) hands its children SIGINT ignored, and bash cannot undo an
+# ignore it inherited; dagster dev, a Python program, then keeps SIGINT ignored and maps SIGTERM to
+# that same handler, so only SIGKILL would stop it. The exec below goes through Python to put both
+# signals back to their defaults first; dagster dev then installs its own handlers, which stop the
+# webserver, the daemon and the code servers.
+exec python -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' \
+  dagster dev -w workspace.yaml -h 127.0.0.1 -p "${CDP_DAGSTER_PORT:-3000}" "$@"

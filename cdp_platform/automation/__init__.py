@@ -8,9 +8,12 @@ changed), ``conditions`` (cleansed follows raw, the profile follows the complete
 :func:`automation_definitions` assembles them from the settings; the freshness policies are set on
 the marts where the whole code location is assembled (``cdp_platform.definitions``).
 
-Schedules and CRM sensors start running by themselves in production only: locally the bundled
-sandbox's day is already complete, so a CRM sensor would see "changes" on every tick; switch them
-on in the UI when wanted. The run-failure alert runs wherever a webhook is configured.
+Schedules, CRM sensors and the automation sensor start running by themselves in production only:
+locally the bundled sandbox's day is already complete, so a CRM sensor would see "changes" on every
+tick, and the automation sensor would launch runs of its own for the partitions a newcomer's
+"Materialize all" is still landing (measured: a second backfill of cleansed partitions the first
+one was in the middle of writing, racing it for the warehouse writer). Switch them on in the UI
+when wanted. The run-failure alert runs wherever a webhook is configured.
 """
 
 from __future__ import annotations
@@ -29,9 +32,16 @@ from cdp_platform.automation.freshness import (
     mart_freshness_sensor,
     with_mart_freshness_policies,
 )
-from cdp_platform.automation.jobs import ingestion_job_name, ingestion_jobs, profile_rebuild_job
+from cdp_platform.automation.jobs import (
+    ingestion_job_name,
+    ingestion_jobs,
+    profile_rebuild_job,
+    raw_asset_keys,
+)
 from cdp_platform.automation.schedules import daily_ingestion_schedule, weekly_schedule
 from cdp_platform.settings import Settings
+from cdp_platform.webhooks.refresh import webhook_refresh_sensor
+from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
 
 def automation_definitions(settings: Settings) -> dg.Definitions:
@@ -47,7 +57,10 @@ def automation_definitions(settings: Settings) -> dg.Definitions:
     sensors: list[dg.SensorDefinition] = [
         crm_change_sensor(source, jobs[source], default_status=sensor_status) for source in CRM_SOURCES
     ]
-    sensors.append(automation_sensor())
+    sensors.append(automation_sensor(default_status=sensor_status))
+    # Webhook events of today refresh today's partition of the streams they announce changes in.
+    raw_keys = {source: {key.path[-1]: key for key in raw_asset_keys(source)} for source in jobs}
+    sensors.append(webhook_refresh_sensor(WEBHOOK_SPECS, jobs, raw_keys, default_status=sensor_status))
     rebuild = profile_rebuild_job()
     schedules.append(weekly_schedule(rebuild, default_status=schedule_status))
     freshness_checks = mart_freshness_checks(settings)

@@ -96,12 +96,15 @@ def with_automation(
     ]
 
 
-def automation_sensor(minimum_interval_seconds: int = 30) -> dg.AutomationConditionSensorDefinition:
+def automation_sensor(
+    minimum_interval_seconds: int = 30,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.AutomationConditionSensorDefinition:
     """Evaluates every asset's automation condition (cleansed, then the profile)."""
     return dg.AutomationConditionSensorDefinition(
         AUTOMATION_SENSOR_NAME,
         target=dg.AssetSelection.all(),
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=default_status,
         minimum_interval_seconds=minimum_interval_seconds,
         description="Requests asset partitions whose automation condition is true (cleansed follows raw, "
         "the profile follows the completed day).",

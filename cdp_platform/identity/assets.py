@@ -20,13 +20,13 @@ Beside the map it writes, each run:
   ``identity_changes`` (change ``review_same`` / ``review_different``, its ``decision_id`` and
   ``outcome``), beside the ``split`` or ``merge`` it caused.
 
-Against the bundled sandbox, whose true persons are known, the asset also grades itself: pairwise
+Where the true persons are known (the bundled sandbox's, given by the ``identity_truth`` resource),
+the asset also grades itself: pairwise
 precision, recall and F1 over every candidate, clients holding more than one true person, and how
 many identified clients there are for how many true persons (``eval_*`` metadata).
 """
 
 import datetime
-from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
@@ -35,6 +35,7 @@ from dagster_duckdb import DuckDBResource
 from cdp_platform.identity import decisions as review_decisions
 from cdp_platform.identity.evaluate import evaluate
 from cdp_platform.identity.evidence import describe_links, hash_shared_values, markdown_sample, per_record
+from cdp_platform.identity.grading import IdentityTruth
 from cdp_platform.identity.normalize import INPUT_COLUMNS
 from cdp_platform.identity.probabilistic import ModelReport
 from cdp_platform.identity.resolve import Resolution, resolve
@@ -175,11 +176,9 @@ def review_queue(resolution: Resolution, key: bytes) -> pl.DataFrame:
     )
 
 
-def identity_map_asset(
-    truth: Callable[[], pl.DataFrame] | None = None, production: bool = False
-) -> dg.AssetsDefinition:
-    """The ``identity_map`` asset; with ``truth`` (a loader of record_id -> person_id, the sandbox's
-    :func:`cdp_platform.identity.sandbox_truth.candidate_persons`) it grades every run.
+def identity_map_asset(production: bool = False) -> dg.AssetsDefinition:
+    """The ``identity_map`` asset; it grades every run when its ``identity_truth`` resource knows the
+    candidates' true persons (the local default's sandbox, see :mod:`cdp_platform.identity.grading`).
     ``production`` refuses a privacy key that is not configured (see ``privacy_key``)."""
 
     @dg.asset(
@@ -202,7 +201,12 @@ def identity_map_asset(
             "identity.link_evidence and identity.review_queue and honours identity.review_decisions."
         ),
     )
-    def identity_map(context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource):
+    def identity_map(
+        context: dg.AssetExecutionContext,
+        warehouse: DuckDBResource,
+        lake: LakeResource,
+        identity_truth: IdentityTruth,
+    ):
         key = privacy_key(lake.lake(), production=production)
         with warehouse.get_connection() as connection:
             candidates = connection.execute("select * from intermediate.int_identity_candidates").pl()
@@ -266,10 +270,11 @@ def identity_map_asset(
                 )
             ),
         }
-        if truth is not None:
+        persons = identity_truth.true_persons()
+        if persons is not None:
             metadata.update(
                 grade(
-                    table.join(candidates.select("record_id", "crm_id"), on="record_id", how="left"), truth()
+                    table.join(candidates.select("record_id", "crm_id"), on="record_id", how="left"), persons
                 )
             )
         metadata.update(model_metadata(resolution.model))

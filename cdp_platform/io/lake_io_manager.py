@@ -44,6 +44,15 @@ def write_frame(lake: Lake, key: str, frame: pl.DataFrame) -> int:
     return len(data)
 
 
+def _file_metadata(lake: Lake, key: str, frame: pl.DataFrame, size: int) -> dict:
+    return {
+        "row_count": dg.MetadataValue.int(frame.height),
+        "bytes": dg.MetadataValue.int(size),
+        "uri": dg.MetadataValue.path(lake.uri(key)),
+        "dagster/column_schema": table_schema(frame),
+    }
+
+
 def read_frame(lake: Lake, key: str) -> pl.DataFrame:
     return pl.read_parquet(io.BytesIO(lake.read_bytes(key)))
 
@@ -73,24 +82,44 @@ class RawLakeIOManager(dg.ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()}: the raw lake stores polars DataFrames, got "
                 f"{type(obj).__name__}"
             )
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
-            raise ValueError(
-                f"{context.asset_key.to_user_string()}: one output covers {len(context.asset_partition_keys)} "
-                "partitions; raw assets must be materialized one partition per run "
-                "(BackfillPolicy.multi_run(1))."
-            )
-        partition = context.asset_partition_key if context.has_asset_partitions else None
         lake = self.lake()
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            self._write_range(context, lake, obj)
+            return
+        partition = context.asset_partition_key if context.has_asset_partitions else None
         key = partition_file(context.asset_key, partition)
         size = write_frame(lake, key, obj)
-        context.add_output_metadata(
-            {
-                "row_count": dg.MetadataValue.int(obj.height),
-                "bytes": dg.MetadataValue.int(size),
-                "uri": dg.MetadataValue.path(lake.uri(key)),
-                "dagster/column_schema": table_schema(obj),
-            }
-        )
+        context.add_output_metadata(_file_metadata(lake, key, obj, size))
+
+    def _write_range(self, context: dg.OutputContext, lake: Lake, obj: pl.DataFrame) -> None:
+        """One output covering several daily partitions (a single-run backfill): each day's rows
+        go to that day's own file, chosen by ``partition_date``, and each day's materialization
+        gets its own row count, size and path. A day without rows gets an empty file, as a
+        one-day run would write it."""
+        if "partition_date" not in obj.columns:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: one output covers {len(context.asset_partition_keys)} "
+                "partitions but has no partition_date column to split it by day."
+            )
+        wanted = list(context.asset_partition_keys)
+        by_day = {
+            str(day): part
+            for (day,), part in obj.partition_by("partition_date", as_dict=True, maintain_order=True).items()
+        }
+        outside = sorted(set(by_day) - set(wanted))
+        if outside:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: rows of {', '.join(outside[:5])} are outside the "
+                f"run's range {wanted[0]}..{wanted[-1]}."
+            )
+        empty = obj.clear()
+        for partition in wanted:
+            part = by_day.get(partition, empty)
+            key = partition_file(context.asset_key, partition)
+            size = write_frame(lake, key, part)
+            context.step_context.add_asset_metadata(
+                _file_metadata(lake, key, part, size), asset_key=context.asset_key, partition_key=partition
+            )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         asset_key = context.asset_key

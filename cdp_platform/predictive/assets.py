@@ -1,8 +1,9 @@
 """The predictive assets: per-interaction sentiment and per-client scores, between dbt models.
 
 ``interaction_sentiment`` reads the dbt model ``int_interactions_unioned`` and scores every text
-with VADER (and, against the bundled sandbox, grades itself on the sandbox's true labels: see
-:mod:`cdp_platform.predictive.sentiment_labels`); ``client_scores`` reads ``int_client_purchases`` and fits BG/NBD + Gamma-Gamma. Both
+with VADER (and grades itself on true labels when its ``sentiment_truth`` resource has them: the
+local default's sandbox, see :mod:`cdp_platform.predictive.grading`); ``client_scores`` reads
+``int_client_purchases`` and fits BG/NBD + Gamma-Gamma. Both
 are written to the warehouse schema ``predictive`` where the marts read them as dbt sources.
 
 When the purchases cannot support a fit (too few repeat buyers, a degenerate optimum), the scores
@@ -20,12 +21,11 @@ from dagster_duckdb import DuckDBResource
 
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 from cdp_platform.predictive.errors import PredictiveError, PredictiveWarning
+from cdp_platform.predictive.grading import SENTIMENT_TRUTH_KEY, SentimentTruth
 from cdp_platform.predictive.holdout import evaluate_holdout
 from cdp_platform.predictive.metadata import client_scores_metadata
 from cdp_platform.predictive.scores import score_clients
 from cdp_platform.predictive.sentiment import score_interactions, sentiment_accuracy
-from cdp_platform.predictive.sentiment_labels import SandboxSentimentLabels, sentiment_labels_for
-from cdp_platform.settings import Settings
 
 PREDICTIVE_SCHEMA = "predictive"
 HOLDOUT_DAYS = 365
@@ -44,22 +44,21 @@ SCORES_SCHEMA = {
 }
 
 
-def sentiment_accuracy_metadata(
-    scored: pl.DataFrame, labels: SandboxSentimentLabels | None
-) -> dict[str, object]:
-    """Accuracy of the predicted labels against the true ones, when a truth source exists.
+def sentiment_accuracy_metadata(scored: pl.DataFrame, truth: SentimentTruth) -> dict[str, object]:
+    """Accuracy of the predicted labels against the true ones, when the truth has labels.
 
-    Only texts the source labels are graded, and how many that is is reported beside the number;
-    without a source (a real vendor) the metadata says there are no labels rather than a number.
+    Only texts the truth labels are graded, and how many that is is reported beside the number;
+    without labels (a real vendor) the metadata says there are none rather than a number.
     """
+    labels = truth.labels()
     if labels is None:
-        return {"sentiment_labels": "no labels: no social vendor is the bundled sandbox"}
-    graded = scored.join(labels.labels(), on="interaction_id", how="inner").filter(
+        return {"sentiment_labels": truth.describe()}
+    graded = scored.join(labels, on="interaction_id", how="inner").filter(
         pl.col("sentiment_label").is_not_null()
     )
     if graded.is_empty():
         return {
-            "sentiment_labels": f"no labels: none of the {scored.height} texts is one the {labels.describe()} know"
+            "sentiment_labels": f"no labels: none of the {scored.height} texts is one the {truth.describe()} know"
         }
     accuracy = sentiment_accuracy(graded["sentiment_label"], graded["true_label"])
 
@@ -67,7 +66,7 @@ def sentiment_accuracy_metadata(
         return {label: None if math.isnan(v) else round(v, 6) for label, v in values.items()}
 
     return {
-        "sentiment_labels": labels.describe(),
+        "sentiment_labels": truth.describe(),
         "sentiment_accuracy": accuracy.accuracy,
         "sentiment_labelled": accuracy.n,
         "sentiment_recall": dg.MetadataValue.json(plain(accuracy.recall)),
@@ -76,8 +75,8 @@ def sentiment_accuracy_metadata(
     }
 
 
-def build_interaction_sentiment(labels: SandboxSentimentLabels | None = None) -> dg.AssetsDefinition:
-    """The sentiment asset; with ``labels`` (the sandbox's) it also reports its accuracy."""
+def build_interaction_sentiment() -> dg.AssetsDefinition:
+    """The sentiment asset; it reports its accuracy when its ``sentiment_truth`` resource has labels."""
 
     @dg.asset(
         key="interaction_sentiment",
@@ -91,7 +90,9 @@ def build_interaction_sentiment(labels: SandboxSentimentLabels | None = None) ->
             "sandbox, its accuracy on the sandbox's true labels (metadata sentiment_accuracy)."
         ),
     )
-    def interaction_sentiment(warehouse: DuckDBResource) -> dg.Output[pl.DataFrame]:
+    def interaction_sentiment(
+        warehouse: DuckDBResource, sentiment_truth: SentimentTruth
+    ) -> dg.Output[pl.DataFrame]:
         with warehouse.get_connection() as connection:
             texts = connection.execute(
                 "select interaction_id, text from intermediate.int_interactions_unioned where text is not null"
@@ -107,14 +108,13 @@ def build_interaction_sentiment(labels: SandboxSentimentLabels | None = None) ->
             metadata={
                 "interactions": scored.height,
                 **{f"{label}_interactions": int(n) for label, n in counts.items() if label},
-                **sentiment_accuracy_metadata(scored, labels),
+                **sentiment_accuracy_metadata(scored, sentiment_truth),
             },
         )
 
     return interaction_sentiment
 
 
-# Without a truth source: what tests and tools that assemble assets by hand get.
 interaction_sentiment = build_interaction_sentiment()
 
 
@@ -224,7 +224,12 @@ def client_scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 PREDICTIVE_ASSETS = [interaction_sentiment, client_scores]
 
 
-def predictive_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The predictive assets for ``settings``: sentiment graded on the sandbox's labels when the
-    social vendors are the in-process sandbox."""
-    return [build_interaction_sentiment(sentiment_labels_for(settings)), client_scores]
+def predictive_assets() -> list[dg.AssetsDefinition]:
+    """The predictive assets; sentiment is graded by whatever ``sentiment_truth`` the definitions give."""
+    return list(PREDICTIVE_ASSETS)
+
+
+def predictive_resources() -> dict[str, dg.ConfigurableResource]:
+    """Their resources beyond the warehouse: no truth to grade sentiment on (the production default;
+    the local default's sandbox wiring replaces it)."""
+    return {SENTIMENT_TRUTH_KEY: SentimentTruth()}

@@ -20,23 +20,38 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from cdp_platform.automation.jobs import FULL_REFRESH_TAG
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
+from cdp_platform.profile.table_metadata import with_table_metadata
 from cdp_platform.profile.translator import ProfileTranslator
 
 INCREMENTAL_SELECT = "client_interactions"
 
 
-def stream_and_clean(invocation: DbtCliInvocation) -> Iterator[Any]:
-    """The invocation's events; then, once it succeeded, its own target folder is removed.
+def stream_and_clean(invocation: DbtCliInvocation, warehouse: DuckDBResource | None = None) -> Iterator[Any]:
+    """The invocation's events, each model's with its table's metadata; then, once it succeeded,
+    its own target folder is removed.
+
+    With ``warehouse``, the events are held until dbt has exited and each built model's
+    materialization then gets its row count, every column with its type, and a preview (see
+    :mod:`cdp_platform.profile.table_metadata`): read from the warehouse by this step itself,
+    because DuckDB lets one process at a time open the file for writing and the dbt process holds
+    it until it exits (dagster-dbt's ``fetch_row_counts`` and ``fetch_column_metadata`` query
+    through the dbt adapter while dbt is still running, which that lock refuses). The events
+    reach Dagster a few seconds later than dbt wrote them, all at once.
 
     dagster-dbt gives every invocation a folder under ``dbt/target`` (manifest, run results, dbt's
     log: about 3 MB here), and nothing removes them: a daily schedule plus sensor-triggered runs
     would grow it without bound. What Dagster needs from the folder it has read by the end of the
     stream. A failed invocation raises before this point and keeps its folder for inspection.
     """
-    yield from invocation.stream()
+    if warehouse is None:
+        yield from invocation.stream()
+    else:
+        events = list(invocation.stream())
+        yield from with_table_metadata(events, invocation.manifest, warehouse)
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
@@ -76,8 +91,10 @@ def build_dbt_assets(
         name="profile_dbt_models",
         pool=WAREHOUSE_POOL,
     )
-    def profile_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        yield from stream_and_clean(dbt.cli(["build", *full_refresh_args(context)], context=context))
+    def profile_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource
+    ) -> Iterator[Any]:
+        yield from stream_and_clean(dbt.cli(["build", *full_refresh_args(context)], context=context), warehouse)
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -89,9 +106,11 @@ def build_dbt_assets(
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
-    def profile_dbt_timeline(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    def profile_dbt_timeline(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource
+    ) -> Iterator[Any]:
         window = partition_window_vars(context)
         args = ["build", *full_refresh_args(context), *(["--vars", json.dumps(window)] if window else [])]
-        yield from stream_and_clean(dbt.cli(args, context=context))
+        yield from stream_and_clean(dbt.cli(args, context=context), warehouse)
 
     return [profile_dbt_models, profile_dbt_timeline]

@@ -34,6 +34,28 @@ TWITTER_BEARER_TOKEN = "AAAAAAAAAAAAAAAAAAAAAsandboxTwitterBearerToken"  # noqa:
 STRIPE_SECRET_KEY = "sk_test_51SandboxCdpStripeSecretKey0000000000"  # noqa: S105 - test mode, synthetic data
 
 
+# What the in-process sandbox is given per platform source and credential role (the roles of
+# cdp_platform.settings.VENDOR_CREDENTIALS): the local default sets a vendor resource's credentials
+# from here when the environment sets none (cdp_platform.sandbox.wiring).
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    "salesforce": {
+        "client_id": SALESFORCE_CLIENT_ID,
+        "client_secret": SALESFORCE_CLIENT_SECRET,
+        "refresh_token": SALESFORCE_REFRESH_TOKEN,
+    },
+    "hubspot": {"access_token": HUBSPOT_PRIVATE_APP_TOKEN},
+    "google_analytics": {"access_token": GA4_ACCESS_TOKEN},
+    "facebook": {
+        "access_token": FACEBOOK_ACCESS_TOKEN,
+        "app_id": FACEBOOK_APP_ID,
+        "app_secret": FACEBOOK_APP_SECRET,
+    },
+    "instagram": {"access_token": FACEBOOK_ACCESS_TOKEN, "app_secret": FACEBOOK_APP_SECRET},
+    "twitter": {"bearer_token": TWITTER_BEARER_TOKEN},
+    "stripe": {"api_key": STRIPE_SECRET_KEY},
+}
+
+
 @dataclass(frozen=True)
 class SandboxCredentials:
     """What each emulated vendor accepts. Defaults are the documented constants above."""

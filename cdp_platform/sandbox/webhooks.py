@@ -6,7 +6,7 @@ Signing is written here from the vendors' documentation (../shared/API_FACTS.md)
 the receiver, so the two sides check each other. The secrets are public sandbox constants
 (:data:`WEBHOOK_SECRETS`): give the receiver the same values to accept the sandbox's webhooks.
 
-Under the ``storm`` fault profile the sender behaves as vendors do on a bad day: about 10 % of
+Under the ``storm`` (or ``tempest``) fault profile the sender behaves as vendors do on a bad day: about 10 % of
 deliveries are sent twice (vendors deliver at least once), about 5 % extra deliveries are forged
 (signed with a wrong secret, carrying event ids of their own that must never land), and every
 delivery that is not answered 2xx, or whose connection fails, is retried with backoff (so a
@@ -248,7 +248,7 @@ class SendReport:
 def plan(found: Sequence[Change], faults: str, seed: int) -> list[Delivery]:
     """The requests to send, in order: storms add duplicates (sent again later) and forgeries."""
     base = deliveries(found)
-    if faults != "storm":
+    if faults not in ("storm", "tempest"):  # tempest is the storm and more (see sandbox/faults.py)
         return base
     rng = random.Random(seed)
     out: list[Delivery] = []

@@ -222,8 +222,6 @@ class SourceDeclaration:
     quota: Quota
     schedule: Schedule
     options: tuple[AccountOption, ...] = ()
-    # The path under which the bundled sandbox serves this vendor (``/ga4`` for google_analytics).
-    sandbox_prefix: str | None = None
     # Records per page the API allows, for ``CDP_<SOURCE>_PAGE_SIZE``.
     page_size: tuple[int, int, int] | None = None  # (default, low, high)
 

@@ -1,11 +1,20 @@
-"""Raw assets: one multi-asset per source, one output per stream, one daily partition per run.
+"""Raw assets: one multi-asset per source, one output per stream, daily partitions.
 
-A run extracts the partition's window of every selected stream concurrently (one client per
-stream; the vendor's pacer and circuit breaker are shared, so together they stay within its
-budget). Every page is spooled to the lake and checkpointed as it arrives; when a stream is
-complete its rows are de-duplicated by id and handed to the raw lake IO manager, which replaces
-the partition file atomically, and then its checkpoint is cleared. A run killed at any moment
-resumes from the last checkpoint; a stream that fails does not stop the others from landing.
+A run covers one daily partition (the daily schedule, a sensor) or a range of them: a backfill or
+"Materialize all" fetches every selected day of a source in one run (``BackfillPolicy.single_run``),
+so a first load of two years is one run per source rather than 730, with one process start, one
+OAuth token and one pacer per vendor. Inside the run every day is still extracted on its own:
+its own window, its own checkpoints and spool under ``_checkpoints/<asset>/<day>/``, its own dead
+letters file, its own partition file and its own metadata (records, pages, requests, waits...) on
+its own materialization. Up to :data:`DAYS_IN_FLIGHT` days are fetched at once; the vendor's pacer
+and circuit breaker are shared by every client of the run, so together they stay within its budget.
+
+Within a day the selected streams run concurrently (one client per stream and day). Every page is
+spooled to the lake and checkpointed as it arrives; when a stream is complete its rows are
+de-duplicated by id and handed to the raw lake IO manager, which replaces each day's partition
+file atomically, and then the day's checkpoint is cleared. A run killed at any moment resumes from
+the last checkpoint of every day (days that were complete are read back from their spool without a
+request); a stream that fails does not stop the others from landing.
 
 Records of people who asked to be erased are dropped from every page before it is spooled, and
 once more before the partition is written (see :mod:`cdp_platform.privacy.suppression`); the
@@ -19,7 +28,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import polars as pl
 
-from cdp_platform.http import ExtractResult, VendorClient, extract
+from cdp_platform.http import Auth, ExtractResult, VendorClient, extract
 from cdp_platform.http.errors import ExpiredCredentials, RetriesExhausted, VendorError
 from cdp_platform.http.pagination import Page
 from cdp_platform.http.tls import TlsVerificationError
@@ -122,10 +131,12 @@ async def extract_source(
     window: Window,
     lake: Lake,
     suppressor: Suppressor | None = None,
+    auth: Auth | None = None,
 ) -> list[StreamOutcome]:
     vendor.require_credentials()
     options = vendor.account_options()
-    auth = vendor.auth()  # shared, so an OAuth token is fetched once per run, not per stream
+    # Shared, so an OAuth token is fetched once per run, not per stream (nor per day of a range).
+    auth = auth or vendor.auth()
     clients = [vendor.client(auth=auth) for _ in streams]
     try:
         return await asyncio.gather(
@@ -137,6 +148,34 @@ async def extract_source(
     finally:
         for client in clients:
             await client.aclose()
+
+
+# Days of a range fetched at once. The vendor's pacer is shared, so more days in flight never
+# exceed its budget; they overlap one day's waits (latency, a fan-out stream's many small
+# requests) with another's. Four keeps the open spools and clients of a run small.
+DAYS_IN_FLIGHT = 4
+
+
+async def extract_days(
+    vendor: VendorResource,
+    streams: Sequence[Stream],
+    windows: Sequence[Window],
+    lake: Lake,
+    suppressor: Suppressor | None = None,
+    days_in_flight: int = DAYS_IN_FLIGHT,
+) -> list[list[StreamOutcome]]:
+    """Every window (day) extracted on its own, up to ``days_in_flight`` at once, with one token.
+
+    Returns the outcomes per window, in the order of ``windows``."""
+    vendor.require_credentials()
+    auth = vendor.auth()
+    gate = asyncio.Semaphore(max(1, days_in_flight))
+
+    async def one_day(window: Window) -> list[StreamOutcome]:
+        async with gate:
+            return await extract_source(vendor, streams, window, lake, suppressor, auth=auth)
+
+    return await asyncio.gather(*(one_day(window) for window in windows))
 
 
 def _metadata(outcome: StreamOutcome, dead_letter_uri: str | None) -> dict:
@@ -190,7 +229,9 @@ def build_raw_assets(
             for stream in streams
         ],
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
+        # A backfill fetches its whole range in one run (see the module's docstring); with the
+        # same policy and partitions as the cleansed layer, Dagster can put both in one run.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         pool=vendor_pool(source),
         can_subset=True,
         required_resource_keys={resource_key, "lake"},
@@ -205,57 +246,84 @@ def build_raw_assets(
             # The variable and the fix, nothing else: no retry can set it.
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         lake = context.resources.lake.lake()
-        start, end = partition_window(context.partition_key)
-        window = Window(context.partition_key, start, end)
+        windows = [Window(day, *partition_window(day)) for day in context.partition_keys]
         selected = [
             by_output[name]
             for name in sorted(context.op_execution_context.selected_output_names)
             if name in by_output
         ]
         suppressor = Suppressor.load(lake)  # None (and no hashing) while nobody was erased
-        outcomes = asyncio.run(extract_source(vendor, selected, window, lake, suppressor))
+        by_day = asyncio.run(extract_days(vendor, selected, windows, lake, suppressor))
         # Read the list again: a person erased while this run was fetching must not land either.
         latest = Suppressor.load(lake)
 
         failures = []
         permanent = []
-        for outcome in outcomes:
-            stream = outcome.stream
-            if not outcome.complete:
-                permanent.append(retry_cannot_help(outcome.error))
-                reason = outcome.error or next(
-                    (w for r in outcome.results for w in r.warnings), "extraction stopped before the end"
-                )
-                failures.append(f"{stream.source}/{stream.name}: {reason}")
+        for index, stream in enumerate(selected):
+            outcomes = [(window, day[index]) for window, day in zip(windows, by_day, strict=True)]
+            incomplete = [(w, o) for w, o in outcomes if not o.complete]
+            if incomplete:
+                # The stream lands no day of the range: the complete days keep their spool and
+                # checkpoint, so the retry reads them back without a request and resumes the rest.
+                for window, outcome in incomplete:
+                    permanent.append(retry_cannot_help(outcome.error))
+                    reason = outcome.error or next(
+                        (w for r in outcome.results for w in r.warnings), "extraction stopped before the end"
+                    )
+                    failures.append(f"{stream.source}/{stream.name} {window.partition}: {reason}")
                 continue
-            suppressed = suppressor.count(stream.source, stream.name) if suppressor else 0
-            if latest is not None and outcome.rows is not None:
-                outcome.rows = latest.filter_rows(stream.source, stream.name, outcome.rows)
-                outcome.dead_letters = latest.filter_letters(stream.source, stream.name, outcome.dead_letters)
-                suppressed += latest.count(stream.source, stream.name)
-            uri = write_dead_letters(lake, stream.source, stream.name, window.partition, outcome.dead_letters)
-            metadata = {**_metadata(outcome, uri), "suppressed_records": dg.MetadataValue.int(suppressed)}
-            yield dg.Output(outcome.rows, output_name=stream.name, metadata=metadata)
-            # The partition file is in place: the extraction's checkpoint has served its purpose.
-            LakeCheckpointStore(lake).clear(checkpoint_prefix(stream.asset_path, window.partition))
-            errors = sorted({letter.get("error", "") for letter in outcome.dead_letters})
+            key = dg.AssetKey(stream.asset_path)
+            frames, letters_by_day, uris = [], {}, {}
+            for window, outcome in outcomes:
+                suppressed = suppressor.count(stream.source, stream.name) if suppressor else 0
+                if latest is not None and outcome.rows is not None:
+                    outcome.rows = latest.filter_rows(stream.source, stream.name, outcome.rows)
+                    outcome.dead_letters = latest.filter_letters(stream.source, stream.name, outcome.dead_letters)
+                    suppressed += latest.count(stream.source, stream.name)
+                uri = write_dead_letters(lake, stream.source, stream.name, window.partition, outcome.dead_letters)
+                # The day's own figures, on the day's own materialization (a range run records one
+                # materialization per day).
+                context.add_asset_metadata(
+                    {**_metadata(outcome, uri), "suppressed_records": dg.MetadataValue.int(suppressed)},
+                    asset_key=key,
+                    partition_key=window.partition,
+                )
+                frames.append(outcome.rows)
+                if outcome.dead_letters:
+                    letters_by_day[window.partition] = outcome.dead_letters
+                if uri:
+                    uris[window.partition] = uri
+            rows = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
+            yield dg.Output(rows, output_name=stream.name)
+            # The partition files are in place: the extraction's checkpoints have served their purpose.
+            store = LakeCheckpointStore(lake)
+            for window in windows:
+                store.clear(checkpoint_prefix(stream.asset_path, window.partition))
+            letters = [letter for day in letters_by_day.values() for letter in day]
+            errors = sorted({letter.get("error", "") for letter in letters})
             yield dg.AssetCheckResult(
-                asset_key=dg.AssetKey(stream.asset_path),
+                asset_key=key,
                 check_name="no_dead_letters",
-                passed=not outcome.dead_letters,
+                passed=not letters,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description=f"{len(outcome.dead_letters)} dead letter(s)" if outcome.dead_letters else "none",
+                description=(
+                    f"{len(letters)} dead letter(s)"
+                    + (f" on {', '.join(sorted(letters_by_day))}" if len(windows) > 1 else "")
+                    if letters
+                    else "none"
+                ),
                 metadata={
-                    "dead_letters": len(outcome.dead_letters),
+                    "dead_letters": len(letters),
                     "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors[:20]) or "none"),
-                    **({"uri": dg.MetadataValue.path(uri)} if uri else {}),
+                    # One file per day; the first day's is linked, every day's is on its materialization.
+                    **({"uri": dg.MetadataValue.path(next(iter(uris.values())))} if uris else {}),
                 },
             )
         if failures and all(permanent):
             # A certificate, a credential or a refusal does not change in the retry policy's
             # seconds: retrying would hammer the vendor and delay the alert. Fix, then re-run.
             raise dg.Failure(
-                description=f"{len(failures)} stream(s) of {source} failed in a way a retry cannot fix; "
+                description=f"{len(failures)} stream day(s) of {source} failed in a way a retry cannot fix; "
                 "correct the setting named below, then materialize the partition again (it resumes from "
                 "the checkpoints):\n" + "\n".join(failures),
                 metadata={"failed_streams": len(failures)},
@@ -263,7 +331,7 @@ def build_raw_assets(
             )
         if failures:
             raise dg.Failure(
-                description=f"{len(failures)} stream(s) of {source} did not finish; a retry resumes from "
+                description=f"{len(failures)} stream day(s) of {source} did not finish; a retry resumes from "
                 "their checkpoints:\n" + "\n".join(failures),
                 metadata={"failed_streams": len(failures)},
             )

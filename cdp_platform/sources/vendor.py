@@ -1,26 +1,59 @@
 """The Dagster resource every vendor's API client is built from.
 
-A vendor resource holds where the vendor is (a base URL, or the in-process sandbox), its account
+A vendor resource holds where the vendor is (a base URL, or a server in this process), its account
 identifiers and its credentials. Credentials are Dagster ``EnvVar``s in every environment that
 talks to a real endpoint, so their values are resolved when a run starts and never shown in the UI;
-only the in-process sandbox gets its public, synthetic-data-only constants directly.
+only an in-process server gets its public, synthetic-data-only constants directly.
+
+Nothing here knows the bundled sandbox: the local default hands the vendors without a base URL an
+:class:`InProcessServer` (the sandbox's, from :mod:`cdp_platform.sandbox.wiring`), so a production
+code location, where every vendor has a base URL, never imports the emulator.
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, ClassVar
 
 import dagster as dg
+import httpx
 from pydantic import Field
 
 from cdp_platform.http import Auth, RetryPolicy, VendorClient
 from cdp_platform.http.telemetry import request_hooks
 from cdp_platform.http.tls import tls_context
-from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.settings import missing_credential
-from cdp_platform.sources import sandbox_link
+from cdp_platform.settings import env_var_name, missing_credential
 from cdp_platform.sources.registry import declaration
+
+
+class InProcessServer(dg.ConfigurableResource):
+    """Vendor APIs served inside this process (an ASGI app behind ``httpx.ASGITransport``).
+
+    The base class serves nothing; a subclass (the bundled sandbox's) knows where each source is
+    mounted, the account identifiers it defines, and the transport that reaches it. It is a nested
+    resource of the vendor resources, so its configuration shows with theirs in the UI.
+    """
+
+    def base_url(self, source: str) -> str:
+        raise NotImplementedError(f"{type(self).__name__} serves no {source} API")
+
+    def account_options(self, source: str) -> dict[str, str]:
+        """Account identifiers (an analytics property, a page...) as the server defines them."""
+        return {}
+
+    def credentials(self, source: str) -> dict[str, str]:
+        """What the server accepts per credential role: public constants, never a real secret."""
+        return {}
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        raise NotImplementedError(f"{type(self).__name__} has no transport")
+
+    def pacer(self, http_vendor: str) -> Any:
+        """A pacer for the server's own quota windows; ``None``: the vendor's documented ones."""
+        return None
+
+
+class NoEndpoint(ValueError):
+    """A vendor resource with neither a base URL nor an in-process server."""
 
 
 class MissingCredential(ValueError):
@@ -34,7 +67,11 @@ class VendorResource(dg.ConfigurableResource):
     http_vendor: ClassVar[str]
 
     base_url: str | None = Field(
-        default=None, description="The vendor's API base URL; unset: in-process sandbox."
+        default=None, description="The vendor's API base URL; unset: the in-process server."
+    )
+    server: InProcessServer | None = Field(
+        default=None,
+        description="Serves the vendor in this process when base_url is unset (the local default's sandbox).",
     )
     options: dict[str, str] = Field(
         default_factory=dict, description="Account identifiers (property, page...)."
@@ -47,31 +84,30 @@ class VendorResource(dg.ConfigurableResource):
     timeout_seconds: float = 30.0
     max_attempts: int = 6
     page_size: int | None = Field(default=None, description="Records per page, within the vendor's bounds.")
-    sandbox_persons: int = 2000
-    sandbox_seed: int = 7
-    sandbox_faults: str = "none"
-    sandbox_today: str | None = None
-    sandbox_span_days: int = 730
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector for request spans; unset: none."
     )
 
     @property
-    def uses_sandbox(self) -> bool:
+    def served_in_process(self) -> bool:
+        """Served by the in-process server (the local default's sandbox), not over the network."""
         return self.base_url is None
 
-    def _sandbox_config(self) -> SandboxConfig:
-        today = datetime.date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
-        return sandbox_link.sandbox_config(
-            self.sandbox_persons, self.sandbox_seed, today, self.sandbox_span_days
-        )
+    def _server(self) -> InProcessServer:
+        if self.server is None:
+            raise NoEndpoint(
+                f"{env_var_name(self.source, 'base_url')} is not set and no in-process server was given: "
+                f"set it to the vendor's API base URL (see README, 'Connecting the vendors')."
+            )
+        return self.server
 
-    def _sandbox(self) -> tuple[Any, Any]:
-        return sandbox_link.sandbox_app(self._sandbox_config(), self.sandbox_faults)
+    def api_base_url(self) -> str:
+        """The base URL requests are made under: the vendor's, or the in-process server's mount."""
+        return self.base_url if self.base_url is not None else self._server().base_url(self.source)
 
     def account_options(self) -> dict[str, str]:
-        if self.uses_sandbox:
-            return {**sandbox_link.sandbox_options(self.source, self._sandbox()[1]), **self.options}
+        if self.served_in_process:
+            return {**self._server().account_options(self.source), **self.options}
         return dict(self.options)
 
     def auth(self) -> Auth:
@@ -97,15 +133,16 @@ class VendorResource(dg.ConfigurableResource):
         """
         if auth is None:
             self.require_credentials()
-        if self.uses_sandbox:
-            transport = sandbox_link.sandbox_transport(self._sandbox_config(), self.sandbox_faults)
-            base_url = sandbox_link.sandbox_base_url(self.source)
-        else:
-            transport, base_url = None, self.base_url
+        # The vendor's process-wide pacer with its documented windows, unless the in-process
+        # server paces at its own time scale.
+        pacer = self._server().pacer(self.http_vendor) if self.served_in_process else None
+        transport = self._server().transport() if self.served_in_process else None
+        base_url = self.api_base_url()
         return VendorClient(
             self.http_vendor,
             base_url,
             auth or self.auth(),
+            pacer=pacer,
             transport=transport,
             retry=RetryPolicy(max_attempts=self.max_attempts),
             timeout=self.timeout_seconds,

@@ -17,6 +17,7 @@ from cdp_platform.webhooks.spec import WebhookSpec
 
 VISIBILITY_TIMEOUT_VAR = "CDP_EVENTS_VISIBILITY_TIMEOUT_SECONDS"
 PUBLIC_URL_VAR = "CDP_WEBHOOKS_PUBLIC_URL"
+OTLP_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
 class WebhookConfigError(ValueError):
@@ -30,6 +31,8 @@ class WebhookConfig:
     visibility_timeout: float
     public_url: str | None
     secrets: Mapping[str, str]
+    # OTLP/HTTP base URL for receipt spans (``OTEL_EXPORTER_OTLP_ENDPOINT``); ``None``: no tracing.
+    otlp_endpoint: str | None = None
 
     def configured(self, specs: Mapping[str, WebhookSpec]) -> list[str]:
         return [route for route, spec in specs.items() if self.secrets.get(spec.secret_var)]
@@ -73,6 +76,11 @@ def load_webhook_config(environ: Mapping[str, str], specs: Mapping[str, WebhookS
             f"{PUBLIC_URL_VAR}={public_url!r} is not an http(s) URL: set the receiver's public base URL "
             "as the vendors call it (HubSpot signs the full URI)."
         )
+    otlp_endpoint = _get(environ, OTLP_ENDPOINT_VAR)
+    if otlp_endpoint is not None and not otlp_endpoint.startswith(("http://", "https://")):
+        raise WebhookConfigError(
+            f"{OTLP_ENDPOINT_VAR}={otlp_endpoint!r} is not an http(s) URL: set the collector's OTLP/HTTP base URL."
+        )
     names = {spec.secret_var for spec in specs.values()} | {
         spec.handshake_var for spec in specs.values() if spec.handshake_var
     }
@@ -83,4 +91,5 @@ def load_webhook_config(environ: Mapping[str, str], specs: Mapping[str, WebhookS
         visibility_timeout=visibility,
         public_url=public_url,
         secrets=secrets,
+        otlp_endpoint=otlp_endpoint,
     )

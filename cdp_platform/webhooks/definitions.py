@@ -27,6 +27,7 @@ from cdp_platform.webhooks.queue import (
     message_json,
 )
 from cdp_platform.webhooks.spec import WebhookSpec
+from cdp_platform.webhooks.tracing import flush, webhook_tracer
 
 if TYPE_CHECKING:
     from cdp_platform.webhooks.config import WebhookConfig
@@ -49,6 +50,7 @@ class WebhookQueueResource(dg.ConfigurableResource):
     broker_url: str = DEFAULT_BROKER_URL
     visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT
     namespace: str = EXCHANGE
+    otlp_endpoint: str | None = None
 
     def open(self) -> EventQueue:
         return EventQueue(
@@ -107,6 +109,7 @@ def landing_events(
             "duplicates_at_landing": dg.MetadataValue.int(p.duplicates),
             "row_count": dg.MetadataValue.int(p.rows_in_partition),
             "uri": dg.MetadataValue.path(p.uri),
+            "event_types": dg.MetadataValue.json(p.event_types),
         }
         if p.latencies:
             metadata["event_to_lake_seconds_p50"] = dg.MetadataValue.float(
@@ -145,7 +148,10 @@ def landing_job(sources: list[str], first_day: date) -> dg.JobDefinition:
         with webhook_queue.open() as queue:
             stat_messages = queue.take(STATS, limit=10_000)
             stats = _sum_stats([message_json(m) for m in stat_messages])
-            report = drain(queue, lake.lake(), first_day=first_day)
+            tracer = webhook_tracer(webhook_queue.otlp_endpoint)
+            report = drain(queue, lake.lake(), first_day=first_day, tracer=tracer)
+            if tracer is not None:
+                flush()
             events = landing_events(report, stats, queue.depth(), queue.depth(DEAD), sources)
             for event in events:
                 context.log_event(event)
@@ -199,6 +205,7 @@ def webhook_definitions(
     specs: dict[str, WebhookSpec] | None = None,
     *,
     production: bool = False,
+    otlp_endpoint: str | None = None,
 ) -> dg.Definitions:
     """The assets, job, sensor and queue resource. The sensor runs from the start in production and
     waits to be switched on locally, like the CRM sensors (a laptop may have no broker). Without a ``config`` (tests, a laptop) the queue
@@ -211,11 +218,12 @@ def webhook_definitions(
     sources = webhook_sources(specs)
     job = landing_job(sources, partitions.start.date())
     if config is None:
-        resource = WebhookQueueResource()
+        resource = WebhookQueueResource(otlp_endpoint=otlp_endpoint)
     else:
         resource = WebhookQueueResource(
             broker_url=dg.EnvVar(BROKER_URL_VAR) if config.broker_url_set else config.broker_url,
             visibility_timeout=config.visibility_timeout,
+            otlp_endpoint=otlp_endpoint,
         )
     return dg.Definitions(
         assets=webhook_asset_specs(sources, partitions),

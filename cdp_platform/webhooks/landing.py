@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import polars as pl
 from kombu.message import Message
@@ -102,6 +103,8 @@ class PartitionLanding:
     uri: str
     # Seconds from the vendor's event time to the row being in the lake, per landed event.
     latencies: list[float] = field(default_factory=list)
+    # Landed (not duplicate) events per vendor event type: what changed, for the refresh sensor.
+    event_types: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,8 +135,10 @@ def land_messages(
     first_day: date,
     clock: Callable[[], float] = time.time,
     after_write: AfterWrite | None = None,
+    tracer: Any = None,
 ) -> LandingReport:
-    """Land one batch of taken messages; see the module docstring for the order and its reasons."""
+    """Land one batch of taken messages; see the module docstring for the order and its reasons.
+    With a ``tracer``, each event gets a span under its receipt's trace (see :mod:`.tracing`)."""
     report = LandingReport(taken=len(messages))
     now = clock()
     last_day = datetime.fromtimestamp(now, UTC).date()
@@ -149,6 +154,7 @@ def land_messages(
         groups[(event.source, landing_day(event, first_day, last_day))].append((message, event))
 
     for (source, day), items in sorted(groups.items()):
+        started_ns = time.time_ns()
         key = events_file(source, day)
         existing = read_frame(lake, key) if lake.exists(key) else None
         known = set(existing["event_id"].to_list()) if existing is not None else set()
@@ -171,13 +177,46 @@ def land_messages(
             rows_in_partition=0 if rows is None else rows.height,
             uri=lake.uri(key),
             latencies=[landed_at - e.occurred_at for e in fresh if e.occurred_at is not None],
+            event_types=dict(Counter(e.event_type for e in fresh)),
         )
         if after_write is not None:
             after_write(landing)
         for message, _ in items:
             message.ack()
+        if tracer is not None:
+            _land_spans(tracer, items, {e.event_id for e in fresh}, day, started_ns, landed_at)
         report.partitions.append(landing)
     return report
+
+
+def _land_spans(
+    tracer: Any,
+    items: Sequence[tuple[Message, WebhookEvent]],
+    fresh: set[str],
+    day: str,
+    started_ns: int,
+    landed_at: float,
+) -> None:
+    from cdp_platform.webhooks.tracing import extract
+
+    end_ns = time.time_ns()
+    for message, event in items:
+        attributes: dict[str, Any] = {
+            "cdp.vendor": event.source,
+            "cdp.event_id": event.event_id,
+            "cdp.partition": day,
+            "cdp.duplicate": event.event_id not in fresh,
+            "cdp.queue_seconds": round(landed_at - event.received_at, 3),
+        }
+        if event.occurred_at is not None:
+            attributes["cdp.event_to_lake_seconds"] = round(landed_at - event.occurred_at, 3)
+        span = tracer.start_span(
+            f"webhook land {event.source}",
+            context=extract(message.headers),
+            start_time=started_ns,
+            attributes=attributes,
+        )
+        span.end(end_time=end_ns)
 
 
 def drain(
@@ -189,6 +228,7 @@ def drain(
     max_batches: int = 100,
     clock: Callable[[], float] = time.time,
     after_write: AfterWrite | None = None,
+    tracer: Any = None,
 ) -> LandingReport:
     """Land batches until the queue is empty (or ``max_batches``, so one run stays bounded and the
     next tick takes the rest)."""
@@ -198,7 +238,7 @@ def drain(
         if not messages:
             break
         report = land_messages(
-            messages, queue, lake, first_day=first_day, clock=clock, after_write=after_write
+            messages, queue, lake, first_day=first_day, clock=clock, after_write=after_write, tracer=tracer
         )
         total.taken += report.taken
         total.partitions.extend(report.partitions)

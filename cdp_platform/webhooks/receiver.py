@@ -52,6 +52,7 @@ from cdp_platform.webhooks.signatures import (
     SignedRequest,
 )
 from cdp_platform.webhooks.spec import WebhookSpec
+from cdp_platform.webhooks.tracing import flush, inject
 
 log = logging.getLogger("cdp_platform.webhooks.receiver")
 
@@ -89,6 +90,7 @@ class Receiver:
         clock: Clock = time.time,
         public_url: str | None = None,
         stats_interval: float = 10.0,
+        tracer: Any = None,
     ) -> None:
         # A vendor whose signing secret is not set has no route: answering 404 is safer than
         # accepting what cannot be verified, and the start-up line says which variable to set.
@@ -101,6 +103,12 @@ class Receiver:
         self.stats_interval = stats_interval
         self.counters = Counters()
         self.recent = _RecentKeys(RECENT_KEYS)
+        self.tracer = tracer
+        # Redis answers a push in a fraction of a millisecond: publishing on the event loop saves the
+        # thread hop, 40 % of a request's CPU (0.56 -> 0.35 ms, measured in process). A broker that
+        # takes milliseconds (RabbitMQ's confirms, SQS over HTTPS) would stall every other request
+        # meanwhile, so those publish from the thread pool.
+        self.publish_inline = queue.kind in ("redis", "rediss")
 
     def _refuse(self, source: str, refusal: Refusal) -> Response:
         self.counters.add(source, f"refused:{refusal.reason}")
@@ -141,6 +149,22 @@ class Receiver:
         return Response(text, status_code=status, media_type=media_type)
 
     async def receive(self, request: Request) -> Response:
+        if self.tracer is None:
+            return await self._receive(request, None)
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        vendor = request.path_params["vendor"]
+        vendor = vendor if vendor in self.specs else "unknown"
+        with self.tracer.start_as_current_span(
+            f"webhook receive {vendor}", kind=SpanKind.SERVER, attributes={"cdp.vendor": vendor}
+        ) as span:
+            response = await self._receive(request, span)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 400:
+                span.set_status(Status(StatusCode.ERROR, bytes(response.body).decode()))
+            return response
+
+    async def _receive(self, request: Request, span: Any) -> Response:
         spec = self.specs.get(request.path_params["vendor"])
         if spec is None:
             return self._refuse("unknown", Refusal(UNKNOWN_ROUTE, 404))
@@ -169,9 +193,16 @@ class Receiver:
                 continue
             seen.add(event.key)
             fresh.append(event)
+        if span is not None:
+            span.set_attribute("cdp.events", len(events))
+            span.set_attribute("cdp.duplicates", len(events) - len(fresh))
         if fresh:
+            headers = inject(span) if span is not None else None
             try:
-                await run_in_threadpool(self.queue.publish_events, fresh)
+                if self.publish_inline:
+                    self.queue.publish_events(fresh, headers)
+                else:
+                    await run_in_threadpool(self.queue.publish_events, fresh, headers)
             except QueueUnavailable:
                 return self._refuse(spec.source, Refusal(QUEUE_UNAVAILABLE, 503))
         for event in fresh:
@@ -212,6 +243,8 @@ class Receiver:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await self.ship_stats()
+            if self.tracer is not None:
+                await run_in_threadpool(flush)
 
     def app(self) -> Starlette:
         return Starlette(

@@ -16,6 +16,7 @@ def serve(host: str, port: int, *, log_level: str = "info") -> int:
     from cdp_platform.webhooks.config import WebhookConfigError, load_webhook_config
     from cdp_platform.webhooks.queue import EventQueue, QueueUnavailable
     from cdp_platform.webhooks.receiver import Receiver
+    from cdp_platform.webhooks.tracing import webhook_tracer
     from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
     try:
@@ -39,7 +40,13 @@ def serve(host: str, port: int, *, log_level: str = "info") -> int:
             file=sys.stderr,
         )
         return EXIT_UNAVAILABLE
-    receiver = Receiver(WEBHOOK_SPECS, config.secrets, queue, public_url=config.public_url)
+    receiver = Receiver(
+        WEBHOOK_SPECS,
+        config.secrets,
+        queue,
+        public_url=config.public_url,
+        tracer=webhook_tracer(config.otlp_endpoint),
+    )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     print(
         json.dumps(

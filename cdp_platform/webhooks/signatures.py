@@ -2,7 +2,7 @@
 
 Each scheme is a small frozen object that checks one request and either returns or raises
 :class:`Refusal` with the reason (a short, fixed word that is counted) and the HTTP status to answer.
-A vendor's declaration (:mod:`cdp_platform.webhooks.vendor_specs`) picks a scheme and its header;
+A vendor's declaration (``cdp_platform/sources/<vendor>/webhook.py``) picks a scheme and its header;
 the receiver never knows which vendor uses which.
 
 All comparisons are constant-time (``hmac.compare_digest``) so that the time to refuse a forged

@@ -7,8 +7,8 @@ a declaration only chooses among them, so adding a vendor is a dozen lines, not 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from cdp_platform.webhooks.events import (
@@ -45,6 +45,18 @@ class WebhookSpec:
     handshake_var: str | None = None
     # What the vendor expects for a body that is not the JSON it sent (it retries on any non-2xx).
     malformed_status: int = 400
+    # Event type prefix -> the source's stream whose today's partition holds the changed object:
+    # the refresh sensor re-reads those streams' window when such events land (see
+    # cdp_platform/webhooks/refresh.py). Empty: events are only landed.
+    refreshes: Mapping[str, str] = field(default_factory=dict)
+
+    def streams_to_refresh(self, event_types: Iterable[str]) -> set[str]:
+        return {
+            stream
+            for event_type in event_types
+            for prefix, stream in self.refreshes.items()
+            if event_type.startswith(prefix)
+        }
 
     def events(self, body: Any, received_at: float) -> list[WebhookEvent]:
         """The events of one verified body; :class:`MalformedEvents` when it has the wrong shape."""

@@ -1,83 +1,27 @@
-"""Each vendor's webhook declaration (MOVING: once the per-vendor folders of "One home per source"
-are on main, each declaration moves to ``cdp_platform/sources/<vendor>/webhook.py`` and this module
-only collects them).
+"""Every vendor's webhook declaration, collected from the sources' folders.
 
-Facts from the vendors' documentation (../shared/API_FACTS.md, "Webhooks"):
-- HubSpot app webhooks: a JSON array of up to 100 events, signature v3 over method + URI + body +
-  timestamp, 5-minute window; retried on non-2xx or a 5 s timeout.
-- Facebook and Instagram (Graph): ``hub.challenge`` handshake, ``X-Hub-Signature-256`` (hex HMAC of
-  the body with the app secret); ``entry[].changes[]``; a lead is read by ``leadgen_id`` afterwards.
-- Stripe: one event object, ``Stripe-Signature: t=,v1=`` with 300 s tolerance; dedupe on ``id``.
-- Twitter/X Account Activity: CRC handshake, ``x-twitter-webhooks-signature`` (base64 HMAC of the
-  body with the consumer secret); events grouped in ``*_events`` arrays.
+A source that receives webhooks has ``cdp_platform/sources/<source>/webhook.py`` defining
+``WEBHOOK = WebhookSpec(source=<folder name>, ...)``; nothing else needs an edit. Its route is
+``/webhooks/<source>``.
 
-Secrets follow the platform's ``CDP_<VENDOR>_<ROLE>`` names; the Graph app secret is the same one
-the Facebook and Instagram sources already use for ``appsecret_proof``.
+Stripe's declaration waits here (MOVING) until ``cdp_platform/sources/stripe/`` is on main; once
+that folder has its own ``webhook.py``, the one below is no longer used.
 """
 
 from __future__ import annotations
 
-from cdp_platform.webhooks.events import each_item, entry_changes, kind_arrays, whole_body
-from cdp_platform.webhooks.signatures import (
-    BodyHmacHeader,
-    CrcResponse,
-    SignedRequestWithTimestamp,
-    SubscribeChallenge,
-    TimestampedSignatureHeader,
-)
+import importlib
+from pathlib import Path
+
+from cdp_platform.sources.registry import source_names
+from cdp_platform.webhooks.events import whole_body
+from cdp_platform.webhooks.signatures import TimestampedSignatureHeader
 from cdp_platform.webhooks.spec import WebhookSpec
 
-HUBSPOT = WebhookSpec(
-    source="hubspot",
-    route="hubspot",
-    scheme=SignedRequestWithTimestamp(
-        header="X-HubSpot-Signature-v3",
-        timestamp_header="X-HubSpot-Request-Timestamp",
-        window_seconds=300,
-        refuse_status=401,
-    ),
-    secret_var="CDP_HUBSPOT_CLIENT_SECRET",  # noqa: S106 (the variable's name, not a secret)
-    split=each_item,
-    event_id=("eventId",),
-    event_type=("subscriptionType",),
-    object_id=("objectId",),
-    event_time=("occurredAt",),
-    time_unit="ms",
-)
+_SOURCES = Path(__file__).resolve().parents[1] / "sources"
 
-# Graph refuses with 403 in Meta's own examples; any non-200 makes Graph retry (up to 36 h).
-_GRAPH_SIGNATURE = BodyHmacHeader(header="X-Hub-Signature-256", encoding="hex", refuse_status=403)
-
-FACEBOOK = WebhookSpec(
-    source="facebook",
-    route="facebook",
-    scheme=_GRAPH_SIGNATURE,
-    secret_var="CDP_FACEBOOK_APP_SECRET",  # noqa: S106 (the variable's name, not a secret)
-    split=entry_changes,
-    event_id=("value.leadgen_id", "value.id"),
-    event_type=("field",),
-    object_id=("value.leadgen_id", "value.id"),
-    event_time=("value.created_time", "time"),
-    time_unit="s",
-    handshake=SubscribeChallenge(),
-    handshake_var="CDP_FACEBOOK_WEBHOOK_VERIFY_TOKEN",
-)
-
-INSTAGRAM = WebhookSpec(
-    source="instagram",
-    route="instagram",
-    scheme=_GRAPH_SIGNATURE,
-    secret_var="CDP_INSTAGRAM_APP_SECRET",  # noqa: S106 (the variable's name, not a secret)
-    split=entry_changes,
-    event_id=("value.id", "value.comment_id", "value.media_id"),
-    event_type=("field",),
-    object_id=("value.id", "value.comment_id", "value.media_id"),
-    event_time=("time",),
-    time_unit="s",
-    handshake=SubscribeChallenge(),
-    handshake_var="CDP_INSTAGRAM_WEBHOOK_VERIFY_TOKEN",
-)
-
+# Stripe: one event object a request; ``Stripe-Signature: t=<unix>,v1=<hex HMAC(secret, "t.body")>``
+# with 300 s tolerance; retried for up to 3 days and sometimes delivered twice (dedupe on ``id``).
 STRIPE = WebhookSpec(
     source="stripe",
     route="stripe",
@@ -91,21 +35,23 @@ STRIPE = WebhookSpec(
     time_unit="s",
 )
 
-TWITTER = WebhookSpec(
-    source="twitter",
-    route="twitter",
-    scheme=BodyHmacHeader(header="x-twitter-webhooks-signature", encoding="base64", refuse_status=401),
-    secret_var="CDP_TWITTER_CONSUMER_SECRET",  # noqa: S106 (the variable's name, not a secret)
-    split=kind_arrays,
-    event_id=("event.id_str", "event.id"),
-    event_type=("kind",),
-    object_id=("event.id_str", "event.id"),
-    event_time=("event.timestamp_ms", "event.created_timestamp"),
-    time_unit="ms",
-    handshake=CrcResponse(),
-    handshake_var="CDP_TWITTER_CONSUMER_SECRET",
-)
 
-WEBHOOK_SPECS: dict[str, WebhookSpec] = {
-    spec.route: spec for spec in (HUBSPOT, FACEBOOK, INSTAGRAM, STRIPE, TWITTER)
-}
+def _declared() -> dict[str, WebhookSpec]:
+    specs: dict[str, WebhookSpec] = {}
+    for name in source_names():
+        if not (_SOURCES / name / "webhook.py").is_file():
+            continue
+        spec = getattr(importlib.import_module(f"cdp_platform.sources.{name}.webhook"), "WEBHOOK", None)
+        if not isinstance(spec, WebhookSpec):
+            raise TypeError(f"cdp_platform/sources/{name}/webhook.py: define WEBHOOK = WebhookSpec(...)")
+        if spec.source != name or spec.route != name:
+            raise ValueError(
+                f"cdp_platform/sources/{name}/webhook.py declares source {spec.source!r}, route "
+                f"{spec.route!r}: name both after the folder ({name!r})"
+            )
+        specs[name] = spec
+    specs.setdefault(STRIPE.route, STRIPE)
+    return specs
+
+
+WEBHOOK_SPECS: dict[str, WebhookSpec] = _declared()

@@ -13,9 +13,10 @@ from dagster._core.storage.dagster_run import DagsterRun
 from cdp_platform.automation.crm_sensors import SALESFORCE_OBJECTS, check_window_start, crm_change_sensor
 from cdp_platform.automation.jobs import ingestion_job
 from cdp_platform.definitions import layer_definitions
+from cdp_platform.sandbox.in_process import sandbox_app, sandbox_config
+from cdp_platform.sandbox.wiring import sandbox_server
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import raw_definitions, resource_key, salesforce
-from cdp_platform.sources.sandbox_link import sandbox_app, sandbox_config
 
 TODAY = datetime.date(2026, 11, 26)
 PERSONS = 300
@@ -40,7 +41,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def resources():
-    return raw_definitions(SETTINGS).resources
+    return raw_definitions(SETTINGS, sandbox_server(SETTINGS)).resources
 
 
 def last_change(data, source: str) -> datetime.datetime:
@@ -56,13 +57,14 @@ def tick(source: str, resources, cursor: str | None, instance: dg.DagsterInstanc
     job = ingestion_job(source)
     sensor = crm_change_sensor(source, job, clock=lambda: NOW)
     defs = dg.Definitions.merge(layer_definitions(SETTINGS), dg.Definitions(jobs=[job], sensors=[sensor]))
-    context = dg.build_sensor_context(
+    # A context manager, as the code server opens it: vendor resources nest the in-process server.
+    with dg.build_sensor_context(
         instance=instance or dg.DagsterInstance.ephemeral(),
         cursor=cursor,
         resources={resource_key(source): resources[resource_key(source)]},
         definitions=defs,
-    )
-    return sensor.evaluate_tick(context)
+    ) as context:
+        return sensor.evaluate_tick(context)
 
 
 @pytest.mark.parametrize("source", ["hubspot", "salesforce"])

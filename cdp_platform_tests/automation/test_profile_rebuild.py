@@ -101,7 +101,12 @@ def test_the_rebuild_drops_an_interaction_whose_record_is_gone_which_a_daily_run
     settings = load_settings({"CDP_WAREHOUSE_PATH": str(path), "CDP_PARTITIONS_START": "2025-01-01"})
     profile = profile_definitions(settings)
     # The stand-ins read and write the warehouse as ``warehouse_db``.
-    resources = {"dbt": profile.resources["dbt"], "warehouse_db": DuckDBResource(database=str(path))}
+    # (the dbt steps read each built model's row count and columns back as ``warehouse``).
+    resources = {
+        "dbt": profile.resources["dbt"],
+        "warehouse_db": DuckDBResource(database=str(path)),
+        "warehouse": DuckDBResource(database=str(path)),
+    }
     defs = dg.Definitions(
         assets=[*profile.assets, *PYTHON_ASSETS], resources=resources, jobs=[profile_rebuild_job()]
     )

@@ -10,8 +10,8 @@ import duckdb
 from cdp_platform.cleansed import ENTITIES
 from cdp_platform.definitions import build_definitions
 from cdp_platform.sandbox.app import sandbox_stats
+from cdp_platform.sandbox.in_process import sandbox_app, sandbox_config
 from cdp_platform.settings import load_settings
-from cdp_platform.sources.sandbox_link import sandbox_app, sandbox_config
 from cdp_platform_tests.sources.support import (
     SANDBOX_TODAY,
     assert_every_fault_happened,

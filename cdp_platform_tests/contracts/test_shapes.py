@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from cdp_platform.sandbox import credentials as sandbox_credentials
-from cdp_platform.sources import sandbox_link
+from cdp_platform.sandbox import in_process
 from cdp_platform_tests.contracts.recordings import HERE, cassette
 
-CONFIG = sandbox_link.sandbox_config(2000, 7, datetime.date(2026, 11, 26), 60)
+CONFIG = in_process.sandbox_config(2000, 7, datetime.date(2026, 11, 26), 60)
 
 
 def json_type(value: Any) -> str:
@@ -74,15 +74,15 @@ def sandbox_answer(
     body: Any = None,
     status: int = 200,
 ) -> Any:
-    app, _ = sandbox_link.sandbox_app(CONFIG, "none")
+    app, _ = in_process.sandbox_app(CONFIG, "none")
 
     async def send() -> httpx.Response:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=sandbox_link.SANDBOX_ROOT
+            transport=httpx.ASGITransport(app=app), base_url=in_process.SANDBOX_ROOT
         ) as client:
             return await client.request(
                 method,
-                f"/{sandbox_link.SANDBOX_PREFIX[source]}{path}",
+                f"/{in_process.SANDBOX_PREFIX[source]}{path}",
                 params=params,
                 headers=headers,
                 data=data,
@@ -95,7 +95,7 @@ def sandbox_answer(
 
 
 def _sandbox_data():
-    return sandbox_link.sandbox_app(CONFIG, "none")[1]
+    return in_process.sandbox_app(CONFIG, "none")[1]
 
 
 TWITTER = {"Authorization": f"Bearer {sandbox_credentials.TWITTER_BEARER_TOKEN}"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdp_platform.identity.sandbox_candidates import SandboxCandidates, sandbox_candidates
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.identity_candidates import SandboxCandidates, sandbox_candidates
 from cdp_platform.sandbox.records import SandboxData
 
 SMALL = SandboxConfig(persons=300, seed=7)

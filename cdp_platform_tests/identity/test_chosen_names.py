@@ -9,7 +9,7 @@ import pytest
 from cdp_platform.identity import Resolution, ResolutionConfig, resolve
 from cdp_platform.identity.handle_email import HANDLE_EMAIL_RULE, HANDLE_NAME_RULE
 from cdp_platform.identity.normalize import prepare
-from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
+from cdp_platform.sandbox.identity_candidates import IDENTITY_COLUMNS, SandboxCandidates
 
 
 def _with(candidates: SandboxCandidates, rows: list[dict[str, str | None]]) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from cdp_platform.identity.probabilistic import (
     model_levels,
     neutralise_untrained,
 )
-from cdp_platform.identity.sandbox_candidates import SandboxCandidates
+from cdp_platform.sandbox.identity_candidates import SandboxCandidates
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from cdp_platform.identity import (
     resolve,
     summarize,
 )
-from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
+from cdp_platform.sandbox.identity_candidates import IDENTITY_COLUMNS, SandboxCandidates
 
 # A person the sandbox does not have: a rare name, a phone, a city, and two mailboxes.
 ROBERT = {

@@ -11,8 +11,8 @@ import pytest
 from cdp_platform.identity import ProbabilisticConfig, Resolution, ResolutionConfig, resolve
 from cdp_platform.identity.evidence import hash_shared_values
 from cdp_platform.identity.review import DecisionError, latest_decisions
-from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
 from cdp_platform.privacy.hashing import identifier_hash
+from cdp_platform.sandbox.identity_candidates import IDENTITY_COLUMNS, SandboxCandidates
 
 RULES_ONLY = ResolutionConfig(probabilistic=ProbabilisticConfig(enabled=False))
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)

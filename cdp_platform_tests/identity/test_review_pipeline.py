@@ -28,7 +28,8 @@ import pytest
 
 from cdp_platform import cli
 from cdp_platform.definitions import build_definitions
-from cdp_platform.identity.sandbox_truth import truth_loader
+from cdp_platform.sandbox.identity_truth import SandboxIdentityTruth
+from cdp_platform.sandbox.wiring import sandbox_server
 from cdp_platform.settings import load_settings
 from cdp_platform_tests.privacy.sandbox_marts import SandboxMarts, sandbox_marts  # noqa: F401
 
@@ -166,7 +167,7 @@ def scenario(
         )
         .pl()
     )
-    truth = truth_loader(load_settings(environ))()
+    truth = SandboxIdentityTruth(server=sandbox_server(load_settings(environ))).true_persons()
     missed, from_queue = _missed_pair(queue, truth, merged)
     # Each member's records in the merged client (the family lead, which is both, is neither's).
     person = dict(truth.iter_rows())

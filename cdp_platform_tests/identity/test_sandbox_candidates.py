@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
+from cdp_platform.sandbox.identity_candidates import IDENTITY_COLUMNS, SandboxCandidates
 
 
 def _stream(candidates: SandboxCandidates, stream: str) -> pl.DataFrame:

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from cdp_platform.identity import Resolution, evaluate, resolve
-from cdp_platform.identity.sandbox_candidates import PERSON_STREAMS, SandboxCandidates, sandbox_candidates
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.identity_candidates import PERSON_STREAMS, SandboxCandidates, sandbox_candidates
 from cdp_platform.sandbox.records import SandboxData
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from cdp_platform.identity import Resolution, ResolutionConfig, resolve
 from cdp_platform.identity.handle_email import HANDLE_NAME_RULE
 from cdp_platform.identity.merge import PROBABILISTIC_RULE
 from cdp_platform.identity.normalize import prepare
-from cdp_platform.identity.sandbox_candidates import IDENTITY_COLUMNS, SandboxCandidates
 from cdp_platform.identity.unique_names import UNIQUE_NAME_RULE
+from cdp_platform.sandbox.identity_candidates import IDENTITY_COLUMNS, SandboxCandidates
 
 
 def _with(candidates: SandboxCandidates, rows: list[dict[str, str | None]]) -> pl.DataFrame:

@@ -160,3 +160,47 @@ def test_non_dataframe_output_names_the_asset(lake_root):
 
     with pytest.raises(TypeError, match="raw/test/bad: the raw lake stores polars DataFrames, got dict"):
         _materialize([bad], _io(lake_root))
+
+
+@dg.asset(key=["raw", "test", "ranged"], partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
+def ranged(context: dg.AssetExecutionContext) -> pl.DataFrame:
+    """A range run's one output: rows of several days, told apart by ``partition_date``; the
+    middle day of the range has no rows."""
+    days = [key for key in context.partition_keys if key != "2026-11-04"]
+    return pl.concat([_rows_for(day, n=int(day[-1])) for day in days]).with_columns(
+        pl.col("day").str.to_date().alias("partition_date")
+    )
+
+
+def test_a_range_output_lands_one_file_per_day_with_each_days_own_metadata(lake_root, lake):
+    io = _io(lake_root)
+    result = _materialize(
+        [ranged],
+        io,
+        tags={"dagster/asset_partition_range_start": "2026-11-03", "dagster/asset_partition_range_end": "2026-11-05"},
+    )
+    events = {e.partition: e.metadata for e in result.asset_materializations_for_node("raw__test__ranged")}
+    assert sorted(events) == ["2026-11-03", "2026-11-04", "2026-11-05"]
+    for day, rows in {"2026-11-03": 3, "2026-11-04": 0, "2026-11-05": 5}.items():
+        key = f"raw/test/ranged/{day}.parquet"
+        frame = pl.read_parquet(lake.read_bytes(key))
+        assert frame.height == rows
+        assert set(frame["day"]) <= {day}
+        assert frame.schema["partition_date"] == pl.Date  # an empty day keeps the columns and types
+        assert events[day]["row_count"].value == rows
+        assert events[day]["uri"].value == lake.uri(key)
+        assert events[day]["bytes"].value == lake.size(key)
+
+
+def test_a_range_output_with_rows_outside_the_range_is_refused(lake_root, lake):
+    @dg.asset(key=["raw", "test", "ranged"], partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
+    def spills(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return _rows_for("2026-11-07").with_columns(pl.col("day").str.to_date().alias("partition_date"))
+
+    with pytest.raises(ValueError, match=r"rows of 2026-11-07 are outside the run's range 2026-11-03\.\.2026-11-05"):
+        _materialize(
+            [spills],
+            _io(lake_root),
+            tags={"dagster/asset_partition_range_start": "2026-11-03", "dagster/asset_partition_range_end": "2026-11-05"},
+        )
+    assert not lake.exists("raw/test/ranged/2026-11-03.parquet")

@@ -16,11 +16,15 @@ import pytest
 from dagster_duckdb import DuckDBResource
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from cdp_platform.definitions import layer_definitions
 from cdp_platform.io.warehouse import WarehouseIOManager
 from cdp_platform.predictive.assets import build_interaction_sentiment, predictive_assets
-from cdp_platform.predictive.sentiment_labels import SandboxSentimentLabels, sentiment_labels_for
+from cdp_platform.predictive.grading import SENTIMENT_TRUTH_KEY, SentimentTruth
 from cdp_platform.sandbox.config import DEFAULT_TODAY, SandboxConfig
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.records import SandboxData
+from cdp_platform.sandbox.sentiment_labels import SandboxSentimentLabels
+from cdp_platform.sandbox.wiring import sandbox_wiring
 from cdp_platform.settings import load_settings
 from cdp_platform_tests.privacy.sandbox_marts import SandboxMarts, sandbox_marts  # noqa: F401
 
@@ -53,27 +57,30 @@ def texts() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["interaction_id", "text", "true_label"], orient="row")
 
 
-def _materialize(
-    tmp_path, texts: pl.DataFrame, labels: SandboxSentimentLabels | None
-) -> dg.AssetMaterialization:
+def _labels(seed: int) -> SandboxSentimentLabels:
+    server = InProcessSandbox(persons=PERSONS, seed=seed, today=DEFAULT_TODAY.isoformat(), span_days=730)
+    return SandboxSentimentLabels(server=server, streams=list(TEXT_FIELD))
+
+
+def _materialize(tmp_path, texts: pl.DataFrame, truth: SentimentTruth) -> dg.AssetMaterialization:
     path = tmp_path / "wh.duckdb"
     frame = texts.select("interaction_id", "text").to_arrow()  # noqa: F841  (read by DuckDB by name)
     with duckdb.connect(str(path)) as connection:
         connection.execute("create schema intermediate")
         connection.execute("create table intermediate.int_interactions_unioned as select * from frame")
     result = dg.materialize(
-        [build_interaction_sentiment(labels)],
+        [build_interaction_sentiment()],
         resources={
             "io_manager": WarehouseIOManager(database=str(path)),
             "warehouse": DuckDBResource(database=str(path)),
+            SENTIMENT_TRUTH_KEY: truth,
         },
     )
     return result.asset_materializations_for_node("interaction_sentiment")[0]
 
 
 def test_accuracy_on_the_sandbox_labels_is_reported_and_high(tmp_path, texts: pl.DataFrame):
-    labels = SandboxSentimentLabels(PERSONS, 7, DEFAULT_TODAY, 730, tuple(TEXT_FIELD))
-    metadata = _materialize(tmp_path, texts, labels).metadata
+    metadata = _materialize(tmp_path, texts, _labels(7)).metadata
     analyzer = SentimentIntensityAnalyzer()
     hits = sum(
         _vader_label(analyzer, t) == label
@@ -91,22 +98,24 @@ def test_accuracy_on_the_sandbox_labels_is_reported_and_high(tmp_path, texts: pl
 
 def test_no_labels_is_said_not_guessed(tmp_path, texts: pl.DataFrame):
     sample = texts.head(50)
-    without = _materialize(tmp_path, sample, None).metadata
+    without = _materialize(tmp_path, sample, SentimentTruth()).metadata
     assert without["sentiment_labels"].value.startswith("no labels")
     assert "sentiment_accuracy" not in without
     # A sandbox that never served these texts (another seed) labels none of them: no number either.
-    other = SandboxSentimentLabels(PERSONS, 8, DEFAULT_TODAY, 730, tuple(TEXT_FIELD))
     (tmp_path / "other").mkdir()
-    unknown = _materialize(tmp_path / "other", sample, other).metadata
+    unknown = _materialize(tmp_path / "other", sample, _labels(8)).metadata
     assert unknown["sentiment_labels"].value.startswith("no labels: none of the 50 texts")
     assert "sentiment_accuracy" not in unknown
 
 
+def _labels_for(environ: dict[str, str]) -> SentimentTruth | None:
+    return sandbox_wiring(load_settings(environ)).resources.get(SENTIMENT_TRUTH_KEY)
+
+
 def test_labels_exist_only_for_vendors_the_sandbox_serves():
-    local = load_settings({"CDP_SANDBOX_TODAY": "2026-11-26"})
-    labels = sentiment_labels_for(local)
-    assert labels is not None and set(labels.streams) == set(TEXT_FIELD)
-    assert (labels.persons, labels.seed, labels.span_days) == (2000, 7, 730)
+    labels = _labels_for({"CDP_SANDBOX_TODAY": "2026-11-26"})
+    assert isinstance(labels, SandboxSentimentLabels) and set(labels.streams) == set(TEXT_FIELD)
+    assert (labels.server.persons, labels.server.seed, labels.server.span_days) == (2000, 7, 730)
     real = {
         "CDP_TWITTER_BASE_URL": "https://api.twitter.com",
         "CDP_TWITTER_USER_ID": "1",
@@ -120,13 +129,15 @@ def test_labels_exist_only_for_vendors_the_sandbox_serves():
         "CDP_FACEBOOK_ACCESS_TOKEN": "x",
         "CDP_INSTAGRAM_ACCESS_TOKEN": "x",
     }
-    assert sentiment_labels_for(load_settings(real)) is None
+    assert _labels_for(real) is None
     only_twitter = {k: v for k, v in real.items() if "TWITTER" not in k}
-    assert sentiment_labels_for(load_settings(only_twitter)).streams == ("twitter/mentions",)
-    sentiment = next(
-        a for a in predictive_assets(load_settings(real)) if a.key.path == ["interaction_sentiment"]
-    )
+    assert _labels_for(only_twitter).streams == ["twitter/mentions"]
+    sentiment = next(a for a in predictive_assets() if a.key.path == ["interaction_sentiment"])
     assert sentiment.key == dg.AssetKey("interaction_sentiment")
+    # The definitions give the asset the "no labels" default then, and the sandbox's labels otherwise.
+    assert type(layer_definitions(load_settings(real)).resources[SENTIMENT_TRUTH_KEY]) is SentimentTruth
+    local = layer_definitions(load_settings({"CDP_SANDBOX_TODAY": "2026-11-26"}))
+    assert isinstance(local.resources[SENTIMENT_TRUTH_KEY], SandboxSentimentLabels)
 
 
 @pytest.mark.slow

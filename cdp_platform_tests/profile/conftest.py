@@ -84,6 +84,8 @@ class BuiltProfile:
         return {
             "dbt": self.defs.resources["dbt"],
             "warehouse_db": DuckDBResource(database=str(self.path)),
+            # The dbt steps read each built model's row count and columns back from it.
+            "warehouse": DuckDBResource(database=str(self.path)),
         }
 
 

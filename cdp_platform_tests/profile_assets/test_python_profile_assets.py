@@ -14,11 +14,13 @@ from dagster_duckdb import DuckDBResource
 
 from cdp_platform.identity import evaluate
 from cdp_platform.identity.assets import identity_map
-from cdp_platform.identity.sandbox_candidates import sandbox_candidates
+from cdp_platform.identity.grading import IdentityTruth
 from cdp_platform.io.resources import LakeResource
 from cdp_platform.io.warehouse import WarehouseIOManager
 from cdp_platform.predictive.assets import client_scores, interaction_sentiment
+from cdp_platform.predictive.grading import SentimentTruth
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.identity_candidates import sandbox_candidates
 from cdp_platform.sandbox.records import SandboxData
 
 
@@ -33,6 +35,9 @@ def _resources(path) -> dict:
         "warehouse": DuckDBResource(database=str(path)),
         # identity_map hashes the values its link evidence names with the lake's privacy key.
         "lake": LakeResource(lake_root=str(path.parent / "lake")),
+        # No grading here: the tests compare with the sandbox themselves.
+        "identity_truth": IdentityTruth(),
+        "sentiment_truth": SentimentTruth(),
     }
 
 

@@ -213,8 +213,8 @@ def sandbox_environ(root: str, data, credentials: dict[str, dict[str, str]]) -> 
     ``credentials`` maps source -> role -> value. The credential variables go into the process
     environment (Dagster resolves them as ``EnvVar`` at run time), never into the settings mapping.
     """
+    from cdp_platform.sandbox.in_process import SANDBOX_PREFIX, sandbox_options
     from cdp_platform.settings import env_var_name
-    from cdp_platform.sources.sandbox_link import SANDBOX_PREFIX, sandbox_options
 
     environ: dict[str, str] = {}
     secret_env: dict[str, str] = {}

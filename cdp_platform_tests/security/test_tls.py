@@ -18,12 +18,14 @@ from cdp_platform.http.tls import TlsVerificationError
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox.app import create_app
 from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.credentials import SANDBOX_CREDENTIALS
+from cdp_platform.sandbox.in_process import SANDBOX_PREFIX
 from cdp_platform.sandbox.records import SandboxData
+from cdp_platform.sandbox.wiring import sandbox_server
 from cdp_platform.settings import SettingsError, load_settings
-from cdp_platform.sources import SANDBOX_CREDENTIALS, SOURCES, vendor_resource
+from cdp_platform.sources import SOURCES, vendor_resource
 from cdp_platform.sources.partitions import partition_window
 from cdp_platform.sources.raw_assets import extract_source
-from cdp_platform.sources.sandbox_link import SANDBOX_PREFIX
 from cdp_platform.sources.stream import Window
 from cdp_platform_tests.security.support import TlsFiles, sandbox_environ, sandbox_stats, serve_https
 
@@ -61,12 +63,14 @@ def _extract_first_stream(
     for name, value in secret_env.items():
         monkeypatch.setenv(name, value)
     settings = load_settings({**environ, "CDP_LAKE_ROOT": str(tmp_path / "lake"), **extra})
-    resource = vendor_resource(settings, settings.vendors[source]).process_config_and_initialize()
     start, end = partition_window(PARTITION)
     stream = SOURCES[source].STREAMS[0]
-    (outcome,) = asyncio.run(
-        extract_source(resource, [stream], Window(PARTITION, start, end), LocalLake(tmp_path / "lake"))
-    )
+    # A context manager: Dagster initializes a resource with a nested resource (the in-process
+    # server field) that way, whether or not it is set.
+    with vendor_resource(settings, settings.vendors[source]).process_config_and_initialize_cm() as resource:
+        (outcome,) = asyncio.run(
+            extract_source(resource, [stream], Window(PARTITION, start, end), LocalLake(tmp_path / "lake"))
+        )
     return resource, outcome
 
 
@@ -128,8 +132,9 @@ def test_ca_bundle_setting_is_checked_when_settings_load(tmp_path, tls_files):
     settings = load_settings({"CDP_CA_BUNDLE": str(tls_files.ca_pem)})
     assert settings.ca_bundle == str(tls_files.ca_pem.resolve())
     # Every vendor resource carries it, the sandbox ones too (they ignore it: no network).
+    server = sandbox_server(settings)
     for name, vendor in settings.vendors.items():
-        assert vendor_resource(settings, vendor).ca_bundle == settings.ca_bundle, name
+        assert vendor_resource(settings, vendor, server).ca_bundle == settings.ca_bundle, name
 
 
 def test_verification_cannot_be_turned_off():

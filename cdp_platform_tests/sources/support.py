@@ -20,10 +20,10 @@ from cdp_platform.definitions import build_definitions
 from cdp_platform.io.dead_letters import read_dead_letters
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox.config import STREAMS, SandboxConfig
+from cdp_platform.sandbox.credentials import SANDBOX_CREDENTIALS
+from cdp_platform.sandbox.in_process import SANDBOX_PREFIX
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import env_var_name, load_settings
-from cdp_platform.sources import SANDBOX_CREDENTIALS
-from cdp_platform.sources.sandbox_link import SANDBOX_PREFIX
 from cdp_platform_tests.support.services import free_port
 
 SANDBOX_TODAY = "2026-11-26"

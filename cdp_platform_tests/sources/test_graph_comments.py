@@ -17,6 +17,7 @@ from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.facebook_post_comments import ENTITY
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox import credentials as sandbox_credentials
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.vendors.graph import comment_replies
 from cdp_platform.sources.facebook import STREAMS, FacebookResource
 from cdp_platform.sources.raw_assets import extract_stream
@@ -31,9 +32,7 @@ def resource() -> FacebookResource:
     # A short history so a handful of days holds many comments.
     return FacebookResource(
         access_token=sandbox_credentials.FACEBOOK_ACCESS_TOKEN,
-        sandbox_persons=2000,
-        sandbox_today=TODAY,
-        sandbox_span_days=20,
+        server=InProcessSandbox(persons=2000, today=TODAY, span_days=20),
     )
 
 
@@ -57,7 +56,7 @@ def _comments(resource: FacebookResource, tmp_path, day: str):
 
 
 def test_replies_land_with_the_comment_they_answer(resource, tmp_path):
-    data = resource._sandbox()[1]
+    data = resource.server.data()
     rows = [row for day in DAYS for row in _comments(resource, tmp_path / day, day).iter_rows(named=True)]
     payloads = [json.loads(row["payload"]) for row in rows]
     posts = {json.loads(row["payload"])["id"]: json.loads(row["context"])["post_id"] for row in rows}

@@ -14,8 +14,9 @@ import pytest
 from cdp_platform.http import PaginationLoop
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox import faults
+from cdp_platform.sandbox.credentials import SANDBOX_CREDENTIALS
 from cdp_platform.sandbox.faults import FaultProfile
-from cdp_platform.sources import SANDBOX_CREDENTIALS
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sources.partitions import partition_window
 from cdp_platform.sources.raw_assets import extract_source, retry_cannot_help
 from cdp_platform.sources.salesforce import STREAMS, SalesforceResource
@@ -37,11 +38,9 @@ def test_a_loop_beyond_the_retries_fails_the_stream_and_the_next_run_completes_i
     monkeypatch.setitem(faults.PROFILES, PROFILE.name, PROFILE)
     vendor = SalesforceResource(
         **SANDBOX_CREDENTIALS["salesforce"],
-        sandbox_persons=PERSONS,
-        sandbox_seed=SEED,
-        sandbox_faults=PROFILE.name,
-        sandbox_today=SANDBOX_TODAY,
-        sandbox_span_days=SPAN_DAYS,
+        server=InProcessSandbox(
+            persons=PERSONS, seed=SEED, faults=PROFILE.name, today=SANDBOX_TODAY, span_days=SPAN_DAYS
+        ),
     )
     (contacts,) = [stream for stream in STREAMS if stream.name == "contacts"]
     window = Window(PARTITION, *partition_window(PARTITION))

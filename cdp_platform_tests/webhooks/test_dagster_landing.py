@@ -115,3 +115,72 @@ def test_definitions_hold_one_partitioned_asset_per_vendor_and_the_broker_as_env
     assert isinstance(resource.broker_url, dg.EnvVar)  # resolved at run time, never in the UI
     sensor = next(iter(defs.sensors))
     assert sensor.minimum_interval_seconds == 30
+
+
+KILLED_RUN = """
+from datetime import date
+from cdp_platform.io.resources import LakeResource
+from cdp_platform.webhooks.definitions import WebhookQueueResource, landing_job
+
+job = landing_job(["hubspot", "stripe"], date(2026, 1, 1))
+job.execute_in_process(
+    resources={{
+        "lake": LakeResource(lake_root={root!r}),
+        "webhook_queue": WebhookQueueResource(broker_url={url!r}, namespace={namespace!r}, visibility_timeout=2),
+    }},
+)
+"""
+
+
+@pytest.mark.slow
+def test_a_landing_run_killed_mid_way_and_run_again_lands_every_event_once(redis_url, tmp_path):
+    """The Dagster run itself (the landing job in its own process) is SIGKILLed as soon as its first
+    day's file is in the lake, wherever it then is; the next run lands everything exactly once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    namespace = f"test.{uuid.uuid4().hex[:8]}"
+    root = str(tmp_path / "lake")
+    days = [datetime(2026, 11, d, 12, tzinfo=UTC).timestamp() for d in range(1, 16)]
+    sent = [
+        WebhookEvent(source, f"{d}-{i}", "created", None, days[d], NOW, {"i": i})
+        for d in range(15)
+        for i in range(300)
+        for source in ("hubspot", "stripe")
+    ]
+    resource = WebhookQueueResource(broker_url=redis_url, namespace=namespace, visibility_timeout=2)
+    with resource.open() as queue:
+        queue.publish_events(sent)
+        queue.publish_events(sent[::7])  # vendors' duplicates
+    run = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN.format(root=root, url=redis_url, namespace=namespace)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    lake = LocalLake(tmp_path / "lake")
+    deadline = time.monotonic() + 120
+    while not any(lake.list_keys("raw")):
+        assert run.poll() is None, run.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the landing run wrote nothing in 120 s"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    written_before = len(list(lake.list_keys("raw")))
+    assert 0 < written_before < 30, "killed before it finished"
+
+    time.sleep(2.5)  # past the visibility timeout: the killed run's taken messages are handed out again
+    job = landing_job(["hubspot", "stripe"], date(2026, 1, 1))
+    assert job.execute_in_process(
+        resources={"lake": LakeResource(lake_root=root), "webhook_queue": resource}
+    ).success
+    landed = pl.concat([read_frame(lake, key) for key in lake.list_keys("raw")])
+    assert landed.height == len(sent)
+    assert landed.select(["source", "event_id"]).is_duplicated().sum() == 0
+    with resource.open() as queue:
+        time.sleep(2.5)
+        assert queue.depth() == 0 and queue.take() == []

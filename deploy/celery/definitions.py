@@ -86,6 +86,6 @@ def defs() -> dg.Definitions:
     settings = load_settings()
     check_settings(settings)
     return dg.Definitions.merge(
-        build_definitions(settings),
+        build_definitions(settings, executor=None),
         dg.Definitions(executor=routed_celery_executor.configured(executor_config())),
     )

@@ -73,6 +73,5 @@ SOURCE = SourceDeclaration(
     # X-App-Usage and friends: percentages of a rolling hour of the app's budget.
     quota=Quota(pacer="usage_percent", signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")),
     schedule=Schedule(minute=35),
-    sandbox_prefix="facebook",
     page_size=(100, 1, 100),
 )

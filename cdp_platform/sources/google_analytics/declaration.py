@@ -40,6 +40,5 @@ SOURCE = SourceDeclaration(
     # propertyQuota in the runReport body: tokens per hour and day, concurrent requests.
     quota=Quota(pacer="body_quota_tokens", signals=("propertyQuota",), budget="ga4"),
     schedule=Schedule(minute=25),
-    sandbox_prefix="ga4",
     page_size=(10_000, 1, 250_000),
 )

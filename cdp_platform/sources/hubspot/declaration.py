@@ -67,6 +67,5 @@ SOURCE = SourceDeclaration(
         ),
     ),
     schedule=Schedule(minute=15, change_sensor=True),
-    sandbox_prefix="hubspot",
     page_size=(200, 1, 200),
 )

@@ -63,6 +63,5 @@ SOURCE = SourceDeclaration(
         pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
     ),
     schedule=Schedule(minute=55),
-    sandbox_prefix="instagram",
     page_size=(100, 1, 100),
 )

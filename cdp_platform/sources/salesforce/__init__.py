@@ -13,7 +13,6 @@ from datetime import datetime
 from pydantic import Field
 
 from cdp_platform.http import Auth, RequestSpec, SalesforceNextRecordsUrl, SalesforceOAuth
-from cdp_platform.sources import sandbox_link
 from cdp_platform.sources.stream import Stream, StreamContext, single
 from cdp_platform.sources.vendor import VendorResource
 
@@ -89,7 +88,7 @@ class SalesforceResource(VendorResource):
     )
 
     def auth(self) -> Auth:
-        login = self.base_url or sandbox_link.sandbox_base_url(self.source)
+        login = self.api_base_url()
         return SalesforceOAuth(login, self.client_id, self.client_secret, refresh_token=self.refresh_token)
 
 

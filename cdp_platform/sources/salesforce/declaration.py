@@ -69,6 +69,5 @@ SOURCE = SourceDeclaration(
     # Sforce-Limit-Info is a 24 h allowance shared with the org's other integrations.
     quota=Quota(pacer="daily_allowance", signals=("Sforce-Limit-Info",)),
     schedule=Schedule(minute=5, change_sensor=True),
-    sandbox_prefix="salesforce",
     page_size=(2000, 200, 2000),
 )

@@ -44,6 +44,5 @@ SOURCE = SourceDeclaration(
         pacer="fixed_window", signals=("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
     ),
     schedule=Schedule(minute=45),
-    sandbox_prefix="twitter",
     page_size=(100, 5, 100),
 )

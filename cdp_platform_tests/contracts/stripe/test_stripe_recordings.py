@@ -21,7 +21,7 @@ import polars as pl
 from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.http import RequestSpec
 from cdp_platform.sandbox.vendors.stripe import stripe_data
-from cdp_platform.sources import sandbox_link
+from cdp_platform.sandbox import in_process as sandbox_link
 from cdp_platform.sources.stream import Window, finalize_rows, page_rows
 from cdp_platform.sources.stripe.entities import CHARGES, CUSTOMERS, REFUNDS
 from cdp_platform.sources.stripe.source import STREAMS, StripeStartingAfter, object_id

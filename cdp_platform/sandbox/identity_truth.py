@@ -10,19 +10,19 @@ serves belongs to. The pipeline's candidates (``int_identity_candidates``) are k
 - ``google_analytics:visitors:<client id>``: one candidate per browser cookie.
 
 This module maps those keys to person ids from the sandbox's own records (not from the warehouse),
-so the grade does not depend on the pipeline having carried the ids correctly.
+so the grade does not depend on the pipeline having carried the ids correctly. The local default
+gives it to the asset as its ``identity_truth`` resource (:mod:`cdp_platform.sandbox.wiring`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import polars as pl
 
+from cdp_platform.identity.grading import IdentityTruth
+from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.population import person_id
 from cdp_platform.sandbox.records import SandboxData
-from cdp_platform.settings import Settings
 
 RECORD_STREAMS: tuple[str, ...] = (
     "salesforce/contacts",
@@ -89,22 +89,15 @@ def candidate_persons(data: SandboxData) -> pl.DataFrame:
     )
 
 
-def truth_loader(settings: Settings) -> Callable[[], pl.DataFrame] | None:
-    """A loader of the candidates' true persons when every vendor is the in-process sandbox, else None.
+class SandboxIdentityTruth(IdentityTruth):
+    """The true persons of the in-process sandbox's candidates (the world the raw assets were served).
 
-    A sandbox on a port is graded by hand (``cdp-sandbox truth``): from here it looks like a vendor.
+    Given only when every vendor is the in-process sandbox: a sandbox on a port is graded by hand
+    (``cdp-sandbox truth``), from here it looks like a vendor.
     """
-    if not all(vendor.uses_sandbox for vendor in settings.vendors.values()):
-        return None
-    sandbox = settings.sandbox
 
-    def load() -> pl.DataFrame:
-        from cdp_platform.sources.sandbox_link import sandbox_app, sandbox_config
+    server: InProcessSandbox
 
+    def true_persons(self) -> pl.DataFrame:
         # The very SandboxData the connectors are served from in this process (cached per config).
-        _, data = sandbox_app(
-            sandbox_config(sandbox.persons, sandbox.seed, sandbox.today, sandbox.span_days), sandbox.faults
-        )
-        return candidate_persons(data)
-
-    return load
+        return candidate_persons(self.server.data())
