@@ -65,6 +65,10 @@ STREAMS: dict[str, tuple[str, str, str]] = {
     "twitter_mentions": ("twitter", "mentions", "twitter"),
 }
 ARMS = ("platform", "dlt", "bare")
+# With --baseline-tree DIR, a fourth arm: the platform's extraction from another checkout of the
+# code (DIR holding its cdp_platform/), e.g. `git archive <commit> cdp_platform | tar -x -C DIR`,
+# interleaved with the others so a before/after comparison shares the machine's load.
+BASELINE = "platform_baseline"
 
 
 def windows(days: int) -> list[tuple[str, datetime.datetime, datetime.datetime]]:
@@ -82,9 +86,14 @@ def windows(days: int) -> list[tuple[str, datetime.datetime, datetime.datetime]]
 # ---- the platform ------------------------------------------------------------------------------
 
 
+PLATFORM_WAITS = {"quota_wait_s": 0.0, "backoff_wait_s": 0.0}
+# The sandbox's account ids (Twitter's user id), found before any clock starts.
+ACCOUNTS: dict[str, dict[str, str]] = {}
+
+
 def platform_arm(args: argparse.Namespace) -> dict[str, list[str]]:
     import dagster as dg
-    from ingestion_throughput import account_options, configure_pacers, resources
+    from ingestion_throughput import configure_pacers, resources
 
     from cdp_platform.io.checkpoints import LakeCheckpointStore, checkpoint_prefix
     from cdp_platform.io.lake import LocalLake
@@ -101,7 +110,7 @@ def platform_arm(args: argparse.Namespace) -> dict[str, list[str]]:
     source, name, _ = STREAMS[args.stream]
     configure_pacers(args.time_scale)
     vendor = resources(args.root)[source].model_copy(
-        update={"options": account_options(args.seed)[source], "page_size": args.page_size}
+        update={"options": ACCOUNTS[source], "page_size": args.page_size}
     )
     stream = next(s for s in SOURCES[source].STREAMS if s.name == name)
     days = [Window(day, start, end) for day, start, end in windows(args.days)]
@@ -118,6 +127,9 @@ def platform_arm(args: argparse.Namespace) -> dict[str, list[str]]:
             write_frame(lake, partition_file(dg.AssetKey(stream.asset_path), window.partition), outcome.rows)
             LakeCheckpointStore(lake).clear(checkpoint_prefix(stream.asset_path, window.partition))
             ids[window.partition] = outcome.rows["record_id"].to_list()
+            # Pacing should never bind here (limits off, windows scaled): shown to prove it.
+            PLATFORM_WAITS["quota_wait_s"] += outcome.stats.get("quota_wait_s") or 0.0
+            PLATFORM_WAITS["backoff_wait_s"] += outcome.stats.get("backoff_wait_s") or 0.0
     return ids
 
 
@@ -128,11 +140,10 @@ def dlt_source(args: argparse.Namespace) -> Any:
     from dlt.sources.helpers.rest_client.auth import BearerTokenAuth, OAuth2ClientCredentials
     from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, JSONResponseCursorPaginator
     from dlt.sources.rest_api import rest_api_source
-    from ingestion_throughput import account_options
 
-    from cdp_platform.http.hubspot_search import SearchWindow, search_request, to_ms
     from cdp_platform.sandbox import credentials as creds
     from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
 
@@ -203,7 +214,7 @@ def dlt_source(args: argparse.Namespace) -> Any:
     else:
         base_url = f"{args.root}/twitter"
         auth = BearerTokenAuth(token=creds.TWITTER_BEARER_TOKEN)
-        user_id = account_options(args.seed)["twitter"]["user_id"]
+        user_id = ACCOUNTS["twitter"]["user_id"]
         for day, start, end in days:
             resources.append(
                 {
@@ -255,11 +266,10 @@ def dlt_arm(args: argparse.Namespace) -> dict[str, list[str]]:
 
 def bare_arm(args: argparse.Namespace) -> dict[str, list[str]]:
     import httpx
-    from ingestion_throughput import account_options
 
-    from cdp_platform.http.hubspot_search import SearchWindow, search_request, to_ms
     from cdp_platform.sandbox import credentials as creds
     from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
 
@@ -285,7 +295,7 @@ def bare_arm(args: argparse.Namespace) -> dict[str, list[str]]:
                 headers["Authorization"] = f"Bearer {creds.HUBSPOT_PRIVATE_APP_TOKEN}"
             else:
                 headers["Authorization"] = f"Bearer {creds.TWITTER_BEARER_TOKEN}"
-                user_id = account_options(args.seed)["twitter"]["user_id"]
+                user_id = ACCOUNTS["twitter"]["user_id"]
             for day, start, end in windows(args.days):
                 got: list[str] = []
                 if source == "hubspot":
@@ -365,9 +375,12 @@ IMPORTS = {
 def child(args: argparse.Namespace) -> None:
     import importlib
 
-    arm = {"platform": platform_arm, "dlt": dlt_arm, "bare": bare_arm}[args.arm]
-    for module in IMPORTS[args.arm]:
+    arm = {"platform": platform_arm, BASELINE: platform_arm, "dlt": dlt_arm, "bare": bare_arm}[args.arm]
+    for module in IMPORTS["platform" if args.arm == BASELINE else args.arm]:
         importlib.import_module(module)
+    from ingestion_throughput import account_options
+
+    ACCOUNTS.update(account_options(args.seed))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_before = time.process_time()
     started = time.perf_counter()
@@ -383,6 +396,7 @@ def child(args: argparse.Namespace) -> None:
         "rss_mb_after_imports": round(rss_before, 1),
         "cpu_s": round(time.process_time() - cpu_before, 2),
         "ids_sha256": hashlib.sha256("\n".join(everything).encode()).hexdigest()[:16],
+        **({k: round(v, 3) for k, v in PLATFORM_WAITS.items()} if args.arm in ("platform", BASELINE) else {}),
     }
     print(json.dumps(result))
 
@@ -410,6 +424,9 @@ def run_child(served: Served, args: argparse.Namespace, arm: str, stream: str) -
     if args.page_size:
         command += ["--page-size", str(args.page_size)]
     env = {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"}
+    if arm == BASELINE:
+        # Found before the editable install of this checkout (its finder comes after sys.path).
+        env["PYTHONPATH"] = str(Path(args.baseline_tree).resolve())
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{arm} {stream} child failed:\n{done.stderr[-4000:]}")
@@ -449,6 +466,16 @@ def summarize(runs: dict[str, dict[str, list[dict]]]) -> dict[str, Any]:
             entry["platform_over_bare"] = round(
                 med["platform"]["records_per_s"] / med["bare"]["records_per_s"], 3
             )
+        if BASELINE in med:
+            for other in ("dlt", "bare"):
+                if other in med:
+                    entry[f"baseline_over_{other}"] = round(
+                        med[BASELINE]["records_per_s"] / med[other]["records_per_s"], 3
+                    )
+            if "platform" in med:
+                entry["platform_over_baseline"] = round(
+                    med["platform"]["records_per_s"] / med[BASELINE]["records_per_s"], 3
+                )
         summary[stream] = entry
     return summary
 
@@ -461,6 +488,9 @@ def main() -> None:
     options.add_argument("--rounds", type=int, default=3)
     options.add_argument("--streams", default=",".join(STREAMS))
     options.add_argument("--arms", default=",".join(ARMS))
+    options.add_argument(
+        "--baseline-tree", help="a folder with another version's cdp_platform/: adds the arm " + BASELINE
+    )
     options.add_argument("--page-size", type=int, default=None, help="records per page for every arm")
     options.add_argument(
         "--time-scale", type=float, default=1000.0, help="quota windows this many times shorter"
@@ -475,7 +505,11 @@ def main() -> None:
         return
     streams = [s for s in args.streams.split(",") if s]
     arms = [a for a in args.arms.split(",") if a]
-    unknown = [s for s in streams if s not in STREAMS] + [a for a in arms if a not in ARMS]
+    if args.baseline_tree:
+        if not (Path(args.baseline_tree) / "cdp_platform" / "__init__.py").is_file():
+            raise SystemExit(f"--baseline-tree {args.baseline_tree}: no cdp_platform/__init__.py there")
+        arms.append(BASELINE)
+    unknown = [s for s in streams if s not in STREAMS] + [a for a in arms if a not in (*ARMS, BASELINE)]
     if unknown:
         raise SystemExit(f"unknown stream or arm: {unknown}; streams {list(STREAMS)}, arms {list(ARMS)}")
     runs: dict[str, dict[str, list[dict]]] = {s: {a: [] for a in arms} for s in streams}

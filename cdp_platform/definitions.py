@@ -15,6 +15,7 @@ import dagster as dg
 
 from cdp_platform.automation import automation_definitions, with_automation, with_mart_freshness_policies
 from cdp_platform.automation.conditions import profile_after_the_day
+from cdp_platform.automation.ducklake_maintenance import ducklake_maintenance_definitions
 from cdp_platform.cleansed import cleansed_assets
 from cdp_platform.identity.assets import identity_map_asset
 from cdp_platform.identity.grading import IDENTITY_TRUTH_KEY, IdentityTruth
@@ -57,6 +58,7 @@ def build_definitions(
             automation_definitions(settings),
             privacy_definitions(settings),
             pseudonymized_definitions(settings),
+            ducklake_maintenance_definitions(settings),
             webhook_definitions(
                 daily_partitions(settings.partitions_start),
                 webhooks,

@@ -46,7 +46,7 @@ class VendorSettings:
     ``base_url`` is ``None`` when the vendor is served by the bundled sandbox in process.
     ``credential_vars`` maps the credential's role (``access_token``, ``client_secret``...) to the
     name of the environment variable that holds it; values are resolved later through ``EnvVar``.
-    ``options`` are non-secret, vendor-specific identifiers (a GA4 property id, a Facebook page id).
+    ``options`` are non-secret, vendor-specific identifiers (an analytics property id, a social page id).
     """
 
     name: str
@@ -390,7 +390,9 @@ def _warehouse_kind(environ: Mapping[str, str]) -> dict:
         )
     if data_path.startswith("s3://"):
         if not data_path.removeprefix("s3://").split("/", 1)[0]:
-            raise SettingsError(f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} names no bucket: use s3://<bucket>/<prefix>.")
+            raise SettingsError(
+                f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} names no bucket: use s3://<bucket>/<prefix>."
+            )
     elif "://" in data_path:
         raise SettingsError(
             f"{DUCKLAKE_DATA_PATH_VAR}={data_path!r} uses an unsupported scheme: use s3://<bucket>/<prefix> or a folder."

@@ -25,13 +25,14 @@ Warehouses:
 Usage (from the project root, with the venv):
 
     .venv/bin/python scripts/profile_equivalence.py --warehouse crafted
-    .venv/bin/python scripts/profile_equivalence.py --base main --warehouse sandbox \\
-        --allow client_360.country --json /tmp/equivalence.json
+    .venv/bin/python scripts/profile_equivalence.py --warehouse sandbox \\
+        --allow '*.country' --allow 'stg_*.country_original' --json /tmp/equivalence.json
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -172,7 +173,9 @@ def compare(before: Path, after: Path) -> dict[str, Any]:
         ).fetchone()[0]
         entry["rows_only_before"], entry["rows_only_after"] = missing, added
         entry["identical"] = entry["columns_equal"] and missing == 0 and added == 0
-        key = KEYS.get(name.split(".")[1], "record_id")
+        key = KEYS.get(name.split(".")[1]) or next(
+            (c for c in ("record_id", "interaction_id", "client_id") if c in common), None
+        )
         if (missing or added) and key in common:
             entry["key"] = key
             entry["differing_columns"] = differing_columns(connection, name, key, common)
@@ -203,22 +206,34 @@ def differing_columns(
     return found
 
 
-def verdict(report: dict[str, Any], allowed: set[str]) -> list[str]:
-    """What differs beyond the allowed ``table.column`` pairs; empty when nothing does."""
+def verdict(report: dict[str, Any], allowed: list[str]) -> list[str]:
+    """What differs beyond the allowed ``table.column`` patterns (``fnmatch``: ``stg_*.country``);
+    empty when nothing does. A column added by the new project counts as a difference of its own."""
+
+    def allowed_column(table: str, column: str) -> bool:
+        return any(fnmatch.fnmatchcase(f"{table}.{column}", pattern) for pattern in allowed)
+
     problems = [f"{name} only before" for name in report["only_before"]]
     for name, entry in report["relations"].items():
         if entry["identical"]:
             continue
         table = name.split(".")[1]
         if not entry["columns_equal"]:
-            problems.append(f"{name}: columns or types differ")
+            old, new = dict(entry["columns_before"]), dict(entry["columns_after"])
+            kept = [c for c, _ in entry["columns_after"] if c in old]
+            if [c for c, _ in entry["columns_before"]] != kept:
+                problems.append(f"{name}: columns removed or reordered")
+            problems += [f"{name}.{c}: {old[c]} became {new[c]}" for c in kept if old[c] != new[c]]
+            problems += [f"{name}.{c} added" for c in new if c not in old and not allowed_column(table, c)]
         if entry["rows_before"] != entry["rows_after"]:
             problems.append(f"{name}: {entry['rows_before']} rows before, {entry['rows_after']} after")
+        if not (entry["rows_only_before"] or entry["rows_only_after"]):
+            continue  # the same rows in the columns both have
         differing = entry.get("differing_columns")
         if differing is None:
             problems.append(f"{name}: rows differ (no key to tell which columns)")
             continue
-        problems += [f"{name}.{c} differs" for c in differing if f"{table}.{c}" not in allowed]
+        problems += [f"{name}.{c} differs" for c in differing if not allowed_column(table, c)]
     return problems
 
 
@@ -232,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         "`git merge-base HEAD main`, so the comparison is this branch's own change)",
     )
     parser.add_argument("--warehouse", default="crafted", help="crafted, sandbox or a warehouse path")
-    parser.add_argument("--allow", action="append", default=[], help="TABLE.COLUMN allowed to differ")
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        help="TABLE.COLUMN (fnmatch pattern) allowed to differ or be added",
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (printed)")
     args = parser.parse_args(argv)
@@ -244,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         # The working tree's project is copied first, so an edit made while this runs is not half in.
         after = work / "head" / "dbt"
         shutil.copytree(ROOT / "dbt", after, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+        head = git("rev-parse", "--short", "HEAD").decode().strip()
+        if git("status", "--porcelain", "dbt").strip():
+            head += " + uncommitted dbt changes"
         source = work / "input.duckdb"
         if args.warehouse == "crafted":
             crafted_warehouse(source, after, work / "input")
@@ -260,17 +283,20 @@ def main(argv: list[str] | None = None) -> int:
         for arm, project in arms.items():
             copy = work / f"{arm}.duckdb"
             shutil.copyfile(source, copy)
+            with duckdb.connect(str(copy)) as connection:
+                # Each arm builds every model itself: a model of the other arm's project (built
+                # with the input warehouse) must not look like one of this arm's.
+                for schema in (*SCHEMAS, "reference"):
+                    connection.execute(f"drop schema if exists {schema} cascade")
             run_dbt(project, copy, work / arm, "seed")
             run_dbt(project, copy, work / arm, "run", "--full-refresh")
-        head = git("rev-parse", "--short", "HEAD").decode().strip()
-        dirty = bool(git("status", "--porcelain", "dbt").strip())
         report = {
             "base": args.base,
-            "head": head + (" + uncommitted dbt changes" if dirty else ""),
+            "head": head,
             "warehouse": args.warehouse,
             **compare(work / "before.duckdb", work / "after.duckdb"),
         }
-        problems = verdict(report, set(args.allow))
+        problems = verdict(report, args.allow)
         report["allowed"] = sorted(args.allow)
         report["problems"] = problems
         report["equivalent"] = not problems

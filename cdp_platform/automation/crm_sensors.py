@@ -1,9 +1,9 @@
 """Near-real-time CRM sensors: refresh today's partition when the CRM says something changed.
 
 Each tick asks the vendor one cheap question per object: how many records changed since the
-cursor? HubSpot answers a search with ``limit=1`` on the modified-date property (its ``total``);
-Salesforce a ``SELECT COUNT() FROM <object> WHERE SystemModstamp >= <since>`` (its
-``totalSize``). Objects with changes get a run of today's partition of their raw assets; none
+cursor? The question is the source's own ``count_changes`` (a one-result search's ``total``, a
+``SELECT COUNT()``), in its folder; the sources with a sensor are those whose declaration says
+``Schedule(change_sensor=True)``. Objects with changes get a run of today's partition of their raw assets; none
 means no run. The cursor is the time the check started, so a change made while it ran is seen
 by the next tick.
 
@@ -18,26 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 import dagster as dg
 
 from cdp_platform.automation.jobs import raw_asset_keys
-from cdp_platform.http import RequestSpec, VendorClient
-from cdp_platform.http.hubspot_search import MODIFIED_DATE_PROPERTY, to_ms
-from cdp_platform.sources import hubspot, resource_key, salesforce
+from cdp_platform.http import VendorClient
+from cdp_platform.sources import SOURCES, resource_key
+from cdp_platform.sources.registry import declarations
 from cdp_platform.sources.vendor import VendorResource
 
-CRM_SOURCES = ("salesforce", "hubspot")
+# The sources whose declarations ask for a change sensor (a CRM that answers "how many changed?").
+CRM_SOURCES = tuple(name for name, source in declarations().items() if source.schedule.change_sensor)
 SENSOR_INTERVAL_SECONDS = 300
-
-# Salesforce stream -> the sObject its query reads.
-SALESFORCE_OBJECTS: dict[str, str] = {
-    "accounts": "Account",
-    "contacts": "Contact",
-    "leads": "Lead",
-    "opportunities": "Opportunity",
-}
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -54,36 +47,15 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def hubspot_change_request(object_type: str, since: datetime.datetime) -> RequestSpec:
-    prop = MODIFIED_DATE_PROPERTY[object_type]
-    body = {
-        "filterGroups": [
-            {"filters": [{"propertyName": prop, "operator": "GTE", "value": str(to_ms(since))}]}
-        ],
-        "properties": ["hs_object_id"],
-        "limit": 1,
-    }
-    return RequestSpec("POST", f"/crm/v3/objects/{object_type}/search", json=body)
-
-
-async def hubspot_changes(client: VendorClient, since: datetime.datetime) -> dict[str, int]:
-    """Records changed since ``since`` per HubSpot stream (one search each, its ``total``)."""
-    streams = [stream.name for stream in hubspot.STREAMS]
-    responses = await asyncio.gather(*(client.send(hubspot_change_request(s, since)) for s in streams))
-    return {stream: int(r.json().get("total") or 0) for stream, r in zip(streams, responses, strict=True)}
-
-
-async def salesforce_changes(client: VendorClient, since: datetime.datetime) -> dict[str, int]:
-    """Records changed since ``since`` per Salesforce stream (one ``COUNT()`` query each)."""
-    streams = [stream.name for stream in salesforce.STREAMS]
-    requests = [
-        salesforce.query_request(salesforce.count_query(SALESFORCE_OBJECTS[s], since)) for s in streams
-    ]
-    responses = await asyncio.gather(*(client.send(request) for request in requests))
-    return {stream: int(r.json().get("totalSize") or 0) for stream, r in zip(streams, responses, strict=True)}
-
-
-PROBES: Mapping[str, Probe] = {"hubspot": hubspot_changes, "salesforce": salesforce_changes}
+def change_probe(source: str) -> Probe:
+    """The source's ``count_changes(client, since) -> {stream: count}``, defined in its folder."""
+    probe = getattr(SOURCES[source], "count_changes", None)
+    if probe is None:
+        raise TypeError(
+            f"cdp_platform/sources/{source}: its declaration asks for a change sensor "
+            "(Schedule(change_sensor=True)); define count_changes(client, since) in its __init__.py"
+        )
+    return probe
 
 
 async def probe_vendor(vendor: VendorResource, probe: Probe, since: datetime.datetime) -> dict[str, int]:
@@ -115,7 +87,7 @@ def crm_change_sensor(
     minimum_interval_seconds: int = SENSOR_INTERVAL_SECONDS,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
 ) -> dg.SensorDefinition:
-    probe = PROBES[source]
+    probe = change_probe(source)
     key = resource_key(source)
     keys_by_stream = {path.path[-1]: path for path in raw_asset_keys(source)}
 

@@ -18,7 +18,7 @@ import dagster as dg
 from cdp_platform.sources.registry import declaration, declarations
 
 # Each source's daily run starts at its declared minute past DAILY_HOUR_UTC (its declaration's
-# ``schedule.minute``): sources sharing a budget (the Graph app of Facebook and Instagram) are
+# ``schedule.minute``): sources sharing a budget (one app's hourly usage spent by two sources) are
 # declared furthest apart.
 DAILY_HOUR_UTC = 1
 WEEKLY_CRON = "0 3 * * 0"  # Sundays 03:00 UTC, after every source's daily run has landed

@@ -76,7 +76,9 @@ def schema_check(
     # and the event log (PostgreSQL in production) is beyond the reach of an erasure. The record id
     # finds the row in the warehouse, where erasure does reach.
     ids = (
-        frame.with_row_index("index").select(pl.col("index").cast(pl.Int64), pl.col(id_column).cast(pl.String))
+        frame.with_row_index("index").select(
+            pl.col("index").cast(pl.Int64), pl.col(id_column).cast(pl.String)
+        )
         if id_column in frame.columns
         else pl.DataFrame(schema={"index": pl.Int64, id_column: pl.String})
     )
@@ -192,7 +194,7 @@ def drift_differences(expected: Mapping[str, str], observed: Mapping[str, set[st
     """Human-readable differences: ``new field x (string)``, ``missing field y``, ``changed type``.
 
     An expected type ending in ``?`` marks a field the vendor omits when it has no value (Graph and
-    Twitter do), so its absence is not drift.
+    several vendors do), so its absence is not drift.
     """
     differences = []
     for path in sorted(set(observed) - set(expected)):

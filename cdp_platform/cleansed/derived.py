@@ -1,6 +1,6 @@
 """Columns derived from other cleansed columns, shared by entities about a person.
 
-A system holds either the parts of a name (CRMs) or the whole of it (Graph, Twitter); identity
+A system holds either the parts of a name (CRMs) or the whole of it (social networks); identity
 resolution compares both, so each table gets all three: ``full_name`` from the parts when the
 system has none, and the parts from ``full_name`` (first word, last word) when it has only that.
 """
@@ -32,7 +32,7 @@ def parts_from_full_name(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def null_placeholders(column: str, placeholders: tuple[str, ...]) -> pl.Expr:
-    """A vendor's "no value" spelled as a value (GA4 ``(not set)``, Salesforce ``[not provided]``)."""
+    """A vendor's "no value" spelled as a value (``(not set)``, ``[not provided]``; each entity declares its own)."""
     return (
         pl.when(pl.col(column).is_in(list(placeholders))).then(None).otherwise(pl.col(column)).alias(column)
     )

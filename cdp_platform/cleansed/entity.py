@@ -37,7 +37,7 @@ import numpy as np
 import pandera.polars as pa
 import polars as pl
 
-from cdp_platform.cleansed import normalize
+from cdp_platform.cleansed import columns, normalize
 
 KINDS = (
     "string",
@@ -55,6 +55,26 @@ KINDS = (
     "boolean",
 )
 JSON_TYPES = ("string", "number", "boolean", "object", "array")
+
+# What a field can be for identity resolution and privacy (``Field.role``).
+IDENTITY_ROLES = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "full_name",
+    "street",
+    "city",
+    "postcode",
+    "country",
+    "country_code",
+    "date_of_birth",
+    "external_id",  # the record's id at the vendor (a CRM contact id, a GA client id)
+    "handle",  # a social username
+)
+
+# The JSON type a vendor sends a kind of value as, unless the field says otherwise.
+_KIND_JSON_TYPE = {"boolean": "boolean", "amount": "number", "integer": "number", "float": "number"}
 
 # Columns every raw partition carries (written by the raw assets) and the cleansed tables keep.
 RAW_ID, RAW_UPDATED, RAW_PAYLOAD, RAW_CONTEXT = "record_id", "updated_at", "payload", "context"
@@ -86,6 +106,11 @@ class Field:
     (GA4's ``YYYYMMDD``): a timestamp in any other format is quarantined as ``unparseable_timestamp``,
     any other kind as ``unexpected_format``. ``region_from`` (phones only) names the entity's field
     holding the record's country: national numbers are read the way that country writes them.
+
+    The field is declared once: ``description`` documents the column, ``role`` says what it is for
+    identity resolution (one of :data:`IDENTITY_ROLES`), ``pii`` whether it is personal data; the
+    entity's Pandera column comes from the kind (``column`` replaces it for ids, references and
+    enumerations) and its expected payload entry from the path and JSON type.
     """
 
     name: str
@@ -95,6 +120,10 @@ class Field:
     json_type: str | None = None
     pattern: str | None = None
     region_from: str | None = None
+    description: str = ""
+    role: str | None = None
+    pii: bool = False
+    column: pa.Column | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -102,6 +131,10 @@ class Field:
         if self.json_type is not None and self.json_type not in JSON_TYPES:
             raise ValueError(
                 f"field {self.name}: unknown JSON type {self.json_type!r}; expected one of {JSON_TYPES}"
+            )
+        if self.role is not None and self.role not in IDENTITY_ROLES:
+            raise ValueError(
+                f"field {self.name}: unknown identity role {self.role!r}; expected one of {IDENTITY_ROLES}"
             )
         if self.region_from is not None and self.kind != "phone":
             raise ValueError(f"field {self.name}: only a phone reads its region from another field")
@@ -115,6 +148,47 @@ class Field:
     @property
     def json_path(self) -> str | None:
         return self.path[len(CONTEXT_PREFIX) :] if self.path is not None and self.in_context else self.path
+
+    @property
+    def payload_key(self) -> str | None:
+        """The dotted payload path this field reads (``Account.Name``); None for context fields,
+        computed columns and paths a plain walk cannot express."""
+        if self.path is None or self.in_context:
+            return None
+        steps = _path_keys(self.path)
+        if not steps or any(isinstance(step, int) for step in steps):
+            return None
+        return ".".join(str(step) for step in steps)
+
+    @property
+    def payload_type(self) -> str:
+        return self.json_type or _KIND_JSON_TYPE.get(self.kind, "string")
+
+
+def record_key_prefix(source: str, kind: str) -> str:
+    """The prefix of a person record's key, ``<source>:<kind>:`` (``crm:contacts:``): the one
+    home of the format; dbt reads the generated ``record_key_prefix`` macro (``cdp_platform.cleansed.record_keys``)."""
+    return f"{source}:{kind}:"
+
+
+@dataclass(frozen=True)
+class PersonKey:
+    """A row of this entity belongs to the person record ``<source>:<kind>:<value of field>``.
+
+    ``source`` defaults to the entity's own; ``crm_contacts`` stands for every entity that declares
+    itself a CRM's contact record (a logged-in GA4 session is the CRM contact's, whichever CRM).
+    """
+
+    field: str  # a cleansed field name, or ``record_id`` (the raw row's id)
+    kind: str = ""
+    source: str | None = None
+    crm_contacts: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.crm_contacts and not self.kind:
+            raise ValueError(
+                f"person key on {self.field}: give its kind (contacts, leads...) or crm_contacts=True"
+            )
 
 
 @dataclass(frozen=True)
@@ -132,12 +206,24 @@ class CleansedEntity:
     entity: str
     raw_stream: str
     fields: tuple[Field, ...]
-    schema: pa.DataFrameSchema
-    key_columns: tuple[str, ...]
-    expected_payload: dict[str, str]
+    # Derived from the fields when not given (:func:`derived_schema`, :func:`derived_payload`).
+    schema: pa.DataFrameSchema | None = None
+    key_columns: tuple[str, ...] = ("record_id",)
+    expected_payload: dict[str, str] | None = None
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     extra_columns: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     description: str = ""
+    # What the vendor writes where it has no value ("(not set)"): nobody's identifier, so privacy's
+    # reading of raw records nulls it as the entity's own steps do.
+    placeholders: tuple[str, ...] = ()
+    # Which person records a row belongs to (privacy's erasure and suppression, identity's keys);
+    # none: the entity holds no one's personal data.
+    person_keys: tuple[PersonKey, ...] = ()
+    # This entity is a CRM's contact records (what a ``PersonKey(crm_contacts=True)`` points at).
+    crm_contact: bool = False
+    # Payload fields the entity does not read but every record carries (``attributes`` of a
+    # CRM record): expected for drift, beside the fields' own paths.
+    envelope_payload: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -148,10 +234,23 @@ class CleansedEntity:
                 raise ValueError(
                     f"{self.source}/{self.entity}: {f.name} reads its region from unknown field {f.region_from}"
                 )
+        if self.schema is None:
+            object.__setattr__(self, "schema", derived_schema(self.fields))
+        if self.expected_payload is None:
+            object.__setattr__(self, "expected_payload", derived_payload(self.fields, self.envelope_payload))
 
     @property
     def asset_path(self) -> list[str]:
         return ["cleansed", self.source, self.entity]
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns, in order: the raw row's id, then one per field."""
+        return (
+            list(self.schema.columns)
+            if self.schema is not None
+            else ["record_id", *(f.name for f in self.fields)]
+        )
 
     @property
     def rejected_path(self) -> list[str]:
@@ -164,6 +263,50 @@ class CleansedEntity:
     @property
     def schema_name(self) -> str:
         return f"cleansed_{self.source}"
+
+
+def field_column(field_: Field) -> pa.Column:
+    """The Pandera rule of a field's column, from its kind (the same rule for one kind everywhere)."""
+    if field_.column is not None:
+        return field_.column
+    nullable = not field_.required
+    by_kind = {
+        "string": lambda: columns.text(nullable=nullable),
+        "timestamp": lambda: columns.timestamp(nullable=nullable),
+        "date": lambda: columns.day(nullable=nullable),
+        "email": columns.email,
+        "phone": columns.phone,
+        "name": columns.person_name,
+        "display_name": columns.person_name,
+        "handle": columns.handle,
+        "country": columns.country_code,
+        "amount": columns.amount,
+        "integer": lambda: columns.count(nullable=nullable),
+        "float": lambda: pa.Column(pl.Float64, nullable=nullable),
+        "boolean": columns.flag,
+    }
+    return by_kind[field_.kind]()
+
+
+def derived_schema(fields: Sequence[Field]) -> pa.DataFrameSchema:
+    """The cleansed table's schema: the raw row's id, then each field's column."""
+    return pa.DataFrameSchema(
+        {"record_id": columns.identifier(), **{f.name: field_column(f) for f in fields}}
+    )
+
+
+def derived_payload(fields: Sequence[Field], envelope: dict[str, str] | None = None) -> dict[str, str]:
+    """Each payload path the fields read, with its JSON type, and the objects holding it."""
+    payload: dict[str, str] = {}
+    for f in fields:
+        key = f.payload_key
+        if key is None:
+            continue
+        parts = key.split(".")
+        for depth in range(1, len(parts)):
+            payload.setdefault(".".join(parts[:depth]), "object")
+        payload[key] = f.payload_type
+    return {**(envelope or {}), **payload}
 
 
 @dataclass(frozen=True)

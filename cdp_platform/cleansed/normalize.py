@@ -25,7 +25,8 @@ EMAIL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*
 
 def timestamp(column: str | pl.Expr) -> pl.Expr:
     """Any vendor timestamp as UTC: ``+0000`` offsets, ``Z``, fractional seconds or not, ms epoch
-    (HubSpot property values), unix seconds (payments APIs), ``YYYYMMDD`` (GA4) and ``YYYY-MM-DD`` dates. Unreadable → null."""
+    (CRM property values), unix seconds (payments APIs), ``YYYYMMDD`` (web analytics) and
+    ``YYYY-MM-DD`` dates. Unreadable → null."""
     text = (pl.col(column) if isinstance(column, str) else column).cast(pl.String).str.strip_chars()
     # "+0000" and "+00:00" are both ISO 8601; chrono's %z accepts either, and %.f also accepts no
     # fraction, so with "Z" spelled "+0000" one pattern reads every ISO form the vendors send.

@@ -1,21 +1,21 @@
 """The resilient async API client every vendor connector uses.
 
 Modules, one idea each: ``client`` (VendorClient), ``retry`` (RetryPolicy), ``breaker`` (per-vendor
-circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators), ``hubspot_search``
-(search windows under the 10,000-result limit), ``auth`` (credentials), ``redaction``,
+circuit breakers), ``pacing`` (quota-signal pacers), ``pagination`` (paginators), ``auth`` (credentials), ``redaction``,
 ``dead_letters``, ``checkpoint`` and ``extract`` (the loop tying them together).
 
 A stream, end to end::
 
-    client = VendorClient("hubspot", base_url, BearerAuth(token), pacer_for("hubspot"))
-    paginator = paginator_from_config({"type": "hubspot_after", "record_path": "results"})
+    client = VendorClient("crm", base_url, BearerAuth(token), pacer_for("crm"))
+    paginator = paginator_from_config({"type": "cursor_in_body", "record_path": "results",
+                                       "cursor_path": "paging.next.after", "cursor_param": "after"})
     first = RequestSpec("GET", "/crm/v3/objects/contacts", params={"limit": 100})
     result = await extract(client, paginator, first, checkpoint_store=store,
-                           checkpoint_key="hubspot/contacts/2026-11-25", on_page=append_page,
+                           checkpoint_key="crm/contacts/2026-11-25", on_page=append_page,
                            stream="contacts", partition="2026-11-25")
 """
 
-from .auth import Auth, BearerAuth, FacebookTokenAuth, SalesforceOAuth
+from .auth import Auth, BearerAuth
 from .breaker import BreakerRegistry, CircuitBreaker, breaker_for
 from .checkpoint import Checkpoint, CheckpointStore, InMemoryCheckpointStore, LocalFolderCheckpointStore
 from .client import ClientStats, RequestRecord, RequestSpec, VendorClient
@@ -32,16 +32,15 @@ from .errors import (
     VendorUnavailable,
 )
 from .extract import ExtractResult, extract
-from .hubspot_search import SearchWindow, clear_search, extract_search, plan_windows, search_request
 from .pacing import FacebookPacer, GA4Pacer, HubSpotPacer, Pacer, SalesforcePacer, TwitterPacer, pacer_for
 from .pagination import (
-    GraphNextLink,
-    HubSpotAfterCursor,
-    OffsetRowCount,
+    CursorInBody,
+    NextUrl,
+    Offset,
     Page,
+    PageToken,
     Paginator,
-    SalesforceNextRecordsUrl,
-    TwitterNextToken,
+    SinglePage,
     paginator_from_config,
 )
 from .redaction import describe_request
@@ -55,22 +54,22 @@ __all__ = [
     "CheckpointStore",
     "CircuitBreaker",
     "ClientStats",
+    "CursorInBody",
     "DeadLetter",
     "ErrorInfo",
     "ExpiredCredentials",
     "ExtractResult",
     "FacebookPacer",
-    "FacebookTokenAuth",
     "GA4Pacer",
-    "GraphNextLink",
     "HttpClientError",
-    "HubSpotAfterCursor",
     "HubSpotPacer",
     "InMemoryCheckpointStore",
     "LocalFolderCheckpointStore",
-    "OffsetRowCount",
+    "NextUrl",
+    "Offset",
     "Pacer",
     "Page",
+    "PageToken",
     "PaginationLoop",
     "Paginator",
     "QuotaExhausted",
@@ -78,23 +77,16 @@ __all__ = [
     "RequestSpec",
     "RetriesExhausted",
     "RetryPolicy",
-    "SalesforceNextRecordsUrl",
-    "SalesforceOAuth",
     "SalesforcePacer",
-    "SearchWindow",
-    "TwitterNextToken",
+    "SinglePage",
     "TwitterPacer",
     "VendorClient",
     "VendorError",
     "VendorTransportError",
     "VendorUnavailable",
     "breaker_for",
-    "clear_search",
     "describe_request",
     "extract",
-    "extract_search",
     "pacer_for",
     "paginator_from_config",
-    "plan_windows",
-    "search_request",
 ]

@@ -7,8 +7,8 @@ failure with backoff, or fail with the vendor's own message. Everything that lea
 chain to the httpx exception (whose request holds the credential).
 
 Absolute URLs (a Graph ``paging.next``) are used as given; paths are appended to the base URL by
-string concatenation, because base URLs may carry a path prefix (``http://127.0.0.1:8500/hubspot``)
-and a Salesforce ``nextRecordsUrl`` is an absolute path below ``instance_url``.
+string concatenation, because base URLs may carry a path prefix (``http://127.0.0.1:8500/crm``)
+and a next-page link may be an absolute path below the instance the token exchange named.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class VendorClient:
 
     @property
     def base_url(self) -> str:
-        """The configured base URL, or the one the credential exchange returned (Salesforce)."""
+        """The configured base URL, or the one the credential exchange returned."""
         learned = self.auth.base_url
         return learned.rstrip("/") if learned else self._base_url
 

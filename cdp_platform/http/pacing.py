@@ -1,7 +1,8 @@
 """Pacing: send each vendor's requests at the rate its own quota signals allow.
 
-One pacer per vendor is shared by every concurrent request to that vendor (``pacer_for``), so
-streams fetched side by side spend one budget together. Before a request, ``acquire(key)`` books
+One pacer per budget is shared by every concurrent request spending it (``pacer_for``; the sources
+declare which budget and pacer kind their client uses, ``declare_budget``), so streams fetched side
+by side spend one budget together. Before a request, ``acquire(key)`` books
 the earliest allowed send time and sleeps until then; after it, ``observe(key, response)`` reads
 the vendor's quota signals and adjusts the schedule; ``release(key)`` ends the booking. Booking is
 synchronous (no await between reading and writing the schedule) so concurrent tasks on one event
@@ -643,28 +644,44 @@ class GA4Pacer(Pacer):
                 self.max_concurrency = total
 
 
-PACER_CLASSES: dict[str, type[Pacer]] = {
-    "twitter": TwitterPacer,
-    "hubspot": HubSpotPacer,
-    "facebook": FacebookPacer,
-    "instagram": FacebookPacer,
-    "salesforce": SalesforcePacer,
-    "ga4": GA4Pacer,
+# Pacers by the quota signal they read; a source's declaration names one (``Quota.pacer``).
+PACER_KINDS: dict[str, type[Pacer]] = {
+    "fixed_window": TwitterPacer,
+    "rolling_window": HubSpotPacer,
+    "usage_percent": FacebookPacer,
+    "daily_allowance": SalesforcePacer,
+    "body_quota_tokens": GA4Pacer,
+    # No quota signal at all (a documented requests-per-second limit): spacing and concurrency only.
+    "min_spacing": Pacer,
 }
 
+# Client name -> (budget, pacer kind), as the sources declare them (``declare_budget``).
+_BUDGETS: dict[str, tuple[str, str]] = {}
 _PACERS: dict[str, Pacer] = {}
 
 
-def pacer_for(vendor: str, **settings) -> Pacer:
-    """The process-wide pacer of ``vendor`` (created with ``settings`` on first use).
+def declare_budget(client: str, budget: str, kind: str) -> None:
+    """Say which budget the requests of ``client`` spend and which pacer reads its signals.
 
-    Facebook and Instagram share Graph's app usage, so ``instagram`` gets the facebook pacer.
+    Clients naming one budget share one pacer (two sources on one app's hourly usage).
     """
-    shared = "facebook" if vendor == "instagram" else vendor
-    pacer = _PACERS.get(shared)
+    if kind not in PACER_KINDS:
+        raise ValueError(f"pacer kind {kind!r} does not exist: use one of {', '.join(PACER_KINDS)}")
+    _BUDGETS[client] = (budget, kind)
+
+
+def pacer_for(vendor: str, **settings) -> Pacer:
+    """The process-wide pacer of ``vendor``'s budget (created with ``settings`` on first use).
+
+    A client whose budget no source declared gets a plain :class:`Pacer` (spacing and concurrency
+    only) under its own name.
+    """
+    budget, kind = _BUDGETS.get(vendor, (vendor, None))
+    pacer = _PACERS.get(budget)
     if pacer is None:
-        pacer = PACER_CLASSES.get(shared, Pacer)(shared, **settings)
-        _PACERS[shared] = pacer
+        cls = PACER_KINDS[kind] if kind is not None else Pacer
+        pacer = cls(budget, **settings)
+        _PACERS[budget] = pacer
     return pacer
 
 

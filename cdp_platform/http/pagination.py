@@ -13,7 +13,7 @@ API_FACTS.md), with a warning. A paginator can start from a saved state, which i
 resumes after a crash.
 
 States are small JSON dicts: ``{"next_url": ...}``, ``{"after": ...}``, ``{"offset": ...}``,
-``{"next_token": ...}``. They never hold a credential (Graph ``next`` links are stripped of
+``{"next_token": ...}``. They never hold a credential (``next`` links are stripped of
 ``access_token``; the auth object adds the current token when the link is followed).
 """
 
@@ -69,7 +69,7 @@ class Page:
     request: str | None = None
     """The redacted ``METHOD URL`` that fetched this page, kept with every raw record."""
     part: str = ""
-    """Which sub-extraction the page belongs to (a HubSpot search window), so that page numbers,
+    """Which sub-extraction the page belongs to (a search window split in time), so that page numbers,
     which restart in each one, stay unique together with it."""
 
 
@@ -85,7 +85,7 @@ class LoopGuard:
     times); one that keeps coming back is a loop, which is never the end of a stream (what lies
     behind it would be silently missing), so the caller raises :meth:`loop` *before* handing the
     looping page on: its checkpoint stays at that page and the next run asks for it again. Used by
-    :meth:`Paginator.pages` and by readers that page outside it (HubSpot association reads), so a
+    :meth:`Paginator.pages` and by readers that page outside it (a source's per-record association reads), so a
     loop means the same thing everywhere. Fingerprints are the caller's (any stable string).
     """
 
@@ -180,7 +180,7 @@ class Paginator:
         """Pages from ``state`` (None: the first request) to the end.
 
         ``first_page`` is the decoded body and response of ``first`` when the caller already sent it
-        (HubSpot search reads a window's total from its first page): used instead of sending
+        (a search reads a window's total from its first page): used instead of sending
         ``first`` again, and only when starting from the first request.
         """
         guard = LoopGuard(self.loop_retries)
@@ -311,60 +311,43 @@ def _without_params(spec: RequestSpec) -> RequestSpec:
     return spec.with_changes(params=None)
 
 
-class SalesforceNextRecordsUrl(Paginator):
-    """SOQL query: follow ``nextRecordsUrl`` (a path below ``instance_url``) until ``done``."""
+class CursorInBody(Paginator):
+    """A cursor the body holds (``cursor_path``) sent back as ``cursor_param``: in the JSON body
+    of a POST (a search), in the query of a GET (a list)."""
 
-    name = "salesforce_next_records_url"
+    name = "cursor_in_body"
 
-    def __init__(self, record_path: str = "records", *, id_field: str | None = "Id", **kwargs: Any) -> None:
-        super().__init__(record_path, id_field=id_field, **kwargs)
-
-    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
-        if state is None:
-            return first
-        return _without_params(first).with_changes(method="GET", url=state["next_url"], json=None, data=None)
-
-    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
-        next_url = get_path(body, "nextRecordsUrl")
-        if get_path(body, "done") is True or not next_url:
-            return None
-        return {"next_url": str(next_url)}
-
-
-class HubSpotAfterCursor(Paginator):
-    """CRM v3: ``paging.next.after``; a query parameter for list GETs, a body field for search POSTs."""
-
-    name = "hubspot_after"
-
-    def __init__(self, record_path: str = "results", **kwargs: Any) -> None:
+    def __init__(self, record_path: str, *, cursor_path: str, cursor_param: str, **kwargs: Any) -> None:
         super().__init__(record_path, **kwargs)
+        self.cursor_path = cursor_path
+        self.cursor_param = cursor_param
 
     def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
         if state is None:
             return first
         if first.method.upper() == "POST":
-            return first.with_changes(json={**(first.json or {}), "after": state["after"]})
-        return first.with_changes(params={**(first.params or {}), "after": state["after"]})
+            return first.with_changes(json={**(first.json or {}), self.cursor_param: state["after"]})
+        return first.with_changes(params={**(first.params or {}), self.cursor_param: state["after"]})
 
     def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
-        after = get_path(body, "paging.next.after")
+        after = get_path(body, self.cursor_path)
         return {"after": str(after)} if after not in (None, "") else None
 
 
-class OffsetRowCount(Paginator):
-    """Offset paging to a reported total (GA4 runReport: ``offset`` by ``limit`` up to ``rowCount``).
+class Offset(Paginator):
+    """Offset paging to the total the body reports (``offset`` by ``limit`` up to ``total_path``).
 
-    Offsets and limits keep the type the first request gave them (GA4 sends them as strings).
+    Offsets and limits keep the type the first request gave them (some APIs send them as strings).
     They go in the JSON body for a POST with a JSON object body, else in the query.
     """
 
-    name = "offset_row_count"
+    name = "offset"
 
     def __init__(
         self,
-        record_path: str = "rows",
+        record_path: str,
         *,
-        total_path: str = "rowCount",
+        total_path: str,
         offset_param: str = "offset",
         limit_param: str = "limit",
         default_limit: int = 10_000,
@@ -424,22 +407,34 @@ def _normalized_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), urlencode(pairs), ""))
 
 
-class GraphNextLink(Paginator):
-    """Facebook/Instagram Graph: follow ``paging.next``, a full URL, as given (minus the token)."""
+class NextUrl(Paginator):
+    """Follow the URL the body names for the next page (``url_path``: a full URL or a path below
+    the base), until it is absent or the ``done_path`` flag is true.
 
-    name = "graph_next_link"
+    A link is stored without secret query parameters (some vendors echo the token in it; the auth
+    adds the current one when it is followed) and compared normalized, so a link back to the first
+    page or to one already followed is caught as a loop.
+    """
 
-    def __init__(self, record_path: str = "data", **kwargs: Any) -> None:
+    name = "next_url"
+
+    def __init__(
+        self, record_path: str, *, url_path: str, done_path: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(record_path, **kwargs)
+        self.url_path = url_path
+        self.done_path = done_path
 
     def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
         if state is None:
             return first
-        return _without_params(first).with_changes(method="GET", url=state["next_url"])
+        return _without_params(first).with_changes(method="GET", url=state["next_url"], json=None, data=None)
 
     def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
-        next_url = get_path(body, "paging.next")
-        return {"next_url": strip_secret_params(str(next_url))} if next_url else None
+        next_url = get_path(body, self.url_path)
+        if (self.done_path is not None and get_path(body, self.done_path) is True) or not next_url:
+            return None
+        return {"next_url": strip_secret_params(str(next_url))}
 
     def fingerprint(self, state: dict[str, Any]) -> str:
         return _normalized_url(state["next_url"])
@@ -448,21 +443,28 @@ class GraphNextLink(Paginator):
         return _normalized_url(str(httpx.URL(client.url_for(first.url), params=first.params or None)))
 
 
-class TwitterNextToken(Paginator):
-    """Twitter v2: ``meta.next_token`` sent back as ``pagination_token`` (mentions) or ``next_token``
-    (search). HTTP 200 partial errors become page warnings."""
+class PageToken(Paginator):
+    """A token the body holds (``token_path``) sent back as the ``token_param`` query parameter.
 
-    name = "twitter_next_token"
+    ``errors_path`` names where a vendor lists partial errors of a successful answer; they become
+    page warnings rather than failures.
+    """
+
+    name = "page_token"
 
     def __init__(
         self,
-        record_path: str = "data",
+        record_path: str,
         *,
-        token_param: str = "pagination_token",  # noqa: S107 - a parameter name, not a secret
+        token_path: str,
+        token_param: str,
+        errors_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(record_path, **kwargs)
+        self.token_path = token_path
         self.token_param = token_param
+        self.errors_path = errors_path
 
     def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
         if state is None:
@@ -470,29 +472,44 @@ class TwitterNextToken(Paginator):
         return first.with_changes(params={**(first.params or {}), self.token_param: state["next_token"]})
 
     def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
-        token = get_path(body, "meta.next_token")
+        token = get_path(body, self.token_path)
         return {"next_token": str(token)} if token else None
 
     def page_warnings(self, body: Any) -> list[str]:
-        errors = get_path(body, "errors")
+        errors = get_path(body, self.errors_path) if self.errors_path else None
         if not isinstance(errors, list) or not errors:
             return []
         titles = sorted({str(error.get("title", "error")) for error in errors if isinstance(error, dict)})
         return [f"partial result: {len(errors)} errors ({', '.join(titles)})"]
 
 
+class SinglePage(Paginator):
+    """A window answered in one response."""
+
+    name = "single_page"
+
+    def request_for(self, first: RequestSpec, state: dict[str, Any] | None) -> RequestSpec:
+        return first
+
+    def next_state(self, request: RequestSpec, body: Any) -> dict[str, Any] | None:
+        return None
+
+
 PAGINATORS: dict[str, type[Paginator]] = {
-    cls.name: cls
-    for cls in (SalesforceNextRecordsUrl, HubSpotAfterCursor, OffsetRowCount, GraphNextLink, TwitterNextToken)
+    cls.name: cls for cls in (NextUrl, CursorInBody, PageToken, Offset, SinglePage)
 }
 
 
 def paginator_from_config(config: Mapping[str, Any]) -> Paginator:
-    """Build a paginator from data: ``{"type": "hubspot_after", "record_path": "results", ...}``."""
+    """Build a paginator from data: ``{"type": "cursor_in_body", "record_path": "results",
+    "cursor_path": "paging.next.after", "cursor_param": "after"}`` (a source's declaration)."""
     settings = dict(config)
     kind = settings.pop("type")
     try:
         cls = PAGINATORS[kind]
     except KeyError:
         raise ValueError(f"unknown paginator type {kind!r}; known: {sorted(PAGINATORS)}") from None
-    return cls(**settings)
+    try:
+        return cls(**settings)
+    except TypeError as exc:
+        raise ValueError(f"paginator {kind!r}: {exc}; its parameters are those of {cls.__name__}") from None

@@ -185,7 +185,7 @@ def library_logger(name: str) -> logging.Logger:
 
 
 # The HTTP stack's own loggers see requests as sent: httpx logs every request's full URL at INFO
-# ("HTTP Request: GET https://graph.facebook.com/...?access_token=..."), which reaches the Dagster
+# ("HTTP Request: GET https://api.example.com/...?access_token=..."), which reaches the Dagster
 # event log as soon as an operator manages the ``httpx`` logger or lowers the root level, and
 # httpcore traces connections at DEBUG. A logger filter applies only to records logged on that very
 # logger, so each logger that emits is guarded, not just the parents.

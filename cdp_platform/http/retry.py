@@ -2,11 +2,11 @@
 
 Retried: HTTP 429, 5xx, vendor throttles that arrive as 400/403 (Graph codes 4/17/32/613/80001+),
 timeouts and cut or refused connections. Not retried: any other 4xx, a TLS certificate that does
-not verify, and quotas that will not refill within a run (HubSpot DAILY, Twitter's monthly cap,
-Salesforce REQUEST_LIMIT_EXCEEDED).
+not verify, and quotas that will not refill within a run (a daily policy, a monthly usage cap,
+a request limit exceeded for the day).
 
 The wait is the vendor's own hint when it gives one (``Retry-After`` in seconds or as an HTTP
-date, Twitter ``x-rate-limit-reset``, Graph ``estimated_time_to_regain_access``), plus a little
+date, an ``x-rate-limit-reset`` time, an ``estimated_time_to_regain_access``), plus a little
 jitter so concurrent waiters do not return in one burst. Otherwise it is exponential backoff with
 full jitter (tenacity's ``wait_random_exponential``). A hint of zero or a time in the past still
 waits a small jittered floor: a server that says "retry now" while failing must not turn the

@@ -38,8 +38,11 @@ create table if not exists {TABLE} (
 
 
 def ensure_table(connection: duckdb.DuckDBPyConnection) -> None:
+    from cdp_platform.io.warehouse import execute_ddl
+
     connection.execute(f"create schema if not exists {SCHEMA}")
-    connection.execute(_DDL)
+    # On a DuckLake the key and CHECKs are left out; record_decision checks the same rules.
+    execute_ddl(connection, _DDL)
 
 
 def record_decision(

@@ -61,7 +61,9 @@ def storage(connection: duckdb.DuckDBPyConnection) -> LakeStorage:
         f"select count(*) from {METADATA}.ducklake_files_scheduled_for_deletion"
     ).fetchone()[0]
     snapshots = connection.execute(f"select count(*) from ducklake_snapshots('{LAKE_CATALOG}')").fetchone()[0]
-    return LakeStorage(int(live[0]), int(live[1]), int(stored[0]) + int(scheduled), int(stored[1]), int(snapshots))
+    return LakeStorage(
+        int(live[0]), int(live[1]), int(stored[0]) + int(scheduled), int(stored[1]), int(snapshots)
+    )
 
 
 def forget_history(connection: duckdb.DuckDBPyConnection) -> tuple[LakeStorage, LakeStorage]:
@@ -74,7 +76,9 @@ def forget_history(connection: duckdb.DuckDBPyConnection) -> tuple[LakeStorage, 
     """
     before = storage(connection)
     retry_conflicts(
-        lambda: connection.execute(f"call ducklake_rewrite_data_files('{LAKE_CATALOG}', delete_threshold => 0)").fetchall(),
+        lambda: connection.execute(
+            f"call ducklake_rewrite_data_files('{LAKE_CATALOG}', delete_threshold => 0)"
+        ).fetchall(),
         "erasure: rewriting the data files with deleted rows",
     )
     _expire_and_clean(connection, older_than=None, delete_older_than=None)

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -145,7 +148,11 @@ def _s3_secret_sql(target: WarehouseTarget) -> str:
         options.append(f"SESSION_TOKEN {quoted(frozen.token)}")
     if target.s3_endpoint_url:
         scheme, _, host = target.s3_endpoint_url.partition("://")
-        options += [f"ENDPOINT {quoted(host.rstrip('/'))}", "URL_STYLE 'path'", f"USE_SSL {str(scheme == 'https').lower()}"]
+        options += [
+            f"ENDPOINT {quoted(host.rstrip('/'))}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {str(scheme == 'https').lower()}",
+        ]
     return f"CREATE OR REPLACE TEMPORARY SECRET cdp_lake_s3 ({', '.join(options)})"
 
 
@@ -162,23 +169,74 @@ def lake_attach_sql(target: WarehouseTarget) -> str:
 
 
 def connect_warehouse(target: WarehouseTarget, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse: the DuckDB file, or an in-memory DuckDB with the DuckLake
-    attached and made the default catalog. Raises ``duckdb.IOException`` when another process
-    holds the file (callers say who), :class:`WarehouseError` when the lake cannot be reached."""
+    """A connection to the warehouse: the DuckDB file, or a connection to this process's DuckDB
+    with the DuckLake attached, made the default catalog. Raises ``duckdb.IOException`` when another
+    process holds the file (callers say who), :class:`WarehouseError` when the lake cannot be
+    reached. Closing it closes only this connection.
+
+    ``read_only`` applies to the file; a DuckLake reader simply writes nothing.
+    """
     if not target.is_lake:
         return duckdb.connect(target.path, read_only=read_only)
-    connection = duckdb.connect(config={"custom_user_agent": "cdp_platform"})
-    try:
-        prepare_lake_connection(connection, target)
-        connection.execute(lake_attach_sql(target))
-        connection.execute(f"USE {LAKE_CATALOG}")
-    except duckdb.Error as exc:
-        connection.close()
-        raise WarehouseError(
-            f"cannot open the {target.describe()}: {exc}. Check CDP_DUCKLAKE_CATALOG (and PGPASSWORD), "
-            "CDP_DUCKLAKE_DATA_PATH and the S3 credentials."
-        ) from None
+    connection = _lake_database(target).cursor()
+    connection.execute(f"USE {LAKE_CATALOG}")
     return connection
+
+
+# One in-memory DuckDB per process and lake, with the extensions loaded and the lake attached;
+# each caller gets a connection of its own to it (its own transactions). Loading the three
+# extensions and attaching costs about 2 s, paid once per process instead of once per step output.
+_LAKES: dict[WarehouseTarget, tuple[int, float, duckdb.DuckDBPyConnection]] = {}
+_LAKES_LOCK = threading.Lock()
+# Temporary S3 credentials (an instance role's) expire: the secret is refreshed this often.
+_SECRET_REFRESH_SECONDS = 600.0
+
+
+def _lake_database(target: WarehouseTarget) -> duckdb.DuckDBPyConnection:
+    with _LAKES_LOCK:
+        pid, refreshed, database = _LAKES.get(target, (None, 0.0, None))
+        if database is not None and pid != os.getpid():
+            database = None  # inherited through fork (a Celery or multiprocess child): not ours to use
+        if database is None:
+            database = duckdb.connect(config={"custom_user_agent": "cdp_platform"})
+            try:
+                prepare_lake_connection(database, target)
+                _attach(database, target)
+            except duckdb.Error as exc:
+                database.close()
+                raise WarehouseError(
+                    f"cannot open the {target.describe()}: {exc}. Check CDP_DUCKLAKE_CATALOG (and PGPASSWORD), "
+                    "CDP_DUCKLAKE_DATA_PATH and the S3 credentials."
+                ) from None
+            refreshed = time.monotonic()
+        elif (target.ducklake_data_path or "").startswith("s3://") and (
+            time.monotonic() - refreshed > _SECRET_REFRESH_SECONDS
+        ):
+            database.execute(_s3_secret_sql(target))
+            refreshed = time.monotonic()
+        _LAKES[target] = (os.getpid(), refreshed, database)
+        return database
+
+
+def _attach(database: duckdb.DuckDBPyConnection, target: WarehouseTarget, attempts: int = 5) -> None:
+    """ATTACH, tried again when another process was creating the catalog's tables at the same
+    moment (the first writers of a new lake race to initialize it; one wins, the others then
+    find the catalog ready)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            database.execute(lake_attach_sql(target))
+            return
+        except duckdb.Error as exc:
+            text = str(exc)
+            racing = (
+                "Failed to initialize DuckLake" in text or "already exists" in text or "duplicate key" in text
+            )
+            if not racing or attempt == attempts:
+                raise
+            log.warning(
+                "DuckLake catalog being initialized by another process (attempt %d): retrying", attempt
+            )
+            time.sleep(0.5 * attempt)
 
 
 def is_lake_connection(connection: duckdb.DuckDBPyConnection) -> bool:
@@ -189,6 +247,19 @@ def is_lake_connection(connection: duckdb.DuckDBPyConnection) -> bool:
             "select count(*) from duckdb_databases() where database_name = current_database() and type = 'ducklake'"
         ).fetchone()[0]
     )
+
+
+_CHECK = re.compile(r",?\s*check \((?:[^()]|\([^()]*\))*\)", re.IGNORECASE)
+_KEY = re.compile(r"\s+(?:primary key|unique)\b", re.IGNORECASE)
+
+
+def execute_ddl(connection: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Run a CREATE TABLE written for DuckDB on either kind. DuckLake has no CHECK, PRIMARY KEY or
+    UNIQUE constraints, so on it they are left out: the platform's writers check the same rules in
+    Python before a row is written (the constraints remain a second guard on the file)."""
+    if is_lake_connection(connection):
+        statement = _KEY.sub("", _CHECK.sub("", statement))
+    connection.execute(statement)
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -209,7 +280,11 @@ def retry_conflicts(fn: Callable[[], T], what: str, attempts: int = CONFLICT_ATT
             pause = min(0.2 * 2 ** (attempt - 1), 5.0)
             log.warning(
                 "%s: transaction conflict with another writer (attempt %d of %d), retrying in %.1f s: %s",
-                what, attempt, attempts, pause, exc,
+                what,
+                attempt,
+                attempts,
+                pause,
+                exc,
             )
             time.sleep(pause)
     raise AssertionError("unreachable")
@@ -264,7 +339,10 @@ class WarehouseResource(DuckDBResource):
             from dagster._utils.backoff import backoff
 
             connection = backoff(
-                fn=connect_warehouse, retry_on=(RuntimeError, duckdb.IOException), args=[target], max_retries=10
+                fn=connect_warehouse,
+                retry_on=(RuntimeError, duckdb.IOException),
+                args=[target],
+                max_retries=10,
             )
         try:
             yield connection
@@ -348,7 +426,10 @@ class _WarehouseClient(DuckDbClient):
             from dagster._utils.backoff import backoff
 
             connection = backoff(
-                fn=connect_warehouse, retry_on=(RuntimeError, duckdb.IOException), args=[target], max_retries=10
+                fn=connect_warehouse,
+                retry_on=(RuntimeError, duckdb.IOException),
+                args=[target],
+                max_retries=10,
             )
         try:
             yield connection
@@ -374,9 +455,13 @@ class _TransactionalDbIOManager(DbIOManager):
                 return handler.handle_output(context, table_slice, obj, connection)
 
         metadata = retry_conflicts(write, f"writing {table_slice.schema}.{table_slice.table}")
-        context.add_output_metadata({**(metadata or {}), "Query": self._db_client.get_select_statement(table_slice)})
+        context.add_output_metadata(
+            {**(metadata or {}), "Query": self._db_client.get_select_statement(table_slice)}
+        )
         try:
-            context.add_output_metadata(dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice))))
+            context.add_output_metadata(
+                dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice)))
+            )
         except DagsterInvalidMetadata:
             pass
 
@@ -440,7 +525,9 @@ def with_warehouse_pools(defs: dg.Definitions, target: WarehouseTarget) -> dg.De
         return defs
     assets = [
         _with_pool(a, table_pool(a))
-        if isinstance(a, dg.AssetsDefinition) and a.is_executable and getattr(a.node_def, "pool", None) == WAREHOUSE_POOL
+        if isinstance(a, dg.AssetsDefinition)
+        and a.is_executable
+        and getattr(a.node_def, "pool", None) == WAREHOUSE_POOL
         else a
         for a in defs.assets or []
     ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -105,18 +104,11 @@ class ErasureRequest:
 
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    from cdp_platform.io.warehouse import is_lake_connection
+    from cdp_platform.io.warehouse import execute_ddl
 
-    lake = is_lake_connection(connection)
+    # On a DuckLake the CHECKs are left out; file_request and close_request check the same values.
     for statement in _DDL:
-        if lake:
-            # DuckLake has no CHECK constraints; file_request and close_request check the same
-            # values in Python before any row is written.
-            statement = _CHECK.sub("", statement)
-        connection.execute(statement)
-
-
-_CHECK = re.compile(r"\s*check \((?:[^()]|\([^()]*\))*\)", re.IGNORECASE)
+        execute_ddl(connection, statement)
 
 
 def file_request(

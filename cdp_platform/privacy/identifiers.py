@@ -7,10 +7,9 @@ identity resolution normalize them, so a raw row, a quarantined row and a cleans
 record all yield the same keys.
 
 A *person key* names a person-like record the way ``int_identity_candidates`` (and therefore
-``identity_map``) names it: ``salesforce:contacts:<id>``, ``twitter:authors:<author id>``,
-``google_analytics:visitors:<client id>``... :data:`OWNERS` says, per stream, which field makes a
-row belong to which key. Purchases (Salesforce opportunities, HubSpot deals) belong to their
-contact; GA4 activity to its visitor and, when logged in, to the CRM contact. Streams not listed
+``identity_map``) names it: ``<source>:<kind>:<id>`` (:func:`record_key_prefix`). Each cleansed
+entity declares its ``person_keys``: which field makes a row belong to which key (a purchase to its
+buyer, web activity to its visitor and, when logged in, to the CRM contact). Entities declaring none
 (accounts, companies, the brand's own posts and media) hold no one's personal data and are never
 erased or suppressed.
 """
@@ -23,10 +22,11 @@ from functools import cache
 
 import polars as pl
 
-from cdp_platform import cleansed
+# The module, not its ENTITIES: the raw layer imports this module (suppression) while the cleansed
+# package may still be collecting the entities from the sources' folders.
+import cdp_platform.cleansed as cleansed
 from cdp_platform.cleansed import normalize
-from cdp_platform.cleansed.entity import CleansedEntity, Field, _extracted
-from cdp_platform.cleansed.google_analytics_user_daily_activity import NOT_SET
+from cdp_platform.cleansed.entity import CleansedEntity, Field, _extracted, record_key_prefix
 from cdp_platform.privacy.hashing import normalize_email
 
 
@@ -38,28 +38,24 @@ class OwnerLink:
     prefixes: tuple[str, ...]
 
 
-# Mirrors dbt/models/intermediate/int_identity_candidates.sql and int_interactions_unioned.sql.
-OWNERS: dict[tuple[str, str], tuple[OwnerLink, ...]] = {
-    ("salesforce", "contacts"): (OwnerLink("record_id", ("salesforce:contacts:",)),),
-    ("salesforce", "leads"): (OwnerLink("record_id", ("salesforce:leads:",)),),
-    ("salesforce", "opportunities"): (OwnerLink("contact_id", ("salesforce:contacts:",)),),
-    ("hubspot", "contacts"): (OwnerLink("record_id", ("hubspot:contacts:",)),),
-    ("hubspot", "deals"): (OwnerLink("contact_id", ("hubspot:contacts:",)),),
-    ("facebook", "leads"): (OwnerLink("record_id", ("facebook:leads:",)),),
-    ("facebook", "post_comments"): (OwnerLink("facebook_id", ("facebook:commenters:",)),),
-    ("instagram", "media_comments"): (OwnerLink("instagram_username", ("instagram:commenters:",)),),
-    ("twitter", "mentions"): (OwnerLink("author_id", ("twitter:authors:",)),),
-    ("stripe", "customers"): (OwnerLink("record_id", ("stripe:customers:",)),),
-    ("stripe", "charges"): (OwnerLink("customer_id", ("stripe:customers:",)),),
-    ("google_analytics", "user_daily_activity"): (
-        OwnerLink("ga_client_id", ("google_analytics:visitors:",)),
-        # A logged-in session is the CRM contact's, whichever device it came from.
-        OwnerLink("crm_id", ("salesforce:contacts:", "hubspot:contacts:")),
-    ),
-}
+def _owner_links(entity: CleansedEntity) -> tuple[OwnerLink, ...]:
+    """The entity's declared person keys as prefixes (``crm_contacts``: every CRM's contacts)."""
+    crm = tuple(record_key_prefix(e.source, e.entity) for e in cleansed.ENTITIES if e.crm_contact)
+    return tuple(
+        OwnerLink(
+            key.field,
+            crm if key.crm_contacts else (record_key_prefix(key.source or entity.source, key.kind),),
+        )
+        for key in entity.person_keys
+    )
 
-# A vendor's "no value" spelled as a value is nobody's identifier (the cleansed layer nulls it too).
-PLACEHOLDERS: tuple[str, ...] = (*NOT_SET, "[not provided]")
+
+@cache
+def placeholders() -> tuple[str, ...]:
+    """A vendor's "no value" spelled as a value is nobody's identifier (the cleansed layer nulls it
+    too): every entity's declared placeholders."""
+    return tuple(dict.fromkeys(p for entity in cleansed.ENTITIES for p in entity.placeholders))
+
 
 IDENTIFY_SCHEMA = {
     "person_keys": pl.List(pl.String),
@@ -101,14 +97,9 @@ class PersonStream:
 def person_streams() -> tuple[PersonStream, ...]:
     """Every raw stream that holds personal data, with the cleansed entity that reads it."""
     streams = []
-    # Read when called, not at import: the registry imports source folders that load this module.
     for entity in cleansed.ENTITIES:
-        owners = OWNERS.get((entity.source, entity.raw_stream))
-        if owners is not None:
-            streams.append(PersonStream(entity.source, entity.raw_stream, entity, owners))
-    missing = set(OWNERS) - {(s.source, s.stream) for s in streams}
-    if missing:  # an entity renamed without updating OWNERS must not silently stop erasure
-        raise RuntimeError(f"privacy.identifiers.OWNERS names streams without a cleansed entity: {missing}")
+        if entity.person_keys:
+            streams.append(PersonStream(entity.source, entity.raw_stream, entity, _owner_links(entity)))
     return tuple(streams)
 
 
@@ -172,7 +163,9 @@ def identify(frame: pl.DataFrame, person: PersonStream, phone_region: str = "US"
             values[f.name] = normalize.phone(raw, phone_region, region)
         elif f.kind != "email":
             text = raw.str.strip_chars()
-            values[f.name] = pl.when((text == "") | text.is_in(list(PLACEHOLDERS))).then(None).otherwise(text)
+            values[f.name] = (
+                pl.when((text == "") | text.is_in(list(placeholders()))).then(None).otherwise(text)
+            )
     out = base.with_columns(**{f"__v_{name}": expr for name, expr in values.items()})
     email_fields = [f for f in fields if f.kind == "email"]
     phone_fields = [f for f in fields if f.kind == "phone"]

@@ -5,7 +5,7 @@ lineage runs unbroken from the raw layer to the marts: ``cleansed_<source>.<enti
 ``cleansed/<source>/<entity>``; ``identity.identity_map``, ``predictive.client_scores`` and
 ``predictive.interaction_sentiment`` are the Python assets ``identity_map``, ``client_scores`` and
 ``interaction_sentiment``. Models keep their names as keys (``stg_hubspot__contacts``,
-``client_360``) and are grouped by folder: staging, intermediate, and profile for the marts.
+``client_360``) and are grouped by folder: staging (with the seeds), intermediate, and profile for the marts.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class ProfileTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "staging"  # reference data (ISO countries) that the staging models read
         fqn: list[str] = dbt_resource_props.get("fqn", [])
         folder = fqn[1] if len(fqn) > 2 else None
         return GROUP_BY_FOLDER.get(folder or "")

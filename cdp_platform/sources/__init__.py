@@ -13,10 +13,11 @@ from types import ModuleType
 
 import dagster as dg
 
+from cdp_platform.http.pacing import declare_budget
 from cdp_platform.settings import Settings, VendorSettings, env_var_name
 from cdp_platform.sources.partitions import daily_partitions
 from cdp_platform.sources.raw_assets import build_raw_assets
-from cdp_platform.sources.registry import source_names
+from cdp_platform.sources.registry import declarations, source_names
 from cdp_platform.sources.vendor import InProcessServer, VendorResource
 
 
@@ -45,6 +46,11 @@ SOURCES: dict[str, ModuleType] = {
 RESOURCE_CLASSES: dict[str, type[VendorResource]] = {
     name: _resource_class(module) for name, module in SOURCES.items()
 }
+
+# Each client spends its declared budget through its declared pacer kind.
+for _name, _resource in RESOURCE_CLASSES.items():
+    _quota = declarations()[_name]
+    declare_budget(_resource.http_vendor, _quota.pacing_budget, _quota.quota.pacer)
 
 
 def resource_key(source: str) -> str:

@@ -10,8 +10,9 @@ source is adding its folder, not editing lists elsewhere.
 
 This module imports only ``settings`` (the ground floor), which reads the registry of these.
 The fields of a cleansed entity are declared once, in the source's folder, with
-:class:`cdp_platform.cleansed.entity.Field` (name, kind, payload path, description, identity role,
-PII flag); the Pandera schema, the expected payload and the column list are derived from them.
+:class:`cdp_platform.cleansed.entity.Field` (name, kind, payload path, description, identity role
+from ``IDENTITY_ROLES`` there, PII flag); the Pandera schema, the expected payload and the column
+list are derived from them.
 """
 
 from __future__ import annotations
@@ -28,19 +29,20 @@ from cdp_platform.settings import env_var_name
 AUTH_KINDS = (
     "bearer",  # a static token in ``Authorization: Bearer``
     "api_key_header",  # a key in a named header
-    "oauth2_refresh_token",  # a refresh token exchanged for access tokens (Salesforce)
+    "oauth2_refresh_token",  # a refresh token exchanged for access tokens
     "oauth2_client_credentials",  # client id and secret exchanged for access tokens
     "graph_token",  # a Meta Graph token, with appsecret_proof and exchange on expiry
 )
 
 # How the next page is asked for, named by mechanism as dlt names them; each kind is one paginator
-# in ``cdp_platform.http.pagination`` (``paginator_from_config`` builds it from these params).
+# in ``cdp_platform.http.pagination`` (``paginator_from_config`` builds it from the params, with
+# the stream's ``record_path`` and ``id_field``). A Link header paginator is not needed by any
+# source yet (issue 16 lists it).
 PAGINATION_KINDS = (
-    "next_url",  # the body names the next page's URL (Salesforce nextRecordsUrl, Graph paging.next)
-    "cursor_in_body",  # the body holds a cursor the next request sends (HubSpot paging.next.after)
-    "page_token",  # the body holds a token sent as a query parameter (Twitter meta.next_token)
+    "next_url",  # the body names the next page's URL (nextRecordsUrl, paging.next)
+    "cursor_in_body",  # the body holds a cursor the next request sends (paging.next.after)
+    "page_token",  # the body holds a token sent as a query parameter (meta.next_token)
     "offset",  # offset and limit up to a total the body reports (GA4 rowCount)
-    "link_header",  # RFC 8288 Link: <...>; rel="next"
     "single_page",  # the window is one response
 )
 
@@ -48,26 +50,9 @@ PAGINATION_KINDS = (
 WINDOW_FORMATS = (
     "iso_seconds",  # 2026-11-25T00:00:00Z
     "unix_seconds",  # 1764028800
-    "unix_millis",  # 1764028800000 (HubSpot search filters)
+    "unix_millis",  # 1764028800000 (search filters)
     "date",  # 2026-11-25 (GA4 dateRanges, inclusive end = start)
     "soql",  # a SOQL WHERE on the change-time field
-)
-
-# What a cleansed field can be for identity resolution and privacy (``Field.role``).
-IDENTITY_ROLES = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "full_name",
-    "street",
-    "city",
-    "postcode",
-    "country",
-    "country_code",
-    "date_of_birth",
-    "external_id",  # the record's id at the vendor (a CRM contact id, a GA client id)
-    "handle",  # a social username
 )
 
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -93,7 +78,7 @@ class Credential:
 
 @dataclass(frozen=True)
 class AccountOption:
-    """A non-secret account identifier (a GA4 property, a Facebook page) in ``CDP_<SOURCE>_<NAME>``.
+    """A non-secret account identifier (an analytics property, a social page) in ``CDP_<SOURCE>_<NAME>``.
 
     Against the in-process sandbox it comes from the sandbox; against any base URL it must be set.
     """
@@ -159,8 +144,8 @@ class StreamDeclaration:
     ``record_path`` is where the page's records are (``records``, ``results``, ``data``);
     ``id_field`` and ``change_time_field`` are paths inside one record. ``fan_out`` names the
     parent listing a stream is asked per item of (comments per recent post); ``hook`` names the
-    source's own code for what a declaration cannot say (HubSpot's search split under its
-    10,000-result cap), living in the source's folder.
+    source's own code for what a declaration cannot say (a search split in time under a
+    result cap), living in the source's folder.
     """
 
     name: str
@@ -180,7 +165,7 @@ class Quota:
     """The vendor's quota signals and the pacer that reads them.
 
     ``pacer`` names a pacer in ``cdp_platform.http.pacing`` (by the signal it reads); sources
-    sharing one budget (Facebook and Instagram share a Graph app's hourly usage) name the same
+    sharing one budget (two sources on one app's hourly usage) name the same
     ``budget``, and share one pacer in the process. ``settings`` are the pacer's keyword
     arguments (margins, reserves).
     """
@@ -222,6 +207,9 @@ class SourceDeclaration:
     quota: Quota
     schedule: Schedule
     options: tuple[AccountOption, ...] = ()
+    # Where the registry lists it among the shipped sources (their settings, jobs and the
+    # definitions snapshot keep one order); a source without a position follows them, by name.
+    position: int | None = None
     # Records per page the API allows, for ``CDP_<SOURCE>_PAGE_SIZE``.
     page_size: tuple[int, int, int] | None = None  # (default, low, high)
 

@@ -1,4 +1,4 @@
-"""What the Facebook and Instagram connectors share: Graph API requests and time windows.
+"""What the Graph API sources share: requests, time windows and parent listings.
 
 Both are the Graph API (``/v21.0/...``): lists carry ``paging.next`` full URLs to follow as given,
 ``since``/``until`` select by creation time, and comments are read per parent object. Comments
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from cdp_platform.http import GraphNextLink, RequestSpec
+from cdp_platform.http import NextUrl, RequestSpec
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.stream import Slice, StreamContext
 
@@ -57,7 +57,9 @@ async def parent_ids(ctx: StreamContext, node: str, edge: str, attempts: int = 3
     for _ in range(attempts):
         ids: list[str] = []
         unusable = 0
-        async for page in GraphNextLink("data").pages(ctx.client, first, stream=f"{node}/{edge}"):
+        async for page in NextUrl("data", url_path="paging.next").pages(
+            ctx.client, first, stream=f"{node}/{edge}"
+        ):
             ids.extend(str(get_path(record, "id")) for record in page.records)
             unusable += len(page.dead_letters)
         if not unusable:
@@ -68,7 +70,7 @@ async def parent_ids(ctx: StreamContext, node: str, edge: str, attempts: int = 3
 
 
 def comment_slices(node_option: str, parent_edge: str, fields: str, extra: dict[str, str] | None = None):
-    """One slice per recent parent; ``extra`` adds edge parameters (Facebook's ``filter=stream``)."""
+    """One slice per recent parent; ``extra`` adds edge parameters (``filter=stream``)."""
 
     async def slices(ctx: StreamContext) -> AsyncIterator[Slice]:
         for parent in await parent_ids(ctx, ctx.options[node_option], parent_edge):

@@ -2,8 +2,8 @@
 
 Every other list of sources (settings variables, schedules and their stagger, pacers, resources,
 raw and cleansed assets) is derived from :func:`declarations`, so a source is added by adding its
-folder and nothing else. The six shipped sources keep the order they always had (settings, jobs
-and the definitions snapshot list them in it); any other folder follows, by name.
+folder and nothing else. Sources are listed by their declared ``position`` (the shipped ones keep
+the order settings, jobs and the definitions snapshot always had); any other follows, by name.
 """
 
 from __future__ import annotations
@@ -15,27 +15,24 @@ from pathlib import Path
 
 from cdp_platform.sources.declaration import SourceDeclaration
 
-# The order the shipped sources were always listed in; a new source needs no entry here.
-FIRST = ("salesforce", "hubspot", "google_analytics", "facebook", "instagram", "twitter")
-
 _HERE = Path(__file__).parent
 
 
 def source_names() -> tuple[str, ...]:
-    """The folders that declare a source, shipped ones first."""
-    found = sorted(
-        info.name
-        for info in pkgutil.iter_modules([str(_HERE)])
-        if info.ispkg and (_HERE / info.name / "declaration.py").is_file()
-    )
-    return tuple(n for n in FIRST if n in found) + tuple(n for n in found if n not in FIRST)
+    """The folders that declare a source, by their declared ``position``, then by name."""
+    return tuple(declarations())
 
 
 @cache
 def declarations() -> dict[str, SourceDeclaration]:
     """Every source's declaration, by name; a folder whose ``SOURCE`` is misnamed fails here."""
+    found = sorted(
+        info.name
+        for info in pkgutil.iter_modules([str(_HERE)])
+        if info.ispkg and (_HERE / info.name / "declaration.py").is_file()
+    )
     result: dict[str, SourceDeclaration] = {}
-    for name in source_names():
+    for name in found:
         module = importlib.import_module(f"cdp_platform.sources.{name}.declaration")
         declaration = getattr(module, "SOURCE", None)
         if not isinstance(declaration, SourceDeclaration):
@@ -48,7 +45,8 @@ def declarations() -> dict[str, SourceDeclaration]:
                 f"name the source after its folder ({name!r})"
             )
         result[name] = declaration
-    return result
+    last = len(result)
+    return dict(sorted(result.items(), key=lambda item: (item[1].position or last + 1, item[0])))
 
 
 def declaration(name: str) -> SourceDeclaration:

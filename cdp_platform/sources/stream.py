@@ -18,7 +18,8 @@ import polars as pl
 
 from cdp_platform.cleansed import normalize
 from cdp_platform.http import CheckpointStore, ExtractResult, Paginator, RequestSpec, VendorClient
-from cdp_platform.http.pagination import Page, get_path
+from cdp_platform.http.pagination import Page, get_path, paginator_from_config
+from cdp_platform.sources.declaration import SourceDeclaration, StreamDeclaration
 
 RAW_SCHEMA: dict[str, pl.DataType] = {
     "record_id": pl.String(),
@@ -69,7 +70,7 @@ class StreamContext:
 SliceSource = Callable[[StreamContext], AsyncIterator[Slice]]
 OnPage = Callable[[Page], Awaitable[None]]
 # (context, slice, checkpoint store, checkpoint key, on_page) -> result, for vendors whose window
-# is not one paginated request (HubSpot search, split in time under its 10,000-result cap).
+# is not one paginated request (a search split in time under a result cap).
 Extractor = Callable[[StreamContext, Slice, CheckpointStore, str, OnPage], Awaitable[ExtractResult]]
 Shape = Callable[[dict[str, Any], Any, str], tuple[dict[str, Any], dict[str, Any] | None]]
 
@@ -81,7 +82,7 @@ class Stream:
     ``slices`` yields the window's first requests; most streams have one, fan-out streams (comments
     of each recent post, leads of each form) have one per parent. ``shape`` turns a received record,
     its page body and its slice name into ``(payload, context)``: the record as received, and the
-    envelope objects it refers to (Twitter's ``includes.users``, a comment's post), kept beside it
+    envelope objects it refers to (a tweet's ``includes.users``, a comment's post), kept beside it
     rather than merged into it. ``extractor`` replaces the paginated loop where the vendor needs it.
     """
 
@@ -99,6 +100,48 @@ class Stream:
     @property
     def asset_path(self) -> list[str]:
         return ["raw", self.source, self.name]
+
+
+def declared_paginator(stream: StreamDeclaration) -> Callable[[], Paginator]:
+    """A new paginator of the declared kind per extraction (paginators hold a loop guard's state).
+
+    Built once here so that a declaration naming parameters its paginator does not take fails when
+    the source is loaded, not in its first run.
+    """
+    config = {
+        "type": stream.pagination.kind,
+        "record_path": stream.record_path,
+        "id_field": stream.id_field,
+        **stream.pagination.params,
+    }
+    paginator_from_config(config)
+    return lambda: paginator_from_config(config)
+
+
+def declared_stream(
+    source: SourceDeclaration,
+    name: str,
+    slices: SliceSource,
+    *,
+    shape: Shape | None = None,
+    record_id: Callable[[dict[str, Any]], str] | None = None,
+    extractor: Extractor | None = None,
+) -> Stream:
+    """The :class:`Stream` of a declared stream, with the code its source needs for it (how its
+    window's first requests are made; optionally its shape, id and extractor hooks)."""
+    declared = source.stream(name)
+    return Stream(
+        source=source.name,
+        name=name,
+        description=declared.description,
+        slices=slices,
+        id_path=declared.id_field,
+        updated_path=declared.change_time_field,
+        paginator=declared_paginator(declared),
+        shape=shape,
+        record_id=record_id,
+        extractor=extractor,
+    )
 
 
 def single(request: Callable[[StreamContext], RequestSpec]) -> SliceSource:

@@ -10,13 +10,14 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
-from cdp_platform.automation.crm_sensors import SALESFORCE_OBJECTS, check_window_start, crm_change_sensor
+from cdp_platform.automation.crm_sensors import check_window_start, crm_change_sensor
 from cdp_platform.automation.jobs import ingestion_job
 from cdp_platform.definitions import layer_definitions
 from cdp_platform.sandbox.in_process import sandbox_app, sandbox_config
 from cdp_platform.sandbox.wiring import sandbox_server
 from cdp_platform.settings import load_settings
 from cdp_platform.sources import raw_definitions, resource_key, salesforce
+from cdp_platform.sources.salesforce.declaration import OBJECTS as SALESFORCE_OBJECTS
 
 TODAY = datetime.date(2026, 11, 26)
 PERSONS = 300

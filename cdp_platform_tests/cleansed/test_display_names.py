@@ -13,7 +13,7 @@ import pytest
 
 from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.normalize import display_name
-from cdp_platform.cleansed.twitter_mentions import ENTITY as MENTIONS
+from cdp_platform.sources.twitter.cleansed.mentions import ENTITY as MENTIONS
 from cdp_platform_tests.cleansed.raw_rows import PARTITION, raw_frame, records
 
 CASES = [

@@ -29,6 +29,7 @@ WARNINGS_ALLOWED = {"quarantine_empty", "fit_supported", "schema_drift"}
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the DuckLake variant: every write is a PostgreSQL commit and S3 puts
 @pytest.mark.parametrize("warehouse", ["file", "ducklake"])
 def test_materialize_everything_builds_client_360(warehouse, tmp_path, monkeypatch, request):
     environ = sandbox_environ(tmp_path, PERSONS, SPAN_DAYS)

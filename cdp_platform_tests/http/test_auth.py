@@ -12,16 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cdp_platform.http import (
-    BearerAuth,
-    CircuitBreaker,
-    ExpiredCredentials,
-    FacebookTokenAuth,
-    Pacer,
-    SalesforceOAuth,
-    VendorClient,
-    VendorError,
-)
+from cdp_platform.http import BearerAuth, CircuitBreaker, ExpiredCredentials, Pacer, VendorClient, VendorError
+from cdp_platform.sources.graph_auth import GraphTokenAuth
+from cdp_platform.sources.salesforce.auth import SalesforceOAuth
 
 from .conftest import SleepRecorder
 
@@ -186,7 +179,7 @@ def graph_app():
 
 def test_facebook_expired_token_is_exchanged_and_the_request_retried_once():
     app, state = graph_app()
-    auth = FacebookTokenAuth("old-token-aaaa", app_id="app-1", app_secret="app-secret-value")
+    auth = GraphTokenAuth("old-token-aaaa", app_id="app-1", app_secret="app-secret-value")
 
     async def run():
         async with make_client(app, "facebook", "http://graph.test/v21.0", auth) as client:
@@ -234,7 +227,7 @@ def test_facebook_sends_appsecret_proof_of_the_current_token_when_the_secret_is_
 
     original = app.routes[1].endpoint
     app.router.routes = [exchange_route, Route("/v21.0/123/posts", posts)]
-    auth = FacebookTokenAuth("old-token-aaaa", app_id="app-1", app_secret="app-secret-value")
+    auth = GraphTokenAuth("old-token-aaaa", app_id="app-1", app_secret="app-secret-value")
 
     async def run():
         async with make_client(app, "facebook", "http://graph.test/v21.0", auth) as client:
@@ -244,7 +237,7 @@ def test_facebook_sends_appsecret_proof_of_the_current_token_when_the_secret_is_
     assert seen == [PROOF_OF_OLD_TOKEN, PROOF_OF_NEW_TOKEN]
     assert "appsecret_proof" not in state["exchanges"][0]
 
-    without = FacebookTokenAuth("new-token-bbbb")
+    without = GraphTokenAuth("new-token-bbbb")
     request = httpx.Request("GET", "http://graph.test/v21.0/123/posts")
     without.apply(request)
     assert "appsecret_proof" not in request.url.params
@@ -259,7 +252,7 @@ def test_appsecret_proof_is_redacted_like_the_token():
 
 def test_facebook_expired_token_without_app_secret_names_the_env_var():
     app, state = graph_app()
-    auth = FacebookTokenAuth("old-token-aaaa", env_var="CDP_FACEBOOK_TOKEN")
+    auth = GraphTokenAuth("old-token-aaaa", env_var="CDP_FACEBOOK_TOKEN")
 
     async def run():
         async with make_client(app, "facebook", "http://graph.test/v21.0", auth) as client:
@@ -309,7 +302,7 @@ def test_bearer_auth_renews_through_the_callers_coroutine():
 
 def test_facebook_failed_exchange_asks_for_a_new_token_without_leaking_the_app_secret():
     app, state = graph_app()
-    auth = FacebookTokenAuth("old-token-aaaa", app_id="app-1", app_secret="wrong-app-secret")
+    auth = GraphTokenAuth("old-token-aaaa", app_id="app-1", app_secret="wrong-app-secret")
 
     async def run():
         async with make_client(app, "facebook", "http://graph.test/v21.0", auth) as client:

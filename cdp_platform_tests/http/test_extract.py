@@ -16,7 +16,7 @@ from starlette.routing import Route
 from cdp_platform.http import (
     Checkpoint,
     CircuitBreaker,
-    HubSpotAfterCursor,
+    CursorInBody,
     InMemoryCheckpointStore,
     LocalFolderCheckpointStore,
     Pacer,
@@ -69,7 +69,7 @@ def run_extract(app, store, on_page, key="hubspot/contacts/2026-11-25"):
         async with client_for(app) as client:
             return await extract(
                 client,
-                HubSpotAfterCursor(),
+                CursorInBody("results", cursor_path="paging.next.after", cursor_param="after"),
                 FIRST,
                 checkpoint_store=store,
                 checkpoint_key=key,

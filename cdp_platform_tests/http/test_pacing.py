@@ -26,7 +26,7 @@ from cdp_platform.http import (
     VendorClient,
     pacer_for,
 )
-from cdp_platform.http.pacing import facebook_budget, facebook_usage
+from cdp_platform.http.pacing import Pacer, declare_budget, facebook_budget, facebook_usage, reset_pacers
 
 from .conftest import FakeClock, SleepRecorder, serve
 
@@ -392,11 +392,26 @@ def test_twitter_throttle_resets_do_not_shorten_the_window():
     assert pacer._windows["k"].length == 900.0
 
 
-def test_pacer_registry_shares_one_pacer_per_vendor():
-    assert pacer_for("twitter") is pacer_for("twitter")
+def test_pacer_registry_shares_one_pacer_per_declared_budget():
+    reset_pacers()
+    declare_budget("crm_a", "crm_a", "rolling_window")
+    declare_budget("graph_page", "graph_app", "usage_percent")
+    declare_budget("graph_media", "graph_app", "usage_percent")
+    assert pacer_for("crm_a") is pacer_for("crm_a")
+    assert isinstance(pacer_for("crm_a"), HubSpotPacer)
+    assert pacer_for("graph_media") is pacer_for("graph_page")
+    assert pacer_for("crm_a") is not pacer_for("graph_page")
+    assert type(pacer_for("undeclared")) is Pacer
+    with pytest.raises(ValueError, match="pacer kind 'leaky' does not exist"):
+        declare_budget("x", "x", "leaky")
+
+
+def test_the_shipped_sources_declare_their_budgets():
+    import cdp_platform.sources  # noqa: F401 - declares the budgets
+
+    reset_pacers()
     assert isinstance(pacer_for("hubspot"), HubSpotPacer)
     assert pacer_for("instagram") is pacer_for("facebook")
-    assert pacer_for("twitter") is not pacer_for("hubspot")
 
 
 def twitter_limited_app(limit: int, window: float):

@@ -14,21 +14,42 @@ from starlette.routing import Route
 
 from cdp_platform.http import (
     CircuitBreaker,
-    FacebookTokenAuth,
-    GraphNextLink,
-    HubSpotAfterCursor,
-    OffsetRowCount,
+    CursorInBody,
+    NextUrl,
+    Offset,
     Pacer,
+    PageToken,
     PaginationLoop,
     RequestSpec,
-    SalesforceNextRecordsUrl,
-    TwitterNextToken,
     VendorClient,
     paginator_from_config,
 )
 from cdp_platform.http.pagination import Page, Paginator
+from cdp_platform.sources.graph_auth import GraphTokenAuth
 
 from .conftest import SleepRecorder
+
+# The mechanisms, parameterized the way the sources declare them (vendor-shaped bodies below).
+
+
+def SalesforceNextRecordsUrl() -> NextUrl:
+    return NextUrl("records", url_path="nextRecordsUrl", done_path="done", id_field="Id")
+
+
+def HubSpotAfterCursor() -> CursorInBody:
+    return CursorInBody("results", cursor_path="paging.next.after", cursor_param="after")
+
+
+def OffsetRowCount() -> Offset:
+    return Offset("rows", total_path="rowCount", id_field=None)
+
+
+def GraphNextLink() -> NextUrl:
+    return NextUrl("data", url_path="paging.next")
+
+
+def TwitterNextToken(token_param: str = "pagination_token") -> PageToken:
+    return PageToken("data", token_path="meta.next_token", token_param=token_param, errors_path="errors")
 
 
 def client_for(app: Starlette, base: str = "http://vendor.test/prefix", auth=None) -> VendorClient:
@@ -353,7 +374,7 @@ def test_graph_follows_full_next_urls_without_storing_the_token():
         }
     )
     first = RequestSpec("GET", "/123/posts", params={"limit": 2})
-    result = collect(app, GraphNextLink(), first, base=base, auth=FacebookTokenAuth(token))
+    result = collect(app, GraphNextLink(), first, base=base, auth=GraphTokenAuth(token))
     assert ids(result) == ["p1-0", "p1-1", "p2-0", "p2-1", "p3-0", "p3-1"]
     assert result[0].state == {"next_url": f"{base}/123/posts?limit=2&after=p2"}
     assert all(token not in str(p.state) for p in result)
@@ -422,10 +443,19 @@ def test_twitter_next_token_goes_back_as_the_endpoint_parameter(path, param):
 
 
 def test_paginators_are_built_from_configuration():
-    paginator = paginator_from_config({"type": "twitter_next_token", "token_param": "next_token"})
-    assert isinstance(paginator, TwitterNextToken) and paginator.token_param == "next_token"
+    paginator = paginator_from_config(
+        {
+            "type": "page_token",
+            "record_path": "data",
+            "token_path": "meta.next_token",
+            "token_param": "next_token",
+        }
+    )
+    assert isinstance(paginator, PageToken) and paginator.token_param == "next_token"
     assert isinstance(
-        paginator_from_config({"type": "offset_row_count", "record_path": "rows"}), OffsetRowCount
+        paginator_from_config({"type": "offset", "record_path": "rows", "total_path": "rowCount"}), Offset
     )
     with pytest.raises(ValueError, match="unknown paginator type"):
         paginator_from_config({"type": "link_header"})
+    with pytest.raises(ValueError, match=r"paginator 'next_url': .*url_path"):
+        paginator_from_config({"type": "next_url", "record_path": "data"})

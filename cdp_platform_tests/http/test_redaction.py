@@ -16,7 +16,6 @@ from starlette.routing import Route
 from cdp_platform.http import (
     BearerAuth,
     CircuitBreaker,
-    FacebookTokenAuth,
     HttpClientError,
     Pacer,
     RetryPolicy,
@@ -25,6 +24,7 @@ from cdp_platform.http import (
 )
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.redaction import redact_headers, redact_text, redact_url
+from cdp_platform.sources.graph_auth import GraphTokenAuth
 
 from .conftest import SleepRecorder
 
@@ -94,7 +94,7 @@ def test_failed_request_exception_with_secrets_in_url_and_header_does_not_contai
         client = VendorClient(
             "facebook",
             "http://graph.test/v21.0",
-            auth=FacebookTokenAuth(SECRET),
+            auth=GraphTokenAuth(SECRET),
             pacer=Pacer("facebook"),
             transport=httpx.MockTransport(refuse),
             retry=RetryPolicy(max_attempts=2),
@@ -157,7 +157,7 @@ def test_request_hook_records_carry_redacted_urls():
         async with VendorClient(
             "facebook",
             "http://graph.test/v21.0",
-            auth=FacebookTokenAuth(SECRET),
+            auth=GraphTokenAuth(SECRET),
             pacer=Pacer("facebook"),
             transport=httpx.ASGITransport(app=app),
             breaker=CircuitBreaker("facebook"),

@@ -6,7 +6,6 @@ the machine's PostgreSQL and whose Parquet files are in a fresh bucket of moto's
 built per test; they are small (a few rows), so each test takes seconds.
 """
 
-
 import datetime
 import logging
 import threading
@@ -44,7 +43,9 @@ def test_the_kind_is_chosen_by_settings_alone(tmp_path):
     assert lake.warehouse.is_lake and lake.dbt_target == "ducklake"
     assert lake.warehouse.ducklake_data_path == "s3://warehouse-bucket/cdp/"
     assert lake.ducklake_snapshot_retention_days == 7
-    folder = load_settings({**LAKE, "CDP_DUCKLAKE_DATA_PATH": "lake-files", "CDP_DUCKLAKE_SNAPSHOT_RETENTION_DAYS": "30"})
+    folder = load_settings(
+        {**LAKE, "CDP_DUCKLAKE_DATA_PATH": "lake-files", "CDP_DUCKLAKE_SNAPSHOT_RETENTION_DAYS": "30"}
+    )
     assert folder.ducklake_data_path.startswith("/") and folder.ducklake_data_path.endswith("lake-files/")
     assert folder.ducklake_snapshot_retention_days == 30
 
@@ -143,13 +144,17 @@ def orders(context: dg.AssetExecutionContext) -> pl.DataFrame:
 def test_the_io_manager_replaces_partition_slices_in_the_lake(lake):
     io = WarehouseIOManager.from_target(lake.warehouse)
     for day, rows in (("2026-11-02", "2"), ("2026-11-03", "3"), ("2026-11-03", "4")):
-        result = dg.materialize([orders], partition_key=day, resources={"io_manager": io}, tags={"rows": rows})
+        result = dg.materialize(
+            [orders], partition_key=day, resources={"io_manager": io}, tags={"rows": rows}
+        )
         assert result.success
     with connect_warehouse(lake.warehouse, read_only=True) as con:
         rows = con.execute(
             "select partition_date, count(*), count(distinct id) from cleansed_test.orders group by 1 order by 1"
         ).fetchall()
-        kind = con.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
+        kind = con.execute(
+            "select type from duckdb_databases() where database_name = current_database()"
+        ).fetchone()
     assert rows == [("2026-11-02", 2, 2), ("2026-11-03", 4, 4)]
     assert kind == ("ducklake",)
     # The rows are Parquet files in the bucket (no inlined rows in the catalog).
@@ -222,7 +227,9 @@ def test_a_conflict_that_never_resolves_is_raised_not_swallowed(lake):
 
 def _bucket_bytes(lake, needle: bytes) -> list[str]:
     bucket = lake.ducklake_data_path.removeprefix("s3://").split("/")[0]
-    return [key for key, data in parquet_objects(lake.s3_endpoint_url, bucket).items() if needle in _values(data)]
+    return [
+        key for key, data in parquet_objects(lake.s3_endpoint_url, bucket).items() if needle in _values(data)
+    ]
 
 
 def _values(data: bytes) -> bytes:
@@ -276,3 +283,30 @@ def test_maintenance_merges_small_files_and_expires_old_snapshots(lake):
     assert later["after"]["stored_bytes"] < later["before"]["stored_bytes"]
     assert later["after"]["snapshots"] == 1
     assert rows == (250, 5)
+
+
+def test_the_scheduled_maintenance_job_reports_files_and_bytes_before_and_after(lake, tmp_path):
+    from cdp_platform.automation.ducklake_maintenance import MAINTENANCE_JOB_NAME
+
+    environ = {"CDP_LAKE_ROOT": str(tmp_path / "lake"), "CDP_WAREHOUSE_PATH": str(tmp_path / "w.duckdb")}
+    file_defs = build_definitions(load_settings(environ))
+    assert MAINTENANCE_JOB_NAME not in {j.name for j in file_defs.jobs or []}  # the file has no such job
+    with connect_warehouse(lake.warehouse) as con:
+        con.execute("create schema cleansed_test")
+        con.execute("create table cleansed_test.days (day integer, n integer)")
+        for day in range(4):
+            con.execute("insert into cleansed_test.days select ?, range from range(20)", [day])
+    defs = build_definitions(lake)
+    schedule = defs.resolve_schedule_def(f"{MAINTENANCE_JOB_NAME}_daily")
+    assert schedule.cron_schedule == "30 3 * * *"
+    result = defs.resolve_job_def(MAINTENANCE_JOB_NAME).execute_in_process()
+    assert result.success
+    meta = next(
+        e.event_specific_data.metadata
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.STEP_OUTPUT
+    )
+    assert meta["live_files_before"].value == 4 and meta["live_files_after"].value == 1
+    assert meta["retention_days"].value == 7 and meta["snapshots_expired"].value == 0
+    with connect_warehouse(lake.warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from cleansed_test.days").fetchone() == (80,)

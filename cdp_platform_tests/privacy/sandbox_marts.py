@@ -4,7 +4,7 @@ Every layer is the platform's own: the raw assets fetch two days of history from
 sandbox through the vendor clients, the cleansed assets type them, dbt builds staging and
 intermediate, the real ``identity_map`` and ``interaction_sentiment`` (graded on the sandbox's
 labels, as the definitions wire it) run, dbt builds the marts and the pseudonymized marts follow.
-To keep it quick, dbt runs twice (``run``, without its tests: ``cdp_platform_tests/profile`` runs
+To keep it quick, dbt seeds, then runs twice (``run``, without its tests: ``cdp_platform_tests/profile`` runs
 those) instead of once per Dagster step, and ``client_scores``, which two days of purchases cannot
 support, is an empty table. The Dagster instance keeps its event log under ``root/dagster_home``,
 so a test can search what the runs wrote (the erasure test copies the whole folder).
@@ -126,7 +126,9 @@ def _build(root: Path) -> SandboxMarts:
         # As the definitions wire them (sentiment graded on the sandbox's labels).
         identity_map = defs.resolve_assets_def(dg.AssetKey("identity_map"))
         sentiment = defs.resolve_assets_def(dg.AssetKey("interaction_sentiment"))
-        # dbt, then the Python assets that read its models, then the rest of dbt.
+        # dbt, then the Python assets that read its models, then the rest of dbt. The seeds
+        # first: staging reads them (ISO country codes).
+        dbt.cli(["seed"], raise_on_error=True).wait()
         dbt.cli(
             ["run", "--select", "staging int_identity_candidates int_interactions_unioned"],
             raise_on_error=True,

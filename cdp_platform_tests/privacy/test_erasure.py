@@ -38,6 +38,7 @@ from cdp_platform import cli
 from cdp_platform.definitions import build_definitions
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.io.lake_io_manager import write_frame
+from cdp_platform.io.warehouse import WarehouseTarget, connect_warehouse
 from cdp_platform.privacy import audit
 from cdp_platform.privacy.assets import ERASURE_JOB_NAME
 from cdp_platform.privacy.hashing import identifier_hash, privacy_key
@@ -289,11 +290,11 @@ def _lake_rows(root: Path) -> dict[str, list[str]]:
     return rows
 
 
-def _warehouse_rows(path: Path, prefix: str = "warehouse") -> dict[str, list[str]]:
+def _warehouse_rows(path: Path | WarehouseTarget, prefix: str = "warehouse") -> dict[str, list[str]]:
     rows: dict[str, list[str]] = {}
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         return rows
-    with duckdb.connect(str(path), read_only=True) as con:
+    with _open(path, read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = current_database() order by 1, 2"
@@ -311,8 +312,32 @@ class Scan:
     named: dict[str, dict[str, int]]  # location → person id → rows holding first and last name
 
 
-def _scan(lake_root: Path, warehouse: Path, persons: list[Person]) -> Scan:
-    pseudonymized = warehouse.parent / "pseudonymized.duckdb"
+def _open(warehouse: Path | WarehouseTarget, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse file, or the DuckLake (the platform's own way in)."""
+    if isinstance(warehouse, WarehouseTarget):
+        return connect_warehouse(warehouse, read_only=read_only)
+    return duckdb.connect(str(warehouse), read_only=read_only)
+
+
+def _to_ducklake(warehouse: Path, target: WarehouseTarget) -> None:
+    """The shared build's warehouse tables copied into a DuckLake, the file then removed: the
+    DuckLake variant erases from the same data without building it again. (The dbt views are not
+    copied: they name the file's catalog; the erasure deletes from tables.)"""
+    with connect_warehouse(target) as lake:
+        lake.execute(f"attach '{warehouse}' as built (read_only)")
+        tables = lake.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'built' and table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            lake.execute(f'create schema if not exists "{schema}"')
+            lake.execute(f'create table "{schema}"."{table}" as select * from built."{schema}"."{table}"')
+        lake.execute("detach built")
+    warehouse.unlink()
+
+
+def _scan(lake_root: Path, warehouse: Path | WarehouseTarget, persons: list[Person], root: Path | None = None) -> Scan:
+    pseudonymized = (root if root is not None else warehouse.parent) / "pseudonymized.duckdb"
     everything = {
         **_lake_rows(lake_root),
         **_warehouse_rows(warehouse),
@@ -407,9 +432,11 @@ def _latest(client, bucket: str, into: Path) -> Path:
     return into
 
 
-def _every_file(root: Path, lake: tuple | None) -> list[tuple[str, bytes, Path | None]]:
+def _every_file(
+    root: Path, lake: tuple | None, ducklake: tuple | None = None
+) -> list[tuple[str, bytes, Path | None]]:
     """Every file the platform owns here: the lake (every S3 version), the DuckDB files, dbt's
-    target and logs, DAGSTER_HOME."""
+    target and logs, DAGSTER_HOME; on DuckLake, every object of its bucket (its Parquet files)."""
     files = list(
         traces.local_files(
             *(p for p in root.iterdir() if p.name != "lake"),
@@ -420,6 +447,8 @@ def _every_file(root: Path, lake: tuple | None) -> list[tuple[str, bytes, Path |
         files += traces.local_files(root / "lake")
     else:
         files += traces.s3_versions(*lake)
+    if ducklake is not None:
+        files += traces.s3_versions(*ducklake)
     return files
 
 
@@ -507,7 +536,7 @@ def planted(sandbox_marts: SandboxMarts, tmp_path_factory) -> Planted:  # noqa: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lake_kind", ["local", "s3"])
+@pytest.mark.parametrize("lake_kind", ["local", "s3", "ducklake"])
 def test_erased_people_leave_no_byte_behind(
     lake_kind, planted: Planted, tmp_path, monkeypatch, capsys, request
 ):
@@ -533,16 +562,35 @@ def test_erased_people_leave_no_byte_behind(
         environ = {**environ, "CDP_LAKE_ROOT": f"s3://{bucket}/cdp", "CDP_S3_ENDPOINT_URL": endpoint}
         for name in ("CDP_LAKE_ROOT", "CDP_S3_ENDPOINT_URL"):
             monkeypatch.setenv(name, environ[name])
+    ducklake = None
+    if lake_kind == "ducklake":
+        # The raw lake stays a folder; the warehouse is a DuckLake (catalog in PostgreSQL, Parquet
+        # files on moto's S3), filled from the shared build.
+        environ = {**environ, **request.getfixturevalue("ducklake_environ")}
+        for name in ("CDP_WAREHOUSE", "CDP_DUCKLAKE_CATALOG", "CDP_DUCKLAKE_DATA_PATH", "CDP_S3_ENDPOINT_URL"):
+            monkeypatch.setenv(name, environ[name])
+        monkeypatch.delenv("CDP_DBT_TARGET", raising=False)
+        target = load_settings(environ).warehouse
+        _to_ducklake(warehouse, target)
+        bucket = target.ducklake_data_path.removeprefix("s3://").split("/")[0]
+        ducklake = (boto3.client("s3", endpoint_url=environ["CDP_S3_ENDPOINT_URL"], region_name="us-east-1"), bucket)
+        warehouse = target
     defs = _jobs(build_definitions(load_settings(environ)), [])
     instance = dg.DagsterInstance.local_temp(str(root / DAGSTER_HOME))
 
     def scan() -> Scan:
         folder = lake_root if lake_s3 is None else _latest(*lake_s3, tmp_path / "s3_latest")
-        return _scan(folder, warehouse, persons)
+        return _scan(folder, warehouse, persons, root)
+
+    if ducklake is not None:
+        before = scan()  # the lake holds the build's tables (not its views)
+        found = traces.search(_every_file(root, None, ducklake), needles)
+        for person in persons:  # the byte search finds each person in the lake's Parquet files
+            assert any(t.location.startswith("s3://") for t in found if t.person == person.person_id)
 
     # 1. By email (as the person typed it) and by client_id, with an unreadable request beside them,
     # filed in the requests table and processed by one run of the Dagster job.
-    with duckdb.connect(str(warehouse)) as con:
+    with _open(warehouse) as con:
         audit.ensure_tables(con)
         con.execute(
             "insert into privacy.erasure_requests (identifier_type, identifier_value, reference) "
@@ -564,7 +612,7 @@ def test_erased_people_leave_no_byte_behind(
     assert third.phone not in printed.out + printed.err
 
     # Not one byte of anyone, anywhere, raw or decoded.
-    left = traces.search(_every_file(root, lake_s3), needles)
+    left = traces.search(_every_file(root, lake_s3, ducklake), needles)
     assert not left, "erased people are still in these files:\n" + _report(left)
 
     after = scan()
@@ -587,7 +635,7 @@ def test_erased_people_leave_no_byte_behind(
         assert raw_before == person.rows.height  # the raw rows removed are exactly the truth's
 
     # The audit log: keyed hashes and counts, never a value; a row per batch with its timing.
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with _open(warehouse, read_only=True) as con:
         requests = con.execute(
             "select reference, identifier_value, identifier_hash, status, error "
             "from privacy.erasure_requests order by reference"
@@ -629,7 +677,7 @@ def test_erased_people_leave_no_byte_behind(
     for *_, seconds, phases in batches:
         assert seconds > 0 and {"lake", "warehouse", "compact"} <= set(json.loads(phases))
 
-    if lake_kind == "s3":
+    if lake_kind != "local":
         return  # suppression at ingestion is the same code on either lake (test_erasure_units)
     # The next ingestion of the same partitions (new runs): nobody comes back, and it says so.
     reingested = [

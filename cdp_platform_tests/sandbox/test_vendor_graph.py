@@ -246,7 +246,7 @@ async def test_instagram_media_since_until(client, data):
 async def test_appsecret_proof_is_checked_and_can_be_required(make_client, data):
     """Graph's "Require App Secret": no proof → code 100; a wrong proof → code 100; the right one
     (HMAC-SHA256 of the token keyed with the app secret) → 200."""
-    from cdp_platform.http.auth import appsecret_proof
+    from cdp_platform.sources.graph_auth import appsecret_proof
 
     url = f"/facebook/v21.0/{data.facebook_page_id}/posts"
     token = creds.FACEBOOK_ACCESS_TOKEN

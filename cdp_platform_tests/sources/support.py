@@ -55,7 +55,7 @@ def ingest(
     raw = [
         a
         for a in defs.assets
-        # AssetSpecs (the webhook landing tables) are declared, not materialized here.
+        # Not every entry is an AssetsDefinition: specs (webhook events, observable sources) have no op.
         if isinstance(a, dg.AssetsDefinition) and a.is_executable and a.node_def.name.startswith("raw_")
     ]
     return [

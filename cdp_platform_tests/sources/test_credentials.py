@@ -143,8 +143,8 @@ def test_the_dagster_command_line_prints_the_message_and_nothing_else(tmp_path):
 def test_the_instagram_app_secret_is_optional_and_signs_calls_when_set(monkeypatch):
     import httpx
 
-    from cdp_platform.http.auth import appsecret_proof
     from cdp_platform.sources import vendor_resource
+    from cdp_platform.sources.graph_auth import appsecret_proof
 
     environ = {**_connected("instagram"), "CDP_INSTAGRAM_ACCESS_TOKEN": "ig-token"}
     assert "app_secret" not in load_settings(environ).vendors["instagram"].credentials_present

@@ -62,3 +62,16 @@ def test_a_wrong_declaration_fails_naming_the_fix(build, message):
 def test_an_unknown_source_is_named_with_the_known_ones():
     with pytest.raises(KeyError, match="no source 'stripe_x'; known: salesforce, hubspot"):
         declaration("stripe_x")
+
+
+def test_the_readme_documents_every_declared_variable():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [
+        source.env_var(role)
+        for source in declarations().values()
+        for role in (*source.credential_roles, *source.option_names)
+        if source.env_var(role) not in readme
+    ]
+    assert missing == [], f"README 'Connecting the vendors' does not name {missing}"

@@ -14,12 +14,12 @@ import json
 import pytest
 
 from cdp_platform.cleansed.entity import cleanse
-from cdp_platform.cleansed.facebook_post_comments import ENTITY
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.sandbox import credentials as sandbox_credentials
 from cdp_platform.sandbox.in_process import InProcessSandbox
 from cdp_platform.sandbox.vendors.graph import comment_replies
 from cdp_platform.sources.facebook import STREAMS, FacebookResource
+from cdp_platform.sources.facebook.cleansed.post_comments import ENTITY
 from cdp_platform.sources.raw_assets import extract_stream
 from cdp_platform.sources.stream import Window
 

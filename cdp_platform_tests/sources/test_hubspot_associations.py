@@ -25,7 +25,6 @@ from cdp_platform.http import (
     Pacer,
     PaginationLoop,
     VendorClient,
-    extract_search,
 )
 from cdp_platform.http.pagination import Page
 from cdp_platform.sandbox.app import create_app, sandbox_stats
@@ -42,6 +41,7 @@ from cdp_platform.sources.hubspot import (
     read_associations,
     with_associations,
 )
+from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform_tests.sources.support import SANDBOX_TODAY, dead_letters, ingest, landed, truth_records
 
 PERSONS = 6000  # enough deals in one day (20 on 2026-11-18) for several pages of them

@@ -43,7 +43,16 @@ def test_every_partition_holds_exactly_the_truth(tmp_path, truth):
 
 
 def test_rows_keep_the_record_as_received_and_where_it_came_from(tmp_path, truth):
-    ingest(_environ(tmp_path, "none"), ["2026-11-20"])
+    [result] = ingest(_environ(tmp_path, "none"), ["2026-11-20"])
+    metadata = {
+        e.materialization.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    contacts = metadata["raw/hubspot/contacts"]
+    records, requests = contacts["records"].value, contacts["requests"].value
+    # A search page and the association read of its records, at least.
+    assert records > 0 and requests >= 2
+    assert contacts["requests_per_record"].value == pytest.approx(requests / records, abs=1e-4)
     frame = landed(tmp_path / "lake", "hubspot/contacts", "2026-11-20")
     assert frame.height > 0
     assert frame.schema["updated_at"] == pl.Datetime("us", "UTC")

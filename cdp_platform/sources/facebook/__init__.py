@@ -12,9 +12,11 @@ from typing import Any
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, FacebookTokenAuth, GraphNextLink, RequestSpec
+from cdp_platform.http import Auth, RequestSpec
+from cdp_platform.sources.facebook.declaration import SOURCE
 from cdp_platform.sources.graph import GRAPH_VERSION, PAGE_LIMIT, comment_slices, edge_request, unix
-from cdp_platform.sources.stream import Slice, Stream, StreamContext, single
+from cdp_platform.sources.graph_auth import GraphTokenAuth
+from cdp_platform.sources.stream import Slice, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
 LEAD_FIELDS = "id,created_time,ad_id,form_id,field_data"
@@ -44,7 +46,7 @@ class FacebookResource(VendorResource):
     )
 
     def auth(self) -> Auth:
-        return FacebookTokenAuth(
+        return GraphTokenAuth(
             self.access_token,
             app_id=self.app_id,
             app_secret=self.app_secret,
@@ -81,41 +83,25 @@ def with_post(record: dict[str, Any], _body: Any, post_id: str) -> tuple[dict[st
 
 
 STREAMS = (
-    Stream(
-        source="facebook",
-        name="leads",
-        description="Lead Ads leads created in the partition's day, per form, with their field_data.",
-        paginator=lambda: GraphNextLink("data"),
-        slices=lead_slices,
-        id_path="id",
-        updated_path="created_time",
-    ),
-    Stream(
-        source="facebook",
-        name="page_posts",
-        description="The Page's posts created in the partition's day.",
-        paginator=lambda: GraphNextLink("data"),
-        slices=single(
+    declared_stream(SOURCE, "leads", lead_slices),
+    declared_stream(
+        SOURCE,
+        "page_posts",
+        single(
             lambda ctx: edge_request(
                 ctx.options["page_id"],
                 "posts",
                 POST_FIELDS,
                 ctx.window.start,
                 ctx.window.end,
-                ctx.size(100, 1, 100),
+                ctx.size(*SOURCE.page_size),
             )
         ),
-        id_path="id",
-        updated_path="created_time",
     ),
-    Stream(
-        source="facebook",
-        name="post_comments",
-        description="Comments and replies made in the partition's day on the Page's recent posts.",
-        paginator=lambda: GraphNextLink("data"),
-        slices=comment_slices("page_id", "posts", COMMENT_FIELDS, COMMENT_PARAMS),
-        id_path="id",
-        updated_path="created_time",
+    declared_stream(
+        SOURCE,
+        "post_comments",
+        comment_slices("page_id", "posts", COMMENT_FIELDS, COMMENT_PARAMS),
         shape=with_post,
     ),
 )

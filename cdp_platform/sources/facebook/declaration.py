@@ -18,6 +18,7 @@ _SINCE_UNTIL = DailyWindow("since", "until", "unix_seconds")
 
 SOURCE = SourceDeclaration(
     name="facebook",
+    position=4,
     title="Facebook",
     description="Facebook Page: Lead Ads leads, posts and comments.",
     auth="graph_token",

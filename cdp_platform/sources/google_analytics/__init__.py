@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, BearerAuth, OffsetRowCount, RequestSpec
-from cdp_platform.sources.stream import Stream, StreamContext, single
+from cdp_platform.http import Auth, BearerAuth, RequestSpec
+from cdp_platform.sources.google_analytics.declaration import SOURCE
+from cdp_platform.sources.stream import StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
 DIMENSIONS = ("date", "customUser:crm_contact_id", "customUser:ga_client_id", "sessionSourceMedium")
@@ -78,15 +79,5 @@ def row_id(payload: dict[str, Any]) -> str:
 
 
 STREAMS = (
-    Stream(
-        source="google_analytics",
-        name="user_daily_activity",
-        description="GA4 activity per visitor per day: sessions, engagement, page views, conversions, revenue.",
-        paginator=lambda: OffsetRowCount("rows", total_path="rowCount"),
-        slices=single(report_request),
-        id_path="dimensions.date",
-        updated_path="dimensions.date",
-        shape=shape_row,
-        record_id=row_id,
-    ),
+    declared_stream(SOURCE, "user_daily_activity", single(report_request), shape=shape_row, record_id=row_id),
 )

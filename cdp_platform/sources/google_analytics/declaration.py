@@ -14,6 +14,7 @@ from cdp_platform.sources.declaration import (
 
 SOURCE = SourceDeclaration(
     name="google_analytics",
+    position=3,
     title="Google Analytics 4",
     description="GA4 user activity per visitor per day, through runReport.",
     auth="bearer",
@@ -33,7 +34,16 @@ SOURCE = SourceDeclaration(
             record_path="rows",
             id_field="dimensions.date",
             change_time_field="dimensions.date",
-            pagination=Pagination("offset", {"total_path": "rowCount", "offset_body_key": "offset"}),
+            pagination=Pagination(
+                "offset",
+                # A report row has no id of its own (its dimension values are, after shaping).
+                {
+                    "total_path": "rowCount",
+                    "offset_param": "offset",
+                    "limit_param": "limit",
+                    "id_field": None,
+                },
+            ),
             window=DailyWindow("startDate", "endDate", "date", location="body"),
         ),
     ),

@@ -3,7 +3,7 @@
 Partition D is a search on the last-modified property (``lastmodifieddate`` for contacts,
 ``hs_lastmodifieddate`` for companies and deals) in [D, D+1), sorted ascending. One search can
 page through at most 10,000 results, so a busier window is split in time first
-(:func:`cdp_platform.http.extract_search`).
+(:func:`cdp_platform.sources.hubspot.search.extract_search`).
 
 Search results carry no associations, yet a deal means nothing without its buyer. So after each
 search page, the page's records get their associations from the v4 batch endpoint
@@ -33,9 +33,11 @@ the record with some of its links silently missing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -50,11 +52,12 @@ from cdp_platform.http import (
     RequestSpec,
     VendorClient,
     describe_request,
-    extract_search,
 )
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.pagination import LoopGuard, Page, get_path
-from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext
+from cdp_platform.sources.hubspot.declaration import SOURCE
+from cdp_platform.sources.hubspot.search import MODIFIED_DATE_PROPERTY, extract_search, to_ms
+from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext, declared_stream
 from cdp_platform.sources.vendor import VendorResource
 
 PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -283,7 +286,7 @@ def associations_context(
     return record, ({"associations": dict(links)} if links is not None else None)
 
 
-def _stream(object_type: str, description: str) -> Stream:
+def _stream(object_type: str) -> Stream:
     async def slices(ctx: StreamContext):
         yield Slice("all")  # the search extractor builds its own, time-split requests
 
@@ -309,26 +312,33 @@ def _stream(object_type: str, description: str) -> Stream:
             partition=ctx.window.partition,
         )
 
-    return Stream(
-        source="hubspot",
-        name=object_type,
-        description=description,
-        slices=slices,
-        id_path="id",
-        updated_path="updatedAt",
+    return declared_stream(
+        SOURCE,
+        object_type,
+        slices,
         shape=associations_context if ASSOCIATED[object_type] else None,
         extractor=search,
     )
 
 
-STREAMS = (
-    _stream(
-        "contacts",
-        "HubSpot contacts created or changed in the partition's day (search API), with their companies.",
-    ),
-    _stream("companies", "HubSpot companies created or changed in the partition's day (search API)."),
-    _stream(
-        "deals",
-        "HubSpot deals created or changed in the partition's day (search API), with their contacts and companies.",
-    ),
-)
+STREAMS = tuple(_stream(stream.name) for stream in SOURCE.streams)
+
+
+def change_request(object_type: str, since: datetime) -> RequestSpec:
+    """A one-result search on the modified-date property: its ``total`` is the count of changes."""
+    prop = MODIFIED_DATE_PROPERTY[object_type]
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": prop, "operator": "GTE", "value": str(to_ms(since))}]}
+        ],
+        "properties": ["hs_object_id"],
+        "limit": 1,
+    }
+    return RequestSpec("POST", f"/crm/v3/objects/{object_type}/search", json=body)
+
+
+async def count_changes(client: VendorClient, since: datetime) -> dict[str, int]:
+    """Records changed since ``since`` per stream (one search each, its ``total``), for the sensor."""
+    streams = [stream.name for stream in STREAMS]
+    responses = await asyncio.gather(*(client.send(change_request(s, since)) for s in streams))
+    return {stream: int(r.json().get("total") or 0) for stream, r in zip(streams, responses, strict=True)}

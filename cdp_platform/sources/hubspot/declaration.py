@@ -19,9 +19,9 @@ MODIFIED_DATE_PROPERTY: dict[str, str] = {
 }
 
 _DESCRIPTIONS = {
-    "contacts": "HubSpot contacts created or changed in the partition's day, with their companies.",
-    "companies": "HubSpot companies created or changed in the partition's day.",
-    "deals": "HubSpot deals created or changed in the partition's day, with their contacts and companies.",
+    "contacts": "HubSpot contacts created or changed in the partition's day (search API), with their companies.",
+    "companies": "HubSpot companies created or changed in the partition's day (search API).",
+    "deals": "HubSpot deals created or changed in the partition's day (search API), with their contacts and companies.",
 }
 
 
@@ -33,9 +33,10 @@ def _stream(name: str) -> StreamDeclaration:
         endpoint=Endpoint("POST", f"/crm/v3/objects/{name}/search"),
         record_path="results",
         id_field="id",
-        change_time_field=f"properties.{prop}",
+        # The record's own change time; the search filters on the property, which moves with it.
+        change_time_field="updatedAt",
         pagination=Pagination(
-            "cursor_in_body", {"cursor_path": "paging.next.after", "cursor_body_key": "after"}
+            "cursor_in_body", {"cursor_path": "paging.next.after", "cursor_param": "after"}
         ),
         window=DailyWindow(prop, prop, "unix_millis", location="filter"),
         # One search pages through at most 10,000 results: a busier window is split in time.
@@ -45,6 +46,7 @@ def _stream(name: str) -> StreamDeclaration:
 
 SOURCE = SourceDeclaration(
     name="hubspot",
+    position=2,
     title="HubSpot",
     description="HubSpot CRM: contacts, companies and deals, with their associations.",
     auth="bearer",

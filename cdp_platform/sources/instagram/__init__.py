@@ -6,9 +6,11 @@ from typing import Any
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, FacebookTokenAuth, GraphNextLink
+from cdp_platform.http import Auth
 from cdp_platform.sources.graph import GRAPH_VERSION, comment_slices, edge_request
-from cdp_platform.sources.stream import Stream, single
+from cdp_platform.sources.graph_auth import GraphTokenAuth
+from cdp_platform.sources.instagram.declaration import SOURCE
+from cdp_platform.sources.stream import declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
 MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,comments_count"
@@ -29,7 +31,7 @@ class InstagramResource(VendorResource):
     )
 
     def auth(self) -> Auth:
-        return FacebookTokenAuth(
+        return GraphTokenAuth(
             self.access_token,
             app_secret=self.app_secret,
             graph_version=GRAPH_VERSION,
@@ -42,32 +44,21 @@ def with_media(record: dict[str, Any], _body: Any, media_id: str) -> tuple[dict[
 
 
 STREAMS = (
-    Stream(
-        source="instagram",
-        name="media",
-        description="The account's media published in the partition's day.",
-        paginator=lambda: GraphNextLink("data"),
-        slices=single(
+    declared_stream(
+        SOURCE,
+        "media",
+        single(
             lambda ctx: edge_request(
                 ctx.options["user_id"],
                 "media",
                 MEDIA_FIELDS,
                 ctx.window.start,
                 ctx.window.end,
-                ctx.size(100, 1, 100),
+                ctx.size(*SOURCE.page_size),
             )
         ),
-        id_path="id",
-        updated_path="timestamp",
     ),
-    Stream(
-        source="instagram",
-        name="media_comments",
-        description="Comments made in the partition's day on the account's recent media.",
-        paginator=lambda: GraphNextLink("data"),
-        slices=comment_slices("user_id", "media", COMMENT_FIELDS),
-        id_path="id",
-        updated_path="timestamp",
-        shape=with_media,
+    declared_stream(
+        SOURCE, "media_comments", comment_slices("user_id", "media", COMMENT_FIELDS), shape=with_media
     ),
 )

@@ -18,6 +18,7 @@ _SINCE_UNTIL = DailyWindow("since", "until", "unix_seconds")
 
 SOURCE = SourceDeclaration(
     name="instagram",
+    position=5,
     title="Instagram",
     description="Instagram business account: media and comments.",
     auth="graph_token",

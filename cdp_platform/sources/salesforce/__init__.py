@@ -8,40 +8,28 @@ login host; the token response's ``instance_url`` becomes the API base.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, RequestSpec, SalesforceNextRecordsUrl, SalesforceOAuth
-from cdp_platform.sources.stream import Stream, StreamContext, single
+from cdp_platform.http import Auth, RequestSpec, VendorClient
+from cdp_platform.sources.salesforce.auth import SalesforceOAuth
+from cdp_platform.sources.salesforce.cleansed import accounts, contacts, leads, opportunities
+from cdp_platform.sources.salesforce.cleansed.system import select_list
+from cdp_platform.sources.salesforce.declaration import API_VERSION, OBJECTS, SOURCE
+from cdp_platform.sources.stream import Stream, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
-API_VERSION = "v62.0"
-
-# The fields each object's query selects (custom fields end in __c; an org without them
-# removes them here). Relationship fields come back as nested objects.
+# The fields each object's query selects: exactly what its cleansed entity declares (each field is
+# spelled once, there; custom fields end in __c, an org without them removes them there).
+# Relationship fields come back as nested objects.
 FIELDS: dict[str, tuple[str, ...]] = {
-    "Account": (
-        "Id", "IsDeleted", "Name", "Type", "Industry", "BillingCity", "BillingCountry", "Phone", "Website",
-        "NumberOfEmployees", "CreatedDate", "LastModifiedDate", "SystemModstamp",
-    ),
-    "Contact": (
-        "Id", "IsDeleted", "AccountId", "Account.Name", "FirstName", "LastName", "Name", "Email", "Phone",
-        "Birthdate", "MailingStreet", "MailingCity", "MailingPostalCode", "MailingCountry", "Title",
-        "LeadSource", "HasOptedOutOfEmail", "Twitter_Handle__c", "Instagram_Username__c", "CreatedDate",
-        "LastModifiedDate", "SystemModstamp",
-    ),
-    "Lead": (
-        "Id", "IsDeleted", "FirstName", "LastName", "Name", "Company", "Title", "Email", "Phone", "Street",
-        "City", "PostalCode", "Country", "LeadSource", "Status", "IsConverted", "HasOptedOutOfEmail",
-        "Twitter_Handle__c", "CreatedDate", "LastModifiedDate", "SystemModstamp",
-    ),
-    "Opportunity": (
-        "Id", "IsDeleted", "Name", "AccountId", "Account.Name", "ContactId", "Amount", "CloseDate",
-        "StageName", "Probability", "IsClosed", "IsWon", "Type", "LeadSource", "CreatedDate",
-        "LastModifiedDate", "SystemModstamp",
-    ),
-}  # fmt: skip
+    "Account": select_list(accounts.ENTITY),
+    "Contact": select_list(contacts.ENTITY),
+    "Lead": select_list(leads.ENTITY),
+    "Opportunity": select_list(opportunities.ENTITY),
+}
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -92,26 +80,23 @@ class SalesforceResource(VendorResource):
         return SalesforceOAuth(login, self.client_id, self.client_secret, refresh_token=self.refresh_token)
 
 
-def _stream(name: str, sobject: str, description: str) -> Stream:
+def _stream(name: str) -> Stream:
+    sobject = OBJECTS[name]
+
     def request(ctx: StreamContext) -> RequestSpec:
         return query_request(
-            window_query(sobject, ctx.window.start, ctx.window.end), ctx.size(2000, 200, 2000)
+            window_query(sobject, ctx.window.start, ctx.window.end), ctx.size(*SOURCE.page_size)
         )
 
-    return Stream(
-        source="salesforce",
-        name=name,
-        description=description,
-        paginator=lambda: SalesforceNextRecordsUrl("records", id_field="Id"),
-        slices=single(request),
-        id_path="Id",
-        updated_path="SystemModstamp",
-    )
+    return declared_stream(SOURCE, name, single(request))
 
 
-STREAMS = (
-    _stream("accounts", "Account", "Salesforce Accounts created or changed in the partition's day."),
-    _stream("contacts", "Contact", "Salesforce Contacts created or changed in the partition's day."),
-    _stream("leads", "Lead", "Salesforce Leads created or changed in the partition's day."),
-    _stream("opportunities", "Opportunity", "Salesforce Opportunities (purchases when won), by change day."),
-)
+STREAMS = tuple(_stream(stream.name) for stream in SOURCE.streams)
+
+
+async def count_changes(client: VendorClient, since: datetime) -> dict[str, int]:
+    """Records changed since ``since`` per stream (one ``COUNT()`` query each), for the sensor."""
+    streams = [stream.name for stream in STREAMS]
+    requests = [query_request(count_query(OBJECTS[s], since)) for s in streams]
+    responses = await asyncio.gather(*(client.send(request) for request in requests))
+    return {stream: int(r.json().get("totalSize") or 0) for stream, r in zip(streams, responses, strict=True)}

@@ -45,6 +45,7 @@ def _stream(name: str) -> StreamDeclaration:
 
 SOURCE = SourceDeclaration(
     name="salesforce",
+    position=1,
     title="Salesforce",
     description="Salesforce CRM: accounts, contacts, leads and opportunities.",
     auth="oauth2_refresh_token",

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import Field
 
-from cdp_platform.http import Auth, BearerAuth, RequestSpec, TwitterNextToken
-from cdp_platform.sources.stream import Stream, StreamContext, single
+from cdp_platform.http import Auth, BearerAuth, RequestSpec
+from cdp_platform.sources.stream import StreamContext, declared_stream, single
+from cdp_platform.sources.twitter.declaration import SOURCE
 from cdp_platform.sources.vendor import VendorResource
 
 
@@ -57,15 +58,4 @@ def with_author(
     return tweet, ({"author": author} if author else None)
 
 
-STREAMS = (
-    Stream(
-        source="twitter",
-        name="mentions",
-        description="Tweets mentioning the brand account, created in the partition's day, with their authors.",
-        paginator=lambda: TwitterNextToken("data", token_param="pagination_token"),  # noqa: S106 - a parameter name
-        slices=single(mentions_request),
-        id_path="id",
-        updated_path="created_at",
-        shape=with_author,
-    ),
-)
+STREAMS = (declared_stream(SOURCE, "mentions", single(mentions_request), shape=with_author),)

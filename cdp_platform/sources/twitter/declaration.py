@@ -14,6 +14,7 @@ from cdp_platform.sources.declaration import (
 
 SOURCE = SourceDeclaration(
     name="twitter",
+    position=6,
     title="Twitter / X",
     description="Tweets mentioning the brand account, with their authors.",
     auth="bearer",
@@ -34,7 +35,8 @@ SOURCE = SourceDeclaration(
             id_field="id",
             change_time_field="created_at",
             pagination=Pagination(
-                "page_token", {"token_path": "meta.next_token", "token_param": "pagination_token"}
+                "page_token",
+                {"token_path": "meta.next_token", "token_param": "pagination_token", "errors_path": "errors"},
             ),
             window=DailyWindow("start_time", "end_time", "iso_seconds"),
         ),

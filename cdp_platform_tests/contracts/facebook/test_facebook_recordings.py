@@ -9,10 +9,10 @@ import json
 import httpx
 import pytest
 
-from cdp_platform.http import FacebookPacer, FacebookTokenAuth, VendorError
-from cdp_platform.http.auth import appsecret_proof
+from cdp_platform.http import FacebookPacer, VendorError
 from cdp_platform.sources.facebook import COMMENT_FIELDS, COMMENT_PARAMS, STREAMS
 from cdp_platform.sources.graph import edge_request
+from cdp_platform.sources.graph_auth import GraphTokenAuth, appsecret_proof
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
 
 RECORDED = HERE / "facebook"
@@ -28,7 +28,7 @@ def run_graph(answer):
     api = served(
         "facebook",
         "https://graph.facebook.com",
-        FacebookTokenAuth(TOKEN, app_secret=APP_SECRET),
+        GraphTokenAuth(TOKEN, app_secret=APP_SECRET),
         FacebookPacer(),
         answer,
     )

@@ -10,14 +10,14 @@ import httpx
 import polars as pl
 
 from cdp_platform.cleansed.entity import cleanse
-from cdp_platform.cleansed.hubspot_contacts import ENTITY
 from cdp_platform.http import (
     BearerAuth,
     HubSpotPacer,
     InMemoryCheckpointStore,
-    extract_search,
 )
 from cdp_platform.sources.hubspot import PROPERTIES, STREAMS
+from cdp_platform.sources.hubspot.cleansed.contacts import ENTITY
+from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land, served
 from cdp_platform_tests.http.conftest import SleepRecorder
 
@@ -64,9 +64,10 @@ def test_documented_search_pages_a_429_and_the_example_contact_cleansed():
 
     landed = land(api.client, CONTACTS, window, fetch)
     result, rows = landed.result, landed.rows
-    # A one-result probe sizes the window (under search's 10,000-result cap), then the search pages.
-    probe, first, throttled, retried = seen
-    assert probe["limit"] == 1 and first["limit"] == 200
+    # The window's first page tells its total (under search's 10,000-result cap) and is kept as the
+    # extraction's first page: no separate probe.
+    first, throttled, retried = seen
+    assert first["limit"] == 200
     # The search asks the day on lastmodifieddate, ascending, with the properties the cleanser reads.
     assert first["filterGroups"][0]["filters"][0]["propertyName"] == "lastmodifieddate"
     assert "email" in first["properties"] and first["sorts"][0]["direction"] == "ASCENDING"

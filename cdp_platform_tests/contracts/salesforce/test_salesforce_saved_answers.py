@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from cdp_platform.cleansed.normalize import timestamp
-from cdp_platform.http import SalesforceNextRecordsUrl, SalesforceOAuth, SalesforcePacer, VendorError
+from cdp_platform.http import NextUrl, SalesforcePacer, VendorError
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.salesforce import STREAMS, query_request
+from cdp_platform.sources.salesforce.auth import SalesforceOAuth
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, served
 from cdp_platform_tests.contracts.recordings import saved as saved_answer
 
@@ -80,7 +81,7 @@ def test_parent_lookups_child_queries_and_formats_read_as_saved():
     seen: list[httpx.Request] = []
     result, pages, _ = _extract(
         _router(seen, saved("query_success_response.json")),
-        SalesforceNextRecordsUrl("records", id_field=None),
+        NextUrl("records", url_path="nextRecordsUrl", done_path="done", id_field=None),
     )
     (record,) = pages[0].records
     assert result.complete and result.records == 1

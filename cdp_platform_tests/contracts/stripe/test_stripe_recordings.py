@@ -23,7 +23,7 @@ from cdp_platform.http import RequestSpec
 from cdp_platform.sandbox.vendors.stripe import stripe_data
 from cdp_platform.sandbox import in_process as sandbox_link
 from cdp_platform.sources.stream import Window, finalize_rows, page_rows
-from cdp_platform.sources.stripe.entities import CHARGES, CUSTOMERS, REFUNDS
+from cdp_platform.sources.stripe.cleansed.entities import CHARGES, CUSTOMERS, REFUNDS
 from cdp_platform.sources.stripe.source import STREAMS, StripeStartingAfter, object_id
 from cdp_platform.http.pagination import Page
 from cdp_platform_tests.contracts.test_shapes import drift

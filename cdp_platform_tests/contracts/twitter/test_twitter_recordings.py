@@ -10,11 +10,11 @@ import polars as pl
 
 from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.normalize import display_name
-from cdp_platform.cleansed.twitter_mentions import ENTITY
 from cdp_platform.http import TwitterPacer
 from cdp_platform.http.auth import BearerAuth
 from cdp_platform.sources.stream import StreamContext
 from cdp_platform.sources.twitter import STREAMS, mentions_request
+from cdp_platform.sources.twitter.cleansed.mentions import ENTITY
 from cdp_platform_tests.contracts.recordings import HERE, cassette, day_window, land_pages, served
 from cdp_platform_tests.http.conftest import FakeClock, SleepRecorder
 

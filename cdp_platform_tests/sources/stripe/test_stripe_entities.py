@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from cdp_platform.cleansed.entity import cleanse
-from cdp_platform.sources.stripe.entities import CHARGES, CUSTOMERS
+from cdp_platform.sources.stripe.cleansed.entities import CHARGES, CUSTOMERS
 from cdp_platform.sources.stripe.source import object_id
 
 

@@ -29,7 +29,10 @@ renamed as (
         street,
         city,
         postcode,
-        country,
+        -- ISO 3166-1 alpha-2 from the country as typed; the typed value stays as country_original,
+        -- so a spelling the seed does not know is visible (int_countries_unmapped) rather than lost.
+        {{ country_code('country') }} as country,
+        country as country_original,
         country_code,
         date_of_birth,
         created_at,

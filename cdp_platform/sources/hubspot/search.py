@@ -3,7 +3,7 @@
 HubSpot search cannot page past 10,000 results (HTTP 400), so an incremental window with more
 changes is cut into smaller time slices. ``plan_windows`` asks for the first page of a window
 (its ``total`` tells whether it fits) and bisects ``[start, end)`` recursively until every slice's
-total fits; each slice is then extracted with ``HubSpotAfterCursor`` and an ascending sort on the
+total fits; each slice is then extracted with the declared cursor paginator and an ascending sort on the
 modified-date property, so a slice's pages advance in time. ``extract_search`` asks for that first
 page with the extraction's own limit and properties, so the page that told the total is also the
 first page of the window's extraction: a window that fits (nearly every day) costs no request
@@ -25,20 +25,20 @@ from typing import Any
 
 import httpx
 
-from .checkpoint import CheckpointStore
-from .client import RequestSpec, VendorClient
-from .extract import ExtractResult, OnPage, extract
-from .pagination import HubSpotAfterCursor, Page
-from .redaction import library_logger
+from cdp_platform.http.checkpoint import CheckpointStore
+from cdp_platform.http.client import RequestSpec, VendorClient
+from cdp_platform.http.extract import ExtractResult, OnPage, extract
+from cdp_platform.http.pagination import Page
+from cdp_platform.http.redaction import library_logger
+from cdp_platform.sources.hubspot.declaration import MODIFIED_DATE_PROPERTY, SOURCE
+from cdp_platform.sources.stream import declared_paginator
 
 logger = library_logger(__name__)
 
+# Every object's search pages the same way (``paging.next.after`` sent back in the body).
+_paginator = declared_paginator(SOURCE.streams[0])
+
 MAX_SEARCH_RESULTS = 10_000
-MODIFIED_DATE_PROPERTY = {
-    "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
-}
 
 
 def to_ms(moment: datetime) -> int:
@@ -218,7 +218,7 @@ async def extract_search(
         )
         result = await extract(
             client,
-            HubSpotAfterCursor(),
+            _paginator(),
             first,
             checkpoint_store=checkpoint_store,
             checkpoint_key=_window_key(checkpoint_key, window),

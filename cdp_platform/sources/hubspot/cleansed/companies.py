@@ -6,7 +6,12 @@ import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.entity import CleansedEntity, Field
-from cdp_platform.cleansed.hubspot_objects import KEY_COLUMNS, OBJECT_COLUMNS, OBJECT_FIELDS, object_payload
+from cdp_platform.sources.hubspot.cleansed.objects import (
+    KEY_COLUMNS,
+    OBJECT_COLUMNS,
+    OBJECT_FIELDS,
+    object_payload,
+)
 
 ENTITY = CleansedEntity(
     source="hubspot",

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cdp_platform.http import CircuitBreaker, HubSpotAfterCursor, InMemoryCheckpointStore, Pacer, VendorClient
-from cdp_platform.http.hubspot_search import (
+from cdp_platform.http import CircuitBreaker, CursorInBody, InMemoryCheckpointStore, Pacer, VendorClient
+from cdp_platform.sources.hubspot.search import (
     MAX_SEARCH_RESULTS,
     SearchWindow,
     clear_search,
@@ -81,7 +81,9 @@ def test_windows_over_the_limit_are_bisected_and_every_record_is_extracted_once(
             seen: list[str] = []
             for window, _ in windows:
                 first = search_request("contacts", window, properties=["email"], limit=200)
-                async for page in HubSpotAfterCursor().pages(client, first):
+                async for page in CursorInBody(
+                    "results", cursor_path="paging.next.after", cursor_param="after"
+                ).pages(client, first):
                     seen.extend(record["id"] for record in page.records)
             return windows, seen
 

@@ -18,7 +18,7 @@ import polars as pl
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import parts_from_full_name
-from cdp_platform.cleansed.entity import RAW_PAYLOAD, CleansedEntity, Field
+from cdp_platform.cleansed.entity import RAW_PAYLOAD, CleansedEntity, Field, PersonKey
 
 # Stripe's currencies without a minor unit, and with three decimals (API_FACTS.md, Stripe).
 ZERO_DECIMAL = (
@@ -115,6 +115,8 @@ CUSTOMERS = CleansedEntity(
     source="stripe",
     entity="customers",
     raw_stream="customers",
+    # A customer is one identity candidate, stripe:customers:<cus_id> (int_identity_candidates).
+    person_keys=(PersonKey("record_id", "customers"),),
     fields=CUSTOMER_FIELDS,
     prepare=_from_events(CUSTOMER_FIELDS),
     extra_columns=parts_from_full_name,
@@ -164,6 +166,8 @@ CHARGES = CleansedEntity(
     source="stripe",
     entity="charges",
     raw_stream="charges",
+    # A charge is its paying customer's (erasure and suppression follow it there).
+    person_keys=(PersonKey("customer_id", "customers"),),
     fields=(
         Field("charge_id", "string", "$.id", required=True, json_type="string"),
         Field("created_at", "timestamp", "$.created", required=True, json_type="number"),

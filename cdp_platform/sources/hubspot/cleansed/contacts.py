@@ -6,8 +6,8 @@ import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts
-from cdp_platform.cleansed.entity import CleansedEntity, Field
-from cdp_platform.cleansed.hubspot_objects import (
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
+from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
     OBJECT_COLUMNS,
     OBJECT_FIELDS,
@@ -30,6 +30,8 @@ ENTITY = CleansedEntity(
     source="hubspot",
     entity="contacts",
     raw_stream="contacts",
+    person_keys=(PersonKey("record_id", "contacts"),),
+    crm_contact=True,
     fields=(
         *OBJECT_FIELDS,
         Field("email", "email", "$.properties.email"),

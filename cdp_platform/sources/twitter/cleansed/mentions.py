@@ -12,7 +12,7 @@ import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import parts_from_full_name
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 
 METRICS = ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count", "impression_count")
 
@@ -20,6 +20,7 @@ ENTITY = CleansedEntity(
     source="twitter",
     entity="mentions",
     raw_stream="mentions",
+    person_keys=(PersonKey("author_id", "authors"),),
     fields=(
         Field("tweet_id", "string", "$.id", required=True, json_type="string"),
         Field("text", "string", "$.text"),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 
 ENTITY = CleansedEntity(
     source="instagram",
     entity="media_comments",
     raw_stream="media_comments",
+    person_keys=(PersonKey("instagram_username", "commenters"),),
     fields=(
         Field("comment_id", "string", "$.id", required=True, json_type="string"),
         Field("media_id", "string", "context:$.media_id"),

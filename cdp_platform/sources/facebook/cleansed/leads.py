@@ -14,7 +14,7 @@ import polars as pl
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts, parts_from_full_name
-from cdp_platform.cleansed.entity import RAW_PAYLOAD, CleansedEntity, Field
+from cdp_platform.cleansed.entity import RAW_PAYLOAD, CleansedEntity, Field, PersonKey
 
 # Lead Ads standard questions → cleansed columns (first/last name appear on some forms instead of
 # full_name; both are kept and completed from each other).
@@ -50,6 +50,7 @@ ENTITY = CleansedEntity(
     source="facebook",
     entity="leads",
     raw_stream="leads",
+    person_keys=(PersonKey("record_id", "leads"),),
     fields=(
         Field("lead_id", "string", "$.id", required=True, json_type="string"),
         Field("created_at", "timestamp", "$.created_time", required=True, json_type="string"),

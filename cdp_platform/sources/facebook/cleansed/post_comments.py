@@ -7,12 +7,13 @@ import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import parts_from_full_name
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 
 ENTITY = CleansedEntity(
     source="facebook",
     entity="post_comments",
     raw_stream="post_comments",
+    person_keys=(PersonKey("facebook_id", "commenters"),),
     fields=(
         Field("comment_id", "string", "$.id", required=True, json_type="string"),
         Field("post_id", "string", "context:$.post_id"),

@@ -14,7 +14,7 @@ import polars as pl
 
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import null_placeholders
-from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 
 CRM_ID_DIMENSION = "customUser:crm_contact_id"
 CLIENT_ID_DIMENSION = "customUser:ga_client_id"
@@ -38,6 +38,9 @@ ENTITY = CleansedEntity(
     source="google_analytics",
     entity="user_daily_activity",
     raw_stream="user_daily_activity",
+    # A logged-in session is the CRM contact's, whichever device it came from.
+    person_keys=(PersonKey("ga_client_id", "visitors"), PersonKey("crm_id", crm_contacts=True)),
+    placeholders=NOT_SET,
     fields=(
         Field(
             "activity_date", "date", _dimension("date"), required=True, json_type="string", pattern=r"^\d{8}$"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandera.polars as pa
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import CleansedEntity, Field
-from cdp_platform.cleansed.hubspot_objects import (
+from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
+from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
     OBJECT_COLUMNS,
     OBJECT_FIELDS,
@@ -18,6 +18,8 @@ ENTITY = CleansedEntity(
     source="hubspot",
     entity="deals",
     raw_stream="deals",
+    # A purchase belongs to its buyer.
+    person_keys=(PersonKey("contact_id", "contacts"),),
     fields=(
         *OBJECT_FIELDS,
         Field("deal_name", "string", "$.properties.dealname"),

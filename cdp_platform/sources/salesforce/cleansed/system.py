@@ -1,0 +1,88 @@
+"""What every Salesforce object carries: its id, deletion flag and audit timestamps.
+
+Salesforce documents its datetimes as strings (``2026-11-25T13:07:00.000+0000``); one served as a
+number is a broken record (quarantined ``wrong_type``), one in another format is unreadable
+(``unparseable_timestamp``). Lookups to a parent come back as a nested object with its own
+``attributes``.
+"""
+
+from __future__ import annotations
+
+from cdp_platform.cleansed import columns
+from cdp_platform.cleansed.entity import CleansedEntity, Field, derived_payload, field_column
+
+SYSTEM_FIELDS: tuple[Field, ...] = (
+    Field(
+        "crm_id",
+        "string",
+        "$.Id",
+        required=True,
+        json_type="string",
+        description="The record's Salesforce id.",
+        role="external_id",
+        column=columns.identifier(),
+    ),
+    Field("is_deleted", "boolean", "$.IsDeleted", description="In the recycle bin."),
+    Field(
+        "created_at",
+        "timestamp",
+        "$.CreatedDate",
+        required=True,
+        json_type="string",
+        description="Created, UTC.",
+    ),
+    Field(
+        "last_modified_at",
+        "timestamp",
+        "$.LastModifiedDate",
+        json_type="string",
+        description="Last changed by a user, UTC.",
+    ),
+    Field(
+        "system_modstamp",
+        "timestamp",
+        "$.SystemModstamp",
+        json_type="string",
+        description="Last changed, UTC.",
+    ),
+)
+
+SYSTEM_COLUMNS = {"record_id": columns.identifier(), **{f.name: field_column(f) for f in SYSTEM_FIELDS}}
+
+KEY_COLUMNS = ("record_id", "crm_id")
+
+# What every record carries beside its fields: its type and URL.
+SYSTEM_ENVELOPE = {
+    "attributes": "object",
+    "attributes.type": "string",
+    "attributes.url": "string",
+}
+
+# The system fields every object's query selects, with their JSON types.
+SYSTEM_PAYLOAD = {**SYSTEM_ENVELOPE, **derived_payload(SYSTEM_FIELDS)}
+
+
+def lookup_envelope(relationship: str) -> dict[str, str]:
+    """What a parent lookup carries beside the fields read from it (``Account.attributes``)."""
+    return {
+        f"{relationship}.attributes": "object",
+        f"{relationship}.attributes.type": "string",
+        f"{relationship}.attributes.url": "string",
+    }
+
+
+def lookup_payload(relationship: str) -> dict[str, str]:
+    """A parent lookup (``Account: {attributes, Name}``)."""
+    return {relationship: "object", **lookup_envelope(relationship), f"{relationship}.Name": "string"}
+
+
+# The system fields a query selects first (the record's id and deletion flag) and last (its times).
+_HEAD = ("Id", "IsDeleted")
+_TAIL = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
+
+
+def select_list(entity: CleansedEntity) -> tuple[str, ...]:
+    """The SOQL fields an entity reads: the payload path of each field (relationship fields as
+    ``Account.Name``), the system fields around them in the order Salesforce's own examples use."""
+    own = [f.payload_key for f in entity.fields if f.payload_key and f.payload_key not in _HEAD + _TAIL]
+    return (*_HEAD, *dict.fromkeys(own), *_TAIL)
