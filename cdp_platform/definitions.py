@@ -9,6 +9,7 @@ no base URL (the local default): a production code location never imports ``cdp_
 """
 
 import os
+from typing import Any
 
 import click
 import dagster as dg
@@ -33,25 +34,33 @@ from cdp_platform.webhooks.config import WebhookConfig, WebhookConfigError, load
 from cdp_platform.webhooks.definitions import webhook_definitions
 from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
 
-# Steps of a run start from a forkserver that has imported the code location once (Dagster
-# preloads the module the job was loaded from), rather than each spawning a fresh interpreter that
-# imports dagster, polars, duckdb and the platform again: on a 2-core machine that import was
-# 10-20 s of every step, longer than most steps' work. At most one step per core at a time.
+# How the steps of a run execute.
+# - Locally, one after the other in the run's own process (``in_process_executor``): a step here does
+#   seconds of work, and each step process of the default executor first spent 10-20 s importing
+#   dagster, polars, duckdb and the platform on a loaded 2-core machine. Runs still execute side by
+#   side (the run queue's limit), and pools still hold each step to its vendor's or the warehouse's
+#   single slot.
+# - In production, steps in parallel processes forked from a server that imported what they use
+#   once (``cdp_platform.preload``).
+LOCAL_EXECUTOR = dg.in_process_executor
 STEP_EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {}}}, name="multiprocess_forkserver"
+    {"start_method": {"forkserver": {"preload_modules": ["cdp_platform.preload"]}}},
+    name="multiprocess_forkserver",
 )
+DEFAULT = object()
 
 
 def build_definitions(
-    settings: Settings,
-    webhooks: WebhookConfig | None = None,
-    executor: dg.ExecutorDefinition | None = STEP_EXECUTOR,
+    settings: Settings, webhooks: WebhookConfig | None = None, executor: Any = DEFAULT
 ) -> dg.Definitions:
     """Every layer, and the jobs, schedules and sensors that run them; the marts' freshness policy.
-
     ``webhooks``: the event queue's configuration (``None``: the local Redis). On a DuckLake
-    warehouse, each writer's pool is its table (``with_warehouse_pools``). ``executor=None`` leaves
-    the executor to whoever merges these definitions with their own (the Celery code location)."""
+    warehouse, each writer's pool is its table (``with_warehouse_pools``).
+
+    The executor is chosen from the environment (see above) unless given; ``executor=None`` leaves
+    it to whoever merges these definitions with their own (the Celery code location)."""
+    if executor is DEFAULT:
+        executor = STEP_EXECUTOR if settings.env == "production" else LOCAL_EXECUTOR
     return with_warehouse_pools(with_mart_freshness_policies(
         dg.Definitions.merge(
             layer_definitions(settings),

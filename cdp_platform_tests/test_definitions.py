@@ -55,13 +55,9 @@ def test_definitions_load_and_validate():
     assert defs.resolve_all_job_defs()
 
 
-# The local default's partitions start where the sandbox's history does, two years before its
-# "today": pinned here so the snapshot does not change with the calendar.
-PINNED = {"CDP_SANDBOX_TODAY": "2026-11-30"}
-
-
 def test_asset_graph_matches_snapshot():
-    current = asset_graph(build_definitions(load_settings(PINNED)))
+    # The first partition is pinned: unset, it follows the sandbox's history, which ends today.
+    current = asset_graph(build_definitions(load_settings({"CDP_PARTITIONS_START": "2024-11-01"})))
     if os.environ.get("CDP_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
         pytest.fail(f"wrote {SNAPSHOT.name}; review its diff, then run again without CDP_UPDATE_SNAPSHOTS")

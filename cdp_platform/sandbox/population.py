@@ -294,6 +294,10 @@ class Population:
         later = (u - INITIAL_BASE_SHARE) / (1 - INITIAL_BASE_SHARE) * span
         return self.start_ms + np.where(base, early, later).astype(np.int64)
 
+    def initial_base(self, index: np.ndarray) -> np.ndarray:
+        """Whether each person belongs to the base the business already had (see ``acquired_ms``)."""
+        return uniforms(self._acquired_key, index) < INITIAL_BASE_SHARE
+
     def has_social(self, network: str, index: np.ndarray) -> np.ndarray:
         return uniforms(self._social_keys[network], index) < SOCIAL_SHARES[network]
 

@@ -44,6 +44,14 @@ CUSTOMER_SHARE = 0.5
 # A customer's first purchase comes this long after they first appear (so their CRM record exists).
 _FIRST_PURCHASE_DELAY_DAYS = (3.0, 60.0)
 
+# The purchase history of the initial base (the customers a business already had when the history
+# starts) reaches back at least this far, whatever the span of everything else. A short sandbox (the
+# README's quick look, ten days) would otherwise hold a few dozen first purchases and no repeat
+# buying to fit churn and lifetime value on; a CRM connected for the first time holds years of won
+# deals too. Those earlier deals arrive with their customer's CRM record (their last change is then),
+# their close dates in the past. A span of this length or more is unchanged by it.
+PURCHASE_HISTORY_DAYS = 365
+
 SYSTEM_SALESFORCE = 0
 SYSTEM_HUBSPOT = 1
 # Purchases paid by card in the web shop: Stripe charges, not CRM deals.
@@ -91,6 +99,11 @@ def simulate_purchases(
     lo, hi = _FIRST_PURCHASE_DELAY_DAYS
     delay_u = uniforms(key_of(seed, "purchases", "delay"), persons)
     first_ms = population.acquired_ms(persons) + ((lo + delay_u * (hi - lo)) * DAY_MS).astype(np.int64)
+    lookback_days = PURCHASE_HISTORY_DAYS - (population.end_ms - population.start_ms) / DAY_MS
+    if lookback_days > 0:
+        # The initial base's first purchases are spread over the lookback before the history.
+        earlier = population.start_ms - (delay_u * lookback_days * DAY_MS).astype(np.int64)
+        first_ms = np.where(population.initial_base(persons), earlier, first_ms)
     # A customer needs at least a day of observation to be a customer of this history at all.
     keep = first_ms < population.end_ms - DAY_MS
     persons, first_ms = persons[keep], first_ms[keep]

@@ -499,13 +499,18 @@ class _DealStream(_Stream):
         opened = _within(self.pop.acquired_ms(persons), uniforms(self.key("opened"), r), np.inf, self.end_ms)
         stage_u = uniforms(self.key("stage"), r)
         stage = np.where(won, 0, np.where(stage_u < 0.4, 1, 2 + (stage_u * 10).astype(np.int64) % 3))
-        # A won deal was opened up to 30 days before it closed, and last changed when it closed.
+        # A won deal was opened up to 30 days before it closed, and last changed when it closed;
+        # one closed before the history began (a short sandbox's earlier purchases, see
+        # ``purchases.PURCHASE_HISTORY_DAYS``) was last changed when its customer's CRM record came in.
         won_created = purchase_ms - (
-            uniforms(self.key("lead_time"), r) * np.minimum(30 * DAY_MS, purchase_ms - self.start_ms)
+            uniforms(self.key("lead_time"), r) * np.clip(purchase_ms - self.start_ms, 0, 30 * DAY_MS)
         ).astype(np.int64)
+        won_modified = np.where(
+            purchase_ms < self.start_ms, np.maximum(purchase_ms, self.pop.acquired_ms(persons)), purchase_ms
+        )
         lost_at = _within(opened, uniforms(self.key("lost_at"), r), 45 * DAY_MS, self.end_ms)
         created = np.where(won, won_created, opened)
-        modified = np.where(won, purchase_ms, np.where(stage == 1, lost_at, opened))
+        modified = np.where(won, won_modified, np.where(stage == 1, lost_at, opened))
         close_open = opened + (30 + uniforms(self.key("close"), r) * 60).astype(np.int64) * DAY_MS
         close = np.where(won, purchase_ms, np.where(stage == 1, lost_at, close_open))
         created = _floor(created, self.precision_ms)

@@ -10,8 +10,8 @@ Two lakes and warehouses are filled from the same sandbox over the same 30 days:
   and carried out by the backfill daemon's and the run queue's own code, their iterations called in
   process (the run launcher runs each run in this process instead of a subprocess): raw and
   cleansed over the 30 days; the profile once; the timeline over the 30 days. The runs are checked
-  against the backfill policies: raw one partition per run, cleansed and the timeline one run over
-  the whole range.
+  against the backfill policies: raw and cleansed together in one run over the whole range (each day
+  of raw still its own partition file), the timeline in one run over it.
 
 Then every table of the two warehouses (cleansed, quarantine, identity, sentiment, the timeline)
 must hold the same rows, ignoring only when and by which run a row was written.
@@ -317,13 +317,11 @@ def test_a_30_day_backfill_lands_the_rows_of_30_daily_runs(fresh_database, tmp_p
     assert daily["daily_runs"] == [True] * DAYS
     history, timeline = runs["history"], runs["timeline"]
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in history + timeline)
-    raw = [run for run in history if {k.path[0] for k in run.asset_selection} == {"raw"}]
-    cleansed = [run for run in history if {k.path[0] for k in run.asset_selection} == {"cleansed"}]
-    assert len(raw) + len(cleansed) == len(history)
-    # Raw: BackfillPolicy.multi_run(1), one run per day.
-    assert [partitions_of(run) for run in raw] == [[day] for day in WINDOW]
-    # Cleansed and the timeline: BackfillPolicy.single_run, one run over the 30 days.
-    assert [partitions_of(run) for run in cleansed] == [WINDOW]
+    # Raw and cleansed: both BackfillPolicy.single_run on the same partitions, so one run fetches the
+    # 30 days of the stream (each day its own file, checkpoint and metadata) and cleanses them.
+    assert [partitions_of(run) for run in history] == [WINDOW]
+    assert {k.path[0] for k in history[0].asset_selection} == {"raw", "cleansed"}
+    # The timeline: one run over the 30 days.
     assert [partitions_of(run) for run in timeline] == [WINDOW]
     assert [set(run.asset_selection) for run in timeline] == [{TIMELINE}]
 

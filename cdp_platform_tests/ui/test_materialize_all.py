@@ -31,6 +31,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # The issue's goal for the quick look is three minutes; the test allows for a loaded machine.
 BACKFILL_TIMEOUT_SECONDS = 1800
+PARTITION_KEYS = """{ assetNodeOrError(assetKey: {path: ["raw", "hubspot", "contacts"]}) {
+  ... on AssetNode { partitionKeys } } }"""
 BACKFILLS = """{ partitionBackfillsOrError(limit: 5) { __typename
   ... on PartitionBackfills { results { id status numPartitions } } } }"""
 
@@ -53,18 +55,20 @@ def quick_look(tmp_path):
     assert graceful and not leaked, "dagster dev did not stop cleanly"
 
 
-def _launch_materialize_all(base_url: str) -> None:
+def _launch_materialize_all(server: dev.DevServer) -> None:
+    keys = server.graphql(PARTITION_KEYS)["assetNodeOrError"]["partitionKeys"]
     with browser_page({"width": 1600, "height": 1000}, ARTIFACTS / "materialize-all-dialog.png") as page:
-        page.goto(f"{base_url}/asset-groups")
+        page.goto(f"{server.url}/asset-groups")
         page.get_by_role("button", name="Materialize all").click()
         dialog = page.get_by_role("dialog")
-        # Every partition: the dialog's own "All" quick pick (and no default date window).
-        clear = dialog.get_by_role("button", name="Clear")
+        # The dialog opens on a custom selection of no partition, within a default date window:
+        # all time ("Clear" under the range), then the "All" quick pick, as a user does.
+        clear = dialog.get_by_text("Clear", exact=True)
         if clear.count():
             clear.first.click()
-        dialog.get_by_test_id("all-partition-button").first.click()
-        launch = dialog.get_by_test_id("launch-button")
-        assert launch.inner_text().strip() == "Launch backfill"
+        dialog.get_by_role("button", name="All", exact=True).click()
+        dialog.get_by_text(f"{len(keys)} partitions", exact=True).first.wait_for()
+        launch = dialog.get_by_role("button", name="Launch backfill")
         launch.click()
         page.get_by_text("Created backfill").first.wait_for()
 
@@ -80,14 +84,16 @@ def _wait_for_the_backfill(server: dev.DevServer) -> dict:
         if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
             return backfill
         time.sleep(5)
-    pytest.fail(f"the backfill did not end within {BACKFILL_TIMEOUT_SECONDS} s: {backfill}\n{server.log_tail()}")
+    pytest.fail(
+        f"the backfill did not end within {BACKFILL_TIMEOUT_SECONDS} s: {backfill}\n{server.log_tail()}"
+    )
 
 
 def test_materialize_all_on_the_quick_look_ends_succeeded_with_every_partition(quick_look, capsys):
     require_chromium()
     dev.wait_loaded(quick_look)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    _launch_materialize_all(quick_look.url)
+    _launch_materialize_all(quick_look)
     backfill = _wait_for_the_backfill(quick_look)
     with browser_page({"width": 1600, "height": 1000}, ARTIFACTS / "materialize-all-backfill.png") as page:
         page.goto(f"{quick_look.url}/runs/b/{backfill['id']}?tab=partitions")
@@ -127,7 +133,9 @@ def test_materialize_all_on_the_quick_look_ends_succeeded_with_every_partition(q
         }
     )
     with capsys.disabled():
-        print(f"\nbackfill {backfill['id']}: {backfill['status']}, {len(runs)} runs, {backfill['numPartitions']} partitions")
+        print(
+            f"\nbackfill {backfill['id']}: {backfill['status']}, {len(runs)} runs, {backfill['numPartitions']} partitions"
+        )
         for line in warnings:
             print(f"  WARN check not passed: {line[:200]}")
 

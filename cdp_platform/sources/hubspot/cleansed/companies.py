@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pandera.polars as pa
-
-from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.entity import CleansedEntity, Field
 from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
-    OBJECT_COLUMNS,
     OBJECT_FIELDS,
     object_payload,
 )
@@ -27,19 +23,6 @@ ENTITY = CleansedEntity(
         Field("industry", "string", "$.properties.industry"),
         Field("employees", "integer", "$.properties.numberofemployees"),
         Field("phone", "phone", "$.properties.phone", region_from="country"),
-    ),
-    schema=pa.DataFrameSchema(
-        {
-            **OBJECT_COLUMNS,
-            "company_name": columns.text(),
-            "domain": columns.text(),
-            "city": columns.text(),
-            "country": columns.text(),
-            "country_code": columns.country_code(),
-            "industry": columns.text(),
-            "employees": columns.count(),
-            "phone": columns.phone(),
-        }
     ),
     key_columns=KEY_COLUMNS,
     expected_payload=object_payload(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pandera.polars as pa
-
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
-    OBJECT_COLUMNS,
     OBJECT_FIELDS,
     first_association,
     object_payload,
@@ -28,21 +25,8 @@ ENTITY = CleansedEntity(
         Field("stage", "string", "$.properties.dealstage"),
         Field("pipeline", "string", "$.properties.pipeline"),
         Field("is_won", "boolean", "$.properties.hs_is_closed_won"),
-        Field("contact_id", "string", first_association("contacts")),
-        Field("company_id", "string", first_association("companies")),
-    ),
-    schema=pa.DataFrameSchema(
-        {
-            **OBJECT_COLUMNS,
-            "deal_name": columns.text(),
-            "amount": columns.amount(),
-            "close_date": columns.day(),
-            "stage": columns.text(),
-            "pipeline": columns.text(),
-            "is_won": columns.flag(),
-            "contact_id": columns.reference(),
-            "company_id": columns.reference(),
-        }
+        Field("contact_id", "string", first_association("contacts"), column=columns.reference()),
+        Field("company_id", "string", first_association("companies"), column=columns.reference()),
     ),
     key_columns=KEY_COLUMNS,
     expected_payload=object_payload(

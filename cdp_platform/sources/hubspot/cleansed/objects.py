@@ -11,22 +11,25 @@ optional, so either way of ingesting passes the drift check.
 from __future__ import annotations
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import Field
+from cdp_platform.cleansed.entity import Field, field_column
 
 OBJECT_FIELDS: tuple[Field, ...] = (
-    Field("crm_id", "string", "$.id", required=True, json_type="string"),
+    Field(
+        "crm_id",
+        "string",
+        "$.id",
+        required=True,
+        json_type="string",
+        description="The record's HubSpot id.",
+        role="external_id",
+        column=columns.identifier(),
+    ),
     Field("created_at", "timestamp", "$.createdAt", required=True, json_type="string"),
     Field("last_modified_at", "timestamp", "$.updatedAt", required=True, json_type="string"),
     Field("archived", "boolean", "$.archived"),
 )
 
-OBJECT_COLUMNS = {
-    "record_id": columns.identifier(),
-    "crm_id": columns.identifier(),
-    "created_at": columns.timestamp(nullable=False),
-    "last_modified_at": columns.timestamp(nullable=False),
-    "archived": columns.flag(),
-}
+OBJECT_COLUMNS = {"record_id": columns.identifier(), **{f.name: field_column(f) for f in OBJECT_FIELDS}}
 
 KEY_COLUMNS = ("record_id", "crm_id")
 
