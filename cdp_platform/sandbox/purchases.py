@@ -146,7 +146,11 @@ def simulate_purchases(
         np.where(coin, SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
         np.where(in_salesforce[person], SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
     ).astype(np.int8)
-    online = uniforms(key_of(seed, "purchases", "stripe"), person) < STRIPE_SHARE
+    # The web shop (and its Stripe account) opened when the history starts: earlier purchases of
+    # the initial base (PURCHASE_HISTORY_DAYS) were CRM deals, whoever made them.
+    online = (uniforms(key_of(seed, "purchases", "stripe"), person) < STRIPE_SHARE) & (
+        time_ms >= population.start_ms
+    )
     system = np.where(online, SYSTEM_STRIPE, system).astype(np.int8)
     return PurchaseHistory(
         person=person.astype(np.int32),
