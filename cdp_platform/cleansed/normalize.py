@@ -25,7 +25,8 @@ EMAIL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*
 
 def timestamp(column: str | pl.Expr) -> pl.Expr:
     """Any vendor timestamp as UTC: ``+0000`` offsets, ``Z``, fractional seconds or not, ms epoch
-    (CRM property values), ``YYYYMMDD`` (web analytics) and ``YYYY-MM-DD`` dates. Unreadable → null."""
+    (CRM property values), unix seconds (payments APIs), ``YYYYMMDD`` (web analytics) and
+    ``YYYY-MM-DD`` dates. Unreadable → null."""
     text = (pl.col(column) if isinstance(column, str) else column).cast(pl.String).str.strip_chars()
     # "+0000" and "+00:00" are both ISO 8601; chrono's %z accepts either, and %.f also accepts no
     # fraction, so with "Z" spelled "+0000" one pattern reads every ISO form the vendors send.
@@ -39,6 +40,12 @@ def timestamp(column: str | pl.Expr) -> pl.Expr:
         .cast(pl.Datetime("ms"))
         .dt.replace_time_zone("UTC")
         .dt.cast_time_unit("us"),
+        # Unix seconds (a payments API's ``created``): nine to eleven digits, 1973 to 5138.
+        pl.when(text.str.contains(r"^\d{9,11}$"))
+        .then(text.cast(pl.Int64, strict=False) * 1_000_000)
+        .otherwise(None)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC"),
         pl.when(text.str.contains(r"^\d{8}$"))
         .then(text.str.to_date("%Y%m%d", strict=False))
         .otherwise(None)

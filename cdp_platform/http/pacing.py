@@ -651,6 +651,8 @@ PACER_KINDS: dict[str, type[Pacer]] = {
     "usage_percent": FacebookPacer,
     "daily_allowance": SalesforcePacer,
     "body_quota_tokens": GA4Pacer,
+    # No quota signal at all (a documented requests-per-second limit): spacing and concurrency only.
+    "min_spacing": Pacer,
 }
 
 # Client name -> (budget, pacer kind), as the sources declare them (``declare_budget``).

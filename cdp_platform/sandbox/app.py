@@ -1,8 +1,8 @@
-"""The sandbox's one ASGI app: six vendor APIs under their own prefixes, with quotas and faults.
+"""The sandbox's one ASGI app: the vendor APIs under their own prefixes, with quotas and faults.
 
 Base URLs a connector is configured with: ``{root}/salesforce`` (login and instance URL),
 ``{root}/hubspot``, ``{root}/ga4``, ``{root}/facebook`` and ``{root}/instagram`` (both the Graph API,
-``/v21.0/...`` below them), ``{root}/twitter``. Below a prefix every path is the vendor's own.
+``/v21.0/...`` below them), ``{root}/twitter``, ``{root}/stripe``. Below a prefix every path is the vendor's own.
 
 The app is served in process (``httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(...)))``)
 or on a port by ``cdp-sandbox serve``. ``GET /_sandbox/stats`` (or :func:`sandbox_stats`) reports
@@ -36,6 +36,7 @@ from cdp_platform.sandbox.vendors.ga4 import GA4
 from cdp_platform.sandbox.vendors.graph import Graph
 from cdp_platform.sandbox.vendors.hubspot import HubSpot
 from cdp_platform.sandbox.vendors.salesforce import Salesforce
+from cdp_platform.sandbox.vendors.stripe import Stripe
 from cdp_platform.sandbox.vendors.twitter import Twitter
 
 STATS_PATH = "/_sandbox/stats"
@@ -57,7 +58,7 @@ def create_app(
 
     ``faults``: a profile name (``"none"``, ``"storm"``) or a :class:`FaultProfile` with custom rates, for
     every vendor; or a mapping from vendor (``salesforce``, ``hubspot``, ``ga4``, ``facebook``,
-    ``instagram``, ``twitter``) to a profile, vendors left out getting ``none``.
+    ``instagram``, ``twitter``, ``stripe``) to a profile, vendors left out getting ``none``.
     ``rate_limits``: False turns quotas off; a :class:`RateLimitSettings` changes them.
     ``time_scale``: divides every quota window (100 makes HubSpot's ten seconds a tenth of a second).
     ``data``: a prebuilt SandboxData for ``config`` (building one is the expensive part; tests share it).
@@ -88,6 +89,7 @@ def create_app(
         "facebook": graph,
         "instagram": graph,
         "twitter": Twitter(state),
+        "stripe": Stripe(state),
     }
 
     def classify(path: str) -> tuple[str | None, bool]:

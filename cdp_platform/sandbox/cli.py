@@ -63,7 +63,7 @@ def _world_arguments(command: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cdp-sandbox", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the six vendor APIs over HTTP (uvicorn)")
+    serve = commands.add_parser("serve", help="serve the emulated vendor APIs over HTTP (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8500)
     serve.add_argument("--persons", type=int, default=SandboxConfig.persons)

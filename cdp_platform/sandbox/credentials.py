@@ -31,6 +31,7 @@ FACEBOOK_APP_ID = "100000000000001"
 FACEBOOK_APP_SECRET = "sandbox-facebook-app-secret"  # noqa: S105
 FACEBOOK_ACCESS_TOKEN = "EAAsandboxFacebookPageAccessToken"  # noqa: S105 - also valid for Instagram
 TWITTER_BEARER_TOKEN = "AAAAAAAAAAAAAAAAAAAAAsandboxTwitterBearerToken"  # noqa: S105
+STRIPE_SECRET_KEY = "sk_test_51SandboxCdpStripeSecretKey0000000000"  # noqa: S105 - test mode, synthetic data
 
 
 # What the in-process sandbox is given per platform source and credential role (the roles of
@@ -51,6 +52,7 @@ SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
     },
     "instagram": {"access_token": FACEBOOK_ACCESS_TOKEN, "app_secret": FACEBOOK_APP_SECRET},
     "twitter": {"bearer_token": TWITTER_BEARER_TOKEN},
+    "stripe": {"api_key": STRIPE_SECRET_KEY},
 }
 
 
@@ -84,6 +86,7 @@ class SandboxCredentials:
     # without one gets Graph's permission error for the edges that need it (codes 10, 100, 200).
     facebook_permissions: frozenset[str] | None = None
     twitter_bearer_token: str = TWITTER_BEARER_TOKEN
+    stripe_secret_key: str = STRIPE_SECRET_KEY
 
 
 class TokenSigner:

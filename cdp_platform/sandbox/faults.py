@@ -54,7 +54,7 @@ DATA_KINDS: tuple[str, ...] = (
     "empty_last_page",
 )
 FAULT_KINDS: tuple[str, ...] = TRANSPORT_KINDS + DATA_KINDS
-VENDORS: tuple[str, ...] = ("salesforce", "hubspot", "ga4", "facebook", "instagram", "twitter")
+VENDORS: tuple[str, ...] = ("salesforce", "hubspot", "ga4", "facebook", "instagram", "twitter", "stripe")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Against the sandbox, ``identity_map`` grades itself: the sandbox knows which person every record it
 serves belongs to. The pipeline's candidates (``int_identity_candidates``) are keyed as
 
-- ``<system>:<object>:<vendor id>`` for CRM records and lead forms (one candidate per record);
+- ``<system>:<object>:<vendor id>`` for CRM records, lead forms and Stripe customers (one candidate
+  per record);
 - ``facebook:commenters:<user id>``, ``instagram:commenters:<username>``,
   ``twitter:authors:<user id>``: one candidate per social profile, over all its comments or tweets;
 - ``google_analytics:visitors:<client id>``: one candidate per browser cookie.
@@ -63,6 +64,12 @@ def candidate_persons(data: SandboxData) -> pl.DataFrame:
             if profile:
                 ids.append(prefix + str(profile))
                 persons.append(int(owners[position]))
+    from cdp_platform.sandbox.vendors.stripe import truth_records
+
+    for stream, record_ids, owners, _ in truth_records(data):
+        if stream == "stripe/customers":  # the web shop's customers, one candidate each
+            ids.extend("stripe:customers:" + record_id for record_id in record_ids)
+            persons.extend(owners.tolist())
     positions = np.arange(data.count(GA_STREAM))
     visitors = [record_id.split(":", 1)[1] for record_id in data.record_ids(GA_STREAM, positions)]
     ids.extend("google_analytics:visitors:" + visitor for visitor in visitors)

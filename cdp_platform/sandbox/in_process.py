@@ -31,6 +31,7 @@ SANDBOX_PREFIX = {
     "facebook": "facebook",
     "instagram": "instagram",
     "twitter": "twitter",
+    "stripe": "stripe",
 }
 
 

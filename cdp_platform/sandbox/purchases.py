@@ -54,6 +54,12 @@ PURCHASE_HISTORY_DAYS = 365
 
 SYSTEM_SALESFORCE = 0
 SYSTEM_HUBSPOT = 1
+# Purchases paid by card in the web shop: Stripe charges, not CRM deals.
+SYSTEM_STRIPE = 2
+# Share of customers who buy in the web shop (every purchase of theirs is a Stripe charge). Drawn
+# from a hash of the person, not from the generator, so the times and amounts of every purchase
+# are the same as without it: only which system records a purchase depends on it.
+STRIPE_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class PurchaseHistory:
     """Every simulated purchase, ordered by (person, time), plus each customer's latent traits.
 
     Per purchase: ``person`` index, ``time_ms`` (UTC epoch ms), ``amount_cents``, ``system`` (which CRM
-    records it), ``repeat`` (False for the customer's first purchase). Per customer (``customer_*``,
+    records it, or Stripe for web shop customers), ``repeat`` (False for the customer's first purchase). Per customer (``customer_*``,
     aligned): person index, lambda, p, nu, first purchase time, and x, the number of repeat purchases.
     """
 
@@ -140,6 +146,12 @@ def simulate_purchases(
         np.where(coin, SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
         np.where(in_salesforce[person], SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
     ).astype(np.int8)
+    # The web shop (and its Stripe account) opened when the history starts: earlier purchases of
+    # the initial base (PURCHASE_HISTORY_DAYS) were CRM deals, whoever made them.
+    online = (uniforms(key_of(seed, "purchases", "stripe"), person) < STRIPE_SHARE) & (
+        time_ms >= population.start_ms
+    )
+    system = np.where(online, SYSTEM_STRIPE, system).astype(np.int8)
     return PurchaseHistory(
         person=person.astype(np.int32),
         time_ms=time_ms,

@@ -5,8 +5,8 @@ Files written to ``out_dir``:
   company records and brand posts), modified_at (UTC). Identity resolution is graded against it.
 - ``sentiment.parquet``: the true label of every post, comment and tweet.
 - ``persons.parquet``: the hard cases per person (household_of, namesake) so errors can be explained.
-- ``purchases.parquet`` and ``customers.parquet``: every simulated purchase with the deal record that
-  carries it, and each customer's latent BG/NBD and Gamma-Gamma traits.
+- ``purchases.parquet`` and ``customers.parquet``: every simulated purchase with the deal record (or
+  the web shop's Stripe charge) that carries it, and each customer's latent BG/NBD and Gamma-Gamma traits.
 - ``purchase_parameters.json``: the parameters the purchases were drawn from.
 - ``manifest.json``: the config, the record count per stream, the files.
 
@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdp_platform.sandbox.config import STREAMS, SandboxConfig
-from cdp_platform.sandbox.purchases import SYSTEM_HUBSPOT, SYSTEM_SALESFORCE
+from cdp_platform.sandbox.purchases import SYSTEM_HUBSPOT, SYSTEM_SALESFORCE, SYSTEM_STRIPE
 from cdp_platform.sandbox.records import SandboxData
+from cdp_platform.sandbox.vendors import stripe
 
 # Rows per Parquet row group: small enough that a chunk of ids costs tens of MB at most.
 CHUNK_ROWS = 50_000
@@ -48,7 +49,11 @@ TRUTH_FILES = (
     "purchase_parameters.json",
     "manifest.json",
 )
-_DEAL_STREAMS = {SYSTEM_SALESFORCE: "salesforce/opportunities", SYSTEM_HUBSPOT: "hubspot/deals"}
+_DEAL_STREAMS = {
+    SYSTEM_SALESFORCE: "salesforce/opportunities",
+    SYSTEM_HUBSPOT: "hubspot/deals",
+    SYSTEM_STRIPE: "stripe/charges",  # the web shop's succeeded charges, numbered like its purchases
+}
 
 
 def write_truth(config: SandboxConfig, out_dir: str | Path, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
@@ -132,6 +137,18 @@ def _record_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]
                     _timestamps(data.modified_ms(stream, positions), "modified_at"),
                 ]
             )
+    # The web shop (its own emulator module): customers, charges and refunds with their persons.
+    for stream, ids, persons, modified_ms in stripe.truth_records(data):
+        for rows in _chunks_of(len(ids), chunk_rows):
+            yield pl.DataFrame(
+                [
+                    pl.Series("source", ["stripe"] * rows.size, dtype=pl.String),
+                    pl.Series("stream", [stream] * rows.size, dtype=pl.String),
+                    pl.Series("record_id", [ids[i] for i in rows.tolist()], dtype=pl.String),
+                    _person_ids(persons[rows]),
+                    _timestamps(modified_ms[rows], "modified_at"),
+                ]
+            )
 
 
 def _sentiment_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]:
@@ -174,7 +191,10 @@ def _purchase_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFram
         systems = purchases.system[rows]
         ids: list[str] = []
         for system, number in zip(systems.tolist(), deal_number[rows].tolist(), strict=True):
-            ids.append(data.streams[_DEAL_STREAMS[system]].record_id(number))
+            if system == SYSTEM_STRIPE:
+                ids.append(stripe.stripe_data(data).charge_id(number))
+            else:
+                ids.append(data.streams[_DEAL_STREAMS[system]].record_id(number))
         streams = [_DEAL_STREAMS[s] for s in systems.tolist()]
         yield pl.DataFrame(
             [

@@ -66,7 +66,7 @@ def test_the_profile_waits_for_every_source_of_the_day_then_builds_once(defs):
     reference = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "reference"}
     assert reference == {dg.AssetKey("country_spellings"), dg.AssetKey("iso_3166_countries")}
     sources = {parent for key in staging for parent in graph.get(key).parent_keys} - reference
-    assert {key.path[0] for key in sources} == {"cleansed"} and len(sources) == len(staging) == 14
+    assert {key.path[0] for key in sources} == {"cleansed"} and len(sources) == len(staging) == 17
     late = {key for key in sources if key.path[1] == LATE_SOURCE}
     unpartitioned = {k for k in profile if graph.get(k).partitions_def is None}
     assert unpartitioned == profile - {TIMELINE}

@@ -113,7 +113,8 @@ def test_purchases_truth_matches_the_served_won_deals(truth_dir: Path, data: San
         )
         for stream in ("salesforce/opportunities", "hubspot/deals")
     }
-    for row in purchases.head(60).iter_rows(named=True):
+    # The web shop's purchases are Stripe charges (checked in cdp_platform_tests/sandbox/test_vendor_stripe.py).
+    for row in purchases.filter(pl.col("stream") != "stripe/charges").head(60).iter_rows(named=True):
         record = data.record(row["stream"], by_id[row["stream"]][row["record_id"]])
         if row["stream"] == "salesforce/opportunities":
             assert record["StageName"] == "Closed Won" and record["Amount"] == row["amount"]

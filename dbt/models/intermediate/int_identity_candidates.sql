@@ -63,6 +63,13 @@ web_activity as (
 
 ),
 
+stripe_customers as (
+
+    select * from {{ ref('stg_stripe__customers') }}
+    where not is_deleted
+
+),
+
 salesforce_contact_candidates as (
 
     select
@@ -168,6 +175,34 @@ facebook_lead_candidates as (
         created_at as last_seen_at,
 
     from facebook_leads
+
+),
+
+{#- A web shop customer as typed at checkout: email, card holder's name, phone, address. -#}
+stripe_customer_candidates as (
+
+    select
+        'stripe:customers:' || record_id as record_id,
+        'stripe/customers' as source,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        phone,
+        null::date as date_of_birth,
+        street,
+        city,
+        postcode,
+        country,
+        null::varchar as crm_id,
+        null::varchar as twitter_handle,
+        null::varchar as instagram_username,
+        null::varchar as facebook_id,
+        null::varchar as ga_client_id,
+        created_at as first_seen_at,
+        updated_at as last_seen_at,
+
+    from stripe_customers
 
 ),
 
@@ -302,6 +337,8 @@ unioned as (
     select * from twitter_author_candidates
     union all by name
     select * from web_visitor_candidates
+    union all by name
+    select * from stripe_customer_candidates
 
 ),
 

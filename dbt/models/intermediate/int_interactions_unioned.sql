@@ -183,6 +183,47 @@ hubspot_purchases as (
 
 ),
 
+{#- Stripe: a succeeded charge is a purchase at what the account kept of it. Refunds are in the
+    charge's currency, so they take their share of the settled amount; a charge refunded in full
+    is no purchase. -#}
+stripe_refunded as (
+
+    select
+        charge_id,
+        sum(amount_minor) as refunded_minor,
+
+    from {{ ref('stg_stripe__refunds') }}
+    where status = 'succeeded'
+    group by charge_id
+
+),
+
+stripe_purchases as (
+
+    select
+        'stripe:charges:' || charges.record_id as interaction_id,
+        'stripe:customers:' || charges.customer_id as person_record_id,
+        'stripe' as channel,
+        'purchase' as interaction_type,
+        charges.created_at as occurred_at,
+        null::varchar as text,
+        round(
+            charges.settled_amount
+            * (charges.amount_minor - coalesce(stripe_refunded.refunded_minor, 0))
+            / charges.amount_minor,
+            2
+        )::decimal(18, 2) as amount,
+
+    from {{ ref('stg_stripe__charges') }} as charges
+    left join stripe_refunded
+        on charges.record_id = stripe_refunded.charge_id
+    where charges.status = 'succeeded'
+        and charges.customer_id is not null
+        and charges.settled_amount is not null
+        and charges.amount_minor > coalesce(stripe_refunded.refunded_minor, 0)
+
+),
+
 unioned as (
 
     select * from web_session_days
@@ -198,6 +239,8 @@ unioned as (
     select * from salesforce_purchases
     union all by name
     select * from hubspot_purchases
+    union all by name
+    select * from stripe_purchases
 
 ),
 
