@@ -43,7 +43,8 @@ def test_storm_partitions_are_fully_accounted_for(tmp_path):
     # The in-process sandbox is one app per process and configuration: its counters may already
     # hold another test's faults, so only what this ingestion added is counted.
     config = sandbox_config(PERSONS, 7, datetime.date.fromisoformat(SANDBOX_TODAY), STORM_SPAN_DAYS)
-    app, _ = sandbox_app(config, "tempest")
+    # (the same app the resources reach: the same configuration, faults and time scale)
+    app, _ = sandbox_app(config, "tempest", load_settings(environ).sandbox.time_scale)
     before = sandbox_stats(app)
     for result in ingest(environ, PARTITIONS):
         assert result.success, [e.event_specific_data.error.message for e in result.get_step_failure_events()]

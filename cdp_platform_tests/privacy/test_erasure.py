@@ -41,7 +41,7 @@ from cdp_platform.io.lake_io_manager import write_frame
 from cdp_platform.io.warehouse import WarehouseTarget, connect_warehouse
 from cdp_platform.privacy import audit
 from cdp_platform.privacy.assets import ERASURE_JOB_NAME
-from cdp_platform.privacy.hashing import identifier_hash, privacy_key
+from cdp_platform.privacy.hashing import identifier_hash, normalize, privacy_key
 from cdp_platform.privacy.identifiers import PersonStream, identify, person_stream, person_streams
 from cdp_platform.profile.project import DBT_PROJECT_DIR
 from cdp_platform.sandbox.config import SandboxConfig
@@ -188,8 +188,14 @@ def _choose(
         person.tokens = (set(rows["tokens"].explode().drop_nulls().to_list()) - others) | keys | {client}
         contact = rows.filter(pl.col("stream").is_in(CONTACT_STREAMS))
         person.email = next((e for e in contact["email"].to_list() if e), None)
-        # The phone as the vendor wrote it (national, with separators), to erase by.
-        written = [t for t in contact["tokens"].explode().drop_nulls().to_list() if _national_phone(t)]
+        # The phone as the vendor wrote it (national, with separators), to erase by: one the
+        # operator can type without a country code, i.e. national in the default region (a
+        # national number of another country is refused by `cdp erase`, as it should be).
+        written = [
+            t
+            for t in contact["tokens"].explode().drop_nulls().to_list()
+            if _national_phone(t) and normalize("phone", t, "US") is not None
+        ]
         person.phone = written[0] if written else None
         # A shared email or phone would erase someone else too (correctly): not for this test.
         for column, value in (("email", person.email), ("phone", contact["phone"].drop_nulls().head(1))):
