@@ -82,7 +82,10 @@ def timeline_after_the_day() -> dg.AutomationCondition:
     )
     return (
         completed_day()
-        & dg.AutomationCondition.any_deps_updated().since(handled)
+        # Its cleansed deps (the tables it reads through the intermediate models, declared so a
+        # backfill of chosen partitions includes it) land all day long: only the rebuilt models
+        # it reads mean the day is complete.
+        & dg.AutomationCondition.any_deps_updated().ignore(CLEANSED).since(handled)
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("timeline_after_the_day")

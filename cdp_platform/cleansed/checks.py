@@ -194,9 +194,13 @@ def drift_differences(expected: Mapping[str, str], observed: Mapping[str, set[st
     """Human-readable differences: ``new field x (string)``, ``missing field y``, ``changed type``.
 
     An expected type ending in ``?`` marks a field the vendor omits when it has no value (Graph and
-    several vendors do), so its absence is not drift.
+    several vendors do), so its absence is not drift. The type ``map`` is an object whose keys are
+    the account's own (Stripe's ``metadata``): what is inside it is never drift.
     """
     differences = []
+    maps = tuple(f"{path}." for path, kind in expected.items() if kind.rstrip("?") == "map")
+    observed = {p: t for p, t in observed.items() if not p.startswith(maps)} if maps else observed
+    expected = {p: ("object" + k[3:] if k.startswith("map") else k) for p, k in expected.items()}
     for path in sorted(set(observed) - set(expected)):
         types = "/".join(sorted(observed[path] - {"null"}) or ["null"])
         differences.append(f"new field {path} ({types})")

@@ -134,6 +134,7 @@ class KnownSecrets:
         self.facebook_app_secret = f"fbAppSecret{t}9c1e"
         self.instagram_token = f"EAAInstagramSecret{t}ZDZD"
         self.twitter_token = f"AAAAAAAAAAAAAAAAAAAAA{t}%2BTwitterSecret%3D{t}"
+        self.stripe_key = f"sk_test_51Stripe{t}Secret0Key"
         self.aws_secret_key = f"aws/Secret+Key{t}EXAMPLE"
         self.sandbox = SandboxCredentials(
             salesforce_client_id=self.salesforce_client_id,
@@ -147,6 +148,7 @@ class KnownSecrets:
             facebook_access_token=self.instagram_token,
             facebook_exchanged_token_seconds=GRAPH_TOKEN_SECONDS,
             twitter_bearer_token=self.twitter_token,
+            stripe_secret_key=self.stripe_key,
         )
         # A Page token the sandbox issued two days ago and that has expired since: Graph answers
         # error 190 and the client must exchange it with the app id and secret.
@@ -171,6 +173,7 @@ class KnownSecrets:
             },
             "instagram": {"access_token": self.instagram_token},
             "twitter": {"bearer_token": self.twitter_token},
+            "stripe": {"api_key": self.stripe_key},
         }
 
     def needles(self, canary: str) -> Needles:
@@ -183,6 +186,7 @@ class KnownSecrets:
             "facebook_app_secret",
             "facebook_expired_token",
             "instagram_token",
+            "stripe_key",
             "twitter_token",
             "aws_secret_key",
         ):

@@ -44,8 +44,8 @@ from cdp_platform.sources.hubspot import (
 from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform_tests.sources.support import SANDBOX_TODAY, dead_letters, ingest, landed, truth_records
 
-PERSONS = 6000  # enough deals in one day (20 on 2026-11-18) for several pages of them
-PARTITION = "2026-11-18"
+PERSONS = 6000  # enough deals in one day (11 on 2026-11-19, one of a buyer entered twice) for several pages
+PARTITION = "2026-11-19"
 SELECTION = [dg.AssetKey.from_user_string(key) for key in ("raw/hubspot/deals", "raw/hubspot/contacts")]
 
 
@@ -104,7 +104,9 @@ def test_every_deal_row_names_exactly_its_buyer(tmp_path, truth, declared):
     truth_buyers = buyers(truth)
 
     deals = landed(lake, "hubspot/deals", PARTITION)
-    assert deals.height >= 15 and deals["page"].max() > 1
+    # More than two pages of 3 (the web shop's purchases go to Stripe, not to CRM deals, since
+    # Stripe joined).
+    assert deals.height > 2 * 3 and deals["page"].max() > 2
     assert any(truth_buyers[deal][1] > 1 for deal in deals["record_id"]), "a buyer entered twice is covered"
     for row in deals.iter_rows(named=True):
         payload, context = json.loads(row["payload"]), json.loads(row["context"])

@@ -20,6 +20,9 @@
         "instagram:commenters": "instagram:commenters:",
         "twitter:mentions": "twitter:mentions:",
         "twitter:authors": "twitter:authors:",
+        "stripe:customers": "stripe:customers:",
+        "stripe:charges": "stripe:charges:",
+        "stripe:refunds": "stripe:refunds:",
     } -%}
     {%- set name = source ~ ":" ~ kind -%}
     {%- if name not in prefixes -%}
