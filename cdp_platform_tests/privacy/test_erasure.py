@@ -211,8 +211,11 @@ def _choose(
         if person.email is None or person.names is None:
             continue
         chosen.append(person)
-        if len(chosen) == 3:
-            break
+        # Three, one of whom has a phone an operator can type (the phone request needs one).
+        phoned = [p for p in chosen if p.phone is not None]
+        if len(chosen) >= 3 and phoned:
+            third = phoned[0]
+            return [*[p for p in chosen if p is not third][:2], third]
     return chosen
 
 
