@@ -28,11 +28,13 @@ def profile_identifiers() -> tuple[ProfileIdentifier, ...]:
     return tuple(sorted(found, key=lambda p: (p.kind != "handle", p.priority, p.column)))
 
 
+@cache
 def handle_columns() -> tuple[str, ...]:
     """The identity input columns holding a handle, by priority."""
     return tuple(p.column for p in profile_identifiers() if p.kind == "handle")
 
 
+@cache
 def profile_hosts_pattern() -> str | None:
     """A regex alternation of the hosts whose profile URLs end in a handle (``a\\.example|b\\.example``),
     or None when no network declares any (then there is no URL to strip)."""
