@@ -33,7 +33,13 @@ _LIMITS: dict[str, int] = {"crm_id": 10, "email": 5, "ga_client_id": 50, "phone"
 
 def _default_priorities() -> dict[str, int]:
     """Every link type's priority, in priority order (ties by name)."""
-    priorities = {**_LINK_PRIORITIES, **{p.column: p.priority for p in profile_identifiers()}}
+    declared = {p.column: p.priority for p in profile_identifiers()}
+    taken = sorted(set(declared) & (set(_LINK_PRIORITIES) | set(_LIMITS)))
+    if taken:
+        raise ValueError(
+            f"a source's profile_identifier takes the name of an identity type: {taken}; rename it"
+        )
+    priorities = {**_LINK_PRIORITIES, **declared}
     return dict(sorted(priorities.items(), key=lambda item: (item[1], item[0])))
 
 

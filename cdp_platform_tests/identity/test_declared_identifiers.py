@@ -44,21 +44,22 @@ def _clear() -> None:
         function.cache_clear()
 
 
-@pytest.fixture
-def new_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The shipped sources and one more, whose people have a handle on ``social.example``."""
+def _declare(monkeypatch: pytest.MonkeyPatch, identifier: ProfileIdentifier) -> None:
+    """The shipped sources and one more, ``newnet``, whose people have ``identifier``."""
     shipped = registry.declarations()
     template = next(iter(shipped.values()))
-    extra = dataclasses.replace(
-        template,
-        name="newnet",
-        position=None,
-        profile_identifier=ProfileIdentifier(
-            "newnet_handle", "handle", priority=5, profile_hosts=("social.example",)
-        ),
-    )
+    extra = dataclasses.replace(template, name="newnet", position=None, profile_identifier=identifier)
     monkeypatch.setattr(registry, "declarations", lambda: {**shipped, "newnet": extra})
     _clear()
+
+
+@pytest.fixture
+def new_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new network whose people have a handle on ``social.example``."""
+    _declare(
+        monkeypatch,
+        ProfileIdentifier("newnet_handle", "handle", priority=5, profile_hosts=("social.example",)),
+    )
     yield "newnet_handle"
     monkeypatch.undo()
     _clear()
@@ -128,6 +129,16 @@ def test_a_profile_identifier_of_an_unknown_kind_fails_naming_the_kinds():
         ProfileIdentifier("newnet_nick", "nickname", priority=4)
     with pytest.raises(ValueError, match="priority and limit must be at least 1"):
         ProfileIdentifier("newnet_id", "user_id", priority=0)
+
+
+def test_a_profile_identifier_named_like_an_identity_type_fails_naming_it(monkeypatch: pytest.MonkeyPatch):
+    _declare(monkeypatch, ProfileIdentifier("email", "user_id", priority=2))
+    try:
+        with pytest.raises(ValueError, match=r"takes the name of an identity type: \['email'\]; rename it"):
+            ResolutionConfig()
+    finally:
+        monkeypatch.undo()
+        _clear()
 
 
 CORE = ("identity", "privacy", "predictive", "cleansed", "profile", "io/checkpoints.py", "settings.py",
