@@ -6,6 +6,7 @@ from cdp_platform.sources.declaration import (
     DailyWindow,
     Endpoint,
     Pagination,
+    ProfileIdentifier,
     Quota,
     Schedule,
     SourceDeclaration,
@@ -75,4 +76,6 @@ SOURCE = SourceDeclaration(
     quota=Quota(pacer="usage_percent", signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")),
     schedule=Schedule(minute=35),
     page_size=(100, 1, 100),
+    # A commenter is known by the user id Graph gives them (app-scoped, stable for this Page's app).
+    profile_identifier=ProfileIdentifier("facebook_id", "user_id", priority=2),
 )

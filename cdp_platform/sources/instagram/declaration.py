@@ -6,6 +6,7 @@ from cdp_platform.sources.declaration import (
     DailyWindow,
     Endpoint,
     Pagination,
+    ProfileIdentifier,
     Quota,
     Schedule,
     SourceDeclaration,
@@ -65,4 +66,8 @@ SOURCE = SourceDeclaration(
     ),
     schedule=Schedule(minute=55),
     page_size=(100, 1, 100),
+    # A commenter is a username and nothing else (Graph gives no name, no email).
+    profile_identifier=ProfileIdentifier(
+        "instagram_username", "handle", priority=5, profile_hosts=("instagram.com",)
+    ),
 )

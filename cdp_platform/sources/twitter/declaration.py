@@ -6,6 +6,7 @@ from cdp_platform.sources.declaration import (
     DailyWindow,
     Endpoint,
     Pagination,
+    ProfileIdentifier,
     Quota,
     Schedule,
     SourceDeclaration,
@@ -47,4 +48,8 @@ SOURCE = SourceDeclaration(
     ),
     schedule=Schedule(minute=45),
     page_size=(100, 5, 100),
+    # A handle is public and can be mistyped into a CRM: it ranks after an email.
+    profile_identifier=ProfileIdentifier(
+        "twitter_handle", "handle", priority=4, profile_hosts=("twitter.com", "x.com")
+    ),
 )
