@@ -1,0 +1,37 @@
+{#- What the contributors of `union` declare under `meta.<key>` in their YAML, merged: a mapping
+    (each contributor's entries; a key given twice is an error, so two sources cannot both rank
+    the same one) or a list (concatenated, sorted). For facts about a source that the union's
+    rows do not carry (its survivorship rank, whether its records name a person), so they stay in
+    the source's folder and no intermediate model spells them.
+
+    Read from the graph, which exists only when dbt executes: while parsing it returns the empty
+    value (nothing is run then; these are not refs, so the DAG does not depend on them). -#}
+{% macro contribution_meta(union, key, kind='mapping') -%}
+    {%- set merged = {} if kind == 'mapping' else [] -%}
+    {%- if execute -%}
+        {%- set names = contributors(union) -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name in names -%}
+            {%- set value = node.config.meta.get(key) -%}
+            {%- if value is none -%}
+            {%- elif kind == 'mapping' and value is mapping -%}
+                {%- for name, item in value.items() -%}
+                    {%- if name in merged -%}
+                        {{ exceptions.raise_compiler_error("meta." ~ key ~ ": " ~ name ~ " is declared twice (again by " ~ node.name ~ ")") }}
+                    {%- endif -%}
+                    {%- do merged.update({name: item}) -%}
+                {%- endfor -%}
+            {%- elif kind == 'list' and value is iterable and value is not string and value is not mapping -%}
+                {%- do merged.extend(value) -%}
+            {%- else -%}
+                {{ exceptions.raise_compiler_error("meta." ~ key ~ " of " ~ node.name ~ " must be a " ~ kind ~ ", got " ~ value) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(merged if kind == 'mapping' else (merged | unique | sort)) }}
+{%- endmacro %}
+
+
+{#- The SQL string literal of `value` (quotes doubled), for values written from declarations. -#}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
