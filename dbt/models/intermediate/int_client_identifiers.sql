@@ -26,13 +26,8 @@ identifiers as (
             {%- endif %}
             or crm_id is not null
         ) as is_identified,
-        {%- for column, plural in [
-            ('record_id', 'record_ids'), ('source', 'sources'), ('email', 'emails'), ('phone', 'phones'),
-            ('crm_id', 'crm_ids'), ('twitter_handle', 'twitter_handles'),
-            ('instagram_username', 'instagram_usernames'), ('facebook_id', 'facebook_ids'),
-            ('ga_client_id', 'ga_client_ids'),
-        ] %}
-        list_sort(list_distinct(list({{ column }}))) as {{ plural }},
+        {%- for column in ['record_id', 'source', 'email', 'phone', 'crm_id'] + profile_identifiers() %}
+        list_sort(list_distinct(list({{ column }}))) as {{ column }}s,
         {%- endfor %}
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,

@@ -31,10 +31,9 @@ final as (
         postcode,
         country,
         crm_id,
-        twitter_handle,
-        instagram_username,
-        facebook_id,
-        ga_client_id,
+        {%- for column in profile_identifiers() %}
+        {{ column }},
+        {%- endfor %}
         first_seen_at,
         last_seen_at,
 
