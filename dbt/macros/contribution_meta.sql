@@ -1,12 +1,16 @@
 {#- What the contributors of `union` declare under `meta.<key>` in their YAML, merged: a mapping
     (each contributor's entries; a key given twice is an error, so two sources cannot both rank
-    the same one) or a list (concatenated, sorted). For facts about a source that the union's
+    the same one), a list (concatenated, sorted), or with kind='any' the names either gives (a
+    list's items, a mapping's keys; sorted). For facts about a source that the union's
     rows do not carry (its survivorship rank, whether its records name a person), so they stay in
     the source's folder and no intermediate model spells them.
 
     Read from the graph, which exists only when dbt executes: while parsing it returns the empty
     value (nothing is run then; these are not refs, so the DAG does not depend on them). -#}
 {% macro contribution_meta(union, key, kind='mapping') -%}
+    {%- if kind not in ('mapping', 'list', 'any') -%}
+        {{ exceptions.raise_compiler_error("contribution_meta: kind must be mapping, list or any, got " ~ kind) }}
+    {%- endif -%}
     {%- set merged = {} if kind == 'mapping' else [] -%}
     {%- if execute -%}
         {%- set names = contributors(union) -%}
@@ -20,7 +24,9 @@
                     {%- endif -%}
                     {%- do merged.update({name: item}) -%}
                 {%- endfor -%}
-            {%- elif kind == 'list' and value is iterable and value is not string and value is not mapping -%}
+            {%- elif kind == 'any' and value is mapping -%}
+                {%- do merged.extend(value.keys() | list) -%}
+            {%- elif kind in ('list', 'any') and value is iterable and value is not string and value is not mapping -%}
                 {%- do merged.extend(value) -%}
             {%- else -%}
                 {{ exceptions.raise_compiler_error("meta." ~ key ~ " of " ~ node.name ~ " must be a " ~ kind ~ ", got " ~ value) }}
