@@ -212,6 +212,9 @@ class SourceDeclaration:
     position: int | None = None
     # Records per page the API allows, for ``CDP_<SOURCE>_PAGE_SIZE``.
     page_size: tuple[int, int, int] | None = None  # (default, low, high)
+    # The API's base URL when the declaration knows it (a source declared in a YAML file);
+    # ``CDP_<SOURCE>_BASE_URL`` replaces it. None: the environment or the bundled sandbox.
+    base_url: str | None = None
 
     def __post_init__(self) -> None:
         if not _SOURCE_NAME.match(self.name):

@@ -3,7 +3,8 @@
     (asset identity_map). CRM records and Facebook lead ads are people one record each; social
     authors and web visitors appear on many rows of their source (one per comment, tweet or day), so
     they are folded to one candidate per platform id, carrying the latest name or handle they used.
-    Deleted or archived CRM records are left out: they are no longer anybody's profile.
+    Deleted or archived CRM records are left out: they are no longer anybody's profile. The
+    sources declared in YAML files add their candidates as they are (configured_identity_candidates).
 -#}
 
 with
@@ -339,6 +340,7 @@ unioned as (
     select * from web_visitor_candidates
     union all by name
     select * from stripe_customer_candidates
+    {{ configured_identity_candidates() }}
 
 ),
 
