@@ -13,7 +13,6 @@ its earliest and latest change). ``int_identity_candidates`` unions every table 
 is built before the profile reads it.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
@@ -122,11 +121,11 @@ def candidate_asset(entity: CleansedEntity) -> dg.AssetsDefinition:
     def _candidates(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         with warehouse.get_connection() as connection:
             frame = candidates(entity, _read_cleansed(connection, entity))
-            table = frame.to_arrow()  # noqa: F841  (DuckDB reads the Python variable by name)
+            rows = frame.to_arrow()  # noqa: F841  (DuckDB reads the Python variable by name)
             connection.execute(f"create schema if not exists {CANDIDATE_SCHEMA}")
             # Replaced whole: the table is derived from every cleansed partition, so a re-run or a
             # backfill below never doubles a candidate.
-            connection.execute(f"create or replace table {candidate_table(entity)} as select * from table")
+            connection.execute(f"create or replace table {candidate_table(entity)} as select * from rows")
         counts = {
             f"with_{column}": dg.MetadataValue.int(frame.height - frame[column].null_count())
             for column in ("email", "phone", "full_name", "crm_id")
