@@ -372,7 +372,7 @@ def test_invalid_yaml_and_a_missing_folder_are_named(tmp_path: Path) -> None:
     (sources / "broken.yml").write_text("source: x\nstreams: [a, b\nauth: {}\n")
     with pytest.raises(SourceFileError, match=r"broken\.yml:3: is not valid YAML .*Fix: correct the YAML syntax"):
         load_settings({"CDP_SOURCES_DIR": str(sources)})
-    with pytest.raises(SettingsError, match="CDP_SOURCES_DIR=.* is not a folder"):
+    with pytest.raises(SettingsError, match=r"CDP_SOURCES_DIR=.* is not a folder"):
         load_settings({"CDP_SOURCES_DIR": str(tmp_path / "absent")})
 
 
