@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -387,3 +388,49 @@ def test_the_code_location_load_stops_with_the_message(tmp_path: Path, monkeypat
         defs()
     assert "loyalty.yaml:" in caught.value.message
     assert "window format 'soql' does not exist. Fix: use one of: iso_seconds" in caught.value.message
+
+
+@pytest.mark.slow
+def test_candidates_reach_the_model_identity_resolution_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt builds ``int_identity_candidates`` (from the profile tests' crafted cleansed tables of the
+    shipped sources) with the YAML source's candidates table beside them: its people are in it,
+    beside the shipped sources' ones, and the rows are exactly the candidates table's."""
+    from cdp_platform.cleansed.entity import cleanse
+    from cdp_platform.profile.project import dbt_executable
+    from cdp_platform.sources.yaml_source import load_source_file
+    from cdp_platform.sources.yaml_source_candidates import candidate_table, candidates
+    from cdp_platform_tests.profile import warehouse
+
+    entity = load_source_file(EXAMPLE).entities[0]
+    members = [m for m in MEMBERS if m["id"] in ("m1", "m6")]
+    raw = pl.DataFrame(
+        {
+            "record_id": [m["id"] for m in members],
+            "updated_at": [datetime.datetime.fromisoformat(m["updated_at"]) for m in members],
+            "payload": [json.dumps(m) for m in members],
+        },
+        schema={"record_id": pl.String, "updated_at": pl.Datetime("us", "UTC"), "payload": pl.String},
+    )
+    people = candidates(entity, cleanse(raw, entity, datetime.date(2026, 11, 20)).clean)
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        warehouse.write_cleansed(connection)
+        schema, table = candidate_table(entity).split(".")
+        warehouse.write_table(connection, schema, table, people)
+
+    monkeypatch.setenv("CDP_WAREHOUSE_PATH", str(path))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    project = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [dbt_executable(), "build", "--quiet", "--exclude-resource-type", "test", "--project-dir", "dbt", "--profiles-dir", "dbt",
+         "--target-path", str(tmp_path / "dbt_target"), "--select", "+int_identity_candidates"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    with duckdb.connect(str(path), read_only=True) as connection:
+        model = connection.execute("select * from intermediate.int_identity_candidates").pl()
+    ours = model.filter(pl.col("source") == "loyalty/members").sort("record_id")
+    assert ours.select(people.columns).to_dicts() == people.to_dicts()
+    assert ours["record_id"].to_list() == ["loyalty:members:m1", "loyalty:members:m6"]
+    assert ours["email"].to_list() == ["member1@example.com", "member6@example.com"]
+    assert model.filter(pl.col("source") != "loyalty/members").height > 0  # the shipped sources' too

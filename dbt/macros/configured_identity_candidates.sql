@@ -9,13 +9,13 @@
     {%- if execute -%}
         {%- set found = run_query(
             "select table_name from information_schema.tables"
-            " where table_schema = 'identity_candidates' and table_catalog = current_database()"
+            " where table_schema = 'identity_candidates' and table_catalog = '" ~ target.database ~ "'"
             " order by table_name"
         ) -%}
         {%- set tables = found.columns[0].values() -%}
     {%- endif -%}
     {%- for table in tables %}
     union all by name
-    select * from identity_candidates.{{ adapter.quote(table) }}
+    select * from {{ adapter.quote(target.database) }}.identity_candidates.{{ adapter.quote(table) }}
     {%- endfor %}
 {%- endmacro %}
