@@ -434,3 +434,12 @@ def test_candidates_reach_the_model_identity_resolution_reads(tmp_path: Path, mo
     assert ours["record_id"].to_list() == ["loyalty:members:m1", "loyalty:members:m6"]
     assert ours["email"].to_list() == ["member1@example.com", "member6@example.com"]
     assert model.filter(pl.col("source") != "loyalty/members").height > 0  # the shipped sources' too
+
+
+def test_the_readme_shows_the_tested_example_and_its_error_format() -> None:
+    readme = (EXAMPLE.parents[2] / "README.md").read_text()
+    section = readme.split("## Declaring a source in YAML\n", 1)[1].split("\n## ", 1)[0]
+    shown = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert shown == EXAMPLE.read_text()
+    line = next(n for n, text in enumerate(shown.splitlines(), 1) if text.strip() == "pagination:")
+    assert f"loyalty.yaml:{line}: unknown key 'pagnation' in stream 'members'. Fix: did you mean" in section
