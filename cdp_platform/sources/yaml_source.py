@@ -30,6 +30,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 from cdp_platform.cleansed.entity import KINDS, CleansedEntity, Field, PersonKey
 from cdp_platform.http.pagination import PAGINATORS
+from cdp_platform.http.redaction import SECRET_PARAMS
 from cdp_platform.settings import SettingsError, env_var_name
 from cdp_platform.sources.declaration import (
     _SOURCE_NAME,
@@ -284,7 +285,8 @@ class _Reader:
         return list(node.value)
 
     def plain_values(self, node: yaml.Node, what: str) -> dict[str, Any]:
-        """A mapping of names to scalar values (fixed query parameters, a fixed body)."""
+        """A mapping of names to scalar values (fixed query parameters, a fixed body); a name that
+        carries a credential is refused, since the value would be a secret written in the file."""
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, f"{what} must be a mapping of names to values", "write it as `{name: value}`")
         values: dict[str, Any] = {}
@@ -292,6 +294,13 @@ class _Reader:
             key = self.scalar(key_node)
             if not isinstance(key, str):
                 raise self.fail(key_node, f"{what} has a name {_shown(key)} that is not text", "quote it")
+            if key.lower() in SECRET_PARAMS or key.lower() in ("api_key", "apikey", "key", "token"):
+                raise self.fail(
+                    key_node,
+                    f"{what} holds a credential ({key!r}); secrets are never written in a source file",
+                    "remove it and choose the auth kind that sends it (api_key_header, bearer, oauth2_*); "
+                    "its value then comes from the environment",
+                )
             value = self.scalar(value_node)
             if isinstance(value, yaml.Node):
                 raise self.fail(value_node, f"{what}: {key!r} is not a plain value", "give text, a number or true/false")
@@ -338,6 +347,10 @@ class _Reader:
                 raise self.fail(node, f"stream {stream.declaration.name!r} is declared twice", "give each stream its own name")
             streams.append(stream)
             if entity is not None:
+                if any(e.entity == entity.entity for e in entities):
+                    raise self.fail(
+                        node, f"cleansed entity {entity.entity!r} is declared by two streams", "give each its own entity name"
+                    )
                 entities.append(entity)
         declaration = SourceDeclaration(
             name=name,

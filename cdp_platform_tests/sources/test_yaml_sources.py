@@ -306,6 +306,14 @@ MALFORMED = {
         "auth holds a secret ('client_secret'); secrets are never written in a source file",
         "remove it and set CDP_LOYALTY_CLIENT_SECRET in the environment",
     ),
+    "a credential in the query": (
+        "      include: contact",
+        "      access_token: 9f8e7d",
+        None,
+        "stream 'members' params holds a credential ('access_token'); secrets are never written in a source file",
+        "remove it and choose the auth kind that sends it (api_key_header, bearer, oauth2_*); its value then "
+        "comes from the environment",
+    ),
     "unknown window format": (
         "format: iso_seconds",
         "format: rfc2822",
@@ -364,7 +372,7 @@ def test_a_malformed_file_stops_the_load_naming_file_line_and_fix(case: str, tmp
         load_settings({"CDP_SOURCES_DIR": str(sources)})
     assert str(caught.value) == f"{path}:{line}: {problem}. Fix: {fix}"
     assert isinstance(caught.value, SettingsError)  # what stops the code location's load
-    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in str(caught.value) and "9f8e7d" not in str(caught.value)
 
 
 def test_invalid_yaml_and_a_missing_folder_are_named(tmp_path: Path) -> None:
