@@ -479,7 +479,7 @@ class _Reader:
             params=self.plain_values(values["params"], f"{what} params") if "params" in values else {},
             body=self.plain_values(values["body"], f"{what} body") if "body" in values else ({} if method == "POST" else None),
         )
-        entity = self.entity(values["cleansed"], source, name, what) if "cleansed" in values else None
+        entity = self.entity(values["cleansed"], source, declaration, what) if "cleansed" in values else None
         return stream, entity
 
     def endpoint(self, node: yaml.Node, what: str) -> tuple[str, str]:
@@ -524,12 +524,13 @@ class _Reader:
                 params[key] = self.text(value_node, key, examples.get(key, f"{key}: ..."))
         return Pagination(kind, params)
 
-    def entity(self, node: yaml.Node, source: str, stream: str, what: str) -> CleansedEntity:
+    def entity(self, node: yaml.Node, source: str, declared: StreamDeclaration, what: str) -> CleansedEntity:
+        stream = declared.name
         values = self.mapping(
             node,
             f"{what} cleansed",
             required={"fields": "fields: [{name: email, type: email, path: $.email, identity: email}]"},
-            optional=("entity", "description"),
+            optional=("entity", "description", "payload"),
         )
         entity = self.text(values["entity"], "cleansed entity", f"entity: {stream}") if "entity" in values else stream
         if not _SOURCE_NAME.match(entity):
@@ -548,16 +549,41 @@ class _Reader:
                 )
             fields.append(field_)
         roles = [f.role for f in fields if f.role is not None]
+        # What the records carry beside the fields' paths, for the schema drift check: the
+        # change time the raw layer reads (a number in a unix window, else text) and the file's
+        # own ``payload`` entries.
+        change_time = "number" if declared.window.format.startswith("unix") else "string"
+        envelope = {declared.change_time_field: change_time}
+        if "payload" in values:
+            envelope.update(self.payload(values["payload"], f"{what} cleansed payload"))
         return CleansedEntity(
             source=source,
             entity=entity,
             raw_stream=stream,
             fields=tuple(fields),
+            envelope_payload=envelope,
             description=self.text(values["description"], "description", "description: ...") if "description" in values else "",
             # A row is a person's record when a field identifies someone: erasure and suppression
             # find it under ``<source>:<entity>:<record id>``, as its identity candidate is keyed.
             person_keys=(PersonKey("record_id", entity),) if roles else (),
         )
+
+    def payload(self, node: yaml.Node, what: str) -> dict[str, str]:
+        """Payload paths no field reads, with their JSON types (``tags: array``; ``?``: may be absent)."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what} must be a mapping of paths to JSON types", "write it as `{tags: array, nickname: string?}`")
+        types: dict[str, str] = {}
+        for key_node, value_node in node.value:
+            path = self.text(key_node, f"{what} path", "tags: array")
+            kind = self.scalar(value_node)
+            if not isinstance(kind, str) or kind.rstrip("?") not in _PAYLOAD_TYPES:
+                raise self.fail(
+                    value_node,
+                    f"payload type {_shown(kind)} of {path!r} does not exist",
+                    f"use one of: {', '.join(_PAYLOAD_TYPES)}, with ? when the field may be absent",
+                )
+            types[path.removeprefix("$.")] = kind
+        return types
 
     def field(self, node: yaml.Node) -> Field:
         what = "a field"
@@ -591,6 +617,9 @@ class _Reader:
             pii=(self.flag(values["pii"], "pii") if "pii" in values else False) or role is not None,
         )
 
+
+# JSON types of a payload path for drift (``map``: an object whose keys are the account's own).
+_PAYLOAD_TYPES = ("string", "number", "boolean", "object", "array", "map")
 
 _PARAM_EXAMPLES = {
     "url_path": "links.next",

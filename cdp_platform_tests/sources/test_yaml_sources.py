@@ -193,6 +193,14 @@ def test_yaml_source_materializes_raw_cleansed_and_candidates(
         assert result.success, [e.message for e in result.all_events if e.is_failure]
         checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key == raw_key}
         assert checks == {"no_dead_letters": day != DAYS[0]}
+        # The cleansed checks a shipped entity runs, all passing: schema, accounting, drift, quarantine.
+        cleansed_checks = {
+            c.check_name: (c.passed, c.description) for c in result.get_asset_check_evaluations() if c.asset_key != raw_key
+        }
+        assert set(cleansed_checks) == {
+            "identifiers_schema", "values_schema", "raw_rows_accounted_for", "schema_drift", "quarantine_empty"
+        }
+        assert all(passed for passed, _ in cleansed_checks.values()), cleansed_checks
     candidates = dg.materialize([by_key[candidates_key]], resources=defs.resources)
     assert candidates.success
 
@@ -336,6 +344,13 @@ MALFORMED = {
         "identity role 'town' does not exist",
         "use one of: email, phone, first_name, last_name, full_name, date_of_birth, street, city, postcode, "
         "country, country_code, external_id",
+    ),
+    "unknown payload type": (
+        "tags: array?",
+        "tags: list",
+        None,
+        "payload type 'list' of 'tags' does not exist",
+        "use one of: string, number, boolean, object, array, map, with ? when the field may be absent",
     ),
     "a shipped source's name": (
         "source: loyalty",
