@@ -78,7 +78,9 @@ class _Registered(Mapping[str, Any]):
 # Every source's package (its ``STREAMS`` and resource), in the registry's order; a YAML source's
 # is the object :func:`~cdp_platform.sources.yaml_source_runtime.parts` makes from its file.
 SOURCES: Mapping[str, Any] = _Registered(_PACKAGES, lambda made: made)
-RESOURCE_CLASSES: Mapping[str, type[VendorResource]] = _Registered(_PACKAGE_RESOURCES, lambda made: made.resource)
+RESOURCE_CLASSES: Mapping[str, type[VendorResource]] = _Registered(
+    _PACKAGE_RESOURCES, lambda made: made.resource
+)
 
 
 def declare_budgets() -> None:

@@ -181,14 +181,19 @@ def load_source_file(path: Path, builtin: Collection[str] = ()) -> ConfiguredSou
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SourceFileError(path, 1, f"cannot be read ({exc})", "make it a readable UTF-8 text file") from None
+        raise SourceFileError(
+            path, 1, f"cannot be read ({exc})", "make it a readable UTF-8 text file"
+        ) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise SourceFileError(
-            path, line, f"is not valid YAML ({exc.problem or exc.context})", "correct the YAML syntax at that line"
+            path,
+            line,
+            f"is not valid YAML ({exc.problem or exc.context})",
+            "correct the YAML syntax at that line",
         ) from None
     except yaml.YAMLError as exc:
         raise SourceFileError(path, 1, f"is not valid YAML ({exc})", "correct the YAML syntax") from None
@@ -221,7 +226,11 @@ class _Reader:
         for key_node, value_node in node.value:
             key = self.scalar(key_node)
             if not isinstance(key, str):
-                raise self.fail(key_node, f"{what} has a key {key!r} that is not a name", f"use one of: {', '.join(allowed)}")
+                raise self.fail(
+                    key_node,
+                    f"{what} has a key {key!r} that is not a name",
+                    f"use one of: {', '.join(allowed)}",
+                )
             if key in values:
                 raise self.fail(key_node, f"{what} has the key {key!r} twice", "keep one of them")
             if key not in allowed:
@@ -254,7 +263,12 @@ class _Reader:
 
     def integer(self, node: yaml.Node, what: str, low: int, high: int | None = None) -> int:
         value = self.scalar(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
             bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
             raise self.fail(node, f"{what} is {_shown(value)}", f"give a whole number {bounds}")
         return value
@@ -276,19 +290,25 @@ class _Reader:
         if value not in allowed:
             close = difflib.get_close_matches(str(value), allowed, n=1) if isinstance(value, str) else []
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise self.fail(node, f"{what} {_shown(value)} does not exist", f"{hint}use one of: {', '.join(allowed)}")
+            raise self.fail(
+                node, f"{what} {_shown(value)} does not exist", f"{hint}use one of: {', '.join(allowed)}"
+            )
         return value
 
     def items(self, node: yaml.Node, what: str, example: str) -> list[yaml.Node]:
         if not isinstance(node, yaml.SequenceNode) or not node.value:
-            raise self.fail(node, f"{what} must be a list with at least one entry", f"write it as\n  {example}")
+            raise self.fail(
+                node, f"{what} must be a list with at least one entry", f"write it as\n  {example}"
+            )
         return list(node.value)
 
     def plain_values(self, node: yaml.Node, what: str) -> dict[str, Any]:
         """A mapping of names to scalar values (fixed query parameters, a fixed body); a name that
         carries a credential is refused, since the value would be a secret written in the file."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping of names to values", "write it as `{name: value}`")
+            raise self.fail(
+                node, f"{what} must be a mapping of names to values", "write it as `{name: value}`"
+            )
         values: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = self.scalar(key_node)
@@ -303,7 +323,9 @@ class _Reader:
                 )
             value = self.scalar(value_node)
             if isinstance(value, yaml.Node):
-                raise self.fail(value_node, f"{what}: {key!r} is not a plain value", "give text, a number or true/false")
+                raise self.fail(
+                    value_node, f"{what}: {key!r} is not a plain value", "give text, a number or true/false"
+                )
             values[key] = value
         return values
 
@@ -324,7 +346,9 @@ class _Reader:
         name = self.text(top["source"], "the source name", "source: loyalty")
         if not _SOURCE_NAME.match(name):
             raise self.fail(
-                top["source"], f"source name {name!r} is not a valid name", "use lowercase letters, digits and _, starting with a letter"
+                top["source"],
+                f"source name {name!r} is not a valid name",
+                "use lowercase letters, digits and _, starting with a letter",
             )
         if name in builtin:
             raise self.fail(
@@ -334,7 +358,11 @@ class _Reader:
             )
         base_url = self.text(top["base_url"], "base_url", "base_url: https://api.example.com")
         if not base_url.startswith(("http://", "https://")):
-            raise self.fail(top["base_url"], f"base_url {base_url!r} is not an http(s) URL", "write the API's base URL, e.g. https://api.example.com")
+            raise self.fail(
+                top["base_url"],
+                f"base_url {base_url!r} is not an http(s) URL",
+                "write the API's base URL, e.g. https://api.example.com",
+            )
         auth = self.auth(top["auth"], name)
         rate, concurrency = self.pacing(top["pacing"]) if "pacing" in top else (None, None)
         minute = self.schedule(top["schedule"]) if "schedule" in top else 0
@@ -344,21 +372,33 @@ class _Reader:
         for node in stream_nodes:
             stream, entity = self.stream(node, name)
             if any(s.declaration.name == stream.declaration.name for s in streams):
-                raise self.fail(node, f"stream {stream.declaration.name!r} is declared twice", "give each stream its own name")
+                raise self.fail(
+                    node,
+                    f"stream {stream.declaration.name!r} is declared twice",
+                    "give each stream its own name",
+                )
             streams.append(stream)
             if entity is not None:
                 if any(e.entity == entity.entity for e in entities):
                     raise self.fail(
-                        node, f"cleansed entity {entity.entity!r} is declared by two streams", "give each its own entity name"
+                        node,
+                        f"cleansed entity {entity.entity!r} is declared by two streams",
+                        "give each its own entity name",
                     )
                 entities.append(entity)
         declaration = SourceDeclaration(
             name=name,
             title=self.text(top["title"], "title", "title: Loyalty program") if "title" in top else name,
-            description=self.text(top["description"], "description", "description: ...") if "description" in top else "",
+            description=self.text(top["description"], "description", "description: ...")
+            if "description" in top
+            else "",
             auth=auth.kind,
             credentials=tuple(
-                Credential(role, _CREDENTIAL_FIX[role], description=f"{role.replace('_', ' ')} ({env_var_name(name, role)})")
+                Credential(
+                    role,
+                    _CREDENTIAL_FIX[role],
+                    description=f"{role.replace('_', ' ')} ({env_var_name(name, role)})",
+                )
                 for role in AUTH_ROLES[auth.kind]
             ),
             streams=tuple(s.declaration for s in streams),
@@ -395,18 +435,39 @@ class _Reader:
                     )
         values = self.mapping(node, "auth", required={"kind": "kind: bearer"}, optional=optional)
         kind = self.choice(values["kind"], "auth kind", tuple(AUTH_ROLES))
-        wanted = {"api_key_header": ("header",), "oauth2_client_credentials": ("token_url",), "oauth2_refresh_token": ("token_url",)}.get(kind, ())
-        takes = {"api_key_header": ("header",)}.get(kind, ("token_url", "scope") if kind.startswith("oauth2") else ())
+        wanted = {
+            "api_key_header": ("header",),
+            "oauth2_client_credentials": ("token_url",),
+            "oauth2_refresh_token": ("token_url",),
+        }.get(kind, ())
+        takes = {"api_key_header": ("header",)}.get(
+            kind, ("token_url", "scope") if kind.startswith("oauth2") else ()
+        )
         for key in values:
             if key != "kind" and key not in takes:
-                raise self.fail(values[key], f"auth kind {kind} takes no {key!r}", f"remove it (kind {kind} takes: {', '.join(('kind', *takes))})")
-        examples = {"header": "header: X-Api-Key", "token_url": "token_url: https://auth.example.com/oauth/token"}
+                raise self.fail(
+                    values[key],
+                    f"auth kind {kind} takes no {key!r}",
+                    f"remove it (kind {kind} takes: {', '.join(('kind', *takes))})",
+                )
+        examples = {
+            "header": "header: X-Api-Key",
+            "token_url": "token_url: https://auth.example.com/oauth/token",
+        }
         for key in wanted:
             if key not in values:
                 raise self.fail(node, f"auth kind {kind} has no {key!r}", f"add it, e.g. `{examples[key]}`")
-        token_url = self.text(values["token_url"], "token_url", examples["token_url"]) if "token_url" in values else None
+        token_url = (
+            self.text(values["token_url"], "token_url", examples["token_url"])
+            if "token_url" in values
+            else None
+        )
         if token_url is not None and not token_url.startswith(("http://", "https://", "/")):
-            raise self.fail(values["token_url"], f"token_url {token_url!r} is neither a URL nor a path", "write a full URL or a path below base_url (/oauth/token)")
+            raise self.fail(
+                values["token_url"],
+                f"token_url {token_url!r} is neither a URL nor a path",
+                "write a full URL or a path below base_url (/oauth/token)",
+            )
         return ConfiguredAuth(
             kind=kind,
             header=self.text(values["header"], "header", examples["header"]) if "header" in values else None,
@@ -415,9 +476,19 @@ class _Reader:
         )
 
     def pacing(self, node: yaml.Node) -> tuple[float | None, int | None]:
-        values = self.mapping(node, "pacing", required={}, optional=("requests_per_second", "max_concurrency"))
-        rate = self.number(values["requests_per_second"], "requests_per_second") if "requests_per_second" in values else None
-        concurrency = self.integer(values["max_concurrency"], "max_concurrency", 1) if "max_concurrency" in values else None
+        values = self.mapping(
+            node, "pacing", required={}, optional=("requests_per_second", "max_concurrency")
+        )
+        rate = (
+            self.number(values["requests_per_second"], "requests_per_second")
+            if "requests_per_second" in values
+            else None
+        )
+        concurrency = (
+            self.integer(values["max_concurrency"], "max_concurrency", 1)
+            if "max_concurrency" in values
+            else None
+        )
         return rate, concurrency
 
     def schedule(self, node: yaml.Node) -> int:
@@ -426,13 +497,20 @@ class _Reader:
 
     def page_size(self, node: yaml.Node) -> PageSize:
         values = self.mapping(
-            node, "page_size", required={"param": "param: limit", "default": "default: 100"}, optional=("min", "max")
+            node,
+            "page_size",
+            required={"param": "param: limit", "default": "default: 100"},
+            optional=("min", "max"),
         )
         default = self.integer(values["default"], "page_size default", 1)
         low = self.integer(values["min"], "page_size min", 1) if "min" in values else 1
         high = self.integer(values["max"], "page_size max", 1) if "max" in values else default
         if not low <= default <= high:
-            raise self.fail(node, f"page_size default {default} is not within min {low} and max {high}", "give min <= default <= max")
+            raise self.fail(
+                node,
+                f"page_size default {default} is not within min {low} and max {high}",
+                "give min <= default <= max",
+            )
         return PageSize(self.text(values["param"], "page_size param", "param: limit"), default, low, high)
 
     def stream(self, node: yaml.Node, source: str) -> tuple[ConfiguredStream, CleansedEntity | None]:
@@ -457,37 +535,59 @@ class _Reader:
         )
         name = self.text(values["name"], "stream name", "name: members")
         if not _SOURCE_NAME.match(name):
-            raise self.fail(values["name"], f"stream name {name!r} is not a valid name", "use lowercase letters, digits and _, starting with a letter")
+            raise self.fail(
+                values["name"],
+                f"stream name {name!r} is not a valid name",
+                "use lowercase letters, digits and _, starting with a letter",
+            )
         method, path = self.endpoint(values["endpoint"], what)
         window = self.window(values["window"], what)
         if window.location == "body" and method != "POST":
-            raise self.fail(values["window"], f"{what}: the window goes in the body of a GET", "use location: query, or method: POST")
+            raise self.fail(
+                values["window"],
+                f"{what}: the window goes in the body of a GET",
+                "use location: query, or method: POST",
+            )
         if "body" in values and method != "POST":
-            raise self.fail(values["body"], f"{what}: a body on a GET", "move these values to params, or use method: POST")
+            raise self.fail(
+                values["body"], f"{what}: a body on a GET", "move these values to params, or use method: POST"
+            )
         declaration = StreamDeclaration(
             name=name,
-            description=self.text(values["description"], "description", "description: ...") if "description" in values else f"{name} of {source}",
+            description=self.text(values["description"], "description", "description: ...")
+            if "description" in values
+            else f"{name} of {source}",
             endpoint=Endpoint(method, path),
             record_path=self.text(values["record_path"], "record_path", "record_path: data"),
             id_field=self.text(values["primary_key"], "primary_key", "primary_key: id"),
-            change_time_field=self.text(values["change_time_field"], "change_time_field", "change_time_field: updated_at"),
+            change_time_field=self.text(
+                values["change_time_field"], "change_time_field", "change_time_field: updated_at"
+            ),
             pagination=self.pagination(values["pagination"], what),
             window=window,
         )
         stream = ConfiguredStream(
             declaration=declaration,
             params=self.plain_values(values["params"], f"{what} params") if "params" in values else {},
-            body=self.plain_values(values["body"], f"{what} body") if "body" in values else ({} if method == "POST" else None),
+            body=self.plain_values(values["body"], f"{what} body")
+            if "body" in values
+            else ({} if method == "POST" else None),
         )
         entity = self.entity(values["cleansed"], source, declaration, what) if "cleansed" in values else None
         return stream, entity
 
     def endpoint(self, node: yaml.Node, what: str) -> tuple[str, str]:
-        values = self.mapping(node, f"{what} endpoint", required={"path": "path: /v1/members"}, optional=("method",))
+        values = self.mapping(
+            node, f"{what} endpoint", required={"path": "path: /v1/members"}, optional=("method",)
+        )
         method = self.choice(values["method"], "endpoint method", METHODS) if "method" in values else "GET"
         path = self.text(values["path"], "endpoint path", "path: /v1/members")
         if not path.startswith("/"):
-            raise self.fail(values["path"], f"endpoint path {path!r} does not start with /", f"write it below base_url, e.g. /{path}")
+            raise self.fail(
+                values["path"],
+                f"endpoint path {path!r} does not start with /",
+                f"write it below base_url, e.g. /{path}",
+            )
         return method, path
 
     def window(self, node: yaml.Node, what: str) -> DailyWindow:
@@ -499,21 +599,36 @@ class _Reader:
         )
         return DailyWindow(
             start_param=self.text(values["start_param"], "start_param", "start_param: updated_since"),
-            end_param=self.text(values["end_param"], "end_param", "end_param: updated_before") if "end_param" in values else None,
+            end_param=self.text(values["end_param"], "end_param", "end_param: updated_before")
+            if "end_param" in values
+            else None,
             format=self.choice(values["format"], "window format", WINDOW_FORMATS),
-            location=self.choice(values["location"], "window location", WINDOW_LOCATIONS) if "location" in values else "query",
+            location=self.choice(values["location"], "window location", WINDOW_LOCATIONS)
+            if "location" in values
+            else "query",
         )
 
     def pagination(self, node: yaml.Node, what: str) -> Pagination:
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} pagination must be a mapping", "write it as `pagination: {kind: single_page}`")
+            raise self.fail(
+                node, f"{what} pagination must be a mapping", "write it as `pagination: {kind: single_page}`"
+            )
         kind_node = next((v for k, v in node.value if self.scalar(k) == "kind"), None)
         if kind_node is None:
-            raise self.fail(node, f"{what} pagination has no 'kind'", f"add it, e.g. `kind: page_token` (one of: {', '.join(PAGINATION_KINDS)})")
+            raise self.fail(
+                node,
+                f"{what} pagination has no 'kind'",
+                f"add it, e.g. `kind: page_token` (one of: {', '.join(PAGINATION_KINDS)})",
+            )
         kind = self.choice(kind_node, "pagination kind", PAGINATION_KINDS)
         required, optional = _paginator_params(kind)
         examples = {key: f"{key}: {_PARAM_EXAMPLES.get(key, '...')}" for key in required}
-        values = self.mapping(node, f"{what} pagination ({kind})", required={"kind": "kind: " + kind, **examples}, optional=optional)
+        values = self.mapping(
+            node,
+            f"{what} pagination ({kind})",
+            required={"kind": "kind: " + kind, **examples},
+            optional=optional,
+        )
         params: dict[str, Any] = {}
         for key, value_node in values.items():
             if key == "kind":
@@ -532,15 +647,34 @@ class _Reader:
             required={"fields": "fields: [{name: email, type: email, path: $.email, identity: email}]"},
             optional=("entity", "description", "payload"),
         )
-        entity = self.text(values["entity"], "cleansed entity", f"entity: {stream}") if "entity" in values else stream
+        entity = (
+            self.text(values["entity"], "cleansed entity", f"entity: {stream}")
+            if "entity" in values
+            else stream
+        )
         if not _SOURCE_NAME.match(entity):
-            raise self.fail(values["entity"], f"entity name {entity!r} is not a valid name", "use lowercase letters, digits and _")
+            raise self.fail(
+                values["entity"],
+                f"entity name {entity!r} is not a valid name",
+                "use lowercase letters, digits and _",
+            )
         fields: list[Field] = []
-        for field_node in self.items(values["fields"], "fields", "fields:\n    - {name: email, type: email, path: $.email}"):
+        for field_node in self.items(
+            values["fields"], "fields", "fields:\n    - {name: email, type: email, path: $.email}"
+        ):
             field_ = self.field(field_node)
             if any(f.name == field_.name for f in fields):
-                raise self.fail(field_node, f"field {field_.name!r} is declared twice", "give each field its own name")
-            same = next((f for f in fields if f.role and field_.role and CANDIDATE_COLUMN[f.role] == CANDIDATE_COLUMN[field_.role]), None)
+                raise self.fail(
+                    field_node, f"field {field_.name!r} is declared twice", "give each field its own name"
+                )
+            same = next(
+                (
+                    f
+                    for f in fields
+                    if f.role and field_.role and CANDIDATE_COLUMN[f.role] == CANDIDATE_COLUMN[field_.role]
+                ),
+                None,
+            )
             if same is not None:
                 raise self.fail(
                     field_node,
@@ -562,7 +696,9 @@ class _Reader:
             raw_stream=stream,
             fields=tuple(fields),
             envelope_payload=envelope,
-            description=self.text(values["description"], "description", "description: ...") if "description" in values else "",
+            description=self.text(values["description"], "description", "description: ...")
+            if "description" in values
+            else "",
             # A row is a person's record when a field identifies someone: erasure and suppression
             # find it under ``<source>:<entity>:<record id>``, as its identity candidate is keyed.
             person_keys=(PersonKey("record_id", entity),) if roles else (),
@@ -571,7 +707,11 @@ class _Reader:
     def payload(self, node: yaml.Node, what: str) -> dict[str, str]:
         """Payload paths no field reads, with their JSON types (``tags: array``; ``?``: may be absent)."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping of paths to JSON types", "write it as `{tags: array, nickname: string?}`")
+            raise self.fail(
+                node,
+                f"{what} must be a mapping of paths to JSON types",
+                "write it as `{tags: array, nickname: string?}`",
+            )
         types: dict[str, str] = {}
         for key_node, value_node in node.value:
             path = self.text(key_node, f"{what} path", "tags: array")
@@ -599,19 +739,35 @@ class _Reader:
         )
         name = self.text(values["name"], "field name", "name: email")
         if not _SOURCE_NAME.match(name):
-            raise self.fail(values["name"], f"field name {name!r} is not a valid column name", "use lowercase letters, digits and _")
+            raise self.fail(
+                values["name"],
+                f"field name {name!r} is not a valid column name",
+                "use lowercase letters, digits and _",
+            )
         if name in _RESERVED_FIELDS:
-            raise self.fail(values["name"], f"field name {name!r} is a column every cleansed table already has", "name the field otherwise")
+            raise self.fail(
+                values["name"],
+                f"field name {name!r} is a column every cleansed table already has",
+                "name the field otherwise",
+            )
         path = self.text(values["path"], "field path", "path: $.email")
         if not path.startswith("$"):
-            raise self.fail(values["path"], f"field path {path!r} is not a JSONPath", f"write it from the record's root, e.g. $.{path}")
-        role = self.choice(values["identity"], "identity role", IDENTITY_ROLES) if "identity" in values else None
+            raise self.fail(
+                values["path"],
+                f"field path {path!r} is not a JSONPath",
+                f"write it from the record's root, e.g. $.{path}",
+            )
+        role = (
+            self.choice(values["identity"], "identity role", IDENTITY_ROLES) if "identity" in values else None
+        )
         return Field(
             name=name,
             kind=self.choice(values["type"], "field type", KINDS),
             path=path,
             required=self.flag(values["required"], "required") if "required" in values else False,
-            description=self.text(values["description"], "description", "description: ...") if "description" in values else "",
+            description=self.text(values["description"], "description", "description: ...")
+            if "description" in values
+            else "",
             role=role,
             # What identifies a person is personal data, whether or not the file says so.
             pii=(self.flag(values["pii"], "pii") if "pii" in values else False) or role is not None,

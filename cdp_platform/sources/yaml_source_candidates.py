@@ -13,7 +13,6 @@ its earliest and latest change). ``int_identity_candidates`` unions every table 
 is built before the profile reads it.
 """
 
-
 from collections.abc import Sequence
 
 import dagster as dg
@@ -159,6 +158,8 @@ def feeding_candidates(
         return spec.replace_attributes(deps=[*spec.deps, *(dg.AssetDep(key) for key in candidate_keys)])
 
     return [
-        a.map_asset_specs(with_deps) if isinstance(a, dg.AssetsDefinition) and CANDIDATES_MODEL in a.keys else a
+        a.map_asset_specs(with_deps)
+        if isinstance(a, dg.AssetsDefinition) and CANDIDATES_MODEL in a.keys
+        else a
         for a in profile_assets
     ]

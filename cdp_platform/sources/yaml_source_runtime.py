@@ -40,7 +40,9 @@ def window_value(moment: datetime.datetime, fmt: str, *, end: bool = False) -> s
     raise ValueError(f"window format {fmt!r} cannot be written by a configured source")
 
 
-def first_request(stream: ConfiguredStream, page_size: PageSize | None) -> Callable[[StreamContext], RequestSpec]:
+def first_request(
+    stream: ConfiguredStream, page_size: PageSize | None
+) -> Callable[[StreamContext], RequestSpec]:
     """The request opening a partition's window: the file's fixed params (and body), the window's
     bounds and the page size, in the query or in the JSON body as the window's location says."""
     declared = stream.declaration
@@ -85,7 +87,9 @@ class ConfiguredSourceResource(VendorResource):
             token_url,
             self._credential("client_id"),
             self._credential("client_secret"),
-            refresh_token=getattr(self, "refresh_token", None) if spec.kind == "oauth2_refresh_token" else None,
+            refresh_token=getattr(self, "refresh_token", None)
+            if spec.kind == "oauth2_refresh_token"
+            else None,
             scope=spec.scope,
         )
 
@@ -97,7 +101,9 @@ class ConfiguredSourceResource(VendorResource):
         # The process-wide pacer of the source's budget: the file's request rate is a floor under
         # the spacing of every client of the source (streams and days in flight share it).
         if self.configured.requests_per_second:
-            client.pacer.min_interval = max(client.pacer.min_interval, 1.0 / self.configured.requests_per_second)
+            client.pacer.min_interval = max(
+                client.pacer.min_interval, 1.0 / self.configured.requests_per_second
+            )
         if self.configured.max_concurrency:
             client.pacer.max_concurrency = self.configured.max_concurrency
         return client
@@ -117,7 +123,9 @@ def resource_class(source: ConfiguredSource) -> type[ConfiguredSourceResource]:
         "http_vendor": source.name,
         "configured": source,
         **{
-            role: Field(default=None, description=f"{role.replace('_', ' ')} ({env_var_name(source.name, role)}).")
+            role: Field(
+                default=None, description=f"{role.replace('_', ' ')} ({env_var_name(source.name, role)})."
+            )
             for role in roles
         },
     }
@@ -142,7 +150,9 @@ def parts(source: ConfiguredSource) -> ConfiguredParts:
     made = _PARTS.get(source.name)
     if made is None or made.source is not source:
         streams = tuple(
-            declared_stream(source.declaration, s.declaration.name, single(first_request(s, source.page_size)))
+            declared_stream(
+                source.declaration, s.declaration.name, single(first_request(s, source.page_size))
+            )
             for s in source.streams
         )
         made = ConfiguredParts(source, streams, resource_class(source))

@@ -189,16 +189,26 @@ def test_yaml_source_materializes_raw_cleansed_and_candidates(
     by_key = {key: a for a in defs.assets if isinstance(a, dg.AssetsDefinition) for key in a.keys}
     raw, cleansed = by_key[raw_key], by_key[cleansed_key]
     for day in DAYS:
-        result = dg.materialize([raw, cleansed], partition_key=day, resources=defs.resources, raise_on_error=False)
+        result = dg.materialize(
+            [raw, cleansed], partition_key=day, resources=defs.resources, raise_on_error=False
+        )
         assert result.success, [e.message for e in result.all_events if e.is_failure]
-        checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key == raw_key}
+        checks = {
+            c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key == raw_key
+        }
         assert checks == {"no_dead_letters": day != DAYS[0]}
         # The cleansed checks a shipped entity runs, all passing: schema, accounting, drift, quarantine.
         cleansed_checks = {
-            c.check_name: (c.passed, c.description) for c in result.get_asset_check_evaluations() if c.asset_key != raw_key
+            c.check_name: (c.passed, c.description)
+            for c in result.get_asset_check_evaluations()
+            if c.asset_key != raw_key
         }
         assert set(cleansed_checks) == {
-            "identifiers_schema", "values_schema", "raw_rows_accounted_for", "schema_drift", "quarantine_empty"
+            "identifiers_schema",
+            "values_schema",
+            "raw_rows_accounted_for",
+            "schema_drift",
+            "quarantine_empty",
         }
         assert all(passed for passed, _ in cleansed_checks.values()), cleansed_checks
     candidates = dg.materialize([by_key[candidates_key]], resources=defs.resources)
@@ -245,7 +255,9 @@ def test_yaml_source_materializes_raw_cleansed_and_candidates(
     assert people["record_id"].to_list() == sorted(f"loyalty:members:{i}" for i in served)
     assert set(people["source"]) == {"loyalty/members"}
     grace = people.filter(pl.col("record_id") == "loyalty:members:m6").row(0, named=True)
-    assert {k: grace[k] for k in ("email", "phone", "first_name", "last_name", "full_name", "crm_id", "city")} == {
+    assert {
+        k: grace[k] for k in ("email", "phone", "first_name", "last_name", "full_name", "crm_id", "city")
+    } == {
         "email": "member6@example.com",
         "phone": "+14155552606",
         "first_name": "Grace",
@@ -394,13 +406,17 @@ def test_invalid_yaml_and_a_missing_folder_are_named(tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "broken.yml").write_text("source: x\nstreams: [a, b\nauth: {}\n")
-    with pytest.raises(SourceFileError, match=r"broken\.yml:3: is not valid YAML .*Fix: correct the YAML syntax"):
+    with pytest.raises(
+        SourceFileError, match=r"broken\.yml:3: is not valid YAML .*Fix: correct the YAML syntax"
+    ):
         load_settings({"CDP_SOURCES_DIR": str(sources)})
     with pytest.raises(SettingsError, match=r"CDP_SOURCES_DIR=.* is not a folder"):
         load_settings({"CDP_SOURCES_DIR": str(tmp_path / "absent")})
 
 
-def test_the_code_location_load_stops_with_the_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_code_location_load_stops_with_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cdp_platform.definitions import ConfigurationError, defs
 
     sources = tmp_path / "sources"
@@ -414,7 +430,9 @@ def test_the_code_location_load_stops_with_the_message(tmp_path: Path, monkeypat
 
 
 @pytest.mark.slow
-def test_candidates_reach_the_model_identity_resolution_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_candidates_reach_the_model_identity_resolution_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """dbt builds ``int_identity_candidates`` (from the profile tests' crafted cleansed tables of the
     shipped sources) with the YAML source's candidates table beside them: its people are in it,
     beside the shipped sources' ones, and the rows are exactly the candidates table's."""
@@ -445,9 +463,25 @@ def test_candidates_reach_the_model_identity_resolution_reads(tmp_path: Path, mo
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     project = Path(__file__).resolve().parents[2]
     run = subprocess.run(
-        [dbt_executable(), "build", "--quiet", "--exclude-resource-type", "test", "--project-dir", "dbt", "--profiles-dir", "dbt",
-         "--target-path", str(tmp_path / "dbt_target"), "--select", "+int_identity_candidates"],
-        cwd=project, capture_output=True, text=True, check=False,
+        [
+            dbt_executable(),
+            "build",
+            "--quiet",
+            "--exclude-resource-type",
+            "test",
+            "--project-dir",
+            "dbt",
+            "--profiles-dir",
+            "dbt",
+            "--target-path",
+            str(tmp_path / "dbt_target"),
+            "--select",
+            "+int_identity_candidates",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     with duckdb.connect(str(path), read_only=True) as connection:

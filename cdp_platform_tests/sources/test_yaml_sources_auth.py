@@ -67,7 +67,9 @@ def test_api_key_header_sends_the_key_in_the_named_header(tmp_path: Path) -> Non
 
 def test_oauth2_refresh_token_renews_on_401_and_keeps_a_rotated_refresh_token(tmp_path: Path) -> None:
     source = _source(tmp_path, "{kind: oauth2_refresh_token, token_url: /oauth/token, scope: read}")
-    resource = parts(source).resource(base_url=BASE, client_id="cid", client_secret="csecret", refresh_token="r1")
+    resource = parts(source).resource(
+        base_url=BASE, client_id="cid", client_secret="csecret", refresh_token="r1"
+    )
     forms, calls = [], []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -90,12 +92,18 @@ def test_oauth2_refresh_token_renews_on_401_and_keeps_a_rotated_refresh_token(tm
     asyncio.run(go())
     assert [f["grant_type"] for f in forms] == ["refresh_token", "refresh_token"]
     assert [f["refresh_token"] for f in forms] == ["r1", "r2"]  # the rotated one is used next
-    assert forms[0]["client_id"] == "cid" and forms[0]["client_secret"] == "csecret" and forms[0]["scope"] == "read"
+    assert (
+        forms[0]["client_id"] == "cid"
+        and forms[0]["client_secret"] == "csecret"
+        and forms[0]["scope"] == "read"
+    )
     assert calls == ["Bearer t1", "Bearer t1", "Bearer t2"]
 
 
 def test_the_first_request_puts_window_page_size_and_fixed_values_where_the_file_says(tmp_path: Path) -> None:
-    source = _source(tmp_path, "{kind: bearer}", "{start_param: since, end_param: until, format: date, location: body}")
+    source = _source(
+        tmp_path, "{kind: bearer}", "{start_param: since, end_param: until, format: date, location: body}"
+    )
     start = datetime.datetime(2026, 11, 20, tzinfo=datetime.UTC)
     window = Window("2026-11-20", start, start + datetime.timedelta(days=1))
     ctx = StreamContext(client=None, window=window, options={}, page_size=500)  # type: ignore[arg-type]
