@@ -27,6 +27,7 @@ import polars as pl
 import pytest
 
 from cdp_platform.definitions import build_definitions
+from cdp_platform.http.pacing import pacer_for
 from cdp_platform.io.dead_letters import read_dead_letters
 from cdp_platform.io.lake import LocalLake
 from cdp_platform.settings import SettingsError, load_settings
@@ -185,6 +186,8 @@ def test_yaml_source_materializes_raw_cleansed_and_candidates(
     # The dbt model identity resolution reads waits for the YAML source's candidates.
     assert candidates_key in graph.get(dg.AssetKey("int_identity_candidates")).parent_keys
     assert "ingest_loyalty" in {job.name for job in defs.resolve_all_job_defs()}
+    schedule = next(s for s in defs.schedules if s.name == "ingest_loyalty_daily")
+    assert schedule.cron_schedule == "35 1 * * *"  # the file's schedule.minute past 01:00 UTC
 
     by_key = {key: a for a in defs.assets if isinstance(a, dg.AssetsDefinition) for key in a.keys}
     raw, cleansed = by_key[raw_key], by_key[cleansed_key]
@@ -233,6 +236,8 @@ def test_yaml_source_materializes_raw_cleansed_and_candidates(
     assert retry["query"] == api.requests[throttled]["query"] and retry["status"] == 200
     assert retry["at"] - api.requests[throttled]["at"] >= 0.95
     assert api.token_requests == 2  # one OAuth exchange per run
+    # The source's own process-wide pacer, spacing requests by the file's requests_per_second.
+    assert pacer_for("loyalty").vendor == "loyalty" and pacer_for("loyalty").min_interval == pytest.approx(0.05)
 
     with duckdb.connect(environ["CDP_WAREHOUSE_PATH"], read_only=True) as connection:
         table = connection.execute(
