@@ -263,6 +263,9 @@ class SourceDeclaration:
     page_size: tuple[int, int, int] | None = None  # (default, low, high)
     # The identifier people have on the source's network, when identity resolution links on it.
     profile_identifier: ProfileIdentifier | None = None
+    # The API's base URL when the declaration knows it (a source declared in a YAML file);
+    # ``CDP_<SOURCE>_BASE_URL`` replaces it. None: the environment or the bundled sandbox.
+    base_url: str | None = None
 
     def __post_init__(self) -> None:
         if not _SOURCE_NAME.match(self.name):
