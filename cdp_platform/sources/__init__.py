@@ -13,6 +13,7 @@ from types import ModuleType
 
 import dagster as dg
 
+from cdp_platform.http.errors import declare_error_rules
 from cdp_platform.http.pacing import declare_budget
 from cdp_platform.settings import Settings, VendorSettings, env_var_name
 from cdp_platform.sources.partitions import daily_partitions
@@ -47,10 +48,12 @@ RESOURCE_CLASSES: dict[str, type[VendorResource]] = {
     name: _resource_class(module) for name, module in SOURCES.items()
 }
 
-# Each client spends its declared budget through its declared pacer kind.
+# Each client spends its declared budget through its declared pacer kind, and reads its vendor's
+# errors with the declared rules.
 for _name, _resource in RESOURCE_CLASSES.items():
     _quota = declarations()[_name]
     declare_budget(_resource.http_vendor, _quota.pacing_budget, _quota.quota.pacer)
+    declare_error_rules(_resource.http_vendor, _quota.errors)
 
 
 def resource_key(source: str) -> str:

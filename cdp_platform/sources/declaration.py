@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.settings import env_var_name
 
 # How a source authenticates; each kind is one class in ``cdp_platform.http.auth``.
@@ -212,6 +213,9 @@ class SourceDeclaration:
     position: int | None = None
     # Records per page the API allows, for ``CDP_<SOURCE>_PAGE_SIZE``.
     page_size: tuple[int, int, int] | None = None  # (default, low, high)
+    # What the vendor's error bodies mean (throttle, expired credential, spent quota), read by the
+    # generic classifier in ``cdp_platform.http.errors``; first match wins.
+    errors: tuple[ErrorRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not _SOURCE_NAME.match(self.name):

@@ -16,6 +16,7 @@ import httpx
 from cdp_platform.http.auth import Auth, RenewLock, bearer_of
 from cdp_platform.http.errors import ErrorInfo, ExpiredCredentials, VendorError, parse_error
 from cdp_platform.http.redaction import describe_request
+from cdp_platform.sources.graph_errors import EXPIRED_TOKEN_CODE
 
 if TYPE_CHECKING:
     from cdp_platform.http.client import RequestSpec, VendorClient
@@ -79,7 +80,7 @@ class GraphTokenAuth(Auth):
         return f"{root}/{self.graph_version}/oauth/access_token"
 
     async def refresh(self, client: VendorClient, info: ErrorInfo, request: httpx.Request) -> bool:
-        if info.code != "190":
+        if info.code != str(EXPIRED_TOKEN_CODE):
             return False
         async with self._lock.get():
             if self._token_of(request) != self.access_token:

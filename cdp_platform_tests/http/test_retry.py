@@ -23,7 +23,9 @@ from cdp_platform.http import (
     VendorError,
     VendorTransportError,
 )
+from cdp_platform.http.errors import ErrorRule, parse_error
 from cdp_platform.http.retry import server_wait_hint
+from cdp_platform.sources import RESOURCE_CLASSES  # importing the sources declares their error rules
 
 from .conftest import SleepRecorder, serve
 
@@ -202,31 +204,71 @@ def test_facebook_throttle_codes_on_400_are_retried():
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("vendor", "body"),
     [
-        {
-            "status": "error",
-            "message": "You have reached your daily limit.",
-            "errorType": "RATE_LIMIT",
-            "policyName": "DAILY",
-        },
-        {
-            "title": "UsageCapExceeded",
-            "detail": "Usage cap exceeded: Monthly product cap",
-            "type": "https://api.twitter.com/2/problems/usage-capped",
-        },
+        (
+            "hubspot",
+            {
+                "status": "error",
+                "message": "You have reached your daily limit.",
+                "errorType": "RATE_LIMIT",
+                "policyName": "DAILY",
+            },
+        ),
+        (
+            "twitter",
+            {
+                "title": "UsageCapExceeded",
+                "detail": "Usage cap exceeded: Monthly product cap",
+                "type": "https://api.twitter.com/2/problems/usage-capped",
+            },
+        ),
     ],
 )
-def test_quotas_that_do_not_refill_within_a_run_are_not_retried(body):
+def test_quotas_that_do_not_refill_within_a_run_are_not_retried(vendor, body):
+    assert vendor in {resource.http_vendor for resource in RESOURCE_CLASSES.values()}
     app, hits = scripted_app([JSONResponse(body, status_code=429)])
 
     async def run():
-        async with make_client(app) as client:
+        async with make_client(app, vendor=vendor) as client:
             await client.request("GET", "/x")
 
     with pytest.raises(VendorError):
         asyncio.run(run())
     assert len(hits) == 1
+
+
+def test_error_codes_mean_something_only_for_the_vendor_declaring_them():
+    """A Graph throttle code is a throttle from a Graph source; from a client no source declared,
+    the same 400 is a plain client error, failed at once."""
+    throttle = {"error": {"message": "(#4) Application request limit reached", "type": "X", "code": 4}}
+    app, hits = scripted_app([JSONResponse(throttle, status_code=400)])
+
+    async def run():
+        async with make_client(app, vendor="undeclared") as client:
+            await client.request("GET", "/me/posts")
+
+    with pytest.raises(VendorError) as raised:
+        asyncio.run(run())
+    assert len(hits) == 1 and not raised.value.info.throttled
+
+
+def test_error_rules_match_values_as_found_first_rule_wins_and_need_a_condition():
+    rules = (
+        ErrorRule("quota_exhausted", equals={"0.errorCode": ("LIMIT",)}, contains={"0.message": "PER DAY"}),
+        ErrorRule("throttled", equals={"0.errorCode": ("LIMIT",)}),
+    )
+    daily = json.dumps([{"message": "limit per day", "errorCode": "LIMIT"}])
+    hourly = json.dumps([{"message": "limit per hour", "errorCode": "LIMIT"}])
+    assert parse_error(429, daily, rules).quota_exhausted and not parse_error(429, daily, rules).throttled
+    assert parse_error(429, hourly, rules).throttled and not parse_error(429, hourly, rules).quota_exhausted
+    numeric = (ErrorRule("expired_credentials", equals={"error.code": (190,)}),)
+    assert parse_error(400, '{"error": {"code": 190, "type": "t"}}', numeric).expired_credentials
+    assert not parse_error(400, '{"error": {"code": "190", "type": "t"}}', numeric).expired_credentials
+    with pytest.raises(ValueError, match="no condition"):
+        ErrorRule("throttled")
+    with pytest.raises(ValueError, match="means 'slow'"):
+        ErrorRule("slow", equals={"code": (1,)})
 
 
 def test_a_vendor_wait_longer_than_allowed_ends_the_request_instead_of_sleeping():

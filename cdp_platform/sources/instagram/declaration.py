@@ -11,6 +11,7 @@ from cdp_platform.sources.declaration import (
     SourceDeclaration,
     StreamDeclaration,
 )
+from cdp_platform.sources.graph_errors import GRAPH_ERRORS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -63,6 +64,7 @@ SOURCE = SourceDeclaration(
     quota=Quota(
         pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
     ),
+    errors=GRAPH_ERRORS,
     schedule=Schedule(minute=55),
     page_size=(100, 1, 100),
 )
