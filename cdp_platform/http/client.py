@@ -397,5 +397,6 @@ class VendorClient:
                 return await self._attempt(spec, call, authenticated=authenticated)
         description = describe_request(request, self.secrets())
         if info.retryable:
-            raise RetryableStatus(info, server_wait_hint(response.headers), description)
+            hint = server_wait_hint(response.headers, quota_hint=self.pacer.wait_hint)
+            raise RetryableStatus(info, hint, description)
         raise VendorError(self.vendor, info, description, attempts=call.attempts)

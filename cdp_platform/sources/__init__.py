@@ -52,7 +52,13 @@ RESOURCE_CLASSES: dict[str, type[VendorResource]] = {
 # errors with the declared rules.
 for _name, _resource in RESOURCE_CLASSES.items():
     _quota = declarations()[_name]
-    declare_budget(_resource.http_vendor, _quota.pacing_budget, _quota.quota.pacer)
+    declare_budget(
+        _resource.http_vendor,
+        _quota.pacing_budget,
+        _quota.quota.pacer,
+        _quota.quota.signals,
+        _quota.quota.settings,
+    )
     declare_error_rules(_resource.http_vendor, _quota.errors)
 
 

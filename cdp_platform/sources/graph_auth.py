@@ -16,7 +16,7 @@ import httpx
 from cdp_platform.http.auth import Auth, RenewLock, bearer_of
 from cdp_platform.http.errors import ErrorInfo, ExpiredCredentials, VendorError, parse_error
 from cdp_platform.http.redaction import describe_request
-from cdp_platform.sources.graph_errors import EXPIRED_TOKEN_CODE
+from cdp_platform.sources.graph_signals import EXPIRED_TOKEN_CODE
 
 if TYPE_CHECKING:
     from cdp_platform.http.client import RequestSpec, VendorClient

@@ -26,6 +26,7 @@ from cdp_platform.http import (
 from cdp_platform.http.errors import ErrorRule, parse_error
 from cdp_platform.http.retry import server_wait_hint
 from cdp_platform.sources import RESOURCE_CLASSES  # importing the sources declares their error rules
+from cdp_platform_tests.support.pacers import declared_pacer
 
 from .conftest import SleepRecorder, serve
 
@@ -43,11 +44,13 @@ def scripted_app(responses: list[Response]) -> tuple[Starlette, list[int]]:
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])]), hits
 
 
-def make_client(app, vendor="hubspot", sleep=None, retry=FAST, base_url="http://vendor.test/hubspot"):
+def make_client(
+    app, vendor="hubspot", sleep=None, retry=FAST, base_url="http://vendor.test/hubspot", pacer=None
+):
     return VendorClient(
         vendor,
         base_url,
-        pacer=Pacer(vendor),
+        pacer=pacer or Pacer(vendor),
         transport=httpx.ASGITransport(app=app),
         retry=retry,
         breaker=CircuitBreaker(vendor, failure_threshold=100),
@@ -94,7 +97,9 @@ def test_reset_time_in_the_past_waits_the_floor_and_future_reset_is_honoured():
     sleep = SleepRecorder()
 
     async def run():
-        async with make_client(app, vendor="twitter", sleep=sleep) as client:
+        # The reset headers are the fixed-window signals the source declares; its pacer reads them.
+        pacer = declared_pacer("twitter")
+        async with make_client(app, vendor="twitter", sleep=sleep, pacer=pacer) as client:
             return await client.request("GET", "/2/tweets/search/recent")
 
     assert asyncio.run(run()).status_code == 200
@@ -289,17 +294,25 @@ def test_server_wait_hint_reads_seconds_http_dates_resets_and_graph_regain_time(
     date = format_datetime(datetime.fromtimestamp(now + 120, UTC), usegmt=True)
     assert server_wait_hint(httpx.Headers({"Retry-After": "7"}), now) == 7
     assert server_wait_hint(httpx.Headers({"Retry-After": date}), now) == pytest.approx(120)
-    assert server_wait_hint(
-        httpx.Headers({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(now + 50))}), now
-    ) == pytest.approx(50)
+    # Quota headers are read by the pacer whose source declared them, not by every client.
+    fixed_window = declared_pacer("twitter").wait_hint
+    reset_in_50 = httpx.Headers({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(now + 50))})
+    assert server_wait_hint(reset_in_50, now, fixed_window) == pytest.approx(50)
+    assert server_wait_hint(reset_in_50, now) is None
+    # Retry-After wins over the quota signals.
+    assert server_wait_hint(httpx.Headers({**reset_in_50, "Retry-After": "7"}), now, fixed_window) == 7
     # A reset header while calls remain is not a request to wait.
     assert (
-        server_wait_hint(httpx.Headers({"x-rate-limit-remaining": "5", "x-rate-limit-reset": "1"}), now)
+        server_wait_hint(
+            httpx.Headers({"x-rate-limit-remaining": "5", "x-rate-limit-reset": "1"}), now, fixed_window
+        )
         is None
     )
     buc = json.dumps({"123": [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 3}]})
-    assert server_wait_hint(httpx.Headers({"x-business-use-case-usage": buc}), now) == 180
-    assert server_wait_hint(httpx.Headers({}), now) is None
+    usage_percent = declared_pacer("facebook").wait_hint
+    assert server_wait_hint(httpx.Headers({"x-business-use-case-usage": buc}), now, usage_percent) == 180
+    assert server_wait_hint(httpx.Headers({"x-business-use-case-usage": buc}), now, fixed_window) is None
+    assert server_wait_hint(httpx.Headers({}), now, usage_percent) is None
 
 
 def cut_mid_body_app():

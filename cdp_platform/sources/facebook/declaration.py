@@ -11,7 +11,7 @@ from cdp_platform.sources.declaration import (
     SourceDeclaration,
     StreamDeclaration,
 )
-from cdp_platform.sources.graph_errors import GRAPH_ERRORS
+from cdp_platform.sources.graph_signals import GRAPH_ERRORS, USAGE_SETTINGS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -73,7 +73,11 @@ SOURCE = SourceDeclaration(
         ),
     ),
     # X-App-Usage and friends: percentages of a rolling hour of the app's budget.
-    quota=Quota(pacer="usage_percent", signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")),
+    quota=Quota(
+        pacer="usage_percent",
+        signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"),
+        settings=USAGE_SETTINGS,
+    ),
     errors=GRAPH_ERRORS,
     schedule=Schedule(minute=35),
     page_size=(100, 1, 100),

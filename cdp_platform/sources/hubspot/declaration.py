@@ -68,6 +68,8 @@ SOURCE = SourceDeclaration(
             "X-HubSpot-RateLimit-Interval-Milliseconds",
             "X-HubSpot-RateLimit-Daily-Remaining",
         ),
+        # CRM search has its own documented limit (about 4 requests a second) and often no headers.
+        settings={"search_path_suffix": "/search", "search_calls": 4, "search_window_seconds": 1.0},
     ),
     # {"status": "error", "errorType", "policyName", ...}: a DAILY policy 429 will not clear within
     # a run; any other rate limit is waited out.

@@ -11,7 +11,7 @@ from cdp_platform.sources.declaration import (
     SourceDeclaration,
     StreamDeclaration,
 )
-from cdp_platform.sources.graph_errors import GRAPH_ERRORS
+from cdp_platform.sources.graph_signals import GRAPH_ERRORS, USAGE_SETTINGS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -62,7 +62,10 @@ SOURCE = SourceDeclaration(
     ),
     # One Meta app's hourly usage is shared with Facebook: one pacer spends it.
     quota=Quota(
-        pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
+        pacer="usage_percent",
+        signals=("X-App-Usage", "X-Business-Use-Case-Usage"),
+        budget="facebook",
+        settings=USAGE_SETTINGS,
     ),
     errors=GRAPH_ERRORS,
     schedule=Schedule(minute=55),

@@ -69,7 +69,11 @@ SOURCE = SourceDeclaration(
     ),
     streams=tuple(_stream(name) for name in OBJECTS),
     # Sforce-Limit-Info is a 24 h allowance shared with the org's other integrations.
-    quota=Quota(pacer="daily_allowance", signals=("Sforce-Limit-Info",)),
+    quota=Quota(
+        pacer="daily_allowance",
+        signals=("Sforce-Limit-Info",),
+        settings={"usage_pattern": r"api-usage=(\d+)/(\d+)"},
+    ),
     # A list of {message, errorCode}: the session expired (renew the token), or the org's 24 h
     # API allowance is spent (nothing refills it within a run).
     errors=(
