@@ -10,6 +10,9 @@ protocol's vocabulary, not one source's, so it lives beside the protocol's other
 
 from cdp_platform.http.errors import ErrorRule
 
+# The Graph sources call as one app, whose hourly usage they share: one pacer spends it.
+GRAPH_APP_BUDGET = "graph_app"
+
 # Throttling: application, user, page and custom rate limits, and the business use case range.
 THROTTLE_CODES = (4, 17, 32, 613, *range(80001, 80015))
 # The access token expired (or was invalidated): renew it (``GraphTokenAuth`` exchanges it).

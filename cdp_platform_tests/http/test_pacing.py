@@ -392,8 +392,8 @@ def test_twitter_throttle_resets_do_not_shorten_the_window():
 def test_pacer_registry_shares_one_pacer_per_declared_budget():
     reset_pacers()
     declare_budget("crm_a", "crm_a", "rolling_window", ("Max", "Remaining", "Interval"))
-    declare_budget("graph_page", "graph_app", "usage_percent", ("X-App-Usage", "X-Page-Usage"))
-    declare_budget("graph_media", "graph_app", "usage_percent", ("X-App-Usage",))
+    declare_budget("graph_page", "shared_app", "usage_percent", ("X-App-Usage", "X-Page-Usage"))
+    declare_budget("graph_media", "shared_app", "usage_percent", ("X-App-Usage",))
     assert pacer_for("crm_a") is pacer_for("crm_a")
     assert isinstance(pacer_for("crm_a"), RollingWindowPacer)
     assert pacer_for("graph_media") is pacer_for("graph_page")
@@ -406,7 +406,7 @@ def test_pacer_registry_shares_one_pacer_per_declared_budget():
     with pytest.raises(ValueError, match=r"reads the signals \(max, remaining, interval_milliseconds"):
         declare_budget("crm_b", "crm_b", "rolling_window", ("Max",))
     with pytest.raises(ValueError, match="sources sharing a budget declare one pacer"):
-        declare_budget("graph_other", "graph_app", "usage_percent", ("X-App-Usage",), {"window_seconds": 60})
+        declare_budget("graph_other", "shared_app", "usage_percent", ("X-App-Usage",), {"window_seconds": 60})
 
 
 def test_the_shipped_sources_declare_their_budgets():

@@ -11,7 +11,7 @@ from cdp_platform.sources.declaration import (
     SourceDeclaration,
     StreamDeclaration,
 )
-from cdp_platform.sources.graph_signals import GRAPH_ERRORS, USAGE_SETTINGS
+from cdp_platform.sources.graph_signals import GRAPH_APP_BUDGET, GRAPH_ERRORS, USAGE_SETTINGS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -76,6 +76,7 @@ SOURCE = SourceDeclaration(
     quota=Quota(
         pacer="usage_percent",
         signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"),
+        budget=GRAPH_APP_BUDGET,
         settings=USAGE_SETTINGS,
     ),
     errors=GRAPH_ERRORS,
