@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.settings import env_var_name
 
 # How a source authenticates; each kind is one class in ``cdp_platform.http.auth``.
@@ -266,6 +267,9 @@ class SourceDeclaration:
     # The API's base URL when the declaration knows it (a source declared in a YAML file);
     # ``CDP_<SOURCE>_BASE_URL`` replaces it. None: the environment or the bundled sandbox.
     base_url: str | None = None
+    # What the vendor's error bodies mean (throttle, expired credential, spent quota), read by the
+    # generic classifier in ``cdp_platform.http.errors``; first match wins.
+    errors: tuple[ErrorRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not _SOURCE_NAME.match(self.name):

@@ -12,6 +12,7 @@ from cdp_platform.sources.declaration import (
     SourceDeclaration,
     StreamDeclaration,
 )
+from cdp_platform.sources.graph_signals import GRAPH_APP_BUDGET, GRAPH_ERRORS, USAGE_SETTINGS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -60,10 +61,14 @@ SOURCE = SourceDeclaration(
             hook="parent_listing",
         ),
     ),
-    # One Meta app's hourly usage is shared with Facebook: one pacer spends it.
+    # One Meta app's hourly usage is shared by the Graph sources: one pacer (GRAPH_APP_BUDGET) spends it.
     quota=Quota(
-        pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
+        pacer="usage_percent",
+        signals=("X-App-Usage", "X-Business-Use-Case-Usage"),
+        budget=GRAPH_APP_BUDGET,
+        settings=USAGE_SETTINGS,
     ),
+    errors=GRAPH_ERRORS,
     schedule=Schedule(minute=55),
     page_size=(100, 1, 100),
     # A commenter is a username and nothing else (Graph gives no name, no email).
