@@ -122,9 +122,9 @@ class SandboxSettings:
     today: datetime.date | None = None
     span_days: int = 730
     # The in-process sandbox's quota windows are divided by this, and the pacers told the scaled
-    # lengths of the windows a vendor does not report (Graph's and GA4's hour, Twitter's 15 minutes,
-    # HubSpot search's second): a local minute stands for a vendor's hour, so a newcomer's first
-    # load exercises every pacer without waiting on it in real time. 1: the vendors' own clock.
+    # lengths of the windows a vendor does not report (an hour, 15 minutes, a search API's second):
+    # a local minute stands for a vendor's hour, so a newcomer's first load exercises every pacer
+    # without waiting on it in real time. 1: the vendors' own clock.
     time_scale: float = 60.0
 
     def history_start(self) -> datetime.date:

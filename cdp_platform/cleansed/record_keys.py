@@ -6,7 +6,8 @@ neither side spells a prefix the other does not know, the dbt macro ``record_key
 kind)`` is generated from the same declarations (``dbt/macros/record_key_prefix.sql``), fails the
 compile on a key no entity declares, and a test keeps the file equal to what this module writes.
 
-Regenerate after adding a person entity: ``python -m cdp_platform.cleansed.record_keys``.
+Regenerate after adding a person entity: ``python -m cdp_platform.cleansed.record_keys`` (it also
+writes ``dbt/macros/contributors.sql``, see :mod:`cdp_platform.cleansed.dbt_contributions`).
 """
 
 from __future__ import annotations
@@ -54,9 +55,13 @@ def macro_text() -> str:
 
 
 def main() -> int:
+    """Write every generated dbt macro: the record keys, and the unions' contributors (which read
+    the models' YAML, not the entities, but are regenerated at the same moments: a source added)."""
+    from cdp_platform.cleansed import dbt_contributions
+
     MACRO_PATH.write_text(macro_text(), encoding="utf-8")
     print(f"wrote {MACRO_PATH}")
-    return 0
+    return dbt_contributions.main()
 
 
 if __name__ == "__main__":

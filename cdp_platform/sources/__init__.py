@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 
+from cdp_platform.http.errors import declare_error_rules
 from cdp_platform.http.pacing import declare_budget
 from cdp_platform.settings import Settings, VendorSettings, env_var_name
 from cdp_platform.sources.partitions import daily_partitions
@@ -84,10 +85,18 @@ RESOURCE_CLASSES: Mapping[str, type[VendorResource]] = _Registered(
 
 
 def declare_budgets() -> None:
-    """Each client spends its declared budget through its declared pacer kind."""
+    """Each client spends its declared budget through its declared pacer kind, and reads its
+    vendor's errors with the declared rules."""
     for name, resource in RESOURCE_CLASSES.items():
         source = declarations()[name]
-        declare_budget(resource.http_vendor, source.pacing_budget, source.quota.pacer)
+        declare_budget(
+            resource.http_vendor,
+            source.pacing_budget,
+            source.quota.pacer,
+            source.quota.signals,
+            source.quota.settings,
+        )
+        declare_error_rules(resource.http_vendor, source.errors)
 
 
 declare_budgets()

@@ -11,6 +11,8 @@ from cdp_platform.privacy.identifiers import person_stream
 DBT = Path(__file__).resolve().parents[2] / "dbt"
 # A literal record key in SQL: 'salesforce:contacts:' || ...
 LITERAL_KEY = re.compile(r"'([a-z_]+):([a-z_]+):'")
+# A record key built through the generated macro: record_key_prefix('salesforce', 'contacts')
+MACRO_KEY = re.compile(r"record_key_prefix\(\s*'([a-z_]+)'\s*,\s*'([a-z_]+)'\s*\)")
 
 
 def test_the_dbt_macro_is_what_the_declarations_generate():
@@ -21,13 +23,26 @@ def test_the_dbt_macro_is_what_the_declarations_generate():
 
 def test_every_record_key_the_dbt_models_build_is_declared_by_an_entity():
     declared = set(declared_keys())
+    sql = [path for folder in ("models", "tests") for path in (DBT / folder).rglob("*.sql")]
     used = {
         (match.group(1), match.group(2), path.name)
-        for path in (DBT / "models").rglob("*.sql")
+        for path in sql
+        for match in MACRO_KEY.finditer(path.read_text(encoding="utf-8"))
+    }
+    assert used, "no record_key_prefix(...) calls found in the dbt models: the pattern no longer matches"
+    assert {(s, k, f) for s, k, f in used if (s, k) not in declared} == set()
+
+
+def test_no_dbt_model_spells_a_record_key():
+    """The prefixes are spelled once, in the generated macro: a literal one in a model would not
+    follow a change of the declaration (and would escape the macro's compile-time check)."""
+    literal = {
+        (path.relative_to(DBT).as_posix(), match.group(0))
+        for folder in ("models", "tests")
+        for path in (DBT / folder).rglob("*.sql")
         for match in LITERAL_KEY.finditer(path.read_text(encoding="utf-8"))
     }
-    assert used, "no record keys found in the dbt models: the pattern no longer matches how they are built"
-    assert {(s, k, f) for s, k, f in used if (s, k) not in declared} == set()
+    assert literal == set()
 
 
 def test_privacy_reads_the_same_declarations():

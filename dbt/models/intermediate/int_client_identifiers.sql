@@ -15,15 +15,19 @@ identifiers as (
         client_id,
         {#- Identified: the client holds a record that names a person (a CRM or lead record, a
             social profile) or a web visitor who logged in. A client made only of anonymous web
-            cookies is kept (its visits and purchases count) but is not yet a known person. #}
-        bool_or(source <> 'google_analytics/user_daily_activity' or crm_id is not null) as is_identified,
-        {%- for column, plural in [
-            ('record_id', 'record_ids'), ('source', 'sources'), ('email', 'emails'), ('phone', 'phones'),
-            ('crm_id', 'crm_ids'), ('twitter_handle', 'twitter_handles'),
-            ('instagram_username', 'instagram_usernames'), ('facebook_id', 'facebook_ids'),
-            ('ga_client_id', 'ga_client_ids'),
-        ] %}
-        list_sort(list_distinct(list({{ column }}))) as {{ plural }},
+            cookies is kept (its visits and purchases count) but is not yet a known person; which
+            sources are anonymous, each says in its folder (meta.cdp_anonymous_sources). #}
+        {%- set anonymous = contribution_meta('identity_candidates', 'cdp_anonymous_sources', kind='list') %}
+        bool_or(
+            {%- if anonymous %}
+            source not in ({% for source in anonymous %}{{ sql_string(source) }}{{ ', ' if not loop.last }}{% endfor %})
+            {%- else %}
+            true
+            {%- endif %}
+            or crm_id is not null
+        ) as is_identified,
+        {%- for column in ['record_id', 'source', 'email', 'phone', 'crm_id'] + profile_identifiers() %}
+        list_sort(list_distinct(list({{ column }}))) as {{ column }}s,
         {%- endfor %}
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,

@@ -1,6 +1,6 @@
 {#-
-    Every purchase (a won Salesforce opportunity or a won HubSpot deal) with the client of its buyer,
-    the input of the predictive asset client_scores. A purchase whose buyer is not in identity_map
+    Every purchase (an interaction of type purchase: a won CRM deal, a succeeded payment) with the
+    client of its buyer, the input of the predictive asset client_scores. A purchase whose buyer is not in identity_map
     (a contact deleted since, or not resolved yet) is kept with a null client_id, so revenue is
     never dropped silently; client_scores reads only attributed rows.
 -#}

@@ -15,21 +15,23 @@ candidates as (
 
 ),
 
-{#- Lower is preferred: the CRM a salesperson maintains, then marketing's CRM, then unconverted
-    leads, then what people typed into a form, then public profiles. -#}
+{#- Lower is preferred; a source without a rank comes last (99). Each source ranks its own
+    records in its folder (meta.cdp_source_priority of its identity candidates): the CRM a
+    salesperson maintains, then marketing's CRM, then unconverted leads, then what people typed
+    into a form, then public profiles (the order is documented in client_360.yml). -#}
+{%- set priorities = contribution_meta('identity_candidates', 'cdp_source_priority') %}
 source_priority as (
 
+    {%- if priorities %}
     select * from (
         values
-            ('salesforce/contacts', 1),
-            ('hubspot/contacts', 2),
-            ('salesforce/leads', 3),
-            ('facebook/leads', 4),
-            ('twitter/mentions', 5),
-            ('facebook/post_comments', 6),
-            ('instagram/media_comments', 7),
-            ('google_analytics/user_daily_activity', 8)
+        {%- for source, priority in priorities | dictsort(by='value') %}
+            ({{ sql_string(source) }}, {{ priority | int }}){{ ',' if not loop.last }}
+        {%- endfor %}
     ) as priorities (source, priority)
+    {%- else %}
+    select null::varchar as source, null::integer as priority where false
+    {%- endif %}
 
 ),
 

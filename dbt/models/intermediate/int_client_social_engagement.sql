@@ -1,5 +1,6 @@
-{#- One row per client with an interaction: tweets, comments and lead forms counted, and the mean
-    sentiment of its texts. From the timeline itself rather than client_interactions, which holds
+{#- One row per client with an interaction: the kinds of interaction the sources declare countable
+    (meta.cdp_interaction_counts of their interactions: tweets, comments, lead forms) counted, and
+    the mean sentiment of its texts. From the timeline itself rather than client_interactions, which holds
     only the partition windows built so far: the profile counts everything. -#}
 
 with
@@ -26,11 +27,8 @@ social_facts as (
 
     select
         identity_map.client_id,
-        {%- for interaction_type, column in [
-            ('tweet', 'twitter_mentions'), ('facebook_comment', 'facebook_comments'),
-            ('instagram_comment', 'instagram_comments'), ('lead_form', 'lead_forms'),
-        ] %}
-        count(*) filter (where interactions.interaction_type = '{{ interaction_type }}') as {{ column }},
+        {%- for interaction_type, column in interaction_counts() %}
+        count(*) filter (where interactions.interaction_type = {{ sql_string(interaction_type) }}) as {{ column }},
         {%- endfor %}
         {#- In a fixed order: a sum of doubles depends on the order of its terms (by one unit in the
             last place), and the order rows reach an aggregate depends on the join plan. #}

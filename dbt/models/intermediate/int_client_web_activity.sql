@@ -17,8 +17,7 @@ identity_map as (
 
 web_activity as (
 
-    select * from {{ ref('stg_google_analytics__user_daily_activity') }}
-    where ga_client_id is not null
+    {{ union_contributions('web_activity') }}
 
 ),
 
@@ -41,7 +40,7 @@ web_days as (
         as_of.as_of_date - web_activity.activity_date as days_before_as_of,
     from web_activity
     inner join identity_map
-        on identity_map.record_id = 'google_analytics:visitors:' || web_activity.ga_client_id
+        on identity_map.record_id = web_activity.person_record_id
     cross join as_of
     where web_activity.activity_date <= as_of.as_of_date
 

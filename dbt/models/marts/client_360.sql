@@ -8,16 +8,18 @@
     'first_name', 'last_name', 'full_name', 'name_source', 'email', 'email_source', 'phone',
     'phone_source', 'street', 'city', 'postcode', 'country', 'address_source', 'date_of_birth',
 ] %}
-{%- set identifier_lists = [
-    'record_ids', 'sources', 'emails', 'phones', 'crm_ids', 'twitter_handles',
-    'instagram_usernames', 'facebook_ids', 'ga_client_ids',
-] %}
+{#- The lists of every identifier: the generic ones, then each network's (profile_identifiers). -#}
+{%- set identifier_lists = [] %}
+{%- for column in ['record_id', 'source', 'email', 'phone', 'crm_id'] + profile_identifiers() %}
+    {%- do identifier_lists.append(column ~ 's') %}
+{%- endfor %}
 {%- set crm_columns = [
     'account_id', 'account_name', 'account_source', 'account_industry', 'lifecycle_stage',
     'lead_status', 'lead_source',
 ] %}
 {%- set web_metrics = ['sessions', 'engaged_sessions', 'page_views', 'conversions', 'revenue'] %}
-{%- set social_counts = ['twitter_mentions', 'facebook_comments', 'instagram_comments', 'lead_forms'] %}
+{%- set social_counts = [] %}
+{%- for _, column in interaction_counts() %}{% do social_counts.append(column) %}{% endfor %}
 {%- set score_columns = ['p_alive', 'churn_probability', 'expected_purchases_90d', 'expected_average_value', 'clv_12m'] %}
 
 with

@@ -4,6 +4,8 @@
     the record belongs to the client (identity_map's link_rule, match_probability, link_evidence).
 -#}
 
+{%- set identifier_columns = ['email', 'phone', 'crm_id'] + profile_identifiers() %}
+
 with
 
 candidates as (
@@ -43,16 +45,12 @@ unpivoted as (
             link_rule,
             match_probability,
             link_evidence,
-            email,
-            phone,
-            crm_id,
-            twitter_handle,
-            instagram_username,
-            facebook_id,
-            ga_client_id,
+            {%- for column in identifier_columns %}
+            {{ column }},
+            {%- endfor %}
         from resolved
     )
-    on email, phone, crm_id, twitter_handle, instagram_username, facebook_id, ga_client_id
+    on {{ identifier_columns | join(', ') }}
     into
         name identifier_type
         value identifier_value

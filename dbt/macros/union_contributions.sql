@@ -1,0 +1,23 @@
+{#- Every row the sources contribute to `union` (identity_candidates, interactions, crm_records,
+    web_activity): the models that declare `config.meta.cdp_contributes: <union>` in their YAML,
+    each in the union's shape (see the intermediate model that reads it), stacked by column name
+    so a contribution's columns may come in any order. The list comes from contributors() (dbt/
+    macros/contributors.sql, generated from those declarations, because dbt infers refs while
+    parsing, before the graph exists); an intermediate model never names a source.
+
+    For models only: a dbt test that called it would become a Dagster asset check whose additional
+    dependencies include the ephemeral contributions, which are no assets (dagster-dbt 0.29), and
+    the Definitions would not load.
+
+    A union nobody contributes to is an error, not an empty table: it would be a profile without
+    that part, built without complaint. -#}
+{% macro union_contributions(union) -%}
+    {%- set models = contributors(union) -%}
+    {%- if models | length == 0 -%}
+        {{ exceptions.raise_compiler_error("union_contributions(" ~ union ~ "): no model declares meta.cdp_contributes: " ~ union) }}
+    {%- endif -%}
+    {%- for name in models %}
+    {% if not loop.first %}union all by name
+    {% endif %}select * from {{ ref(name) }}
+    {%- endfor %}
+{%- endmacro %}

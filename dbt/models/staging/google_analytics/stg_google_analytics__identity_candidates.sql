@@ -1,0 +1,43 @@
+{#- Google Analytics' people for identity resolution (int_identity_candidates): a web visitor
+    appears on one row per day and is folded to one candidate per ga_client_id. A visitor who
+    logged in on several days keeps the CRM contact of the latest login: a shared device is one
+    visitor to GA, and the latest login is the person using it now. -#}
+
+with
+
+web_activity as (
+
+    select * from {{ ref('stg_google_analytics__user_daily_activity') }}
+    where ga_client_id is not null
+
+),
+
+visitor_candidates as (
+
+    select
+        {{ record_key_prefix('google_analytics', 'visitors') }} || ga_client_id as record_id,
+        'google_analytics/user_daily_activity' as source,
+        null::varchar as first_name,
+        null::varchar as last_name,
+        null::varchar as full_name,
+        null::varchar as email,
+        null::varchar as phone,
+        null::date as date_of_birth,
+        null::varchar as street,
+        null::varchar as city,
+        null::varchar as postcode,
+        null::varchar as country,
+        arg_max(crm_id, activity_date) filter (where crm_id is not null) as crm_id,
+        null::varchar as twitter_handle,
+        null::varchar as instagram_username,
+        null::varchar as facebook_id,
+        ga_client_id,
+        {{ utc_midnight('min(activity_date)') }} as first_seen_at,
+        {{ utc_midnight('max(activity_date)') }} as last_seen_at,
+
+    from web_activity
+    group by ga_client_id
+
+)
+
+select * from visitor_candidates

@@ -1,0 +1,40 @@
+{#- HubSpot's people for identity resolution (int_identity_candidates): every live contact, one
+    candidate each. Archived contacts are no longer anybody's profile. -#}
+
+with
+
+contacts as (
+
+    select * from {{ ref('stg_hubspot__contacts') }}
+    where not coalesce(is_deleted, false)
+
+),
+
+contact_candidates as (
+
+    select
+        {{ record_key_prefix('hubspot', 'contacts') }} || record_id as record_id,
+        'hubspot/contacts' as source,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        phone,
+        date_of_birth,
+        street,
+        city,
+        postcode,
+        country,
+        contact_id as crm_id,
+        twitter_handle,
+        instagram_username,
+        null::varchar as facebook_id,
+        null::varchar as ga_client_id,
+        created_at as first_seen_at,
+        coalesce(last_modified_at, updated_at) as last_seen_at,
+
+    from contacts
+
+)
+
+select * from contact_candidates

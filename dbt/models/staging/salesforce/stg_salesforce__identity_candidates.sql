@@ -1,0 +1,76 @@
+{#- Salesforce's people for identity resolution (int_identity_candidates): every live contact and
+    lead, one candidate each. Deleted records are no longer anybody's profile. -#}
+
+with
+
+contacts as (
+
+    select * from {{ ref('stg_salesforce__contacts') }}
+    where not coalesce(is_deleted, false)
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_salesforce__leads') }}
+    where not coalesce(is_deleted, false)
+
+),
+
+contact_candidates as (
+
+    select
+        {{ record_key_prefix('salesforce', 'contacts') }} || record_id as record_id,
+        'salesforce/contacts' as source,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        phone,
+        date_of_birth,
+        street,
+        city,
+        postcode,
+        country,
+        contact_id as crm_id,
+        twitter_handle,
+        instagram_username,
+        null::varchar as facebook_id,
+        null::varchar as ga_client_id,
+        created_at as first_seen_at,
+        coalesce(last_modified_at, updated_at) as last_seen_at,
+
+    from contacts
+
+),
+
+lead_candidates as (
+
+    select
+        {{ record_key_prefix('salesforce', 'leads') }} || record_id as record_id,
+        'salesforce/leads' as source,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        phone,
+        null::date as date_of_birth,
+        street,
+        city,
+        postcode,
+        country,
+        lead_id as crm_id,
+        twitter_handle,
+        null::varchar as instagram_username,
+        null::varchar as facebook_id,
+        null::varchar as ga_client_id,
+        created_at as first_seen_at,
+        coalesce(last_modified_at, updated_at) as last_seen_at,
+
+    from leads
+
+)
+
+select * from contact_candidates
+union all by name
+select * from lead_candidates

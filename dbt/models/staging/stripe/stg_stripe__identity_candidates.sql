@@ -1,0 +1,41 @@
+{#- Stripe's people for identity resolution (int_identity_candidates): a web shop customer as
+    typed at checkout (email, card holder's name, phone, address), one candidate each; deleted
+    customers are left out. -#}
+
+with
+
+customers as (
+
+    select * from {{ ref('stg_stripe__customers') }}
+    where not is_deleted
+
+),
+
+customer_candidates as (
+
+    select
+        {{ record_key_prefix('stripe', 'customers') }} || record_id as record_id,
+        'stripe/customers' as source,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        phone,
+        null::date as date_of_birth,
+        street,
+        city,
+        postcode,
+        country,
+        null::varchar as crm_id,
+        null::varchar as twitter_handle,
+        null::varchar as instagram_username,
+        null::varchar as facebook_id,
+        null::varchar as ga_client_id,
+        created_at as first_seen_at,
+        updated_at as last_seen_at,
+
+    from customers
+
+)
+
+select * from customer_candidates
