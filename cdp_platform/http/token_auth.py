@@ -1,9 +1,9 @@
 """Two credential schemes many REST APIs share: a key in a named header, and an OAuth 2.0 token
 obtained from a token endpoint (client credentials, or a refresh token).
 
-Sources declared by configuration (``CDP_SOURCES_DIR``) pick one by name; the vendors we ship
-keep their own exchanges in their folders where the vendor has quirks (Salesforce's
-``instance_url``, Graph's appsecret_proof).
+Sources declared by configuration (``CDP_SOURCES_DIR``) pick one by name; a shipped source whose
+exchange has quirks (an instance URL in the token answer, a signed proof beside the token) keeps
+its own in its folder.
 """
 
 from __future__ import annotations
