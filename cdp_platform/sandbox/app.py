@@ -1,8 +1,8 @@
 """The sandbox's one ASGI app: the vendor APIs under their own prefixes, with quotas and faults.
 
-Base URLs a connector is configured with: ``{root}/salesforce`` (login and instance URL),
-``{root}/hubspot``, ``{root}/ga4``, ``{root}/facebook`` and ``{root}/instagram`` (both the Graph API,
-``/v21.0/...`` below them), ``{root}/twitter``, ``{root}/stripe``. Below a prefix every path is the vendor's own.
+Base URLs a connector is configured with: ``{root}/<prefix>``, one prefix per mount an emulated vendor
+declares (:mod:`cdp_platform.sandbox.plugins`; one vendor may serve several, as one API behind two
+platform sources). Below a prefix every path is the vendor's own.
 
 The app is served in process (``httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(...)))``)
 or on a port by ``cdp-sandbox serve``. ``GET /_sandbox/stats`` (or :func:`sandbox_stats`) reports
@@ -22,22 +22,17 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.sandbox.credentials import SandboxCredentials, TokenSigner
+from cdp_platform.sandbox.credentials import TokenSigner
 from cdp_platform.sandbox.faults import (
     FaultInjector,
     FaultMiddleware,
     FaultSpec,
     SandboxStats,
 )
-from cdp_platform.sandbox.ratelimit import Clock, RateLimiter, RateLimitSettings, system_clock
+from cdp_platform.sandbox.plugins import emulated_vendors
+from cdp_platform.sandbox.ratelimit import Clock, RateLimiter, system_clock
 from cdp_platform.sandbox.records import SandboxData
 from cdp_platform.sandbox.vendors.common import SandboxState, VendorApi, json_response
-from cdp_platform.sandbox.vendors.ga4 import GA4
-from cdp_platform.sandbox.vendors.graph import Graph
-from cdp_platform.sandbox.vendors.hubspot import HubSpot
-from cdp_platform.sandbox.vendors.salesforce import Salesforce
-from cdp_platform.sandbox.vendors.stripe import Stripe
-from cdp_platform.sandbox.vendors.twitter import Twitter
 
 STATS_PATH = "/_sandbox/stats"
 
@@ -45,9 +40,9 @@ STATS_PATH = "/_sandbox/stats"
 def create_app(
     config: SandboxConfig,
     faults: FaultSpec = "none",
-    rate_limits: bool | RateLimitSettings = True,
+    rate_limits: Any = True,
     time_scale: float = 1.0,
-    credentials: SandboxCredentials | None = None,
+    credentials: Any | None = None,
     *,
     data: SandboxData | None = None,
     clock: Clock = system_clock,
@@ -57,10 +52,12 @@ def create_app(
     """Build the sandbox app.
 
     ``faults``: a profile name (``"none"``, ``"storm"``) or a :class:`FaultProfile` with custom rates, for
-    every vendor; or a mapping from vendor (``salesforce``, ``hubspot``, ``ga4``, ``facebook``,
-    ``instagram``, ``twitter``, ``stripe``) to a profile, vendors left out getting ``none``.
-    ``rate_limits``: False turns quotas off; a :class:`RateLimitSettings` changes them.
-    ``time_scale``: divides every quota window (100 makes HubSpot's ten seconds a tenth of a second).
+    every vendor; or a mapping from vendor (a mount prefix, :func:`cdp_platform.sandbox.faults.vendor_names`)
+    to a profile, vendors left out getting ``none``.
+    ``credentials``: a ``SandboxCredentials`` (:mod:`cdp_platform.sandbox.credentials`); None: the defaults.
+    ``rate_limits``: True: the default quotas; False turns them off; a ``RateLimitSettings``
+    (:mod:`cdp_platform.sandbox.ratelimit`) changes them.
+    ``time_scale``: divides every quota window (100 makes a ten-second window a tenth of a second).
     ``data``: a prebuilt SandboxData for ``config`` (building one is the expensive part; tests share it).
     ``clock`` and ``sleep``: injectable so tests can step time and skip slow-response delays.
     ``latency``: seconds every request waits before it is answered, as a network to a real vendor
@@ -70,8 +67,11 @@ def create_app(
         data = SandboxData(config)
     elif data.config != config:
         raise ValueError("data was built for another SandboxConfig than the one given")
-    credentials = credentials or SandboxCredentials()
-    settings = rate_limits if isinstance(rate_limits, RateLimitSettings) else RateLimitSettings()
+    from cdp_platform.sandbox import credentials as accepted
+    from cdp_platform.sandbox import ratelimit
+
+    credentials = credentials or accepted.SandboxCredentials()
+    settings = rate_limits if isinstance(rate_limits, ratelimit.RateLimitSettings) else ratelimit.RateLimitSettings()
     stats = SandboxStats()
     state = SandboxState(
         data=data,
@@ -81,16 +81,11 @@ def create_app(
         limiter=RateLimiter(settings, clock, time_scale, enabled=rate_limits is not False),
         stats=stats,
     )
-    graph = Graph(state)
-    vendors: dict[str, VendorApi] = {
-        "salesforce": Salesforce(state),
-        "hubspot": HubSpot(state),
-        "ga4": GA4(state),
-        "facebook": graph,
-        "instagram": graph,
-        "twitter": Twitter(state),
-        "stripe": Stripe(state),
-    }
+    vendors: dict[str, VendorApi] = {}
+    for vendor in emulated_vendors():
+        api = vendor.api(state)  # one instance serves all of the vendor's mounts
+        for mount in vendor.mounts:
+            vendors[mount.prefix] = api
 
     def classify(path: str) -> tuple[str | None, bool]:
         prefix, _, rest = path.lstrip("/").partition("/")

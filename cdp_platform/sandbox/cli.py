@@ -20,9 +20,11 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.sandbox.faults import PROFILES, VENDORS, ConnectionCut, FaultProfile, resolve_faults
+from cdp_platform.sandbox.faults import PROFILES, ConnectionCut, FaultProfile, resolve_faults, vendor_names
+from cdp_platform.sandbox.plugins import source_mounts
 
 
 class _HideInjectedCuts(logging.Filter):
@@ -31,6 +33,17 @@ class _HideInjectedCuts(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionCut))
 
+
+
+def account_settings(data: Any) -> dict[str, str]:
+    """The account identifiers each served source needs, as the settings name them
+    (``CDP_<SOURCE>_<OPTION>``, see .env.example), from the vendor modules' mounts."""
+    return {
+        f"CDP_{source.upper()}_{option.upper()}": value
+        for source, mount in source_mounts().items()
+        if mount.account_options is not None
+        for option, value in mount.account_options(data).items()
+    }
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(persons=args.persons, seed=args.seed, today=args.today, span_days=args.span_days)
@@ -75,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="VENDOR=PROFILE",
-        help="a different fault profile for one vendor (repeatable), e.g. salesforce=none",
+        help=f"a different fault profile for one vendor (repeatable), one of {', '.join(vendor_names())}",
     )
     serve.add_argument(
         "--slow-seconds",
@@ -141,12 +154,13 @@ def _webhook_arguments(command: argparse.ArgumentParser, prefix: str) -> None:
 
 def fault_spec(args: argparse.Namespace) -> dict[str, FaultProfile]:
     """``--faults`` for every vendor, ``--faults-for VENDOR=PROFILE`` overrides, ``--slow-seconds`` on all."""
-    chosen = dict.fromkeys(VENDORS, args.faults)
+    vendors = vendor_names()
+    chosen = dict.fromkeys(vendors, args.faults)
     for item in args.faults_for:
         vendor, _, name = item.partition("=")
-        if vendor not in VENDORS or name not in PROFILES:
+        if vendor not in vendors or name not in PROFILES:
             raise ValueError(
-                f"--faults-for wants VENDOR=PROFILE with VENDOR in {list(VENDORS)} and PROFILE in "
+                f"--faults-for wants VENDOR=PROFILE with VENDOR in {list(vendors)} and PROFILE in "
                 f"{sorted(PROFILES)}, got {item!r}"
             )
         chosen[vendor] = name
@@ -185,13 +199,7 @@ def serve(args: argparse.Namespace) -> None:
                 "today": config.today.isoformat(),
                 "span_days": config.span_days,
                 # What a connector needs besides a base URL and a credential (see .env.example).
-                "accounts": {
-                    "CDP_GOOGLE_ANALYTICS_PROPERTY_ID": str(data.ga4_property_id),
-                    "CDP_FACEBOOK_PAGE_ID": str(data.facebook_page_id),
-                    "CDP_FACEBOOK_LEAD_FORM_IDS": ",".join(data.facebook_lead_form_ids),
-                    "CDP_INSTAGRAM_USER_ID": str(data.instagram_user_id),
-                    "CDP_TWITTER_USER_ID": str(data.twitter_user_id),
-                },
+                "accounts": account_settings(data),
                 "faults": {vendor: profile.name for vendor, profile in faults.items()},
                 "time_scale": args.time_scale,
                 "rate_limits": not args.no_rate_limits,

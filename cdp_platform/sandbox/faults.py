@@ -31,6 +31,8 @@ import httpx
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cdp_platform.sandbox.plugins import mounts
+
 TRANSPORT_KINDS: tuple[str, ...] = (
     "rate_limited",
     "retry_after_zero",
@@ -40,7 +42,7 @@ TRANSPORT_KINDS: tuple[str, ...] = (
     "http_504",
     "slow_response",
     "cut_connection",
-    # A renewable credential (a Salesforce session, an exchanged Graph token, a HubSpot OAuth token)
+    # A renewable credential (a login session, an exchanged long-lived token, an OAuth access token)
     # answered as expired before its time, as vendors do when a session is revoked or rotated. Only
     # on a request's first attempt: the credential the client renews in response is honoured.
     "expired_token",
@@ -54,7 +56,19 @@ DATA_KINDS: tuple[str, ...] = (
     "empty_last_page",
 )
 FAULT_KINDS: tuple[str, ...] = TRANSPORT_KINDS + DATA_KINDS
-VENDORS: tuple[str, ...] = ("salesforce", "hubspot", "ga4", "facebook", "instagram", "twitter", "stripe")
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # ``VENDORS``: the names faults are configured by, the emulated vendors' mount prefixes in order;
+    # read on use (the vendor modules that declare them import this one).
+    if name == "VENDORS":
+        return vendor_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def vendor_names() -> tuple[str, ...]:
+    """The vendors a fault spec can name: every mount prefix of the sandbox app, in order."""
+    return tuple(mount.prefix for mount in mounts())
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ class FaultProfile:
     burst_max: int = 3  # a throttled request stays throttled for 1..burst_max consecutive attempts
     max_consecutive_faults: int = 4
     # At most this many records on a page, whatever the client asked for (None: as asked). Vendors
-    # shorten pages under load (Salesforce documents batchSize as a hint, not a promise), and short
+    # shorten pages under load (one CRM documents its batch size as a hint, not a promise), and short
     # pages are what make a small window span several pages, where the paging faults can happen.
     page_max: int | None = None
 
@@ -161,13 +175,14 @@ FaultSpec = str | FaultProfile | Mapping[str, str | FaultProfile]
 
 def resolve_faults(faults: FaultSpec) -> dict[str, FaultProfile]:
     """One profile for every vendor, or a profile per vendor (vendors left out get ``none``)."""
+    vendors = vendor_names()
     if isinstance(faults, str | FaultProfile):
         profile = resolve_profile(faults)
-        return dict.fromkeys(VENDORS, profile)
-    unknown = set(faults) - set(VENDORS)
+        return dict.fromkeys(vendors, profile)
+    unknown = set(faults) - set(vendors)
     if unknown:
-        raise ValueError(f"unknown vendors in faults: {sorted(unknown)}; known: {list(VENDORS)}")
-    return {vendor: resolve_profile(faults.get(vendor, "none")) for vendor in VENDORS}
+        raise ValueError(f"unknown vendors in faults: {sorted(unknown)}; known: {list(vendors)}")
+    return {vendor: resolve_profile(faults.get(vendor, "none")) for vendor in vendors}
 
 
 def _unit(*parts: object) -> float:
@@ -332,7 +347,7 @@ def gateway_error(status: int) -> Response:
 def request_identity(method: str, path: str, query: bytes, body: bytes) -> str:
     """Stable identity of a request: same method, path, query (order-insensitive) and body.
 
-    A credential in the query (Graph's ``access_token``) is not part of it: the request a client
+    A credential in the query (an ``access_token`` parameter) is not part of it: the request a client
     sends again with a renewed token is the same request, whose attempts go on counting.
     """
     pairs = sorted(p for p in query.split(b"&") if not p.startswith(b"access_token=")) if query else []

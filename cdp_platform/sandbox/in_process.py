@@ -17,22 +17,20 @@ from pydantic import Field
 
 from cdp_platform.http.pacing import pacer_for
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.sandbox.credentials import SANDBOX_CREDENTIALS
+from cdp_platform.sandbox.plugins import emulated_vendors, source_mounts
 from cdp_platform.sources.vendor import InProcessServer
 
 # Never resolved: requests to it go to the in-process transport, not the network.
 SANDBOX_ROOT = "http://sandbox.cdp.invalid"
 
-# The platform's source name -> the sandbox app's mount (see cdp_platform.sandbox.app).
-SANDBOX_PREFIX = {
-    "salesforce": "salesforce",
-    "hubspot": "hubspot",
-    "google_analytics": "ga4",
-    "facebook": "facebook",
-    "instagram": "instagram",
-    "twitter": "twitter",
-    "stripe": "stripe",
-}
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    # ``SANDBOX_PREFIX``: the platform's source name -> the sandbox app's mount, as the vendor modules
+    # declare them (cdp_platform.sandbox.plugins); read on use, a fresh dict each time.
+    if name == "SANDBOX_PREFIX":
+        return {source: mount.prefix for source, mount in source_mounts().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sandbox_config(
@@ -65,50 +63,36 @@ def sandbox_transport(config: SandboxConfig, faults: str, time_scale: float = 1.
 
 def scaled_pacer_settings(http_vendor: str, time_scale: float) -> dict[str, Any]:
     """What a pacer cannot learn from the sandbox's answers, at the sandbox's ``time_scale``: the
-    lengths of the windows the vendors do not report (Graph's rolling hour, GA4's hour, HubSpot
-    search's second, Twitter's 15 minutes) and the margins kept around their resets. Limits,
-    remaining counts, resets and usage the pacers learn from the responses, as from the vendors.
-    Empty at scale 1 (the pacers' documented defaults)."""
+    lengths of the windows the vendors do not report and the margins kept around their resets, as
+    the vendor modules declare them (``EmulatedVendor.pacer_settings``). Limits, remaining counts,
+    resets and usage the pacers learn from the responses, as from the vendors. Empty at scale 1
+    (the pacers' documented defaults) and for a vendor that declares nothing."""
     if time_scale == 1:
         return {}
-    if http_vendor == "twitter":
-        return {
-            "limits": {key: (450, 900.0 / time_scale) for key in ("/2/users/:id/mentions", "/2/tweets/search/recent")},
-            "default_limit": (180, 900.0 / time_scale),
-            "reset_margin": 0.25 / time_scale,
-        }
-    if http_vendor == "ga4":
-        return {"hour_seconds": 3600.0 / time_scale, "hour_margin": 5.0 / time_scale}
-    if http_vendor in ("facebook", "instagram"):
-        return {"window_seconds": 3600.0 / time_scale}
-    if http_vendor == "hubspot":
-        return {"search_window_seconds": 1.0 / time_scale}
+    for vendor in emulated_vendors():
+        settings = vendor.pacer_settings.get(http_vendor)
+        if settings is not None:
+            return settings(time_scale)
     return {}
 
 
 def sandbox_base_url(source: str) -> str:
     """Where ``source``'s API is mounted on the in-process sandbox."""
-    try:
-        prefix = SANDBOX_PREFIX[source]
-    except KeyError:
+    served = source_mounts()
+    if source not in served:
         raise ValueError(
             f"the bundled sandbox does not emulate the source {source!r}: set "
-            f"CDP_{source.upper()}_BASE_URL to its API (it serves {', '.join(SANDBOX_PREFIX)})"
-        ) from None
-    return f"{SANDBOX_ROOT}/{prefix}"
+            f"CDP_{source.upper()}_BASE_URL to its API (it serves {', '.join(served)})"
+        )
+    return f"{SANDBOX_ROOT}/{served[source].prefix}"
 
 
 def sandbox_options(source: str, data: Any) -> dict[str, str]:
-    """The account identifiers a connector needs, as the sandbox defines them."""
-    if source == "google_analytics":
-        return {"property_id": str(data.ga4_property_id)}
-    if source == "facebook":
-        return {"page_id": str(data.facebook_page_id), "lead_form_ids": ",".join(data.facebook_lead_form_ids)}
-    if source == "instagram":
-        return {"user_id": str(data.instagram_user_id)}
-    if source == "twitter":
-        return {"user_id": str(data.twitter_user_id)}
-    return {}
+    """The account identifiers a connector needs, as the vendor module serving ``source`` defines them."""
+    mount = source_mounts().get(source)
+    if mount is None or mount.account_options is None:
+        return {}
+    return mount.account_options(data)
 
 
 class InProcessSandbox(InProcessServer):
@@ -143,7 +127,8 @@ class InProcessSandbox(InProcessServer):
         return sandbox_options(source, self.data())
 
     def credentials(self, source: str) -> dict[str, str]:
-        return dict(SANDBOX_CREDENTIALS.get(source, {}))
+        mount = source_mounts().get(source)
+        return dict(mount.credentials) if mount is not None else {}
 
     def transport(self) -> httpx.AsyncBaseTransport:
         return sandbox_transport(self.config(), self.faults, self.time_scale)

@@ -1,8 +1,7 @@
 """Quota windows that behave like the vendors' own, on a clock tests can speed up.
 
-Each vendor meters differently (HubSpot a rolling ten seconds, Twitter fixed fifteen-minute windows,
-Salesforce a daily count, Graph a rolling hour reported as a percentage, GA4 tokens per hour), but all
-of them reduce to "at most L units in a window of W seconds", either fixed (aligned to multiples of W
+Each vendor meters differently (a rolling ten seconds, fixed fifteen-minute windows, a daily count, a
+rolling hour reported as a percentage, tokens per hour), but all of them reduce to "at most L units in a window of W seconds", either fixed (aligned to multiples of W
 on the clock, so resets are predictable) or rolling (a unit frees W seconds after it was spent).
 
 ``time_scale`` divides every window, so a test sees a ten-second window pass in a tenth of a second;
@@ -16,7 +15,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
+from typing import TYPE_CHECKING, Any
+
+from cdp_platform.sandbox.plugins import emulated_vendors
+
+if TYPE_CHECKING:
+    RateLimitSettings = Any
 
 Clock = Callable[[], float]
 
@@ -101,20 +106,30 @@ class RollingWindow:
         return Usage(self.limit, self._used, self.window_seconds, self._reset_at(now), True)
 
 
-@dataclass(frozen=True)
-class RateLimitSettings:
-    """Nominal quotas (before ``time_scale``). Defaults follow each vendor's documented tiers."""
+def _settings_class() -> type:
+    """Nominal quotas (before ``time_scale``), one field per quota a vendor module declares
+    (``EmulatedVendor.quotas``); defaults follow each vendor's documented tiers."""
+    fields = [
+        (name, Any, field(default=default))
+        for vendor in emulated_vendors()
+        for name, default in vendor.quotas.items()
+    ]
+    cls = make_dataclass("RateLimitSettings", fields, frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = "Nominal quotas (before ``time_scale``). Defaults follow each vendor's documented tiers."
+    return cls
 
-    salesforce_requests_per_day: int = 15000
-    hubspot_requests_per_ten_seconds: int = 100
-    hubspot_requests_per_day: int = 250000
-    hubspot_search_per_second: int = 4
-    ga4_tokens_per_hour: int = 40000
-    ga4_tokens_per_day: int = 200000
-    facebook_app_calls_per_hour: int = 4800
-    facebook_object_calls_per_hour: int = 4800
-    twitter_mentions_per_15_minutes: int = 450
-    twitter_search_recent_per_15_minutes: int = 450
+
+_LAZY: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first use, not on import: the vendor modules that declare the quotas import this one.
+    if name != "RateLimitSettings":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _LAZY:
+        _LAZY[name] = _settings_class()
+    return _LAZY[name]
 
 
 class RateLimiter:
@@ -125,7 +140,7 @@ class RateLimiter:
     headers stay well-formed and a pacing client never slows down for nothing.
     """
 
-    def __init__(self, settings: RateLimitSettings, clock: Clock, time_scale: float, enabled: bool) -> None:
+    def __init__(self, settings: Any, clock: Clock, time_scale: float, enabled: bool) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, got {time_scale}")
         self.settings, self.clock, self.time_scale, self.enabled = settings, clock, time_scale, enabled

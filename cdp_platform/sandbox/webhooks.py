@@ -1,9 +1,11 @@
 """The sandbox as a webhook sender: it posts, signed as each vendor signs, the changes its synthetic
-world holds in a window (new and changed HubSpot contacts, new Facebook leads, new Instagram
-comments, new mentions on Twitter/X), to a receiver's ``/webhooks/<vendor>`` routes.
+world holds in a window (new and changed CRM contacts, new leads, new comments, new mentions), to a
+receiver's ``/webhooks/<vendor>`` routes.
 
-Signing is written here from the vendors' documentation (../shared/API_FACTS.md), not borrowed from
-the receiver, so the two sides check each other. The secrets are public sandbox constants
+What each vendor sends (which streams, the event of a change, the body of a batch, the signature) is
+declared by its vendor module (``EmulatedVendor.webhooks``, :class:`cdp_platform.sandbox.plugins.
+WebhookSender`), written from the vendors' documentation (../shared/API_FACTS.md), not borrowed
+from the receiver, so the two sides check each other. The secrets are public sandbox constants
 (:data:`WEBHOOK_SECRETS`): give the receiver the same values to accept the sandbox's webhooks.
 
 Under the ``storm`` (or ``tempest``) fault profile the sender behaves as vendors do on a bad day: about 10 % of
@@ -17,10 +19,7 @@ can grade what landed.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
-import hashlib
-import hmac
 import json
 import random
 import time
@@ -31,27 +30,22 @@ from typing import Any
 
 import httpx
 
+from cdp_platform.sandbox.plugins import WebhookSender, webhook_senders
 from cdp_platform.sandbox.records import SandboxData
 
-# Public constants, like the sandbox's API credentials: they unlock nothing but synthetic data.
-WEBHOOK_SECRETS = {
-    "CDP_HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
-    "CDP_FACEBOOK_APP_SECRET": "sandbox-facebook-app-secret",
-    "CDP_FACEBOOK_WEBHOOK_VERIFY_TOKEN": "sandbox-facebook-verify-token",
-    "CDP_INSTAGRAM_APP_SECRET": "sandbox-instagram-app-secret",
-    "CDP_INSTAGRAM_WEBHOOK_VERIFY_TOKEN": "sandbox-instagram-verify-token",
-    "CDP_STRIPE_WEBHOOK_SECRET": "whsec_sandbox",
-    "CDP_TWITTER_CONSUMER_SECRET": "sandbox-twitter-consumer-secret",
-}
 
-# Which sandbox stream's changes each vendor announces by webhook.
-WEBHOOK_STREAMS = {
-    "hubspot/contacts": "hubspot",
-    "facebook/leads": "facebook",
-    "instagram/media_comments": "instagram",
-    "twitter/mentions": "twitter",
-}
-HUBSPOT_BATCH = 10  # HubSpot batches up to 100 events a request; the sandbox sends smaller batches
+def __getattr__(name: str) -> dict[str, str]:
+    # Read on use from the vendor modules' webhook senders (cdp_platform.sandbox.plugins), which
+    # import the modules this one imports. ``WEBHOOK_SECRETS``: public constants, like the sandbox's
+    # API credentials (they unlock nothing but synthetic data). ``WEBHOOK_STREAMS``: which sandbox
+    # stream's changes each sender announces.
+    if name == "WEBHOOK_SECRETS":
+        return {key: value for sender in webhook_senders().values() for key, value in sender.secrets.items()}
+    if name == "WEBHOOK_STREAMS":
+        return {stream: sender.name for sender in webhook_senders().values() for stream in sender.streams}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 DUPLICATE_SHARE = 0.10
 FORGED_SHARE = 0.05
 MAX_ATTEMPTS = 8
@@ -81,146 +75,73 @@ class Delivery:
         return json.dumps(_body(self.vendor, self.changes, attempt)).encode()
 
 
-def _event_number(*parts: object) -> int:
-    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:6], "big")
-
-
-def _change(data: SandboxData, stream: str, position: int) -> Change:
-    vendor = WEBHOOK_STREAMS[stream]
-    record = data.record(stream, position)
+def _change(data: SandboxData, stream: str, position: int, sender: WebhookSender) -> Change:
+    if sender.event is None:
+        raise ValueError(f"the webhook sender {sender.name!r} declares streams but no event")
     record_id = data.record_id(stream, position)
     at_ms = int(data.modified_at(stream, position).timestamp() * 1000)
-    if vendor == "hubspot":
-        properties = record["properties"]
-        created = properties["createdate"] == properties["lastmodifieddate"]
-        event_id = str(_event_number(data.config.seed, stream, record_id, at_ms))
-        item = {
-            "eventId": int(event_id),
-            "subscriptionId": 4_500_001 if created else 4_500_002,
-            "portalId": 62_515,
-            "appId": 1_160_452,
-            "occurredAt": at_ms,
-            "subscriptionType": "contact.creation" if created else "contact.propertyChange",
-            "objectId": int(record_id),
-            "changeSource": "CRM_UI",
-        }
-        if not created:
-            item.update({"propertyName": "lastmodifieddate", "propertyValue": str(at_ms)})
-    elif vendor == "facebook":
-        event_id = record_id
-        item = {
-            "field": "leadgen",
-            "value": {
-                "leadgen_id": record_id,
-                "page_id": data.facebook_page_id,
-                "form_id": record["form_id"],
-                "ad_id": record["ad_id"],
-                "created_time": at_ms // 1000,
-            },
-        }
-    elif vendor == "instagram":
-        event_id = record_id
-        item = {
-            "field": "comments",
-            "value": {
-                "id": record_id,
-                "text": record["text"],
-                "from": {"username": record["username"]},
-                "media": {"id": record["media_id"]},
-            },
-        }
-    else:  # twitter
-        event_id = record_id
-        item = {
-            "id_str": record_id,
-            "text": record["text"],
-            "timestamp_ms": str(at_ms),
-            "created_at": record["created_at"],
-            "user": {"id_str": record["author_id"]},
-        }
-    return Change(vendor, stream, record_id, event_id, at_ms, item)
+    event_id, item = sender.event(data, stream, position, record_id, at_ms)
+    return Change(sender.name, stream, record_id, event_id, at_ms, item)
 
 
 def changes(data: SandboxData, start: datetime.datetime, end: datetime.datetime) -> list[Change]:
     """Every change of the webhook streams in [start, end), in time order."""
     found = [
-        _change(data, stream, position)
-        for stream in WEBHOOK_STREAMS
+        _change(data, stream, position, sender)
+        for sender in webhook_senders().values()
+        for stream in sender.streams
         for position in data.window(stream, start, end)
     ]
     return sorted(found, key=lambda change: (change.occurred_ms, change.vendor, change.event_id))
 
 
+def _sender(vendor: str) -> WebhookSender:
+    senders = webhook_senders()
+    if vendor not in senders:
+        raise ValueError(f"no emulated vendor sends webhooks as {vendor!r}; known: {', '.join(senders)}")
+    return senders[vendor]
+
+
 def _body(vendor: str, batch: Sequence[Change], attempt: int) -> Any:
-    if vendor == "hubspot":
-        return [{**change.item, "attemptNumber": attempt} for change in batch]
-    if vendor in ("facebook", "instagram"):
-        return {
-            "object": "page" if vendor == "facebook" else "instagram",
-            "entry": [
-                {"id": "sandbox-page", "time": change.occurred_ms // 1000, "changes": [change.item]}
-                for change in batch
-            ],
-        }
-    return {"for_user_id": "sandbox-brand", "tweet_create_events": [change.item for change in batch]}
+    sender = _sender(vendor)
+    if sender.body is None:
+        raise ValueError(f"the webhook sender {vendor!r} declares no body")
+    return sender.body(batch, attempt)
 
 
 def deliveries(found: Sequence[Change]) -> list[Delivery]:
-    """Requests as vendors make them: HubSpot batches consecutive events, the others post one each."""
+    """Requests as vendors make them: a vendor that batches (``WebhookSender.batch``) gets its
+    consecutive events in batches, the others post one each."""
     out: list[Delivery] = []
-    pending: list[Change] = []
+    pending: dict[str, list[Change]] = {}
     for change in found:
-        if change.vendor == "hubspot":
-            pending.append(change)
-            if len(pending) == HUBSPOT_BATCH:
-                out.append(Delivery("hubspot", pending))
-                pending = []
-        else:
+        size = _sender(change.vendor).batch
+        if size <= 1:
             out.append(Delivery(change.vendor, [change]))
-    if pending:
-        out.append(Delivery("hubspot", pending))
+            continue
+        batch = pending.setdefault(change.vendor, [])
+        batch.append(change)
+        if len(batch) == size:
+            out.append(Delivery(change.vendor, batch))
+            pending[change.vendor] = []
+    out.extend(Delivery(vendor, batch) for vendor, batch in pending.items() if batch)
     return out
-
-
-def _mac(secret: str, message: bytes) -> bytes:
-    return hmac.new(secret.encode(), message, hashlib.sha256).digest()
 
 
 def sign(vendor: str, body: bytes, url: str, secrets: dict[str, str], now: float) -> dict[str, str]:
     """The headers the vendor sends with ``body`` posted to ``url``."""
-    headers = {"content-type": "application/json"}
-    if vendor == "hubspot":
-        stamp = str(int(now * 1000))
-        message = b"POST" + url.encode() + body + stamp.encode()
-        headers["X-HubSpot-Signature-v3"] = base64.b64encode(
-            _mac(secrets["CDP_HUBSPOT_CLIENT_SECRET"], message)
-        ).decode()
-        headers["X-HubSpot-Request-Timestamp"] = stamp
-    elif vendor in ("facebook", "instagram"):
-        secret = secrets[f"CDP_{vendor.upper()}_APP_SECRET"]
-        headers["X-Hub-Signature-256"] = "sha256=" + _mac(secret, body).hex()
-    elif vendor == "stripe":
-        stamp = str(int(now))
-        digest = _mac(secrets["CDP_STRIPE_WEBHOOK_SECRET"], stamp.encode() + b"." + body).hex()
-        headers["Stripe-Signature"] = f"t={stamp},v1={digest}"
-    else:
-        headers["x-twitter-webhooks-signature"] = (
-            "sha256=" + base64.b64encode(_mac(secrets["CDP_TWITTER_CONSUMER_SECRET"], body)).decode()
-        )
-    return headers
+    return {"content-type": "application/json", **_sender(vendor).sign(body, url, secrets, now)}
 
 
 def _forgery(delivery: Delivery, number: int) -> Delivery:
     """A request an attacker could make: the shape of a real one, ids of its own, a wrong secret."""
     forged = []
     for change in delivery.changes:
-        event_id = (
-            f"9{number:08d}{change.event_id[-6:]}" if change.vendor == "hubspot" else f"forged-{number}"
-        )
+        sender = _sender(change.vendor)
+        event_id = sender.forged_id(number, change.event_id)
         item = json.loads(json.dumps(change.item).replace(change.event_id, event_id))
-        if change.vendor == "hubspot":
-            item["eventId"] = int(event_id)
+        if sender.forged_item is not None:
+            sender.forged_item(item, event_id)
         forged.append(
             Change(change.vendor, change.stream, change.record_id, event_id, change.occurred_ms, item)
         )
@@ -311,7 +232,7 @@ async def send(
     timeout: float = 5.0,
 ) -> SendReport:
     """Post every planned delivery (``concurrency`` at a time, at most ``rate`` requests a second)."""
-    secrets = WEBHOOK_SECRETS if secrets is None else secrets
+    secrets = __getattr__("WEBHOOK_SECRETS") if secrets is None else secrets
     report = SendReport()
     queue: asyncio.Queue[Delivery] = asyncio.Queue()
     for delivery in planned:

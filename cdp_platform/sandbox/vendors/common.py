@@ -25,11 +25,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.sandbox.credentials import SandboxCredentials, TokenSigner
+from cdp_platform.sandbox.credentials import TokenSigner
 from cdp_platform.sandbox.faults import PLAN_SCOPE_KEY, FaultPlan, FaultResponder, SandboxStats
 from cdp_platform.sandbox.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
+    # Built from the vendor modules' declarations on first use, so only a name here (importing it
+    # while a vendor module is being imported would discover the vendors half-imported).
+    from cdp_platform.sandbox.credentials import SandboxCredentials
     from cdp_platform.sandbox.records import SandboxData
 
 UTC = datetime.UTC

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount
 from cdp_platform.sandbox.ratelimit import Usage
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -29,6 +30,8 @@ from cdp_platform.sandbox.vendors.common import (
     ordered_position,
     plan_of,
 )
+
+GA4_ACCESS_TOKEN = "ya29.sandbox-ga4-access-token"  # noqa: S105 - public sandbox credential
 
 PREFIX = "/ga4"
 STREAM = "google_analytics/user_daily_activity"
@@ -319,3 +322,24 @@ def _drift(row: dict) -> dict | None:
         return {**row, "metricValues": [{"value": float(cell["value"])} for cell in row["metricValues"]]}
     except (TypeError, ValueError):
         return None
+
+
+# ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
+
+VENDOR = EmulatedVendor(
+    position=30,
+    api=GA4,
+    mounts=(
+        Mount(
+            "ga4",
+            "google_analytics",
+            credentials={"access_token": GA4_ACCESS_TOKEN},
+            account_options=lambda data: {"property_id": str(data.ga4_property_id)},
+        ),
+    ),
+    accepts={"ga4_access_token": GA4_ACCESS_TOKEN},
+    quotas={"ga4_tokens_per_hour": 40000, "ga4_tokens_per_day": 200000},
+    public={"GA4_ACCESS_TOKEN": GA4_ACCESS_TOKEN},
+    # The hour of tokens the responses report as counts but not as a window length.
+    pacer_settings={"ga4": lambda scale: {"hour_seconds": 3600.0 / scale, "hour_margin": 5.0 / scale}},
+)

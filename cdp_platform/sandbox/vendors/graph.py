@@ -15,7 +15,7 @@ import json
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
 from cdp_platform.sandbox.vendors.common import (
     UTC,
     SandboxState,
@@ -45,6 +46,10 @@ from cdp_platform.sandbox.vendors.common import (
 )
 from cdp_platform.sandbox.vendors.names import decorated_name
 
+# The credentials the sandbox accepts by default (public: they unlock only synthetic data).
+FACEBOOK_APP_ID = "100000000000001"
+FACEBOOK_APP_SECRET = "sandbox-facebook-app-secret"  # noqa: S105
+FACEBOOK_ACCESS_TOKEN = "EAAsandboxFacebookPageAccessToken"  # noqa: S105 - also valid for Instagram
 EXCHANGED_TOKEN_PREFIX = "EAAGsandboxExchanged"  # noqa: S105 - a prefix, not a secret
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
@@ -712,3 +717,136 @@ def _drift(record: dict) -> dict | None:
             parsed = parse_timestamp(record[key])
             return {**record, key: int(parsed.timestamp())} if parsed else None
     return None
+
+
+# ---- webhooks: new leads (a Page's leadgen field) and new Instagram comments -------------------------
+
+
+def _lead_event(data, stream: str, position: int, record_id: str, at_ms: int) -> tuple[str, dict]:
+    record = data.record(stream, position)
+    return record_id, {
+        "field": "leadgen",
+        "value": {
+            "leadgen_id": record_id,
+            "page_id": data.facebook_page_id,
+            "form_id": record["form_id"],
+            "ad_id": record["ad_id"],
+            "created_time": at_ms // 1000,
+        },
+    }
+
+
+def _comment_event(data, stream: str, position: int, record_id: str, at_ms: int) -> tuple[str, dict]:
+    record = data.record(stream, position)
+    return record_id, {
+        "field": "comments",
+        "value": {
+            "id": record_id,
+            "text": record["text"],
+            "from": {"username": record["username"]},
+            "media": {"id": record["media_id"]},
+        },
+    }
+
+
+def _webhook_body(object_type: str):
+    def body(changes, attempt: int) -> dict:
+        return {
+            "object": object_type,
+            "entry": [
+                {"id": "sandbox-page", "time": change.occurred_ms // 1000, "changes": [change.item]}
+                for change in changes
+            ],
+        }
+
+    return body
+
+
+def _webhook_sign(secret_name: str):
+    def sign(body: bytes, url: str, secrets: Mapping[str, str], now: float) -> dict[str, str]:
+        """``X-Hub-Signature-256``: hex HMAC-SHA256 of the body with the app secret."""
+        digest = hmac.new(secrets[secret_name].encode(), body, hashlib.sha256).hexdigest()
+        return {"X-Hub-Signature-256": "sha256=" + digest}
+
+    return sign
+
+
+# ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
+
+
+
+def _pacer_settings(scale: float) -> dict:
+    """Graph's rolling hour, which the usage headers report only as a percentage."""
+    return {"window_seconds": 3600.0 / scale}
+
+
+VENDOR = EmulatedVendor(
+    position=40,
+    api=Graph,
+    mounts=(
+        Mount(
+            "facebook",
+            "facebook",
+            credentials={
+                "access_token": FACEBOOK_ACCESS_TOKEN,
+                "app_id": FACEBOOK_APP_ID,
+                "app_secret": FACEBOOK_APP_SECRET,
+            },
+            account_options=lambda data: {
+                "page_id": str(data.facebook_page_id),
+                "lead_form_ids": ",".join(data.facebook_lead_form_ids),
+            },
+        ),
+        Mount(
+            "instagram",
+            "instagram",
+            credentials={"access_token": FACEBOOK_ACCESS_TOKEN, "app_secret": FACEBOOK_APP_SECRET},
+            account_options=lambda data: {"user_id": str(data.instagram_user_id)},
+        ),
+    ),
+    accepts={
+        "facebook_app_id": FACEBOOK_APP_ID,
+        "facebook_app_secret": FACEBOOK_APP_SECRET,
+        "facebook_access_token": FACEBOOK_ACCESS_TOKEN,
+        # Long-lived tokens from fb_exchange_token last about 60 days (Graph reports expires_in 5183944).
+        "facebook_exchanged_token_seconds": 5183944.0,
+        # The app setting "Require App Secret": calls without appsecret_proof are refused (code 100).
+        # Off by default so a token alone works, as on an app without the setting; a proof that is
+        # sent is always checked.
+        "facebook_require_appsecret_proof": False,
+        # The permissions the Graph token was granted; None: every one the platform needs. A token
+        # without one gets Graph's permission error for the edges that need it (codes 10, 100, 200).
+        "facebook_permissions": None,
+    },
+    quotas={"facebook_app_calls_per_hour": 4800, "facebook_object_calls_per_hour": 4800},
+    public={
+        "FACEBOOK_APP_ID": FACEBOOK_APP_ID,
+        "FACEBOOK_APP_SECRET": FACEBOOK_APP_SECRET,
+        "FACEBOOK_ACCESS_TOKEN": FACEBOOK_ACCESS_TOKEN,
+    },
+    pacer_settings={"facebook": _pacer_settings, "instagram": _pacer_settings},
+    webhooks=(
+        WebhookSender(
+            "facebook",
+            secrets={
+                "CDP_FACEBOOK_APP_SECRET": "sandbox-facebook-app-secret",
+                "CDP_FACEBOOK_WEBHOOK_VERIFY_TOKEN": "sandbox-facebook-verify-token",
+            },
+            sign=_webhook_sign("CDP_FACEBOOK_APP_SECRET"),
+            streams=("facebook/leads",),
+            event=_lead_event,
+            body=_webhook_body("page"),
+        ),
+        WebhookSender(
+            "instagram",
+            secrets={
+                "CDP_INSTAGRAM_APP_SECRET": "sandbox-instagram-app-secret",
+                "CDP_INSTAGRAM_WEBHOOK_VERIFY_TOKEN": "sandbox-instagram-verify-token",
+            },
+            sign=_webhook_sign("CDP_INSTAGRAM_APP_SECRET"),
+            streams=("instagram/media_comments",),
+            event=_comment_event,
+            body=_webhook_body("instagram"),
+        ),
+    ),
+)

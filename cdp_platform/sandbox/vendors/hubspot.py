@@ -21,9 +21,12 @@ HubSpot's reference now lists the same endpoint under a date-versioned path
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from starlette.requests import Request
@@ -32,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
 from cdp_platform.sandbox.records import hs_timestamp
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -52,6 +56,12 @@ from cdp_platform.sandbox.vendors.common import (
     vendor_base,
     with_query,
 )
+
+# The credentials the sandbox accepts by default (public: they unlock only synthetic data).
+HUBSPOT_PRIVATE_APP_TOKEN = "pat-na1-00000000-0000-4000-8000-5a4db0c5e7e1"  # noqa: S105
+HUBSPOT_CLIENT_ID = "sandbox-hubspot-client-id"
+HUBSPOT_CLIENT_SECRET = "sandbox-hubspot-client-secret"  # noqa: S105
+HUBSPOT_REFRESH_TOKEN = "sandbox-hubspot-refresh-token"  # noqa: S105
 
 PREFIX = "/hubspot"
 ACCESS_TOKEN_PREFIX = "CKsandboxHubSpotOAuth"  # noqa: S105 - a prefix, not a secret
@@ -770,3 +780,87 @@ def search_paging(after: str) -> dict:
     search answer (``"next": {"after": "NTI1Cg%3D%3D", "link": "?after=NTI1Cg%3D%3D"}``; the link is
     of no use for a POST, the cursor goes back in the body)."""
     return {"next": {"after": after, "link": f"?after={after}"}}
+
+
+# ---- webhooks: new and changed contacts, as HubSpot's v3-signed batches ------------------------------
+
+WEBHOOK_BATCH = 10  # HubSpot batches up to 100 events a request; the sandbox sends smaller batches
+
+
+def _event_number(*parts: object) -> int:
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def webhook_event(data, stream: str, position: int, record_id: str, at_ms: int) -> tuple[str, dict]:
+    """A contact's creation or property change as HubSpot's webhook event (its id is a number)."""
+    properties = data.record(stream, position)["properties"]
+    created = properties["createdate"] == properties["lastmodifieddate"]
+    event_id = str(_event_number(data.config.seed, stream, record_id, at_ms))
+    item: dict[str, object] = {
+        "eventId": int(event_id),
+        "subscriptionId": 4_500_001 if created else 4_500_002,
+        "portalId": 62_515,
+        "appId": 1_160_452,
+        "occurredAt": at_ms,
+        "subscriptionType": "contact.creation" if created else "contact.propertyChange",
+        "objectId": int(record_id),
+        "changeSource": "CRM_UI",
+    }
+    if not created:
+        item.update({"propertyName": "lastmodifieddate", "propertyValue": str(at_ms)})
+    return event_id, item
+
+
+def webhook_sign(body: bytes, url: str, secrets: Mapping[str, str], now: float) -> dict[str, str]:
+    """Signature v3: base64 HMAC-SHA256 of method + URL + body + timestamp, with the app secret."""
+    stamp = str(int(now * 1000))
+    message = b"POST" + url.encode() + body + stamp.encode()
+    digest = hmac.new(secrets["CDP_HUBSPOT_CLIENT_SECRET"].encode(), message, hashlib.sha256).digest()
+    return {"X-HubSpot-Signature-v3": base64.b64encode(digest).decode(), "X-HubSpot-Request-Timestamp": stamp}
+
+
+def _forged_item(item: dict, event_id: str) -> None:
+    item["eventId"] = int(event_id)
+
+
+# ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
+
+VENDOR = EmulatedVendor(
+    position=20,
+    api=HubSpot,
+    mounts=(Mount("hubspot", "hubspot", credentials={"access_token": HUBSPOT_PRIVATE_APP_TOKEN}),),
+    accepts={
+        "hubspot_private_app_token": HUBSPOT_PRIVATE_APP_TOKEN,
+        "hubspot_client_id": HUBSPOT_CLIENT_ID,
+        "hubspot_client_secret": HUBSPOT_CLIENT_SECRET,
+        "hubspot_refresh_token": HUBSPOT_REFRESH_TOKEN,
+        "hubspot_access_token_seconds": 1800.0,
+    },
+    quotas={
+        "hubspot_requests_per_ten_seconds": 100,
+        "hubspot_requests_per_day": 250000,
+        "hubspot_search_per_second": 4,
+    },
+    public={
+        "HUBSPOT_PRIVATE_APP_TOKEN": HUBSPOT_PRIVATE_APP_TOKEN,
+        "HUBSPOT_CLIENT_ID": HUBSPOT_CLIENT_ID,
+        "HUBSPOT_CLIENT_SECRET": HUBSPOT_CLIENT_SECRET,
+        "HUBSPOT_REFRESH_TOKEN": HUBSPOT_REFRESH_TOKEN,
+    },
+    # The search endpoints' per-second window, which no response header reports.
+    pacer_settings={"hubspot": lambda scale: {"search_window_seconds": 1.0 / scale}},
+    webhooks=(
+        WebhookSender(
+            "hubspot",
+            secrets={"CDP_HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret"},
+            sign=webhook_sign,
+            streams=("hubspot/contacts",),
+            event=webhook_event,
+            body=lambda changes, attempt: [{**change.item, "attemptNumber": attempt} for change in changes],
+            batch=WEBHOOK_BATCH,
+            forged_id=lambda number, event_id: f"9{number:08d}{event_id[-6:]}",
+            forged_item=_forged_item,
+        ),
+    ),
+)

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount
 from cdp_platform.sandbox.soql import SoqlError, SoqlQuery, malformed, parse_soql
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -37,6 +38,13 @@ from cdp_platform.sandbox.vendors.common import (
     read_form,
     vendor_base,
 )
+
+# The credentials the sandbox accepts by default (public: they unlock only synthetic data).
+SALESFORCE_CLIENT_ID = "sandbox-salesforce-client-id"
+SALESFORCE_CLIENT_SECRET = "sandbox-salesforce-client-secret"  # noqa: S105 - public sandbox credential
+SALESFORCE_REFRESH_TOKEN = "sandbox-salesforce-refresh-token"  # noqa: S105
+SALESFORCE_USERNAME = "integration@sandbox.cdp.example"
+SALESFORCE_PASSWORD = "sandbox-salesforce-password"  # noqa: S105
 
 PREFIX = "/salesforce"
 ORG_ID = "00DSB0000000001AAA"
@@ -628,3 +636,39 @@ def parent_lookup(value: dict, fields: Sequence[str]) -> dict:
     (restforce's saved query answer, spec/fixtures/sobject/query_success_response.json, issue 17:
     Salesforce puts a nested parent's ``attributes`` after its fields, unlike a top-level record's)."""
     return {**{f: value.get(f) for f in fields}, "attributes": value.get("attributes")}
+
+
+# ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
+
+VENDOR = EmulatedVendor(
+    position=10,
+    api=Salesforce,
+    mounts=(
+        Mount(
+            "salesforce",
+            "salesforce",
+            credentials={
+                "client_id": SALESFORCE_CLIENT_ID,
+                "client_secret": SALESFORCE_CLIENT_SECRET,
+                "refresh_token": SALESFORCE_REFRESH_TOKEN,
+            },
+        ),
+    ),
+    accepts={
+        "salesforce_client_id": SALESFORCE_CLIENT_ID,
+        "salesforce_client_secret": SALESFORCE_CLIENT_SECRET,
+        "salesforce_refresh_token": SALESFORCE_REFRESH_TOKEN,
+        "salesforce_username": SALESFORCE_USERNAME,
+        "salesforce_password": SALESFORCE_PASSWORD,
+        # Salesforce's default session timeout is two hours; tests shorten it to watch a client refresh.
+        "salesforce_session_seconds": 7200.0,
+    },
+    quotas={"salesforce_requests_per_day": 15000},
+    public={
+        "SALESFORCE_CLIENT_ID": SALESFORCE_CLIENT_ID,
+        "SALESFORCE_CLIENT_SECRET": SALESFORCE_CLIENT_SECRET,
+        "SALESFORCE_REFRESH_TOKEN": SALESFORCE_REFRESH_TOKEN,
+        "SALESFORCE_USERNAME": SALESFORCE_USERNAME,
+        "SALESFORCE_PASSWORD": SALESFORCE_PASSWORD,
+    },
+)

@@ -34,8 +34,10 @@ import base64
 import binascii
 import datetime
 import functools
+import hashlib
+import hmac
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
 from cdp_platform.sandbox.population import format_phone, key_of, record_random, source_view, uniforms
 from cdp_platform.sandbox.purchases import SYSTEM_STRIPE
 from cdp_platform.sandbox.records import SandboxData
@@ -57,6 +60,7 @@ from cdp_platform.sandbox.vendors.common import (
     plan_of,
 )
 
+STRIPE_SECRET_KEY = "sk_test_51SandboxCdpStripeSecretKey0000000000"  # noqa: S105 - test mode, synthetic data
 PREFIX = "/stripe"
 API_VERSION = "2024-06-20"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
@@ -947,3 +951,28 @@ def expected_partition(data: SandboxData, stream: str, start_s: int, end_s: int)
     else:
         raise KeyError(f"unknown Stripe stream {stream!r}")
     return out
+
+
+# ---- webhooks: the signature (the sandbox sends no Stripe events by itself yet) -------------------
+
+
+def webhook_sign(body: bytes, url: str, secrets: Mapping[str, str], now: float) -> dict[str, str]:
+    """``Stripe-Signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`` with the endpoint secret."""
+    stamp = str(int(now))
+    message = stamp.encode() + b"." + body
+    digest = hmac.new(secrets["CDP_STRIPE_WEBHOOK_SECRET"].encode(), message, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={stamp},v1={digest}"}
+
+
+# ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
+
+VENDOR = EmulatedVendor(
+    position=60,
+    api=Stripe,
+    mounts=(Mount("stripe", "stripe", credentials={"api_key": STRIPE_SECRET_KEY}),),
+    accepts={"stripe_secret_key": STRIPE_SECRET_KEY},
+    public={"STRIPE_SECRET_KEY": STRIPE_SECRET_KEY},
+    webhooks=(
+        WebhookSender("stripe", secrets={"CDP_STRIPE_WEBHOOK_SECRET": "whsec_sandbox"}, sign=webhook_sign),
+    ),
+)

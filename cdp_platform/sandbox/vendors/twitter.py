@@ -8,11 +8,13 @@ entry, as the real API does for users it can no longer return.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
+import hmac
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
 from cdp_platform.sandbox.ratelimit import Usage
 from cdp_platform.sandbox.vendors.common import (
     SandboxState,
@@ -36,6 +39,8 @@ from cdp_platform.sandbox.vendors.common import (
     plan_of,
 )
 from cdp_platform.sandbox.vendors.names import decorated_name
+
+TWITTER_BEARER_TOKEN = "AAAAAAAAAAAAAAAAAAAAAsandboxTwitterBearerToken"  # noqa: S105 - public sandbox credential
 
 STREAM = "twitter/mentions"
 TWEET_FIELDS = frozenset(
@@ -408,3 +413,65 @@ def _drift(tweet: dict) -> dict | None:
     if isinstance(metrics, dict) and metrics:
         return {**tweet, "public_metrics": {k: str(v) for k, v in metrics.items()}}
     return None
+
+
+# ---- webhooks: new mentions, as the Account Activity API posts them ----------------------------------
+
+
+def webhook_event(data, stream: str, position: int, record_id: str, at_ms: int) -> tuple[str, dict]:
+    record = data.record(stream, position)
+    return record_id, {
+        "id_str": record_id,
+        "text": record["text"],
+        "timestamp_ms": str(at_ms),
+        "created_at": record["created_at"],
+        "user": {"id_str": record["author_id"]},
+    }
+
+
+def webhook_sign(body: bytes, url: str, secrets: Mapping[str, str], now: float) -> dict[str, str]:
+    """``x-twitter-webhooks-signature``: base64 HMAC-SHA256 of the body with the consumer secret."""
+    digest = hmac.new(secrets["CDP_TWITTER_CONSUMER_SECRET"].encode(), body, hashlib.sha256).digest()
+    return {"x-twitter-webhooks-signature": "sha256=" + base64.b64encode(digest).decode()}
+
+
+def _pacer_settings(scale: float) -> dict:
+    """The fifteen-minute windows (their lengths; limits and resets come in the headers)."""
+    return {
+        "limits": {key: (450, 900.0 / scale) for key in ("/2/users/:id/mentions", "/2/tweets/search/recent")},
+        "default_limit": (180, 900.0 / scale),
+        "reset_margin": 0.25 / scale,
+    }
+
+
+# ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
+
+VENDOR = EmulatedVendor(
+    position=50,
+    api=Twitter,
+    mounts=(
+        Mount(
+            "twitter",
+            "twitter",
+            credentials={"bearer_token": TWITTER_BEARER_TOKEN},
+            account_options=lambda data: {"user_id": str(data.twitter_user_id)},
+        ),
+    ),
+    accepts={"twitter_bearer_token": TWITTER_BEARER_TOKEN},
+    quotas={"twitter_mentions_per_15_minutes": 450, "twitter_search_recent_per_15_minutes": 450},
+    public={"TWITTER_BEARER_TOKEN": TWITTER_BEARER_TOKEN},
+    pacer_settings={"twitter": _pacer_settings},
+    webhooks=(
+        WebhookSender(
+            "twitter",
+            secrets={"CDP_TWITTER_CONSUMER_SECRET": "sandbox-twitter-consumer-secret"},
+            sign=webhook_sign,
+            streams=("twitter/mentions",),
+            event=webhook_event,
+            body=lambda changes, attempt: {
+                "for_user_id": "sandbox-brand",
+                "tweet_create_events": [change.item for change in changes],
+            },
+        ),
+    ),
+)
