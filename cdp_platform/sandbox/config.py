@@ -1,4 +1,4 @@
-"""What a sandbox is: its size, its seed, its clock, and the streams it serves.
+"""What a sandbox is: its size, its seed, its clock, and (declared by the vendor modules) its streams.
 
 The data half (population, records, truth) and the HTTP half (app, vendors, CLI) both read this one
 frozen object, so a sandbox served on a port and the ground truth written next to it describe the
@@ -47,33 +47,14 @@ class SandboxConfig:
         )
 
 
-STREAMS: tuple[str, ...] = (
-    "salesforce/accounts",
-    "salesforce/contacts",
-    "salesforce/leads",
-    "salesforce/opportunities",
-    "hubspot/contacts",
-    "hubspot/companies",
-    "hubspot/deals",
-    "google_analytics/user_daily_activity",
-    "facebook/leads",
-    "facebook/page_posts",
-    "facebook/post_comments",
-    "instagram/media",
-    "instagram/media_comments",
-    "twitter/mentions",
-)
+def __getattr__(name: str) -> object:
+    # ``STREAMS`` (every stream the sandbox serves, in order) and ``IMMUTABLE_STREAMS`` (those whose
+    # records never change after creation: their modified time is their created time) are what the
+    # vendor modules declare (cdp_platform.sandbox.plugins), read on use: those modules import this one.
+    from cdp_platform.sandbox import plugins
 
-# Streams whose records never change after creation: their modified time is their created time.
-IMMUTABLE_STREAMS: frozenset[str] = frozenset(
-    {
-        "salesforce/leads",
-        "google_analytics/user_daily_activity",
-        "facebook/leads",
-        "facebook/page_posts",
-        "facebook/post_comments",
-        "instagram/media",
-        "instagram/media_comments",
-        "twitter/mentions",
-    }
-)
+    if name == "STREAMS":
+        return plugins.streams()
+    if name == "IMMUTABLE_STREAMS":
+        return frozenset(s for vendor in plugins.emulated_vendors() for s in vendor.immutable_streams)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

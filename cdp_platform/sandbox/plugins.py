@@ -46,6 +46,8 @@ class Mount:
     credentials: Mapping[str, str] = field(default_factory=dict)
     # The account identifiers the source's connector needs, read from the sandbox's data.
     account_options: Callable[[Any], dict[str, str]] | None = None
+    # The person-written text streams the source's interactions come from (graded for sentiment).
+    person_texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,30 @@ class WebhookSender:
 
 
 @dataclass(frozen=True)
+class IdentityRows:
+    """How one stream's records become rows of the resolver's input (``sandbox_candidates``).
+
+    ``row(data, record)`` maps a vendor record to identity columns (None: not about an identifiable
+    person). ``links``: the rows only link to records of other streams (a logged-in visitor's CRM
+    contact id); such streams come after all the others, so the records they link come first.
+    """
+
+    stream: str
+    row: Callable[[Any, dict[str, Any]], dict[str, str | None] | None]
+    links: bool = False
+
+
+@dataclass(frozen=True)
+class PurchaseRecords:
+    """Where the purchases the population routes to one system (``cdp_platform.sandbox.purchases``)
+    show: the stream, and the record id of that system's n-th purchase."""
+
+    system: int
+    stream: str
+    record_id: Callable[[Any, int], str]
+
+
+@dataclass(frozen=True)
 class EmulatedVendor:
     """What one emulated vendor adds to the sandbox (see the module docstring)."""
 
@@ -90,6 +116,24 @@ class EmulatedVendor:
     # HTTP vendor name (cdp_platform.http.pacing) -> its pacer's settings at a time scale != 1.
     pacer_settings: Mapping[str, Callable[[float], dict[str, Any]]] = field(default_factory=dict)
     webhooks: tuple[WebhookSender, ...] = ()
+
+    # ---- what it serves of the synthetic world, and what it adds to the truth ----
+    # SandboxData streams, in order (config.STREAMS is every vendor's, in vendor order).
+    streams: tuple[str, ...] = ()
+    # Those whose records never change after creation (their modified time is their created time).
+    immutable_streams: frozenset[str] = frozenset()
+    # Those whose texts carry a true sentiment (the truth's sentiment.parquet).
+    text_streams: tuple[str, ...] = ()
+    # Records it serves beyond the SandboxData streams: (stream, record ids, person index per record,
+    # last change in epoch ms) per stream, written into the truth's records.parquet after the streams.
+    truth_records: Callable[[Any], list[tuple[str, list[str], Any, Any]]] | None = None
+    # The purchases it carries (a won deal, a succeeded charge), per purchase system.
+    purchases: tuple[PurchaseRecords, ...] = ()
+    # Its records as the resolver's input.
+    identity_rows: tuple[IdentityRows, ...] = ()
+    # Every identity candidate key (as the pipeline's int_identity_candidates keys them) its records
+    # produce, with the person index of each: (keys, persons) pairs.
+    identity_keys: Callable[[Any], list[tuple[list[str], Any]]] | None = None
     name: str = ""  # the module's name, set by discovery
 
 
@@ -120,6 +164,8 @@ def _check_unique(vendors: Sequence[EmulatedVendor]) -> None:
         ("quota setting", [n for v in vendors for n in v.quotas]),
         ("public constant", [n for v in vendors for n in v.public]),
         ("webhook sender", [w.name for v in vendors for w in v.webhooks]),
+        ("stream", [s for v in vendors for s in v.streams]),
+        ("purchase system", [str(p.system) for v in vendors for p in v.purchases]),
     ):
         seen: set[str] = set()
         for name in names:
@@ -137,6 +183,8 @@ def _names_of(vendor: EmulatedVendor) -> set[str]:
         *vendor.quotas,
         *vendor.public,
         *(w.name for w in vendor.webhooks),
+        *vendor.streams,
+        *(str(p.system) for p in vendor.purchases),
     }
 
 
@@ -153,3 +201,8 @@ def source_mounts() -> dict[str, Mount]:
 def webhook_senders() -> dict[str, WebhookSender]:
     """Webhook sender name -> sender, in vendor order."""
     return {sender.name: sender for vendor in emulated_vendors() for sender in vendor.webhooks}
+
+
+def streams() -> tuple[str, ...]:
+    """Every SandboxData stream, in vendor order."""
+    return tuple(stream for vendor in emulated_vendors() for stream in vendor.streams)

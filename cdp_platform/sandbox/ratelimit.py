@@ -42,7 +42,7 @@ class Usage:
 
     @property
     def percent(self) -> int:
-        """Spent share of the window in whole percent, as Graph's usage headers report it."""
+        """Spent share of the window in whole percent, as usage headers report it."""
         return min(100, math.floor(100 * self.used / self.limit)) if self.limit else 100
 
     def retry_after(self, now: float) -> float:

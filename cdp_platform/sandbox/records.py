@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from cdp_platform.sandbox.config import STREAMS, SandboxConfig
+from cdp_platform.sandbox import plugins
+from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.population import (
     DAY_MS,
     Population,
@@ -1170,8 +1171,8 @@ class SandboxData:
             TwitterMentions(self),
         ]
         self.streams: dict[str, _Stream] = {stream.name: stream for stream in streams}
-        if tuple(self.streams) != STREAMS:
-            raise RuntimeError("every configured stream needs exactly one builder, in STREAMS order")
+        if tuple(self.streams) != plugins.streams():
+            raise RuntimeError("every declared stream needs exactly one builder, in the vendors' order")
         self._indexes = {name: stream.build_index() for name, stream in self.streams.items()}
         self._positions_by_number: dict[str, np.ndarray] = {}
 
@@ -1265,7 +1266,7 @@ class SandboxData:
         try:
             return self._indexes[stream]
         except KeyError:
-            raise KeyError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}") from None
+            raise KeyError(f"unknown stream {stream!r}; known: {', '.join(self.streams)}") from None
 
     def _number(self, stream: str, position: int) -> int:
         index = self._index(stream)

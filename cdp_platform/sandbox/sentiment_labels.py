@@ -22,14 +22,8 @@ import polars as pl
 from cdp_platform.predictive.grading import LABELS_SCHEMA, SentimentTruth
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.in_process import InProcessSandbox
+from cdp_platform.sandbox.plugins import source_mounts
 from cdp_platform.sandbox.records import SandboxData
-
-# The person-written text streams of the timeline (int_interactions_unioned), by vendor.
-TEXT_STREAMS: dict[str, tuple[str, ...]] = {
-    "twitter": ("twitter/mentions",),
-    "facebook": ("facebook/post_comments",),
-    "instagram": ("instagram/media_comments",),
-}
 
 
 class SandboxSentimentLabels(SentimentTruth):
@@ -70,6 +64,8 @@ def _labels(config: SandboxConfig, streams: tuple[str, ...]) -> pl.DataFrame:
 
 
 def served_text_streams(sandbox_vendors: Iterable[str]) -> list[str]:
-    """The text streams of the social vendors among ``sandbox_vendors`` (those it serves in process)."""
+    """The person-written text streams of the timeline (int_interactions_unioned) of the sources among
+    ``sandbox_vendors`` (those served in process), as their mounts declare them (``Mount.person_texts``),
+    in the vendors' order."""
     served = set(sandbox_vendors)
-    return [stream for vendor, streams in TEXT_STREAMS.items() if vendor in served for stream in streams]
+    return [stream for source, mount in source_mounts().items() if source in served for stream in mount.person_texts]

@@ -6,7 +6,10 @@ Files written to ``out_dir``:
 - ``sentiment.parquet``: the true label of every post, comment and tweet.
 - ``persons.parquet``: the hard cases per person (household_of, namesake) so errors can be explained.
 - ``purchases.parquet`` and ``customers.parquet``: every simulated purchase with the deal record (or
-  the web shop's Stripe charge) that carries it, and each customer's latent BG/NBD and Gamma-Gamma traits.
+  the web shop's charge) that carries it, and each customer's latent BG/NBD and Gamma-Gamma traits.
+
+What each emulated vendor adds (its streams, its text streams, records it serves beyond the streams,
+the records its purchases show as) its module declares (:mod:`cdp_platform.sandbox.plugins`).
 - ``purchase_parameters.json``: the parameters the purchases were drawn from.
 - ``manifest.json``: the config, the record count per stream, the files.
 
@@ -26,20 +29,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdp_platform.sandbox.config import STREAMS, SandboxConfig
-from cdp_platform.sandbox.purchases import SYSTEM_HUBSPOT, SYSTEM_SALESFORCE, SYSTEM_STRIPE
+from cdp_platform.sandbox.config import SandboxConfig
+from cdp_platform.sandbox.plugins import PurchaseRecords, emulated_vendors, streams
 from cdp_platform.sandbox.records import SandboxData
-from cdp_platform.sandbox.vendors import stripe
 
 # Rows per Parquet row group: small enough that a chunk of ids costs tens of MB at most.
 CHUNK_ROWS = 50_000
-TEXT_STREAMS = (
-    "facebook/page_posts",
-    "facebook/post_comments",
-    "instagram/media",
-    "instagram/media_comments",
-    "twitter/mentions",
-)
 TRUTH_FILES = (
     "records.parquet",
     "sentiment.parquet",
@@ -49,11 +44,22 @@ TRUTH_FILES = (
     "purchase_parameters.json",
     "manifest.json",
 )
-_DEAL_STREAMS = {
-    SYSTEM_SALESFORCE: "salesforce/opportunities",
-    SYSTEM_HUBSPOT: "hubspot/deals",
-    SYSTEM_STRIPE: "stripe/charges",  # the web shop's succeeded charges, numbered like its purchases
-}
+
+
+def text_streams() -> tuple[str, ...]:
+    """The streams whose texts carry a true sentiment, in vendor order."""
+    return tuple(stream for vendor in emulated_vendors() for stream in vendor.text_streams)
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # ``TEXT_STREAMS``, read on use from the vendor modules (they import modules this one imports).
+    if name == "TEXT_STREAMS":
+        return text_streams()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _purchase_records() -> dict[int, PurchaseRecords]:
+    return {records.system: records for vendor in emulated_vendors() for records in vendor.purchases}
 
 
 def write_truth(config: SandboxConfig, out_dir: str | Path, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
@@ -76,7 +82,7 @@ def write_truth(config: SandboxConfig, out_dir: str | Path, chunk_rows: int = CH
             "span_days": config.span_days,
         },
         "history": {"start": config.history_start.isoformat(), "end": config.history_end.isoformat()},
-        "streams": {stream: data.count(stream) for stream in STREAMS},
+        "streams": {stream: data.count(stream) for stream in streams()},
         "purchase_parameters": parameters,
         "files": sorted(TRUTH_FILES),
     }
@@ -125,7 +131,7 @@ def _chunks_of(size: int, chunk_rows: int) -> Iterator[np.ndarray]:
 
 
 def _record_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]:
-    for stream in STREAMS:
+    for stream in streams():
         source = stream.split("/", 1)[0]
         for positions in _chunks_of(data.count(stream), chunk_rows):
             yield pl.DataFrame(
@@ -137,12 +143,14 @@ def _record_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]
                     _timestamps(data.modified_ms(stream, positions), "modified_at"),
                 ]
             )
-    # The web shop (its own emulator module): customers, charges and refunds with their persons.
-    for stream, ids, persons, modified_ms in stripe.truth_records(data):
+    # Records a vendor serves beyond the streams (a shop's customers, charges, refunds), with persons.
+    extra = [part for vendor in emulated_vendors() if vendor.truth_records for part in vendor.truth_records(data)]
+    for stream, ids, persons, modified_ms in extra:
+        source = stream.split("/", 1)[0]
         for rows in _chunks_of(len(ids), chunk_rows):
             yield pl.DataFrame(
                 [
-                    pl.Series("source", ["stripe"] * rows.size, dtype=pl.String),
+                    pl.Series("source", [source] * rows.size, dtype=pl.String),
                     pl.Series("stream", [stream] * rows.size, dtype=pl.String),
                     pl.Series("record_id", [ids[i] for i in rows.tolist()], dtype=pl.String),
                     _person_ids(persons[rows]),
@@ -152,7 +160,7 @@ def _record_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]
 
 
 def _sentiment_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]:
-    for stream in TEXT_STREAMS:
+    for stream in text_streams():
         source = stream.split("/", 1)[0]
         for positions in _chunks_of(data.count(stream), chunk_rows):
             yield pl.DataFrame(
@@ -182,25 +190,24 @@ def _person_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]
 
 def _purchase_chunks(data: SandboxData, chunk_rows: int) -> Iterator[pl.DataFrame]:
     purchases = data.purchases
-    # Each purchase is one won deal in one CRM: record number = rank among that CRM's purchases.
+    carriers = _purchase_records()
+    # Each purchase is one record (a won deal, a charge) in one system: record number = rank among
+    # that system's purchases.
     deal_number = np.zeros(purchases.person.size, dtype=np.int64)
-    for system in _DEAL_STREAMS:
+    for system in carriers:
         mask = purchases.system == system
         deal_number[mask] = np.arange(int(mask.sum()))
     for rows in _chunks_of(purchases.person.size, chunk_rows):
         systems = purchases.system[rows]
         ids: list[str] = []
         for system, number in zip(systems.tolist(), deal_number[rows].tolist(), strict=True):
-            if system == SYSTEM_STRIPE:
-                ids.append(stripe.stripe_data(data).charge_id(number))
-            else:
-                ids.append(data.streams[_DEAL_STREAMS[system]].record_id(number))
-        streams = [_DEAL_STREAMS[s] for s in systems.tolist()]
+            ids.append(carriers[system].record_id(data, number))
+        carried = [carriers[s].stream for s in systems.tolist()]
         yield pl.DataFrame(
             [
                 _person_ids(purchases.person[rows].astype(np.int64)),
-                pl.Series("source", [s.split("/", 1)[0] for s in streams], dtype=pl.String),
-                pl.Series("stream", streams, dtype=pl.String),
+                pl.Series("source", [s.split("/", 1)[0] for s in carried], dtype=pl.String),
+                pl.Series("stream", carried, dtype=pl.String),
                 pl.Series("record_id", ids, dtype=pl.String),
                 _timestamps(purchases.time_ms[rows], "purchased_at"),
                 pl.Series("amount", purchases.amount_cents[rows] / 100, dtype=pl.Float64),

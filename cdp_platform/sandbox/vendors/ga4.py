@@ -12,14 +12,16 @@ import datetime
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, Mount
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount
 from cdp_platform.sandbox.ratelimit import Usage
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -324,6 +326,27 @@ def _drift(row: dict) -> dict | None:
         return None
 
 
+# ---- its part of the truth: its records as identity candidates ---------------------------------------
+
+_GA_NOT_SET = "(not set)"
+
+
+def _identity_row(data: Any, record: dict[str, Any]) -> dict[str, str | None] | None:
+    dimensions = record["dimensions"]
+    crm_id = dimensions.get("customUser:crm_contact_id")
+    if not crm_id or crm_id == _GA_NOT_SET:
+        return None
+    client_id = dimensions["customUser:ga_client_id"]
+    return {"record_id": f"{dimensions['date']}:{client_id}", "crm_id": crm_id, "ga_client_id": client_id}
+
+
+def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
+    """One candidate per browser cookie: ``google_analytics:visitors:<client id>``."""
+    positions = np.arange(data.count(STREAM))
+    visitors = [record_id.split(":", 1)[1] for record_id in data.record_ids(STREAM, positions)]
+    return [(["google_analytics:visitors:" + visitor for visitor in visitors], data.person_index(STREAM, positions).tolist())]
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -342,4 +365,9 @@ VENDOR = EmulatedVendor(
     public={"GA4_ACCESS_TOKEN": GA4_ACCESS_TOKEN},
     # The hour of tokens the responses report as counts but not as a window length.
     pacer_settings={"ga4": lambda scale: {"hour_seconds": 3600.0 / scale, "hour_margin": 5.0 / scale}},
+    streams=(STREAM,),
+    immutable_streams=frozenset({STREAM}),
+    # A logged-in visitor's rows carry the CRM contact id: they link to the CRMs' records.
+    identity_rows=(IdentityRows(STREAM, _identity_row, links=True),),
+    identity_keys=_identity_keys,
 )

@@ -17,6 +17,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +25,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, WebhookSender
+from cdp_platform.sandbox.vendors.candidates import profile_keys, record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
     SandboxState,
@@ -771,6 +773,41 @@ def _webhook_sign(secret_name: str):
     return sign
 
 
+# ---- its part of the truth: its records as identity candidates ---------------------------------------
+
+def _identity_lead(_: Any, record: dict[str, Any]) -> dict[str, str | None]:
+    fields = {field["name"]: (field.get("values") or [None])[0] for field in record.get("field_data", [])}
+    return {
+        "record_id": record["id"],
+        "full_name": fields.get("full_name"),
+        "email": fields.get("email"),
+        "phone": fields.get("phone_number"),
+        "city": fields.get("city"),
+    }
+
+
+def _identity_facebook_comment(_: Any, record: dict[str, Any]) -> dict[str, str | None] | None:
+    author = record.get("from") or {}
+    if not author.get("id"):
+        return None
+    return {"record_id": record["id"], "full_name": author.get("name"), "facebook_id": author["id"]}
+
+
+def _identity_instagram_comment(_: Any, record: dict[str, Any]) -> dict[str, str | None] | None:
+    if not record.get("username"):
+        return None
+    return {"record_id": record["id"], "instagram_username": record["username"]}
+
+
+def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
+    """A lead per record; a commenter per Facebook user id or Instagram username."""
+    return [
+        record_keys(data, "facebook/leads"),
+        profile_keys(data, "facebook/post_comments", "facebook:commenters:", lambda r: (r.get("from") or {}).get("id")),
+        profile_keys(data, "instagram/media_comments", "instagram:commenters:", lambda r: r.get("username")),
+    ]
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 
@@ -796,12 +833,14 @@ VENDOR = EmulatedVendor(
                 "page_id": str(data.facebook_page_id),
                 "lead_form_ids": ",".join(data.facebook_lead_form_ids),
             },
+            person_texts=("facebook/post_comments",),
         ),
         Mount(
             "instagram",
             "instagram",
             credentials={"access_token": FACEBOOK_ACCESS_TOKEN, "app_secret": FACEBOOK_APP_SECRET},
             account_options=lambda data: {"user_id": str(data.instagram_user_id)},
+            person_texts=("instagram/media_comments",),
         ),
     ),
     accepts={
@@ -849,4 +888,21 @@ VENDOR = EmulatedVendor(
             body=_webhook_body("instagram"),
         ),
     ),
+    streams=(
+        "facebook/leads",
+        "facebook/page_posts",
+        "facebook/post_comments",
+        "instagram/media",
+        "instagram/media_comments",
+    ),
+    immutable_streams=frozenset(
+        {"facebook/leads", "facebook/page_posts", "facebook/post_comments", "instagram/media", "instagram/media_comments"}
+    ),
+    text_streams=("facebook/page_posts", "facebook/post_comments", "instagram/media", "instagram/media_comments"),
+    identity_rows=(
+        IdentityRows("facebook/leads", _identity_lead),
+        IdentityRows("facebook/post_comments", _identity_facebook_comment),
+        IdentityRows("instagram/media_comments", _identity_instagram_comment),
+    ),
+    identity_keys=_identity_keys,
 )

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,8 +35,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords, WebhookSender
+from cdp_platform.sandbox.purchases import SYSTEM_HUBSPOT
 from cdp_platform.sandbox.records import hs_timestamp
+from cdp_platform.sandbox.vendors.candidates import record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
     SandboxState,
@@ -824,6 +826,31 @@ def _forged_item(item: dict, event_id: str) -> None:
     item["eventId"] = int(event_id)
 
 
+# ---- its part of the truth: its records as identity candidates ---------------------------------------
+
+def _identity_contact(_: Any, record: dict[str, Any]) -> dict[str, str | None]:
+    properties = record["properties"]
+    return {
+        "record_id": record["id"],
+        "first_name": properties.get("firstname"),
+        "last_name": properties.get("lastname"),
+        "email": properties.get("email"),
+        "phone": properties.get("phone"),
+        "date_of_birth": properties.get("date_of_birth"),
+        "street": properties.get("address"),
+        "city": properties.get("city"),
+        "postcode": properties.get("zip"),
+        "country": properties.get("country"),
+        "crm_id": record["id"],
+        "twitter_handle": properties.get("twitterhandle"),
+        "instagram_username": properties.get("instagram_username"),
+    }
+
+
+def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
+    return [record_keys(data, "hubspot/contacts")]
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -863,4 +890,12 @@ VENDOR = EmulatedVendor(
             forged_item=_forged_item,
         ),
     ),
+    streams=("hubspot/contacts", "hubspot/companies", "hubspot/deals"),
+    purchases=(
+        PurchaseRecords(
+            SYSTEM_HUBSPOT, "hubspot/deals", lambda data, number: data.streams["hubspot/deals"].record_id(number)
+        ),
+    ),
+    identity_rows=(IdentityRows("hubspot/contacts", _identity_contact),),
+    identity_keys=_identity_keys,
 )

@@ -15,6 +15,7 @@ import json
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -22,8 +23,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, Mount
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords
+from cdp_platform.sandbox.purchases import SYSTEM_SALESFORCE
 from cdp_platform.sandbox.soql import SoqlError, SoqlQuery, malformed, parse_soql
+from cdp_platform.sandbox.vendors.candidates import record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
     SandboxState,
@@ -638,6 +641,48 @@ def parent_lookup(value: dict, fields: Sequence[str]) -> dict:
     return {**{f: value.get(f) for f in fields}, "attributes": value.get("attributes")}
 
 
+# ---- its part of the truth: its records as identity candidates ---------------------------------------
+
+def _identity_contact(_: Any, record: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        "record_id": record["Id"],
+        "first_name": record.get("FirstName"),
+        "last_name": record.get("LastName"),
+        "full_name": record.get("Name"),
+        "email": record.get("Email"),
+        "phone": record.get("Phone"),
+        "date_of_birth": record.get("Birthdate"),
+        "street": record.get("MailingStreet"),
+        "city": record.get("MailingCity"),
+        "postcode": record.get("MailingPostalCode"),
+        "country": record.get("MailingCountry"),
+        "crm_id": record["Id"],
+        "twitter_handle": record.get("Twitter_Handle__c"),
+        "instagram_username": record.get("Instagram_Username__c"),
+    }
+
+
+def _identity_lead(_: Any, record: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        "record_id": record["Id"],
+        "first_name": record.get("FirstName"),
+        "last_name": record.get("LastName"),
+        "full_name": record.get("Name"),
+        "email": record.get("Email"),
+        "phone": record.get("Phone"),
+        "street": record.get("Street"),
+        "city": record.get("City"),
+        "postcode": record.get("PostalCode"),
+        "country": record.get("Country"),
+        "crm_id": record["Id"],
+        "twitter_handle": record.get("Twitter_Handle__c"),
+    }
+
+
+def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
+    return [record_keys(data, "salesforce/contacts"), record_keys(data, "salesforce/leads")]
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -671,4 +716,18 @@ VENDOR = EmulatedVendor(
         "SALESFORCE_USERNAME": SALESFORCE_USERNAME,
         "SALESFORCE_PASSWORD": SALESFORCE_PASSWORD,
     },
+    streams=("salesforce/accounts", "salesforce/contacts", "salesforce/leads", "salesforce/opportunities"),
+    immutable_streams=frozenset({"salesforce/leads"}),
+    purchases=(
+        PurchaseRecords(
+            SYSTEM_SALESFORCE,
+            "salesforce/opportunities",
+            lambda data, number: data.streams["salesforce/opportunities"].record_id(number),
+        ),
+    ),
+    identity_rows=(
+        IdentityRows("salesforce/contacts", _identity_contact),
+        IdentityRows("salesforce/leads", _identity_lead),
+    ),
+    identity_keys=_identity_keys,
 )

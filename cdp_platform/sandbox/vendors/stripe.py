@@ -47,7 +47,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
+from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, PurchaseRecords, WebhookSender
 from cdp_platform.sandbox.population import format_phone, key_of, record_random, source_view, uniforms
 from cdp_platform.sandbox.purchases import SYSTEM_STRIPE
 from cdp_platform.sandbox.records import SandboxData
@@ -964,6 +964,16 @@ def webhook_sign(body: bytes, url: str, secrets: Mapping[str, str], now: float) 
     return {"Stripe-Signature": f"t={stamp},v1={digest}"}
 
 
+# ---- its part of the truth: its records as identity candidates ---------------------------------------
+
+def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
+    """The web shop's customers, one candidate each."""
+    for stream, record_ids, owners, _ in truth_records(data):
+        if stream == "stripe/customers":
+            return [(["stripe:customers:" + record_id for record_id in record_ids], owners.tolist())]
+    return []
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -975,4 +985,8 @@ VENDOR = EmulatedVendor(
     webhooks=(
         WebhookSender("stripe", secrets={"CDP_STRIPE_WEBHOOK_SECRET": "whsec_sandbox"}, sign=webhook_sign),
     ),
+    truth_records=lambda data: truth_records(data),
+    # The web shop's succeeded charges, numbered like its purchases.
+    purchases=(PurchaseRecords(SYSTEM_STRIPE, "stripe/charges", lambda data, number: stripe_data(data).charge_id(number)),),
+    identity_keys=_identity_keys,
 )

@@ -15,6 +15,7 @@ import hmac
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,8 +23,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, WebhookSender
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, WebhookSender
 from cdp_platform.sandbox.ratelimit import Usage
+from cdp_platform.sandbox.vendors.candidates import profile_keys
 from cdp_platform.sandbox.vendors.common import (
     SandboxState,
     apply_drift,
@@ -444,6 +446,21 @@ def _pacer_settings(scale: float) -> dict:
     }
 
 
+# ---- its part of the truth: its records as identity candidates ---------------------------------------
+
+def _identity_mention(data: Any, record: dict[str, Any]) -> dict[str, str | None] | None:
+    # The API sends the author's profile in includes.users (expansions=author_id).
+    user = data.twitter_user(record["author_id"])
+    if user is None:
+        return None
+    return {"record_id": record["id"], "full_name": user.get("name"), "twitter_handle": user.get("username")}
+
+
+def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
+    """An author per user id, over all their mentions."""
+    return [profile_keys(data, STREAM, "twitter:authors:", lambda record: record.get("author_id"))]
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -455,6 +472,7 @@ VENDOR = EmulatedVendor(
             "twitter",
             credentials={"bearer_token": TWITTER_BEARER_TOKEN},
             account_options=lambda data: {"user_id": str(data.twitter_user_id)},
+            person_texts=(STREAM,),
         ),
     ),
     accepts={"twitter_bearer_token": TWITTER_BEARER_TOKEN},
@@ -474,4 +492,9 @@ VENDOR = EmulatedVendor(
             },
         ),
     ),
+    streams=(STREAM,),
+    immutable_streams=frozenset({STREAM}),
+    text_streams=(STREAM,),
+    identity_rows=(IdentityRows(STREAM, _identity_mention),),
+    identity_keys=_identity_keys,
 )
