@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from cdp_platform.sandbox.soql import SoqlError, parse_soql
+from cdp_platform.sandbox.vendors.salesforce.soql import SoqlError, parse_soql
 
 UTC = datetime.UTC
 

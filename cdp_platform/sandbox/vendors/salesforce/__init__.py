@@ -25,7 +25,6 @@ from starlette.types import Scope
 from cdp_platform.sandbox.faults import FaultPlan
 from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords
 from cdp_platform.sandbox.purchases import SYSTEM_SALESFORCE
-from cdp_platform.sandbox.soql import SoqlError, SoqlQuery, malformed, parse_soql
 from cdp_platform.sandbox.vendors.candidates import record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -41,6 +40,7 @@ from cdp_platform.sandbox.vendors.common import (
     read_form,
     vendor_base,
 )
+from cdp_platform.sandbox.vendors.salesforce.soql import SoqlError, SoqlQuery, malformed, parse_soql
 
 # The credentials the sandbox accepts by default (public: they unlock only synthetic data).
 SALESFORCE_CLIENT_ID = "sandbox-salesforce-client-id"
