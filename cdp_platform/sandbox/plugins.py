@@ -99,6 +99,24 @@ class PurchaseRecords:
 
 
 @dataclass(frozen=True)
+class StreamBuilder:
+    """How ``SandboxData`` builds one stream the vendor serves.
+
+    ``build(data, built)`` makes the stream's generator (a ``records._Stream``) from the SandboxData
+    being built and the streams built so far, by name (deals read their contacts, comments their
+    posts). ``customers_of``: the stream's persons are the customers of this purchase system (the
+    population buys in the CRMs it is in), so it is built before the purchases are simulated, and
+    can then not read them. ``texts``: the records are texts with a true sentiment, written by the
+    brand (True) or by persons (False); None: no texts.
+    """
+
+    stream: str
+    build: Callable[[Any, Mapping[str, Any]], Any]
+    customers_of: int | None = None
+    texts: bool | None = None
+
+
+@dataclass(frozen=True)
 class EmulatedVendor:
     """What one emulated vendor adds to the sandbox (see the module docstring)."""
 
@@ -118,12 +136,10 @@ class EmulatedVendor:
     webhooks: tuple[WebhookSender, ...] = ()
 
     # ---- what it serves of the synthetic world, and what it adds to the truth ----
-    # SandboxData streams, in order (config.STREAMS is every vendor's, in vendor order).
-    streams: tuple[str, ...] = ()
+    # Its SandboxData streams, in order (config.STREAMS is every vendor's, in vendor order).
+    builders: tuple[StreamBuilder, ...] = ()
     # Those whose records never change after creation (their modified time is their created time).
     immutable_streams: frozenset[str] = frozenset()
-    # Those whose texts carry a true sentiment (the truth's sentiment.parquet).
-    text_streams: tuple[str, ...] = ()
     # Records it serves beyond the SandboxData streams: (stream, record ids, person index per record,
     # last change in epoch ms) per stream, written into the truth's records.parquet after the streams.
     truth_records: Callable[[Any], list[tuple[str, list[str], Any, Any]]] | None = None
@@ -134,6 +150,9 @@ class EmulatedVendor:
     # Every identity candidate key (as the pipeline's int_identity_candidates keys them) its records
     # produce, with the person index of each: (keys, persons) pairs.
     identity_keys: Callable[[Any], list[tuple[list[str], Any]]] | None = None
+    # Its facts about one world, set as SandboxData attributes (``data.<name>``) before any stream is
+    # built: account ids derived from the seed, look-ups its records and tests need.
+    facts: Callable[[Any], Mapping[str, Any]] | None = None
     name: str = ""  # the module's name, set by discovery
 
 
@@ -164,7 +183,7 @@ def _check_unique(vendors: Sequence[EmulatedVendor]) -> None:
         ("quota setting", [n for v in vendors for n in v.quotas]),
         ("public constant", [n for v in vendors for n in v.public]),
         ("webhook sender", [w.name for v in vendors for w in v.webhooks]),
-        ("stream", [s for v in vendors for s in v.streams]),
+        ("stream", [b.stream for v in vendors for b in v.builders]),
         ("purchase system", [str(p.system) for v in vendors for p in v.purchases]),
     ):
         seen: set[str] = set()
@@ -183,7 +202,7 @@ def _names_of(vendor: EmulatedVendor) -> set[str]:
         *vendor.quotas,
         *vendor.public,
         *(w.name for w in vendor.webhooks),
-        *vendor.streams,
+        *(b.stream for b in vendor.builders),
         *(str(p.system) for p in vendor.purchases),
     }
 
@@ -203,6 +222,11 @@ def webhook_senders() -> dict[str, WebhookSender]:
     return {sender.name: sender for vendor in emulated_vendors() for sender in vendor.webhooks}
 
 
+def builders() -> tuple[StreamBuilder, ...]:
+    """Every SandboxData stream's builder, in vendor order."""
+    return tuple(builder for vendor in emulated_vendors() for builder in vendor.builders)
+
+
 def streams() -> tuple[str, ...]:
     """Every SandboxData stream, in vendor order."""
-    return tuple(stream for vendor in emulated_vendors() for stream in vendor.streams)
+    return tuple(builder.stream for builder in builders())

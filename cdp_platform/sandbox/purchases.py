@@ -52,14 +52,28 @@ _FIRST_PURCHASE_DELAY_DAYS = (3.0, 60.0)
 # their close dates in the past. A span of this length or more is unchanged by it.
 PURCHASE_HISTORY_DAYS = 365
 
-SYSTEM_SALESFORCE = 0
-SYSTEM_HUBSPOT = 1
-# Purchases paid by card in the web shop: Stripe charges, not CRM deals.
-SYSTEM_STRIPE = 2
-# Share of customers who buy in the web shop (every purchase of theirs is a Stripe charge). Drawn
+# The systems a purchase is recorded in: a won deal in one of two CRMs, or a card payment in the web
+# shop. Which emulated vendor serves which system its module declares (EmulatedVendor.purchases and
+# the ``customers_of`` of its contacts stream, cdp_platform.sandbox.plugins).
+SYSTEM_CRM = 0
+SYSTEM_SECOND_CRM = 1
+SYSTEM_SHOP = 2
+# Share of customers who buy in the web shop (every purchase of theirs is a shop charge). Drawn
 # from a hash of the person, not from the generator, so the times and amounts of every purchase
 # are the same as without it: only which system records a purchase depends on it.
-STRIPE_SHARE = 0.3
+SHOP_SHARE = 0.3
+
+
+def __getattr__(name: str) -> int:
+    # ``SYSTEM_<VENDOR>``: the purchase system the vendor module <vendor> carries (read on use: the
+    # vendor modules import this one).
+    if name.startswith("SYSTEM_"):
+        from cdp_platform.sandbox.plugins import emulated_vendors
+
+        for vendor in emulated_vendors():
+            if vendor.name.upper() == name[len("SYSTEM_") :] and len(vendor.purchases) == 1:
+                return vendor.purchases[0].system
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class PurchaseHistory:
     """Every simulated purchase, ordered by (person, time), plus each customer's latent traits.
 
     Per purchase: ``person`` index, ``time_ms`` (UTC epoch ms), ``amount_cents``, ``system`` (which CRM
-    records it, or Stripe for web shop customers), ``repeat`` (False for the customer's first purchase). Per customer (``customer_*``,
+    records it, or the shop for web shop customers), ``repeat`` (False for the customer's first purchase). Per customer (``customer_*``,
     aligned): person index, lambda, p, nu, first purchase time, and x, the number of repeat purchases.
     """
 
@@ -86,14 +100,19 @@ class PurchaseHistory:
 
 def simulate_purchases(
     population: Population,
-    in_salesforce: np.ndarray,
-    in_hubspot: np.ndarray,
+    in_crm: np.ndarray,
+    in_second_crm: np.ndarray,
     parameters: PurchaseParameters = PURCHASE_PARAMETERS,
+    shop: str | None = None,
 ) -> PurchaseHistory:
-    """Simulate the purchases of every person who is in at least one CRM (boolean masks by person)."""
+    """Simulate the purchases of every person who is in at least one CRM (boolean masks by person).
+
+    ``shop``: the name of the web shop (the vendor module serving it), which keys the draw of its
+    customers; None: no web shop, every purchase is a CRM deal.
+    """
     seed = population.seed
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB6]))
-    persons = np.flatnonzero(in_salesforce | in_hubspot)
+    persons = np.flatnonzero(in_crm | in_second_crm)
     buys = uniforms(key_of(seed, "purchases", "customer"), persons) < CUSTOMER_SHARE
     persons = persons[buys]
     lo, hi = _FIRST_PURCHASE_DELAY_DAYS
@@ -139,19 +158,20 @@ def simulate_purchases(
     amount_cents = np.maximum(1, np.round(amounts * 100)).astype(np.int64)
 
     person = persons[all_owner]
-    both = in_salesforce[person] & in_hubspot[person]
+    both = in_crm[person] & in_second_crm[person]
     coin = rng.random(person.size) < 0.5
     system = np.where(
         both,
-        np.where(coin, SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
-        np.where(in_salesforce[person], SYSTEM_SALESFORCE, SYSTEM_HUBSPOT),
+        np.where(coin, SYSTEM_CRM, SYSTEM_SECOND_CRM),
+        np.where(in_crm[person], SYSTEM_CRM, SYSTEM_SECOND_CRM),
     ).astype(np.int8)
-    # The web shop (and its Stripe account) opened when the history starts: earlier purchases of
-    # the initial base (PURCHASE_HISTORY_DAYS) were CRM deals, whoever made them.
-    online = (uniforms(key_of(seed, "purchases", "stripe"), person) < STRIPE_SHARE) & (
-        time_ms >= population.start_ms
-    )
-    system = np.where(online, SYSTEM_STRIPE, system).astype(np.int8)
+    if shop is not None:
+        # The web shop (and its payment account) opened when the history starts: earlier purchases
+        # of the initial base (PURCHASE_HISTORY_DAYS) were CRM deals, whoever made them.
+        online = (uniforms(key_of(seed, "purchases", shop), person) < SHOP_SHARE) & (
+            time_ms >= population.start_ms
+        )
+        system = np.where(online, SYSTEM_SHOP, system).astype(np.int8)
     return PurchaseHistory(
         person=person.astype(np.int32),
         time_ms=time_ms,

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdp_platform.sandbox.config import SandboxConfig
-from cdp_platform.sandbox.plugins import PurchaseRecords, emulated_vendors, streams
+from cdp_platform.sandbox.plugins import PurchaseRecords, builders, emulated_vendors, streams
 from cdp_platform.sandbox.records import SandboxData
 
 # Rows per Parquet row group: small enough that a chunk of ids costs tens of MB at most.
@@ -48,7 +48,7 @@ TRUTH_FILES = (
 
 def text_streams() -> tuple[str, ...]:
     """The streams whose texts carry a true sentiment, in vendor order."""
-    return tuple(stream for vendor in emulated_vendors() for stream in vendor.text_streams)
+    return tuple(builder.stream for builder in builders() if builder.texts is not None)
 
 
 def __getattr__(name: str) -> tuple[str, ...]:

@@ -26,8 +26,8 @@ from cdp_platform_tests.sandbox.conftest import CONFIG
 
 SANDBOX = Path(plugins.__file__).parent
 
-# The shared modules that used to list vendors. population/purchases/records still describe the world
-# in vendor terms (what a CRM record or a comment is); every module below must not.
+# The shared modules that used to list vendors. population.py still describes the world in vendor
+# terms (a person's handles and how each system types them); every module below must not.
 VENDORLESS = (
     "app.py",
     "cli.py",
@@ -38,7 +38,9 @@ VENDORLESS = (
     "identity_truth.py",
     "in_process.py",
     "plugins.py",
+    "purchases.py",
     "ratelimit.py",
+    "records.py",
     "sentiment_labels.py",
     "truth.py",
     "webhooks.py",

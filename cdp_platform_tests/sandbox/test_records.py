@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from cdp_platform.sandbox.config import IMMUTABLE_STREAMS, STREAMS, SandboxConfig
-from cdp_platform.sandbox.records import SandboxData, salesforce_id
+from cdp_platform.sandbox.records import SandboxData
+from cdp_platform.sandbox.vendors.salesforce import salesforce_id
 from cdp_platform.sandbox.vendors.stripe import stripe_data
 
 UTC = datetime.UTC

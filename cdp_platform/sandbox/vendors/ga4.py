@@ -21,8 +21,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, StreamBuilder
+from cdp_platform.sandbox.population import DAY_MS, key_of, record_random, uniforms
 from cdp_platform.sandbox.ratelimit import Usage
+from cdp_platform.sandbox.records import SandboxData, _dt, _Index, _PersonStream, _Stream
 from cdp_platform.sandbox.vendors.common import (
     UTC,
     SandboxState,
@@ -347,6 +349,114 @@ def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
     return [(["google_analytics:visitors:" + visitor for visitor in visitors], data.person_index(STREAM, positions).tolist())]
 
 
+# ---- the records it serves (built by cdp_platform.sandbox.records.SandboxData) ------------------------
+
+GA_LOGIN_SHARE = 0.55  # of a known visitor's days on which they were logged in
+
+
+_SOURCE_MEDIUMS = (
+    "google / organic",
+    "(direct) / (none)",
+    "newsletter / email",
+    "facebook / social",
+    "google / cpc",
+)
+
+
+class GoogleAnalyticsActivity(_Stream):
+    """One row per visitor per active day; the row's time is the start of its day."""
+
+    name = "google_analytics/user_daily_activity"
+    precision_ms = DAY_MS
+
+    def __init__(self, data: SandboxData) -> None:
+        super().__init__(data)
+        everyone = np.arange(self.pop.size, dtype=np.int64)
+        visitors = everyone[uniforms(self.key("visitor"), everyone) < 0.45]
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x6A4]))
+        visits = 1 + rng.poisson(2.0, visitors.size)
+        person = np.repeat(visitors, visits)
+        first_day = (self.pop.acquired_ms(person) - self.start_ms) // DAY_MS
+        days_total = (self.end_ms - self.start_ms) // DAY_MS
+        day = first_day + (rng.random(person.size) * (days_total - first_day)).astype(np.int64)
+        # One row per (day, visitor), ordered by day then client id: the order windows return.
+        # Client keys are a permutation of the visitors (unique, below 10**9), so they pack with the day.
+        visitor_keys = self.pop.ga_client_sort_keys(visitors)
+        by_key = np.argsort(visitor_keys)
+        person_key = visitor_keys[np.searchsorted(visitors, person)]
+        combined = np.unique(day * 10**9 + person_key)
+        self.day = (combined // 10**9).astype(np.int32)
+        found = np.searchsorted(visitor_keys[by_key], combined % 10**9)
+        self.persons = visitors[by_key][found].astype(np.int32)
+
+    def size(self) -> int:
+        return int(self.day.size)
+
+    def person(self, r: np.ndarray) -> np.ndarray:
+        return self.persons[np.asarray(r)].astype(np.int64)
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        at = self.start_ms + self.day[np.asarray(r)].astype(np.int64) * DAY_MS
+        return at, at
+
+    def build_index(self) -> _Index:
+        # Rows are generated in (day, client id) order already, so the index is the identity.
+        _, modified = self.times(np.arange(self.size()))
+        return _Index(sorted_ms=modified, order=np.arange(self.size(), dtype=np.int32))
+
+    def _date(self, r: int) -> str:
+        return _dt(self.start_ms + int(self.day[r]) * DAY_MS).strftime("%Y%m%d")
+
+    def record_id(self, r: int) -> str:
+        return f"{self._date(r)}:{self.pop.ga_client_id(int(self.persons[r]))}"
+
+    def record_ids(self, r: np.ndarray) -> list[str]:
+        dates = (np.datetime64(_dt(self.start_ms).date(), "D") + self.day[r]).astype(str)
+        clients = self.pop.ga_client_ids(self.persons[r].astype(np.int64))
+        return [f"{date.replace('-', '')}:{client}" for date, client in zip(dates, clients, strict=True)]
+
+    def record(self, r: int) -> dict[str, Any]:
+        person_index = int(self.persons[r])
+        day_ms = self.start_ms + int(self.day[r]) * DAY_MS
+        rng = record_random(self.seed, self.name, r)
+        contacts: _PersonStream = self.data.streams["hubspot/contacts"]  # type: ignore[assignment]
+        crm_id = "(not set)"
+        contact_r = contacts.main_record(person_index)
+        if contact_r is not None and rng.random() < GA_LOGIN_SHARE:
+            contact_created, _ = contacts.created_modified(contact_r)
+            # Only a visitor who already has an account can log in, so the id appears from then on.
+            if contact_created < day_ms + DAY_MS:
+                crm_id = contacts.record_id(contact_r)
+        sessions = 1 + int(rng.expovariate(0.8))
+        engaged = rng.randint(0, sessions)
+        views = sessions + rng.randint(0, 6 * sessions)
+        bought = self.data.bought_on_day(person_index, day_ms)
+        return {
+            "dimensions": {
+                "date": self._date(r),
+                "customUser:crm_contact_id": crm_id,
+                "customUser:ga_client_id": self.pop.ga_client_id(person_index),
+                "sessionSourceMedium": _SOURCE_MEDIUMS[rng.randrange(len(_SOURCE_MEDIUMS))],
+            },
+            "metrics": {
+                "sessions": str(sessions),
+                "engagedSessions": str(engaged),
+                "screenPageViews": str(views),
+                "conversions": str(len(bought)),
+                "purchaseRevenue": _revenue(bought),
+            },
+        }
+
+
+def _revenue(amounts_cents: list[int]) -> str:
+    total = sum(amounts_cents)
+    return "0" if total == 0 else f"{total / 100:.2f}"
+
+
+def _facts(data: Any) -> dict[str, Any]:
+    return {"ga4_property_id": str(300_000_000 + key_of(data.config.seed, "ga4") % 10**8)}
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -365,9 +475,10 @@ VENDOR = EmulatedVendor(
     public={"GA4_ACCESS_TOKEN": GA4_ACCESS_TOKEN},
     # The hour of tokens the responses report as counts but not as a window length.
     pacer_settings={"ga4": lambda scale: {"hour_seconds": 3600.0 / scale, "hour_margin": 5.0 / scale}},
-    streams=(STREAM,),
+    builders=(StreamBuilder(STREAM, lambda data, built: GoogleAnalyticsActivity(data)),),
     immutable_streams=frozenset({STREAM}),
     # A logged-in visitor's rows carry the CRM contact id: they link to the CRMs' records.
     identity_rows=(IdentityRows(STREAM, _identity_row, links=True),),
     identity_keys=_identity_keys,
+    facts=_facts,
 )

@@ -19,13 +19,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, WebhookSender
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, StreamBuilder, WebhookSender
+from cdp_platform.sandbox.population import key_of, record_random, source_view
+from cdp_platform.sandbox.records import _BASE62, _BrandPosts, _Comments, _dt, _floor, _PersonStream
 from cdp_platform.sandbox.vendors.candidates import profile_keys, record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -808,6 +811,171 @@ def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
     ]
 
 
+# ---- the records it serves (built by cdp_platform.sandbox.records.SandboxData) ------------------------
+
+# Social volumes per person of the population.
+COMMENTS_PER_PERSON = {"facebook/post_comments": 0.12, "instagram/media_comments": 0.08}
+
+
+def graph_timestamp(ms: int) -> str:
+    """Facebook and Instagram Graph: ``2026-11-25T18:45:03+0000``."""
+    return _dt(ms).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+_FB_LEAD_BASE = 1_200_000_000_000_000
+
+
+_FB_POST_BASE = 100_000_000_000_000
+
+
+_FB_COMMENT_BASE = 500_000_000_000_000
+
+
+_IG_MEDIA_BASE = 17_900_000_000_000_000
+
+
+_IG_COMMENT_BASE = 17_800_000_000_000_000
+
+
+class FacebookLeads(_PersonStream):
+    name = "facebook/leads"
+    share = 0.10
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        created = _floor(self.created_times(r), self.precision_ms)
+        return created, created
+
+    def record_id(self, r: int) -> str:
+        return str(_FB_LEAD_BASE + r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        person = self.pop.person(int(self.persons[r]))
+        view = source_view(self.seed, person, "facebook")
+        rng = record_random(self.seed, self.name, r)
+        fields = [
+            {"name": "email", "values": [view.email]},
+            {"name": "full_name", "values": [f"{view.first_name} {view.last_name}"]},
+        ]
+        if view.phone is not None:
+            fields.append({"name": "phone_number", "values": [view.phone]})
+        fields.append({"name": "city", "values": [person.city]})
+        return {
+            "id": self.record_id(r),
+            "created_time": graph_timestamp(created),
+            "ad_id": self.data.facebook_ad_ids[rng.randrange(len(self.data.facebook_ad_ids))],
+            "form_id": self.data.facebook_lead_form_ids[rng.randrange(len(self.data.facebook_lead_form_ids))],
+            "field_data": fields,
+        }
+
+
+class FacebookPagePosts(_BrandPosts):
+    name = "facebook/page_posts"
+    every_days = 2
+
+    def record_id(self, r: int) -> str:
+        return f"{self.data.facebook_page_id}_{_FB_POST_BASE + r}"
+
+    def number_of(self, post_id: str) -> int | None:
+        prefix = f"{self.data.facebook_page_id}_"
+        if not post_id.startswith(prefix) or not post_id[len(prefix) :].isdigit():
+            return None
+        r = int(post_id[len(prefix) :]) - _FB_POST_BASE
+        return r if 0 <= r < self.size() else None
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        return {"id": self.record_id(r), "message": self.text(r)[0], "created_time": graph_timestamp(created)}
+
+
+class InstagramMedia(_BrandPosts):
+    name = "instagram/media"
+    every_days = 3
+
+    def record_id(self, r: int) -> str:
+        return str(_IG_MEDIA_BASE + r)
+
+    def number_of(self, media_id: str) -> int | None:
+        if not media_id.isdigit():
+            return None
+        r = int(media_id) - _IG_MEDIA_BASE
+        return r if 0 <= r < self.size() else None
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        rng = record_random(self.seed, self.name, r)
+        comments: _Comments = self.data.streams["instagram/media_comments"]  # type: ignore[assignment]
+        shortcode = "".join(_BASE62[rng.randrange(62)] for _ in range(11))
+        return {
+            "id": self.record_id(r),
+            "caption": self.text(r)[0],
+            "media_type": ("IMAGE", "IMAGE", "VIDEO", "CAROUSEL_ALBUM")[rng.randrange(4)],
+            "permalink": f"https://www.instagram.com/p/{shortcode}/",
+            "timestamp": graph_timestamp(created),
+            "like_count": rng.randrange(20, 2000),
+            "comments_count": len(comments.children_of(r)),
+        }
+
+
+class FacebookPostComments(_Comments):
+    name = "facebook/post_comments"
+    per_person = COMMENTS_PER_PERSON["facebook/post_comments"]
+    network = "facebook"
+
+    def record_id(self, r: int) -> str:
+        return f"{_FB_POST_BASE + int(self.parent[r])}_{_FB_COMMENT_BASE + r}"
+
+    def id_rank(self, r: np.ndarray) -> np.ndarray | None:
+        # Graph comment ids start with their post's id, so ids sort by post first.
+        return self.parent[r].astype(np.int64) * max(1, self.size()) + r
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        person = self.pop.person(int(self.persons[r]))
+        view = source_view(self.seed, person, "facebook")
+        return {
+            "id": self.record_id(r),
+            "message": self.text(r)[0],
+            "created_time": graph_timestamp(created),
+            "from": {"id": person.facebook_id, "name": f"{view.first_name} {person.last_name}"},
+            "post_id": self.parents.record_id(int(self.parent[r])),
+        }
+
+
+class InstagramMediaComments(_Comments):
+    name = "instagram/media_comments"
+    per_person = COMMENTS_PER_PERSON["instagram/media_comments"]
+    network = "instagram"
+
+    def record_id(self, r: int) -> str:
+        return str(_IG_COMMENT_BASE + r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        person = self.pop.person(int(self.persons[r]))
+        rng = record_random(self.seed, self.name, r)
+        return {
+            "id": self.record_id(r),
+            "text": self.text(r)[0],
+            "timestamp": graph_timestamp(created),
+            "username": person.instagram_username,
+            "like_count": rng.randrange(0, 40),
+            "media_id": self.parents.record_id(int(self.parent[r])),
+        }
+
+
+def _facts(data: Any) -> dict[str, Any]:
+    """The Page, its lead form and ads, and the Instagram account: ids derived from the seed."""
+    seed = data.config.seed
+    return {
+        "facebook_page_id": str(110_000_000_000_000 + key_of(seed, "page") % 10**12),
+        # One lead form: the Graph emulation serves a form's leads from the whole stream.
+        "facebook_lead_form_ids": (str(900_000_000_000_000 + key_of(seed, "form", 0) % 10**12),),
+        "facebook_ad_ids": tuple(str(23_850_000_000_000_000 + key_of(seed, "ad", i) % 10**12) for i in range(3)),
+        "instagram_user_id": str(17_841_400_000_000_000 + key_of(seed, "ig") % 10**12),
+    }
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 
@@ -888,21 +1056,29 @@ VENDOR = EmulatedVendor(
             body=_webhook_body("instagram"),
         ),
     ),
-    streams=(
-        "facebook/leads",
-        "facebook/page_posts",
-        "facebook/post_comments",
-        "instagram/media",
-        "instagram/media_comments",
+    builders=(
+        StreamBuilder("facebook/leads", lambda data, built: FacebookLeads(data)),
+        StreamBuilder("facebook/page_posts", lambda data, built: FacebookPagePosts(data), texts=True),
+        StreamBuilder(
+            "facebook/post_comments",
+            lambda data, built: FacebookPostComments(data, built["facebook/page_posts"]),
+            texts=False,
+        ),
+        StreamBuilder("instagram/media", lambda data, built: InstagramMedia(data), texts=True),
+        StreamBuilder(
+            "instagram/media_comments",
+            lambda data, built: InstagramMediaComments(data, built["instagram/media"]),
+            texts=False,
+        ),
     ),
     immutable_streams=frozenset(
         {"facebook/leads", "facebook/page_posts", "facebook/post_comments", "instagram/media", "instagram/media_comments"}
     ),
-    text_streams=("facebook/page_posts", "facebook/post_comments", "instagram/media", "instagram/media_comments"),
     identity_rows=(
         IdentityRows("facebook/leads", _identity_lead),
         IdentityRows("facebook/post_comments", _identity_facebook_comment),
         IdentityRows("instagram/media_comments", _identity_instagram_comment),
     ),
     identity_keys=_identity_keys,
+    facts=_facts,
 )

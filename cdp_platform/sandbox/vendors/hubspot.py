@@ -29,15 +29,33 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords, WebhookSender
-from cdp_platform.sandbox.purchases import SYSTEM_HUBSPOT
-from cdp_platform.sandbox.records import hs_timestamp
+from cdp_platform.sandbox.plugins import (
+    EmulatedVendor,
+    IdentityRows,
+    Mount,
+    PurchaseRecords,
+    StreamBuilder,
+    WebhookSender,
+)
+from cdp_platform.sandbox.population import company_name, record_random, source_view, uniforms
+from cdp_platform.sandbox.purchases import SYSTEM_SECOND_CRM
+from cdp_platform.sandbox.records import (
+    _TITLES,
+    DUPLICATE_SHARE,
+    SandboxData,
+    _company,
+    _DealStream,
+    _dt,
+    _PersonStream,
+    _Stream,
+)
 from cdp_platform.sandbox.vendors.candidates import record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -851,6 +869,213 @@ def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
     return [record_keys(data, "hubspot/contacts")]
 
 
+# ---- the records it serves (built by cdp_platform.sandbox.records.SandboxData) ------------------------
+
+HUBSPOT_COMPANY_SHARE = 0.85  # of companies that also exist in HubSpot
+
+
+_HS_OPEN_STAGES = ("appointmentscheduled", "qualifiedtobuy", "contractsent")
+
+
+def hs_timestamp(ms: int) -> str:
+    """HubSpot: ``2026-11-25T20:08:49.603Z``."""
+    return _dt(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _hs_str(value: object) -> str | None:
+    """HubSpot returns every property value as a string (or null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_HS_CONTACT_BASE = 10_000_000_000
+
+
+_HS_COMPANY_BASE = 20_000_000_000
+
+
+_HS_DEAL_BASE = 30_000_000_000
+
+
+def _hs_object(
+    record_id: str, properties: dict[str, Any], created: int, modified: int, associations: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "properties": {name: _hs_str(value) for name, value in properties.items()},
+        "createdAt": hs_timestamp(created),
+        "updatedAt": hs_timestamp(modified),
+        "archived": False,
+        "associations": associations,
+    }
+
+
+class HubSpotCompanies(_Stream):
+    name = "hubspot/companies"
+    precision_ms = 1
+
+    def __init__(self, data: SandboxData) -> None:
+        super().__init__(data)
+        everyone = np.arange(self.pop.companies, dtype=np.int64)
+        self.companies = everyone[uniforms(self.key("member"), everyone) < HUBSPOT_COMPANY_SHARE].astype(
+            np.int32
+        )
+
+    def size(self) -> int:
+        return int(self.companies.size)
+
+    def record_for_company(self, company_index: int) -> int | None:
+        at = int(np.searchsorted(self.companies, company_index))
+        if at < self.companies.size and int(self.companies[at]) == company_index:
+            return at
+        return None
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        span = self.end_ms - 1 - self.start_ms
+        created = self.start_ms + (uniforms(self.key("created"), r) ** 2 * span).astype(np.int64)
+        return self.mutable_times(r, created)
+
+    def record_id(self, r: int) -> str:
+        return str(_HS_COMPANY_BASE + r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, modified = self.created_modified(r)
+        company = _company(self.seed, int(self.companies[r]))
+        rid = self.record_id(r)
+        return _hs_object(
+            rid,
+            {
+                "name": company["name"],
+                "domain": company["domain"],
+                "city": company["city"],
+                "country": company["country"],
+                "industry": company["industry"][1],
+                "numberofemployees": company["employees"] + (7 if modified > created else 0),
+                "phone": company["phone"],
+                "createdate": hs_timestamp(created),
+                "hs_lastmodifieddate": hs_timestamp(modified),
+                "hs_object_id": rid,
+            },
+            created,
+            modified,
+            {},
+        )
+
+
+class HubSpotContacts(_PersonStream):
+    name = "hubspot/contacts"
+    share = 0.60
+    duplicate_share = DUPLICATE_SHARE
+    precision_ms = 1
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.mutable_times(r, self.created_times(r))
+
+    def record_id(self, r: int) -> str:
+        return str(_HS_CONTACT_BASE + r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, modified = self.created_modified(r)
+        person_index = int(self.persons[r])
+        person = self.pop.person(person_index)
+        view = source_view(self.seed, person, "hubspot", self.copy_of(r))
+        rng = record_random(self.seed, self.name, r, int(modified > created))
+        # Its own stream of draws, so adding the consent property left every other field as it was;
+        # per version, so a later change of the record can be the person opting out (or back in).
+        consent = record_random(self.seed, self.name, "email_optout", r, int(modified > created))
+        rid = self.record_id(r)
+        stage = (
+            "customer"
+            if self.data.bought_before(person_index, SYSTEM_SECOND_CRM, modified)
+            else (("subscriber", "lead", "marketingqualifiedlead")[rng.randrange(3)])
+        )
+        companies: HubSpotCompanies = self.data.streams["hubspot/companies"]  # type: ignore[assignment]
+        company_r = companies.record_for_company(person.company_index)
+        associations = {}
+        if company_r is not None:
+            associations["companies"] = {
+                "results": [{"id": companies.record_id(company_r), "type": "contact_to_company"}]
+            }
+        return _hs_object(
+            rid,
+            {
+                "email": view.email,
+                "firstname": view.first_name,
+                "lastname": view.last_name,
+                "phone": view.phone,
+                "address": view.street,
+                "city": view.city,
+                "zip": view.postcode,
+                "country": view.country,
+                "company": company_name(self.seed, person.company_index) if rng.random() < 0.6 else None,
+                "jobtitle": _TITLES[rng.randrange(len(_TITLES))],
+                "date_of_birth": view.birth_date.isoformat() if view.birth_date else None,
+                "twitterhandle": view.twitter,
+                "instagram_username": view.instagram,
+                "lifecyclestage": stage,
+                "hs_email_optout": consent.random() < 0.1,
+                "createdate": hs_timestamp(created),
+                "lastmodifieddate": hs_timestamp(modified),
+                "hs_object_id": rid,
+            },
+            created,
+            modified,
+            associations,
+        )
+
+
+class HubSpotDeals(_DealStream):
+    name = "hubspot/deals"
+    system = SYSTEM_SECOND_CRM
+    precision_ms = 1
+
+    def record_id(self, r: int) -> str:
+        return str(_HS_DEAL_BASE + r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        person_index, created, modified, close, stage, amount, repeat = self.deal(r)
+        person = self.pop.person(person_index)
+        rid = self.record_id(r)
+        if stage == 0:
+            dealstage = "closedwon"
+        elif stage == 1:
+            dealstage = "closedlost"
+        else:
+            dealstage = _HS_OPEN_STAGES[stage - 2]
+        associations: dict[str, Any] = {}
+        contact_r = self.contacts.main_record(person_index)
+        if contact_r is not None:
+            associations["contacts"] = {
+                "results": [{"id": self.contacts.record_id(contact_r), "type": "deal_to_contact"}]
+            }
+        companies: HubSpotCompanies = self.data.streams["hubspot/companies"]  # type: ignore[assignment]
+        company_r = companies.record_for_company(person.company_index)
+        if company_r is not None:
+            associations["companies"] = {
+                "results": [{"id": companies.record_id(company_r), "type": "deal_to_company"}]
+            }
+        return _hs_object(
+            rid,
+            {
+                "dealname": f"{person.last_name} order" + (" (repeat)" if repeat else ""),
+                "amount": f"{amount:.2f}",
+                "closedate": hs_timestamp(close),
+                "dealstage": dealstage,
+                "pipeline": "default",
+                "hs_is_closed_won": stage == 0,
+                "createdate": hs_timestamp(created),
+                "hs_lastmodifieddate": hs_timestamp(modified),
+                "hs_object_id": rid,
+            },
+            created,
+            modified,
+            associations,
+        )
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -890,10 +1115,14 @@ VENDOR = EmulatedVendor(
             forged_item=_forged_item,
         ),
     ),
-    streams=("hubspot/contacts", "hubspot/companies", "hubspot/deals"),
+    builders=(
+        StreamBuilder("hubspot/contacts", lambda data, built: HubSpotContacts(data), customers_of=SYSTEM_SECOND_CRM),
+        StreamBuilder("hubspot/companies", lambda data, built: HubSpotCompanies(data)),
+        StreamBuilder("hubspot/deals", lambda data, built: HubSpotDeals(data, built["hubspot/contacts"])),
+    ),
     purchases=(
         PurchaseRecords(
-            SYSTEM_HUBSPOT, "hubspot/deals", lambda data, number: data.streams["hubspot/deals"].record_id(number)
+            SYSTEM_SECOND_CRM, "hubspot/deals", lambda data, number: data.streams["hubspot/deals"].record_id(number)
         ),
     ),
     identity_rows=(IdentityRows("hubspot/contacts", _identity_contact),),

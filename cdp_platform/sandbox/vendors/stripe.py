@@ -1,7 +1,7 @@
 """Stripe as the sandbox serves it: customers, charges, refunds and events of the web shop.
 
 Who and what: the web shop's customers are the persons of the population whose purchases the
-purchase process routes to Stripe (``SYSTEM_STRIPE`` in :mod:`cdp_platform.sandbox.purchases`), so
+purchase process routes to Stripe (``SYSTEM_SHOP`` in :mod:`cdp_platform.sandbox.purchases`), so
 identity truth exists for every customer (email, name, phone and address typed with the "stripe"
 noise profile) and every succeeded charge is one simulated purchase (its USD amount is the
 settlement amount of the charge's balance transaction). A few card payments fail first, some charges
@@ -49,7 +49,7 @@ from starlette.types import Scope
 from cdp_platform.sandbox.faults import FaultPlan
 from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, PurchaseRecords, WebhookSender
 from cdp_platform.sandbox.population import format_phone, key_of, record_random, source_view, uniforms
-from cdp_platform.sandbox.purchases import SYSTEM_STRIPE
+from cdp_platform.sandbox.purchases import SYSTEM_SHOP
 from cdp_platform.sandbox.records import SandboxData
 from cdp_platform.sandbox.vendors.common import (
     SandboxState,
@@ -181,7 +181,7 @@ class StripeData:
         purchases = data.purchases
         self.start_s = pop.start_ms // 1000
         self.end_s = pop.end_ms // 1000  # exclusive: the sandbox's "now"
-        stripe = np.flatnonzero(purchases.system == SYSTEM_STRIPE).astype(np.int64)
+        stripe = np.flatnonzero(purchases.system == SYSTEM_SHOP).astype(np.int64)
         self.purchase = stripe  # succeeded charge k is purchase stripe[k]
         buyers = purchases.person[stripe].astype(np.int64)
         self.persons = np.unique(buyers)  # customer c is person persons[c]
@@ -987,6 +987,6 @@ VENDOR = EmulatedVendor(
     ),
     truth_records=lambda data: truth_records(data),
     # The web shop's succeeded charges, numbered like its purchases.
-    purchases=(PurchaseRecords(SYSTEM_STRIPE, "stripe/charges", lambda data, number: stripe_data(data).charge_id(number)),),
+    purchases=(PurchaseRecords(SYSTEM_SHOP, "stripe/charges", lambda data, number: stripe_data(data).charge_id(number)),),
     identity_keys=_identity_keys,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import math
@@ -17,14 +18,18 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, WebhookSender
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, StreamBuilder, WebhookSender
+from cdp_platform.sandbox.population import key_of, record_random, source_view, uniforms
 from cdp_platform.sandbox.ratelimit import Usage
+from cdp_platform.sandbox.records import SandboxData, _dt, _floor, _Stream
+from cdp_platform.sandbox.texts import BRAND_HANDLE, social_text
 from cdp_platform.sandbox.vendors.candidates import profile_keys
 from cdp_platform.sandbox.vendors.common import (
     SandboxState,
@@ -461,6 +466,96 @@ def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
     return [profile_keys(data, STREAM, "twitter:authors:", lambda record: record.get("author_id"))]
 
 
+# ---- the records it serves (built by cdp_platform.sandbox.records.SandboxData) ------------------------
+
+MENTIONS_PER_PERSON = 0.2
+
+
+_TWITTER_EPOCH_MS = 1288834974657
+
+
+def twitter_timestamp(ms: int) -> str:
+    """Twitter v2: ``2026-11-25T18:40:40.000Z``."""
+    return _dt(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+class TwitterMentions(_Stream):
+    name = "twitter/mentions"
+
+    def __init__(self, data: SandboxData) -> None:
+        super().__init__(data)
+        everyone = np.arange(self.pop.size, dtype=np.int64)
+        authors = everyone[self.pop.has_social("twitter", everyone)]
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x7E7]))
+        count = round(MENTIONS_PER_PERSON * self.pop.size) if authors.size else 0
+        self.persons = rng.choice(authors, size=count).astype(np.int32) if count else np.zeros(0, np.int32)
+
+    def size(self) -> int:
+        return int(self.persons.size)
+
+    def person(self, r: np.ndarray) -> np.ndarray:
+        return self.persons[np.asarray(r)].astype(np.int64)
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r = np.asarray(r, dtype=np.int64)
+        span = self.end_ms - 1 - self.start_ms
+        at = _floor(self.start_ms + (uniforms(self.key("at"), r) * span).astype(np.int64), self.precision_ms)
+        return at, at
+
+    def record_id(self, r: int) -> str:
+        return self.record_ids(np.array([r], dtype=np.int64))[0]
+
+    def record_ids(self, r: np.ndarray) -> list[str]:
+        # Snowflake layout: the time in the high bits makes ids grow with time, as since_id relies on.
+        r = np.asarray(r, dtype=np.int64)
+        created, _ = self.times(r)
+        return [str(x) for x in (((created - _TWITTER_EPOCH_MS) << 22) | (r & 0x3FFFFF)).tolist()]
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        rid = self.record_id(r)
+        rng = record_random(self.seed, self.name, r)
+        return {
+            "id": rid,
+            "text": f"@{BRAND_HANDLE} {social_text(self.seed, self.name, r)[0]}",
+            "edit_history_tweet_ids": [rid],
+            "author_id": self.pop.twitter_user_id(int(self.persons[r])),
+            "created_at": twitter_timestamp(created),
+            "lang": "en",
+            "public_metrics": {
+                "retweet_count": rng.randrange(0, 5),
+                "reply_count": rng.randrange(0, 3),
+                "like_count": rng.randrange(0, 30),
+                "quote_count": 0,
+                "bookmark_count": 0,
+                "impression_count": rng.randrange(10, 2000),
+            },
+        }
+
+
+def twitter_user(data: Any, author_id: str) -> dict[str, str] | None:
+    """The ``includes.users`` entry of a tweet author, or None for an unknown id."""
+    index = data.population.person_of_twitter_user(author_id)
+    if index is None:
+        return None
+    person = data.population.person(index)
+    view = source_view(data.config.seed, person, "facebook")
+    return {
+        "id": author_id,
+        "name": f"{view.first_name} {person.last_name}",
+        "username": person.twitter_handle or "",
+    }
+
+
+def _facts(data: Any) -> dict[str, Any]:
+    """The brand's account, and ``data.twitter_user(author_id)``: an author's profile."""
+    return {
+        "twitter_user_id": str(1_500_000_000_000_000_000 + key_of(data.config.seed, "tw") % 10**12),
+        "twitter_username": BRAND_HANDLE,
+        "twitter_user": functools.partial(twitter_user, data),
+    }
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -492,9 +587,9 @@ VENDOR = EmulatedVendor(
             },
         ),
     ),
-    streams=(STREAM,),
+    builders=(StreamBuilder(STREAM, lambda data, built: TwitterMentions(data), texts=False),),
     immutable_streams=frozenset({STREAM}),
-    text_streams=(STREAM,),
     identity_rows=(IdentityRows(STREAM, _identity_mention),),
     identity_keys=_identity_keys,
+    facts=_facts,
 )

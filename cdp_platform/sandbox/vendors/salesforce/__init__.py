@@ -17,14 +17,27 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
-from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords
-from cdp_platform.sandbox.purchases import SYSTEM_SALESFORCE
+from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords, StreamBuilder
+from cdp_platform.sandbox.population import DAY_MS, company_name, record_random, source_view, uniforms
+from cdp_platform.sandbox.purchases import SYSTEM_CRM
+from cdp_platform.sandbox.records import (
+    _BASE62,
+    _TITLES,
+    DUPLICATE_SHARE,
+    _company,
+    _DealStream,
+    _dt,
+    _floor,
+    _PersonStream,
+    _Stream,
+)
 from cdp_platform.sandbox.vendors.candidates import record_keys
 from cdp_platform.sandbox.vendors.common import (
     UTC,
@@ -683,6 +696,233 @@ def _identity_keys(data: Any) -> list[tuple[list[str], Any]]:
     return [record_keys(data, "salesforce/contacts"), record_keys(data, "salesforce/leads")]
 
 
+# ---- the records it serves (built by cdp_platform.sandbox.records.SandboxData) ------------------------
+
+SF_API = "/services/data/v62.0/sobjects"
+
+
+_SF_PREFIX = {"Account": "001", "Contact": "003", "Lead": "00Q", "Opportunity": "006"}
+
+
+_SF_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+_LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Trade Show", "Advertisement")
+
+
+_OPEN_STAGES = (("Prospecting", 10), ("Qualification", 20), ("Negotiation/Review", 80))
+
+
+_ORDER_KINDS = ("Online order", "Store order", "Catalog order")
+
+
+def sf_timestamp(ms: int) -> str:
+    """Salesforce: ``2026-11-25T13:07:00.000+0000``."""
+    return _dt(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+
+
+def salesforce_id(object_type: str, number: int) -> str:
+    """An 18-character Salesforce id with its real case-safety suffix, ordered like ``number``."""
+    body = ""
+    value = number
+    for _ in range(7):
+        value, digit = divmod(value, 62)
+        body = _BASE62[digit] + body
+    short = f"{_SF_PREFIX[object_type]}8d000{body}"
+    suffix = ""
+    for chunk in range(3):
+        bits = sum(1 << i for i, ch in enumerate(short[chunk * 5 : chunk * 5 + 5]) if "A" <= ch <= "Z")
+        suffix += _SF_SUFFIX[bits]
+    return short + suffix
+
+
+def _sf_ref(object_type: str, record_id: str) -> dict[str, str]:
+    return {"type": object_type, "url": f"{SF_API}/{object_type}/{record_id}"}
+
+
+class SalesforceAccounts(_Stream):
+    name = "salesforce/accounts"
+
+    def size(self) -> int:
+        return self.pop.companies
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Companies mostly predate their contacts: creation is weighted towards the start.
+        span = self.end_ms - 1 - self.start_ms
+        created = self.start_ms + (uniforms(self.key("created"), r) ** 2 * span).astype(np.int64)
+        return self.mutable_times(r, created)
+
+    def record_id(self, r: int) -> str:
+        return salesforce_id("Account", r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, modified = self.created_modified(r)
+        company = _company(self.seed, r)
+        rid = self.record_id(r)
+        updated = modified > created
+        return {
+            "attributes": _sf_ref("Account", rid),
+            "Id": rid,
+            "IsDeleted": False,
+            "Name": company["name"],
+            "Type": "Customer - Direct" if updated else "Prospect",
+            "Industry": company["industry"][0],
+            "BillingCity": company["city"],
+            "BillingCountry": company["country"],
+            "Phone": company["phone"],
+            "Website": f"https://www.{company['domain']}",
+            "NumberOfEmployees": company["employees"] + (7 if updated else 0),
+            "CreatedDate": sf_timestamp(created),
+            "LastModifiedDate": sf_timestamp(modified),
+            "SystemModstamp": sf_timestamp(modified),
+        }
+
+
+class SalesforceContacts(_PersonStream):
+    name = "salesforce/contacts"
+    share = 0.45
+    duplicate_share = DUPLICATE_SHARE
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.mutable_times(r, self.created_times(r))
+
+    def record_id(self, r: int) -> str:
+        return salesforce_id("Contact", r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, modified = self.created_modified(r)
+        person = self.pop.person(int(self.persons[r]))
+        view = source_view(self.seed, person, "salesforce", self.copy_of(r))
+        rid = self.record_id(r)
+        account_id = salesforce_id("Account", person.company_index)
+        rng = record_random(self.seed, self.name, r, int(modified > created))
+        return {
+            "attributes": _sf_ref("Contact", rid),
+            "Id": rid,
+            "IsDeleted": False,
+            "AccountId": account_id,
+            "Account": {
+                "attributes": _sf_ref("Account", account_id),
+                "Name": company_name(self.seed, person.company_index),
+            },
+            "FirstName": view.first_name,
+            "LastName": view.last_name,
+            "Name": f"{view.first_name} {view.last_name}",
+            "Email": view.email,
+            "Phone": view.phone,
+            "Birthdate": view.birth_date.isoformat() if view.birth_date else None,
+            "MailingStreet": view.street,
+            "MailingCity": view.city,
+            "MailingPostalCode": view.postcode,
+            "MailingCountry": view.country,
+            "Title": _TITLES[rng.randrange(len(_TITLES))],
+            "LeadSource": _LEAD_SOURCES[rng.randrange(len(_LEAD_SOURCES))],
+            "HasOptedOutOfEmail": rng.random() < 0.1,
+            "Twitter_Handle__c": view.twitter,
+            "Instagram_Username__c": view.instagram,
+            "CreatedDate": sf_timestamp(created),
+            "LastModifiedDate": sf_timestamp(modified),
+            "SystemModstamp": sf_timestamp(modified),
+        }
+
+
+class SalesforceLeads(_PersonStream):
+    name = "salesforce/leads"
+    share = 0.25
+
+    def times(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # A lead is captured around the time the person first shows up, sometimes a little before.
+        persons = self.persons[r]
+        acquired = self.pop.acquired_ms(persons)
+        before = np.minimum(20 * DAY_MS, acquired - self.start_ms)
+        created = _floor(
+            acquired - (uniforms(self.key("created"), r) * before).astype(np.int64), self.precision_ms
+        )
+        return created, created
+
+    def record_id(self, r: int) -> str:
+        return salesforce_id("Lead", r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        created, _ = self.created_modified(r)
+        person = self.pop.person(int(self.persons[r]))
+        view = source_view(self.seed, person, "salesforce_lead")
+        rng = record_random(self.seed, self.name, r)
+        rid = self.record_id(r)
+        return {
+            "attributes": _sf_ref("Lead", rid),
+            "Id": rid,
+            "IsDeleted": False,
+            "FirstName": view.first_name,
+            "LastName": view.last_name,
+            "Name": f"{view.first_name} {view.last_name}",
+            "Company": company_name(self.seed, person.company_index)
+            if rng.random() < 0.7
+            else "[not provided]",
+            "Title": _TITLES[rng.randrange(len(_TITLES))],
+            "Email": view.email,
+            "Phone": view.phone,
+            "Street": view.street,
+            "City": view.city,
+            "PostalCode": view.postcode,
+            "Country": view.country,
+            "LeadSource": _LEAD_SOURCES[rng.randrange(len(_LEAD_SOURCES))],
+            "Status": "Open - Not Contacted",
+            "IsConverted": False,
+            # Its own draws (leads never change, so one answer per lead), leaving the other fields as they were.
+            "HasOptedOutOfEmail": record_random(self.seed, self.name, "email_optout", r).random() < 0.1,
+            "Twitter_Handle__c": view.twitter,
+            "CreatedDate": sf_timestamp(created),
+            "LastModifiedDate": sf_timestamp(created),
+            "SystemModstamp": sf_timestamp(created),
+        }
+
+
+class SalesforceOpportunities(_DealStream):
+    name = "salesforce/opportunities"
+    system = SYSTEM_CRM
+
+    def record_id(self, r: int) -> str:
+        return salesforce_id("Opportunity", r)
+
+    def record(self, r: int) -> dict[str, Any]:
+        person_index, created, modified, close, stage, amount, repeat = self.deal(r)
+        person = self.pop.person(person_index)
+        rid = self.record_id(r)
+        account_id = salesforce_id("Account", person.company_index)
+        contact_r = self.contacts.main_record(person_index)
+        if stage == 0:
+            stage_name, probability = "Closed Won", 100
+        elif stage == 1:
+            stage_name, probability = "Closed Lost", 0
+        else:
+            stage_name, probability = _OPEN_STAGES[stage - 2]
+        rng = record_random(self.seed, self.name, r)
+        return {
+            "attributes": _sf_ref("Opportunity", rid),
+            "Id": rid,
+            "IsDeleted": False,
+            "Name": f"{person.last_name} - {_ORDER_KINDS[rng.randrange(len(_ORDER_KINDS))]}",
+            "AccountId": account_id,
+            "Account": {
+                "attributes": _sf_ref("Account", account_id),
+                "Name": company_name(self.seed, person.company_index),
+            },
+            "ContactId": salesforce_id("Contact", contact_r) if contact_r is not None else None,
+            "Amount": amount,
+            "CloseDate": _dt(close).date().isoformat(),
+            "StageName": stage_name,
+            "Probability": probability,
+            "IsClosed": stage in (0, 1),
+            "IsWon": stage == 0,
+            "Type": "Existing Customer - Upgrade" if repeat else "New Customer",
+            "LeadSource": _LEAD_SOURCES[rng.randrange(len(_LEAD_SOURCES))],
+            "CreatedDate": sf_timestamp(created),
+            "LastModifiedDate": sf_timestamp(modified),
+            "SystemModstamp": sf_timestamp(modified),
+        }
+
+
 # ---- the sandbox plug-in (cdp_platform.sandbox.plugins) --------------------------------------------
 
 VENDOR = EmulatedVendor(
@@ -716,11 +956,21 @@ VENDOR = EmulatedVendor(
         "SALESFORCE_USERNAME": SALESFORCE_USERNAME,
         "SALESFORCE_PASSWORD": SALESFORCE_PASSWORD,
     },
-    streams=("salesforce/accounts", "salesforce/contacts", "salesforce/leads", "salesforce/opportunities"),
+    builders=(
+        StreamBuilder("salesforce/accounts", lambda data, built: SalesforceAccounts(data)),
+        StreamBuilder(
+            "salesforce/contacts", lambda data, built: SalesforceContacts(data), customers_of=SYSTEM_CRM
+        ),
+        StreamBuilder("salesforce/leads", lambda data, built: SalesforceLeads(data)),
+        StreamBuilder(
+            "salesforce/opportunities",
+            lambda data, built: SalesforceOpportunities(data, built["salesforce/contacts"]),
+        ),
+    ),
     immutable_streams=frozenset({"salesforce/leads"}),
     purchases=(
         PurchaseRecords(
-            SYSTEM_SALESFORCE,
+            SYSTEM_CRM,
             "salesforce/opportunities",
             lambda data, number: data.streams["salesforce/opportunities"].record_id(number),
         ),
