@@ -185,6 +185,7 @@ def _check_unique(vendors: Sequence[EmulatedVendor]) -> None:
         ("webhook sender", [w.name for v in vendors for w in v.webhooks]),
         ("stream", [b.stream for v in vendors for b in v.builders]),
         ("purchase system", [str(p.system) for v in vendors for p in v.purchases]),
+        ("customers of system", [f"customers of {b.customers_of}" for v in vendors for b in v.builders if b.customers_of is not None]),
     ):
         seen: set[str] = set()
         for name in names:
@@ -204,6 +205,7 @@ def _names_of(vendor: EmulatedVendor) -> set[str]:
         *(w.name for w in vendor.webhooks),
         *(b.stream for b in vendor.builders),
         *(str(p.system) for p in vendor.purchases),
+        *(f"customers of {b.customers_of}" for b in vendor.builders if b.customers_of is not None),
     }
 
 
