@@ -153,6 +153,8 @@ class EmulatedVendor:
     # Its facts about one world, set as SandboxData attributes (``data.<name>``) before any stream is
     # built: account ids derived from the seed, look-ups its records and tests need.
     facts: Callable[[Any], Mapping[str, Any]] | None = None
+    # How its users type a person (population.SourceProfile) per system name (its records' source_view).
+    noise_profiles: Mapping[str, Any] = field(default_factory=dict)
     name: str = ""  # the module's name, set by discovery
 
 
@@ -182,6 +184,7 @@ def _check_unique(vendors: Sequence[EmulatedVendor]) -> None:
         ("credential setting", [n for v in vendors for n in v.accepts]),
         ("quota setting", [n for v in vendors for n in v.quotas]),
         ("public constant", [n for v in vendors for n in v.public]),
+        ("noise profile", [n for v in vendors for n in v.noise_profiles]),
         ("webhook sender", [w.name for v in vendors for w in v.webhooks]),
         ("stream", [b.stream for v in vendors for b in v.builders]),
         ("purchase system", [str(p.system) for v in vendors for p in v.purchases]),
@@ -202,6 +205,7 @@ def _names_of(vendor: EmulatedVendor) -> set[str]:
         *vendor.accepts,
         *vendor.quotas,
         *vendor.public,
+        *vendor.noise_profiles,
         *(w.name for w in vendor.webhooks),
         *(b.stream for b in vendor.builders),
         *(str(p.system) for p in vendor.purchases),

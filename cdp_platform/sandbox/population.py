@@ -517,17 +517,24 @@ class SourceProfile:
     country_style: tuple[str, ...]  # which spellings of the country this system's users type
 
 
-PROFILES: dict[str, SourceProfile] = {
-    "salesforce": SourceProfile(0.6, 0.15, 0.2, 0.5, 0.15, 0.03, 0.10, 0.03, 0.15, ("name", "code", "alias")),
-    "hubspot": SourceProfile(0.25, 0.35, 0.4, 0.7, 0.10, 0.03, 0.15, 0.05, 0.25, ("name", "code")),
-    "salesforce_lead": SourceProfile(
-        0.5, 0.3, 0.3, 1.0, 0.25, 0.05, 0.15, 0.05, 0.15, ("name", "code", "alias")
-    ),
-    "facebook": SourceProfile(0.0, 0.2, 1.0, 1.0, 0.30, 0.05, 0.20, 0.08, 0.20, ("name",)),
-    # A checkout form typed by the customer: the personal mailbox, a phone and an address often
-    # left out, the card holder's name as written (nicknames, the odd slip).
-    "stripe": SourceProfile(0.15, 0.4, 0.35, 1.0, 0.20, 0.03, 0.15, 0.05, 0.25, ("code",)),
-}
+
+
+@functools.cache
+def _profiles() -> dict[str, SourceProfile]:
+    """Each system's typing habits, as the vendor modules declare them (EmulatedVendor.noise_profiles);
+    a system's name also keys its random draws."""
+    from cdp_platform.sandbox.plugins import emulated_vendors
+
+    return {name: profile for vendor in emulated_vendors() for name, profile in vendor.noise_profiles.items()}
+
+
+def __getattr__(name: str) -> dict[str, SourceProfile]:
+    # ``PROFILES``: system -> SourceProfile, read on use (the vendor modules import this module).
+    if name == "PROFILES":
+        return dict(_profiles())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _COUNTRY_NAMES = {
     "US": ("United States", "US", "USA"),
     "GB": ("United Kingdom", "GB", "UK"),
@@ -559,7 +566,10 @@ def source_view(seed: int, person: Person, source: str, copy: int = 0) -> Source
     A second entry is typed by someone else on another day: a nickname or a typo is likelier, the
     email usually the same address in another case, so it is a true duplicate a resolver should merge.
     """
-    profile = PROFILES[source]
+    profiles = _profiles()
+    if source not in profiles:
+        raise KeyError(f"no vendor module declares how {source!r} types a person; known: {sorted(profiles)}")
+    profile = profiles[source]
     rng = record_random(seed, "view", source, person.index, copy)
     if copy:
         first_rng = record_random(seed, "view", source, person.index, 0)

@@ -27,7 +27,7 @@ from cdp_platform_tests.sandbox.conftest import CONFIG
 SANDBOX = Path(plugins.__file__).parent
 
 # The shared modules that used to list vendors. population.py still describes the world in vendor
-# terms (a person's handles and how each system types them); every module below must not.
+# terms (a person's handles and ids on the social networks); every module below must not.
 VENDORLESS = (
     "app.py",
     "cli.py",

@@ -27,7 +27,7 @@ from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
 from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, StreamBuilder, WebhookSender
-from cdp_platform.sandbox.population import key_of, record_random, source_view
+from cdp_platform.sandbox.population import SourceProfile, key_of, record_random, source_view
 from cdp_platform.sandbox.records import _BASE62, _BrandPosts, _Comments, _dt, _floor, _PersonStream
 from cdp_platform.sandbox.vendors.candidates import profile_keys, record_keys
 from cdp_platform.sandbox.vendors.common import (
@@ -1081,4 +1081,6 @@ VENDOR = EmulatedVendor(
     ),
     identity_keys=_identity_keys,
     facts=_facts,
+    # Lead forms and profiles typed by the persons themselves (no work address, rarely an address).
+    noise_profiles={"facebook": SourceProfile(0.0, 0.2, 1.0, 1.0, 0.30, 0.05, 0.20, 0.08, 0.20, ("name",))},
 )

@@ -44,7 +44,7 @@ from cdp_platform.sandbox.plugins import (
     StreamBuilder,
     WebhookSender,
 )
-from cdp_platform.sandbox.population import company_name, record_random, source_view, uniforms
+from cdp_platform.sandbox.population import SourceProfile, company_name, record_random, source_view, uniforms
 from cdp_platform.sandbox.purchases import SYSTEM_SECOND_CRM
 from cdp_platform.sandbox.records import (
     _TITLES,
@@ -1127,4 +1127,7 @@ VENDOR = EmulatedVendor(
     ),
     identity_rows=(IdentityRows("hubspot/contacts", _identity_contact),),
     identity_keys=_identity_keys,
+    noise_profiles={
+        "hubspot": SourceProfile(0.25, 0.35, 0.4, 0.7, 0.10, 0.03, 0.15, 0.05, 0.25, ("name", "code")),
+    },
 )

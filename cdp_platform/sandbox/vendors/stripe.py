@@ -48,7 +48,14 @@ from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
 from cdp_platform.sandbox.plugins import EmulatedVendor, Mount, PurchaseRecords, WebhookSender
-from cdp_platform.sandbox.population import format_phone, key_of, record_random, source_view, uniforms
+from cdp_platform.sandbox.population import (
+    SourceProfile,
+    format_phone,
+    key_of,
+    record_random,
+    source_view,
+    uniforms,
+)
 from cdp_platform.sandbox.purchases import SYSTEM_SHOP
 from cdp_platform.sandbox.records import SandboxData
 from cdp_platform.sandbox.vendors.common import (
@@ -989,4 +996,7 @@ VENDOR = EmulatedVendor(
     # The web shop's succeeded charges, numbered like its purchases.
     purchases=(PurchaseRecords(SYSTEM_SHOP, "stripe/charges", lambda data, number: stripe_data(data).charge_id(number)),),
     identity_keys=_identity_keys,
+    # A checkout form typed by the customer: the personal mailbox, a phone and an address often
+    # left out, the card holder's name as written (nicknames, the odd slip).
+    noise_profiles={"stripe": SourceProfile(0.15, 0.4, 0.35, 1.0, 0.20, 0.03, 0.15, 0.05, 0.25, ("code",))},
 )

@@ -25,7 +25,14 @@ from starlette.types import Scope
 
 from cdp_platform.sandbox.faults import FaultPlan
 from cdp_platform.sandbox.plugins import EmulatedVendor, IdentityRows, Mount, PurchaseRecords, StreamBuilder
-from cdp_platform.sandbox.population import DAY_MS, company_name, record_random, source_view, uniforms
+from cdp_platform.sandbox.population import (
+    DAY_MS,
+    SourceProfile,
+    company_name,
+    record_random,
+    source_view,
+    uniforms,
+)
 from cdp_platform.sandbox.purchases import SYSTEM_CRM
 from cdp_platform.sandbox.records import (
     _BASE62,
@@ -980,4 +987,10 @@ VENDOR = EmulatedVendor(
         IdentityRows("salesforce/leads", _identity_lead),
     ),
     identity_keys=_identity_keys,
+    # How its users type a person: contacts by sales reps (often the work address), leads by the
+    # persons themselves on web forms.
+    noise_profiles={
+        "salesforce": SourceProfile(0.6, 0.15, 0.2, 0.5, 0.15, 0.03, 0.10, 0.03, 0.15, ("name", "code", "alias")),
+        "salesforce_lead": SourceProfile(0.5, 0.3, 0.3, 1.0, 0.25, 0.05, 0.15, 0.05, 0.15, ("name", "code", "alias")),
+    },
 )
