@@ -46,7 +46,7 @@ import httpx
 import psutil
 from ingestion_sandbox import serve
 
-from cdp_platform.http import Auth, RetryPolicy, TwitterPacer, VendorClient
+from cdp_platform.http import Auth, RetryPolicy, VendorClient
 from cdp_platform.http.pacing import pacer_for, reset_pacers
 from cdp_platform.io.checkpoints import LakeCheckpointStore, checkpoint_prefix
 from cdp_platform.io.lake import LocalLake
@@ -59,6 +59,7 @@ from cdp_platform.sources.google_analytics import GoogleAnalyticsResource
 from cdp_platform.sources.hubspot import HubSpotResource
 from cdp_platform.sources.instagram import InstagramResource
 from cdp_platform.sources.raw_assets import extract_source
+from cdp_platform.sources.registry import declaration
 from cdp_platform.sources.salesforce import SalesforceResource
 from cdp_platform.sources.stream import Window
 from cdp_platform.sources.twitter import TwitterResource
@@ -149,7 +150,7 @@ def configure_pacers(time_scale: float) -> None:
         "twitter",
         limits={
             key: (calls, seconds / time_scale)
-            for key, (calls, seconds) in TwitterPacer.DEFAULT_LIMITS.items()
+            for key, (calls, seconds) in declaration("twitter").quota.settings["limits"].items()
         },
         reset_margin=0.25 / time_scale,
     )

@@ -30,6 +30,7 @@ from cdp_platform.settings import Settings, SettingsError, check_settings, load_
 from cdp_platform.sources import raw_definitions
 from cdp_platform.sources.partitions import daily_partitions
 from cdp_platform.sources.vendor import InProcessServer
+from cdp_platform.sources.yaml_source_candidates import candidate_assets, feeding_candidates
 from cdp_platform.webhooks.config import WebhookConfig, WebhookConfigError, load_webhook_config
 from cdp_platform.webhooks.definitions import webhook_definitions
 from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
@@ -100,15 +101,22 @@ def layer_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings.partitions_start)
     server, graders = local_wiring(settings)
     grading = {IDENTITY_TRUTH_KEY: IdentityTruth(), **predictive_resources(), **graders}
+    # The people of the sources declared in YAML files (none without CDP_SOURCES_DIR), which the
+    # identity candidates model reads beside the shipped sources' staging models.
+    candidates = candidate_assets()
+    profile = profile_definitions(settings)
     return dg.Definitions.merge(
         dg.Definitions(resources={**io_resources(settings), **grading}),
         raw_definitions(settings, server),
         dg.Definitions(assets=with_automation(cleansed_assets(partitions, settings.default_phone_region))),
-        profile_definitions(settings),
+        dg.Definitions(
+            assets=feeding_candidates(list(profile.assets or []), [a.key for a in candidates]),
+            resources=profile.resources,
+        ),
         # The Python steps of the profile follow the day like its dbt models (see the translator).
         dg.Definitions(
             assets=with_automation(
-                [identity_map_asset(production=settings.env == "production"), *predictive_assets()],
+                [identity_map_asset(production=settings.env == "production"), *predictive_assets(), *candidates],
                 profile_after_the_day(),
             )
         ),

@@ -83,7 +83,10 @@ def env_var_name(vendor: str, role: str) -> str:
 
 def missing_credential(vendor: str, role: str) -> str:
     """The one message for a credential that is unset or empty, wherever it is noticed."""
-    fix = source_declarations()[vendor].credential(role).fix
+    declaration = source_declarations()[vendor]
+    fix = declaration.credential(role).fix
+    if declaration.base_url is not None:  # declared in a YAML file: no sandbox serves it
+        return f"{env_var_name(vendor, role)} is not set: {fix} (see README, 'Declaring a source in YAML')."
     return (
         f"{env_var_name(vendor, role)} is not set: {fix} "
         f"(see README, 'Connecting the vendors'); unset {env_var_name(vendor, 'base_url')} to use the sandbox instead."
@@ -119,9 +122,9 @@ class SandboxSettings:
     today: datetime.date | None = None
     span_days: int = 730
     # The in-process sandbox's quota windows are divided by this, and the pacers told the scaled
-    # lengths of the windows a vendor does not report (Graph's and GA4's hour, Twitter's 15 minutes,
-    # HubSpot search's second): a local minute stands for a vendor's hour, so a newcomer's first
-    # load exercises every pacer without waiting on it in real time. 1: the vendors' own clock.
+    # lengths of the windows a vendor does not report (an hour, 15 minutes, a search API's second):
+    # a local minute stands for a vendor's hour, so a newcomer's first load exercises every pacer
+    # without waiting on it in real time. 1: the vendors' own clock.
     time_scale: float = 60.0
 
     def history_start(self) -> datetime.date:
@@ -170,6 +173,9 @@ class Settings:
     # Where DuckLake writes its Parquet files: ``s3://bucket/prefix/`` or an absolute folder path.
     ducklake_data_path: str | None = None
     ducklake_snapshot_retention_days: int = DUCKLAKE_RETENTION_DAYS_DEFAULT
+    # CDP_SOURCES_DIR: the folder of YAML source files whose sources this process knows beside the
+    # shipped ones (see ``cdp_platform.sources.yaml_source``); None: the shipped ones only.
+    sources_dir: Path | None = None
 
     @property
     def warehouse(self):
@@ -213,7 +219,8 @@ def _get(environ: Mapping[str, str], name: str, default: str | None = None) -> s
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration, without touching the network or the disk (except to
-    read ``CDP_CA_BUNDLE``, which must be a usable PEM file before any client is built).
+    read ``CDP_CA_BUNDLE``, which must be a usable PEM file before any client is built, and the
+    source files of ``CDP_SOURCES_DIR``, whose sources have settings of their own).
 
     Use :func:`check_settings` at start-up to also check that the lake and warehouse are usable.
     """
@@ -224,6 +231,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CDP_ENV={env!r} is not a known environment: set CDP_ENV to one of {', '.join(ENVIRONMENTS)}."
         )
     production = env == "production"
+    sources_dir = _sources_dir(environ)
 
     lake_root = _get(environ, "CDP_LAKE_ROOT", None if production else ".cdp/lake")
     if lake_root is None:
@@ -264,7 +272,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     vendors: dict[str, VendorSettings] = {}
     for vendor, declaration in source_declarations().items():
         roles = declaration.credential_roles
-        base_url = _get(environ, env_var_name(vendor, "base_url"))
+        base_url = _get(environ, env_var_name(vendor, "base_url")) or declaration.base_url
         if base_url is None and production:
             raise SettingsError(
                 f"{env_var_name(vendor, 'base_url')} is not set: production never falls back to the "
@@ -314,6 +322,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         privacy_hmac_key_set=_get(environ, PRIVACY_HMAC_KEY_VAR) is not None,
         pseudonymized_warehouse=_pseudonymized_warehouse(environ, warehouse_path),
         **_warehouse_kind(environ),
+        sources_dir=sources_dir,
     )
 
 
@@ -323,6 +332,19 @@ ALERT_WEBHOOK_VAR = "CDP_ALERT_WEBHOOK_URL"
 PRIVACY_HMAC_KEY_VAR = "CDP_PRIVACY_HMAC_KEY"
 PSEUDONYMIZED_WAREHOUSE_VAR = "CDP_PSEUDONYMIZED_WAREHOUSE_PATH"
 OTLP_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
+
+
+def _sources_dir(environ: Mapping[str, str]) -> Path | None:
+    """``CDP_SOURCES_DIR``, its YAML sources loaded into the registry (in place of any loaded by
+    earlier settings), so that every list of sources derived from the registry holds them. A wrong
+    file stops here with its name, line and fix (``SourceFileError`` is a ``SettingsError``)."""
+    from cdp_platform.sources.registry import configure
+
+    text = _get(environ, "CDP_SOURCES_DIR")
+    # Absolute, so a run's worker started elsewhere reads the same files.
+    folder = Path(text).expanduser().resolve() if text else None
+    configure(folder)
+    return folder
 
 
 def _pseudonymized_warehouse(environ: Mapping[str, str], warehouse_path: Path) -> Path | None:

@@ -17,18 +17,26 @@ from cdp_platform.cleansed.assets import build_cleansed_asset
 from cdp_platform.cleansed.entity import CleansedEntity
 
 
-@cache
 def _source_entities() -> tuple[CleansedEntity, ...]:
-    """Every declared source's entities (``sources/<source>/cleansed/``), in the registry's order;
-    a source without cleansed entities has no such folder.
+    """Every declared source's entities, in the registry's order: the shipped sources' and then
+    those declared in the YAML files of ``CDP_SOURCES_DIR`` (as the last loaded settings say)."""
+    from cdp_platform.sources.registry import configured
+
+    return _shipped_entities() + tuple(e for source in configured().values() for e in source.entities)
+
+
+@cache
+def _shipped_entities() -> tuple[CleansedEntity, ...]:
+    """The shipped sources' entities (``sources/<source>/cleansed/``); a source without cleansed
+    entities has no such folder.
 
     Collected on first use, not at import: the sources' folders import this package (its field
     and column framework), and the raw layer imports modules that read the entities.
     """
-    from cdp_platform.sources.registry import source_names
+    from cdp_platform.sources.registry import builtin_declarations
 
     entities: list[CleansedEntity] = []
-    for name in source_names():
+    for name in builtin_declarations():
         try:
             module = importlib.import_module(f"cdp_platform.sources.{name}.cleansed")
         except ModuleNotFoundError as exc:

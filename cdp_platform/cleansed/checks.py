@@ -195,7 +195,7 @@ def drift_differences(expected: Mapping[str, str], observed: Mapping[str, set[st
 
     An expected type ending in ``?`` marks a field the vendor omits when it has no value (Graph and
     several vendors do), so its absence is not drift. The type ``map`` is an object whose keys are
-    the account's own (Stripe's ``metadata``): what is inside it is never drift.
+    the account's own (a payment processor's ``metadata``): what is inside it is never drift.
     """
     differences = []
     maps = tuple(f"{path}." for path, kind in expected.items() if kind.rstrip("?") == "map")

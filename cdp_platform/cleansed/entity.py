@@ -224,6 +224,15 @@ class CleansedEntity:
     # Payload fields the entity does not read but every record carries (``attributes`` of a
     # CRM record): expected for drift, beside the fields' own paths.
     envelope_payload: dict[str, str] | None = None
+    # The source holds a person at most once in this entity (a CRM's contacts): identity
+    # resolution never joins two of its records unless an exact identifier says so.
+    exclusive: bool = False
+    # A row is a device's, not a person's (a web analytics cookie): it names someone only through
+    # the CRM id it may carry, and a client made of such rows alone is anonymous.
+    device_records: bool = False
+    # The ``client_360`` column counting a client's records of this entity (a count: kept as is
+    # when the marts are pseudonymized).
+    engagement_count: str | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]

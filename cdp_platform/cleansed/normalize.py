@@ -9,7 +9,7 @@ or dropped.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import phonenumbers
 import polars as pl
@@ -197,8 +197,8 @@ def name(column: str | pl.Expr) -> pl.Expr:
     return pl.when(collapsed == "").then(None).otherwise(fixed)
 
 
-# What people add to a social display name around their name (issue 17, seen in recorded Twitter
-# and Graph answers: "Emily Waligoske 🏕", "Dr. Jane Doe, PhD", "jane doe (she/her) | Acme").
+# What people add to a social display name around their name (issue 17, seen in recorded social
+# networks' answers: "Emily Waligoske 🏕", "Dr. Jane Doe, PhD", "jane doe (she/her) | Acme").
 _AFTER_SEPARATOR = r"\s*(?:[|•·]|\s[-\u2013\u2014]\s).*$"  # a company or tagline after a pipe or dash
 _PRONOUNS = r"(?i)[(\[]?\b(?:she|he|they|xe|ze|it)\s*/\s*(?:her|hers|him|his|them|theirs|they|xem|zir|she|he)\b(?:\s*/\s*\w+)?[)\]]?"
 _BRACKETED = r"\([^)]*\)|\[[^\]]*\]"
@@ -240,20 +240,26 @@ def display_name(column: str | pl.Expr) -> pl.Expr:
     return name(words.list.join(" "))
 
 
-# A profile URL (twitter.com, x.com, instagram.com, with or without scheme and www) or an @.
-_PROFILE_PREFIX = r"^(?:https?://)?(?:www\.)?(?:mobile\.)?(?:twitter\.com|x\.com|instagram\.com)/|^@"
+@cache
+def _profile_prefix() -> str:
+    """A profile URL (on a host a declared network's handles live on, with or without scheme and
+    www) or an @."""
+    from cdp_platform.sources.profiles import profile_hosts_pattern  # imports the sources' folders
+
+    hosts = profile_hosts_pattern()
+    return "^@" if hosts is None else rf"^(?:https?://)?(?:www\.)?(?:mobile\.)?(?:{hosts})/|^@"
 
 
 def handle(column: str | pl.Expr) -> pl.Expr:
     """A social handle as the network's canonical username: ``@Jane_Doe``, ``jane_doe`` and
-    ``https://twitter.com/Jane_Doe/`` are all ``jane_doe`` (usernames are case-insensitive), so
+    ``https://<the network's host>/Jane_Doe/`` are all ``jane_doe`` (usernames are case-insensitive), so
     the same account matches across systems. Anything that is not a bare username after that → null."""
     expr = pl.col(column) if isinstance(column, str) else column
     text = (
         expr.cast(pl.String)
         .str.strip_chars()
         .str.to_lowercase()
-        .str.replace(_PROFILE_PREFIX, "")
+        .str.replace(_profile_prefix(), "")
         .str.replace(r"[/?#].*$", "")
     )
     return pl.when(text.str.contains(r"^[a-z0-9_.]{1,30}$")).then(text).otherwise(None)

@@ -32,7 +32,15 @@ from .errors import (
     VendorUnavailable,
 )
 from .extract import ExtractResult, extract
-from .pacing import FacebookPacer, GA4Pacer, HubSpotPacer, Pacer, SalesforcePacer, TwitterPacer, pacer_for
+from .pacing import (
+    BodyQuotaPacer,
+    DailyAllowancePacer,
+    FixedWindowPacer,
+    Pacer,
+    RollingWindowPacer,
+    UsagePercentPacer,
+    pacer_for,
+)
 from .pagination import (
     CursorInBody,
     NextUrl,
@@ -49,20 +57,20 @@ from .retry import RetryPolicy
 __all__ = [
     "Auth",
     "BearerAuth",
+    "BodyQuotaPacer",
     "BreakerRegistry",
     "Checkpoint",
     "CheckpointStore",
     "CircuitBreaker",
     "ClientStats",
     "CursorInBody",
+    "DailyAllowancePacer",
     "DeadLetter",
     "ErrorInfo",
     "ExpiredCredentials",
     "ExtractResult",
-    "FacebookPacer",
-    "GA4Pacer",
+    "FixedWindowPacer",
     "HttpClientError",
-    "HubSpotPacer",
     "InMemoryCheckpointStore",
     "LocalFolderCheckpointStore",
     "NextUrl",
@@ -77,9 +85,9 @@ __all__ = [
     "RequestSpec",
     "RetriesExhausted",
     "RetryPolicy",
-    "SalesforcePacer",
+    "RollingWindowPacer",
     "SinglePage",
-    "TwitterPacer",
+    "UsagePercentPacer",
     "VendorClient",
     "VendorError",
     "VendorTransportError",

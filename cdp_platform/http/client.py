@@ -6,7 +6,7 @@ failure with backoff, or fail with the vendor's own message. Everything that lea
 (exceptions, log lines, hook records) carries redacted URLs and headers only, and exceptions never
 chain to the httpx exception (whose request holds the credential).
 
-Absolute URLs (a Graph ``paging.next``) are used as given; paths are appended to the base URL by
+Absolute URLs (a ``paging.next`` link) are used as given; paths are appended to the base URL by
 string concatenation, because base URLs may carry a path prefix (``http://127.0.0.1:8500/crm``)
 and a next-page link may be an absolute path below the instance the token exchange named.
 """
@@ -27,7 +27,14 @@ import httpx
 
 from .auth import Auth
 from .breaker import CircuitBreaker, breaker_for
-from .errors import HttpClientError, RetriesExhausted, VendorError, VendorTransportError, parse_error
+from .errors import (
+    HttpClientError,
+    RetriesExhausted,
+    VendorError,
+    VendorTransportError,
+    error_rules_for,
+    parse_error,
+)
 from .pacing import Pacer, pacer_for
 from .redaction import LOG_FILTER, describe_request, library_logger, redact_text, redact_url
 from .retry import RetryableStatus, RetryPolicy, retrying, server_wait_hint
@@ -336,7 +343,9 @@ class VendorClient:
             try:
                 response = await asyncio.wait_for(self._http.send(request), self._deadline)
             except TimeoutError:
-                raise httpx.ReadTimeout(f"no complete response within {self._deadline:g} s", request=request) from None
+                raise httpx.ReadTimeout(
+                    f"no complete response within {self._deadline:g} s", request=request
+                ) from None
             status = response.status_code
             self.pacer.observe(key, response)
         except httpx.HTTPError as exc:
@@ -375,7 +384,9 @@ class VendorClient:
         authenticated: bool,
     ) -> httpx.Response:
         secrets = self.secrets()
-        info = parse_error(response.status_code, redact_text(response.text, secrets))
+        info = parse_error(
+            response.status_code, redact_text(response.text, secrets), error_rules_for(self.vendor)
+        )
         self.stats.errors[f"http_{response.status_code}"] += 1
         if response.status_code == 429:
             self.stats.responses_429 += 1
@@ -386,5 +397,6 @@ class VendorClient:
                 return await self._attempt(spec, call, authenticated=authenticated)
         description = describe_request(request, self.secrets())
         if info.retryable:
-            raise RetryableStatus(info, server_wait_hint(response.headers), description)
+            hint = server_wait_hint(response.headers, quota_hint=self.pacer.wait_hint)
+            raise RetryableStatus(info, hint, description)
         raise VendorError(self.vendor, info, description, attempts=call.attempts)

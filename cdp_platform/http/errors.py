@@ -1,8 +1,13 @@
 """What a vendor said went wrong, and the exceptions this library raises.
 
-Every vendor wraps its errors differently (API_FACTS.md). ``parse_error`` reads any of the six
-shapes into one ``ErrorInfo`` and classifies it: a throttle to wait out, an expired credential to
-renew, a spent quota that no amount of waiting inside one run will fix, or a plain client error.
+Every vendor wraps its errors differently (API_FACTS.md). ``parse_error`` reads any of the known
+body shapes (named by shape below: an error list, an error object, a status envelope, an RFC 7807
+problem document, an OAuth token error) into one ``ErrorInfo``, then classifies it with the
+vendor's :class:`ErrorRule` s: a throttle to wait out, an expired credential to renew, a spent
+quota that no amount of waiting inside one run will fix, or a plain client error. Which codes mean
+what is the vendor's data, declared in its source folder (``SourceDeclaration.errors``) and handed
+to the client through :func:`declare_error_rules`; this module names no vendor.
+
 All exception texts are built from redacted parts, and exceptions never chain to an httpx
 exception (whose request object would carry the credential).
 """
@@ -10,13 +15,90 @@ exception (whose request object would carry the credential).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-# Graph API throttling codes: application, user, page, custom rate, and the business use case range.
-FACEBOOK_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
-FACEBOOK_EXPIRED_TOKEN_CODE = 190
 MAX_MESSAGE_CHARS = 500
+
+# What a rule can say an error is (the ``ErrorInfo`` flags it sets).
+ERROR_MEANINGS = ("throttled", "expired_credentials", "quota_exhausted")
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """One fact of a vendor's error vocabulary: when the body matches, the error ``means`` one of
+    :data:`ERROR_MEANINGS`.
+
+    ``equals`` maps a dotted path in the body (list items by index: ``0.errorCode``) to the values
+    that match there (compared as found: the number 190 is not the text "190"); ``contains`` maps a
+    path to a text its value must contain (case-insensitive). Every condition must hold. Rules are
+    tried in order and the first match wins, so a narrower rule (a daily policy) goes before a
+    broader one (any rate limit).
+    """
+
+    means: str
+    equals: Mapping[str, Iterable[Any]] = field(default_factory=dict)
+    contains: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.means not in ERROR_MEANINGS:
+            raise ValueError(f"error rule means {self.means!r}: use one of {', '.join(ERROR_MEANINGS)}")
+        if not (self.equals or self.contains):
+            raise ValueError(f"error rule ({self.means}) has no condition: it would match every error")
+        frozen = {path: tuple(values) for path, values in self.equals.items()}
+        object.__setattr__(self, "equals", MappingProxyType(frozen))
+        object.__setattr__(self, "contains", MappingProxyType(dict(self.contains)))
+
+    def matches(self, body: Any) -> bool:
+        for path, values in self.equals.items():
+            found, value = _lookup(body, path)
+            if not found or not any(_same(value, v) for v in values):
+                return False
+        for path, text in self.contains.items():
+            found, value = _lookup(body, path)
+            if not found or text.lower() not in str(value).lower():
+                return False
+        return True
+
+
+def _same(found: Any, wanted: Any) -> bool:
+    # bool is an int in Python: True must not match a declared code 1.
+    return (
+        type(found) is type(wanted) and found == wanted if isinstance(found, bool | int) else found == wanted
+    )
+
+
+def _lookup(body: Any, path: str) -> tuple[bool, Any]:
+    value = body
+    for part in path.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False, None
+    return True, value
+
+
+# Client name -> its vendor's rules, as the sources declare them (``declare_error_rules``).
+_RULES: dict[str, tuple[ErrorRule, ...]] = {}
+
+
+def declare_error_rules(client: str, rules: Iterable[ErrorRule]) -> None:
+    """Say how the errors of ``client``'s vendor are classified (its declaration's ``errors``)."""
+    rules = tuple(rules)
+    for rule in rules:
+        if not isinstance(rule, ErrorRule):
+            raise TypeError(f"{client}: error rules must be ErrorRule, not {type(rule).__name__}")
+    _RULES[client] = rules
+
+
+def error_rules_for(client: str) -> tuple[ErrorRule, ...]:
+    """The declared rules of ``client``; none for a client no source declared (then only the
+    status decides: 429 and 5xx are retried, see ``ErrorInfo.retryable``)."""
+    return _RULES.get(client, ())
 
 
 @dataclass(frozen=True)
@@ -43,41 +125,26 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
-def _from_salesforce(status: int, body: list[Any]) -> ErrorInfo | None:
+def _from_error_list(status: int, body: list[Any]) -> ErrorInfo | None:
+    """A JSON array of ``{message, errorCode}`` objects: the first one speaks for the answer."""
     first = body[0] if body and isinstance(body[0], dict) else None
     if first is None or "message" not in first:
         return None
-    code = first.get("errorCode")
-    return ErrorInfo(
-        status=status,
-        message=str(first["message"]),
-        code=code,
-        expired_credentials=code == "INVALID_SESSION_ID",
-        quota_exhausted=code == "REQUEST_LIMIT_EXCEEDED",
-    )
+    return ErrorInfo(status=status, message=str(first["message"]), code=first.get("errorCode"))
 
 
 def _from_error_object(status: int, error: dict[str, Any]) -> ErrorInfo:
-    """Graph ``{"error": {message, type, code, ...}}`` and Google ``{"error": {code, message, status}}``."""
+    """``{"error": {message, code, ...}}``: either typed (``type``, ``error_subcode``, a trace id;
+    the numeric ``code`` is the error) or with a canonical ``status`` name beside an HTTP ``code``."""
     message = str(error.get("message", ""))
     code = error.get("code")
     if "fbtrace_id" in error or "type" in error or "error_subcode" in error:
-        numeric = code if isinstance(code, int) else None
-        return ErrorInfo(
-            status=status,
-            message=message,
-            code=str(code) if code is not None else None,
-            throttled=numeric in FACEBOOK_THROTTLE_CODES,
-            expired_credentials=numeric == FACEBOOK_EXPIRED_TOKEN_CODE,
-        )
-    google_status = error.get("status")
-    per_day = "per day" in message.lower()
+        return ErrorInfo(status=status, message=message, code=str(code) if code is not None else None)
+    canonical = error.get("status")
     return ErrorInfo(
         status=status,
         message=message,
-        code=str(google_status or code) if (google_status or code) is not None else None,
-        throttled=google_status == "RESOURCE_EXHAUSTED" and not per_day,
-        quota_exhausted=google_status == "RESOURCE_EXHAUSTED" and per_day,
+        code=str(canonical or code) if (canonical or code) is not None else None,
         expired_credentials=status == 401,
     )
 
@@ -90,25 +157,19 @@ def _from_object(status: int, body: dict[str, Any]) -> ErrorInfo | None:
         # OAuth token endpoints: {"error": "invalid_grant", "error_description": "..."}
         return ErrorInfo(status=status, message=str(body.get("error_description") or error), code=error)
     if body.get("status") == "error" and "message" in body:
-        # HubSpot. A DAILY policy 429 will not clear within a run.
-        policy = body.get("policyName")
+        # A status envelope: {"status": "error", "message", "category" or "errorType", ...}.
         return ErrorInfo(
             status=status,
             message=str(body["message"]),
             code=body.get("category") or body.get("errorType"),
-            throttled=body.get("errorType") == "RATE_LIMIT" and policy != "DAILY",
-            quota_exhausted=policy == "DAILY",
             expired_credentials=status == 401,
         )
     if "title" in body and ("detail" in body or "type" in body):
-        # Twitter problem document. The monthly usage cap looks like a 429 but lasts until next month.
-        problem_type = str(body.get("type", ""))
-        capped = "usage-capped" in problem_type or body.get("title") == "UsageCapExceeded"
+        # An RFC 7807 problem document: {"title", "detail", "type"}.
         return ErrorInfo(
             status=status,
             message=str(body.get("detail") or body["title"]),
             code=str(body["title"]),
-            quota_exhausted=capped,
             expired_credentials=status == 401,
         )
     if "message" in body:
@@ -116,29 +177,29 @@ def _from_object(status: int, body: dict[str, Any]) -> ErrorInfo | None:
     return None
 
 
-def parse_error(status: int, body_text: str) -> ErrorInfo:
-    """Read an error response body of any supported vendor into an ``ErrorInfo``."""
+def parse_error(status: int, body_text: str, rules: Iterable[ErrorRule] = ()) -> ErrorInfo:
+    """Read an error response body of any known shape into an ``ErrorInfo``, classified by the
+    vendor's ``rules`` (the first that matches sets its flag)."""
     parsed: ErrorInfo | None = None
     try:
         body = json.loads(body_text) if body_text else None
     except ValueError:
         body = None
     if isinstance(body, list):
-        parsed = _from_salesforce(status, body)
+        parsed = _from_error_list(status, body)
     elif isinstance(body, dict):
         parsed = _from_object(status, body)
     if parsed is None:
         parsed = ErrorInfo(
             status=status, message=body_text or f"HTTP {status}", expired_credentials=status == 401
         )
-    return ErrorInfo(
-        status=parsed.status,
-        message=_short(parsed.message),
-        code=parsed.code,
-        throttled=parsed.throttled,
-        expired_credentials=parsed.expired_credentials,
-        quota_exhausted=parsed.quota_exhausted,
-    )
+    flags = {name: getattr(parsed, name) for name in ERROR_MEANINGS}
+    if body is not None:
+        for rule in rules:
+            if rule.matches(body):
+                flags[rule.means] = True
+                break
+    return ErrorInfo(status=parsed.status, message=_short(parsed.message), code=parsed.code, **flags)
 
 
 class HttpClientError(Exception):

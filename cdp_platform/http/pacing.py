@@ -11,25 +11,29 @@ loop never book the same slot. A 429 is the fallback when these signals were wro
 Every decision reads an injectable ``clock`` (unix seconds), so tests drive pacers with a fake one
 and call ``reserve`` directly to see the delay it decides. ``seconds_waited`` totals the sleeps.
 
-Per vendor:
-- Twitter: ``x-rate-limit-limit/-remaining/-reset`` per endpoint, fixed windows; the remaining
+Pacers are mechanisms, named by the quota signal they read (``PACER_KINDS``); a source's
+declaration (``Quota``) chooses one, names the headers or body key carrying its signals in the
+order of the kind's ``SIGNAL_ROLES``, and gives its settings (documented limits, margins). This
+module names no vendor:
+- ``fixed_window``: limit, remaining and reset headers per endpoint, fixed windows; the remaining
   calls are spread evenly until the reset, then the window refills. The window length is not
   reported; it is learned from consecutive reset times.
-- HubSpot: ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` over a rolling window:
-  an even rate ``margin`` (2 %) under max/interval, lowered by what other apps on the portal spend
-  (the window's use beyond our own calls in it), and never more calls in a window than it holds,
-  counting each call until a window after its answer; search has its own documented ~4
-  requests/second; ``-Daily-Remaining`` at the reserve stops the run.
-- Facebook: ``X-App-Usage``, ``X-Page-Usage``, ``X-Business-Use-Case-Usage`` percentages of a
-  rolling hour. Graph does not say how many calls 100 % is, so the pacer infers it from its own
-  calls in the window and the reported percentage, and, from ``pace_from`` (50 %) usage on, spends
-  ``target_usage`` (98 %) of it at an even rate; a throttle pauses until
-  ``estimated_time_to_regain_access`` (at most a window).
-- Salesforce: ``Sforce-Limit-Info: api-usage=used/allowed`` is a 24 h budget; the run stops
+- ``rolling_window``: max, remaining and interval headers over a rolling window: an even rate
+  ``margin`` (2 %) under max/interval, lowered by what other apps on the account spend (the
+  window's use beyond our own calls in it), and never more calls in a window than it holds,
+  counting each call until a window after its answer; search endpoints may have their own
+  documented limit; a daily-remaining header at the reserve stops the run.
+- ``usage_percent``: headers holding percentages of a rolling hour's allowance. The allowance is
+  not stated, so the pacer infers it from its own calls in the window and the reported
+  percentage, and, from ``pace_from`` (50 %) usage on, spends ``target_usage`` (98 %) of it at an
+  even rate; a throttle pauses until the regain time a header reports (at most a window).
+- ``daily_allowance``: a header reporting ``used/allowed`` of a 24 h budget; the run stops
   before it eats into a configurable reserve kept for other integrations.
-- GA4: ``propertyQuota`` in the runReport body; concurrency is capped at the property's
-  concurrent-request quota, the run pauses to the next hour (``hour_seconds``, aligned to the clock)
-  when the hourly tokens would not cover another request, and stops when the daily tokens would not.
+- ``body_quota_tokens``: a quota object in the response body (tokens per hour and day,
+  concurrent requests); concurrency is capped at the concurrent-request quota, the run pauses to
+  the next hour (``hour_seconds``, aligned to the clock) when the hourly tokens would not cover
+  another request, and stops when the daily tokens would not.
+- ``min_spacing``: no quota signal at all (a documented requests-per-second limit).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -58,19 +62,26 @@ Sleep = Callable[[float], Awaitable[None]]
 class Pacer:
     """Base pacer: per-key minimum spacing, optional concurrency cap, wait accounting.
 
-    Subclasses override ``_schedule`` (book a send time) and ``observe`` (learn from a response).
+    Subclasses override ``_schedule`` (book a send time), ``observe`` (learn from a response) and
+    ``wait_hint`` (the wait a throttled answer asks for), and name in ``SIGNAL_ROLES`` what each
+    declared signal is, in order (the last ``optional_signals`` of them may be left out).
     """
+
+    SIGNAL_ROLES: tuple[str, ...] = ()
+    optional_signals = 0
 
     def __init__(
         self,
         vendor: str,
         *,
+        signals: Sequence[str] = (),
         min_interval: float = 0.0,
         max_concurrency: int | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.vendor = vendor
+        self.signals = self._checked_signals(vendor, tuple(signals))
         self.min_interval = min_interval
         self.max_concurrency = max_concurrency
         self.clock = clock
@@ -81,9 +92,28 @@ class Pacer:
         self._active = 0
         self._waiters: list[asyncio.Future[None]] = []
 
+    @classmethod
+    def _checked_signals(cls, vendor: str, signals: tuple[str, ...]) -> tuple[str, ...]:
+        roles = cls.SIGNAL_ROLES
+        if roles and not len(roles) - cls.optional_signals <= len(signals) <= len(roles):
+            raise ValueError(
+                f"{vendor}: a {cls.__name__} reads the signals ({', '.join(roles)}) in this order; "
+                f"{len(signals)} were declared: {signals}"
+            )
+        return signals
+
+    def signal(self, role: str) -> str | None:
+        """The header (or body key) declared for ``role``; None when the declaration left it out."""
+        index = self.SIGNAL_ROLES.index(role)
+        return self.signals[index] if index < len(self.signals) else None
+
     def key_for(self, method: str, url: str) -> str:
         """The quota bucket a request draws from; vendors with per-endpoint limits override it."""
         return "default"
+
+    def wait_hint(self, headers: httpx.Headers, now: float) -> float | None:
+        """Seconds a throttled answer's quota signals ask to wait, beyond ``Retry-After``; None: no hint."""
+        return None
 
     def in_flight(self, key: str) -> int:
         return self._in_flight.get(key, 0)
@@ -104,7 +134,7 @@ class Pacer:
 
     async def _enter_gate(self) -> None:
         # A counter and plain futures rather than asyncio.Semaphore: a process-wide pacer outlives
-        # the event loop of one run, and GA4 learns its concurrency limit while requests are open.
+        # the event loop of one run, and a body quota pacer learns its concurrency limit while requests are open.
         while self.max_concurrency is not None and self._active >= self.max_concurrency:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -216,39 +246,56 @@ class _Window:
     reported: bool = False
 
 
-class TwitterPacer(Pacer):
-    """Per-endpoint fixed windows from ``x-rate-limit-*``: spread the remaining calls until reset."""
+class FixedWindowPacer(Pacer):
+    """Per-endpoint fixed windows from limit/remaining/reset headers: spread the remaining calls
+    until reset.
 
-    # App-only limits per 15-minute window (they vary by plan; the first response corrects them).
-    DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
-        "/2/tweets/search/recent": (450, 900.0),
-        "/2/users/:id/mentions": (450, 900.0),
-    }
+    ``limits`` are the documented (calls, window seconds) per key, a guess the first answer
+    corrects; other keys start from ``default_limit``. Keys are the request path with numeric ids
+    as ``:id``, from ``path_root`` on (the API's version segment, so a base URL's prefix does not
+    matter).
+    """
+
+    SIGNAL_ROLES = ("limit", "remaining", "reset")
     _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
     def __init__(
         self,
-        vendor: str = "twitter",
+        vendor: str,
         *,
-        limits: dict[str, tuple[int, float]] | None = None,
+        limits: Mapping[str, tuple[int, float]] | None = None,
         default_limit: tuple[int, float] = (180, 900.0),
         reset_margin: float = 0.25,
+        path_root: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(vendor, **kwargs)
-        self.limits = dict(self.DEFAULT_LIMITS if limits is None else limits)
-        self.default_limit = default_limit
+        self.limits = {key: tuple(value) for key, value in (limits or {}).items()}
+        self.path_root = path_root
+        self.default_limit = tuple(default_limit)
         self.reset_margin = reset_margin
         self._windows: dict[str, _Window] = {}
         self._last_reset: dict[str, float] = {}
 
     def key_for(self, method: str, url: str) -> str:
         path = urlsplit(url).path
-        marker = path.find("/2/")
-        if marker >= 0:
-            # Keep the API version segment "/2" itself; ids are numeric segments after it.
-            return "/2" + self._ID_SEGMENT.sub("/:id", path[marker + 2 :])
+        root = self.path_root.rstrip("/") if self.path_root else None
+        marker = path.find(root + "/") if root else -1
+        if root and marker >= 0:
+            # Keep the root segment itself (the API version); ids are numeric segments after it.
+            return root + self._ID_SEGMENT.sub("/:id", path[marker + len(root) :])
         return self._ID_SEGMENT.sub("/:id", path)
+
+    def wait_hint(self, headers: httpx.Headers, now: float) -> float | None:
+        """Until the reset, when the window is empty (or its remaining count is not reported)."""
+        remaining = headers.get(self.signal("remaining") or "")
+        reset = headers.get(self.signal("reset") or "")
+        if reset is not None and (remaining is None or remaining.strip() == "0"):
+            try:
+                return float(reset) - now
+            except ValueError:
+                return None
+        return None
 
     def _window(self, key: str, now: float) -> _Window:
         window = self._windows.get(key)
@@ -277,9 +324,10 @@ class TwitterPacer(Pacer):
         return send_at
 
     def observe(self, key: str, response: httpx.Response) -> None:
-        limit = _float(response.headers.get("x-rate-limit-limit"))
-        remaining = _float(response.headers.get("x-rate-limit-remaining"))
-        reset = _float(response.headers.get("x-rate-limit-reset"))
+        limit_header, remaining_header, reset_header = self.signals
+        limit = _float(response.headers.get(limit_header))
+        remaining = _float(response.headers.get(remaining_header))
+        reset = _float(response.headers.get(reset_header))
         if remaining is None or reset is None:
             return
         now = self.clock()
@@ -316,15 +364,16 @@ class TwitterPacer(Pacer):
             window.reset_at = max(reset, now)
 
 
-class HubSpotPacer(Pacer):
-    """Rolling-window pacing from ``X-HubSpot-RateLimit-*``, and the documented search limit.
+class RollingWindowPacer(Pacer):
+    """Rolling-window pacing from max/remaining/interval headers, and a documented search limit.
 
-    The general limit is a rolling window (``-Max`` calls per ``-Interval-Milliseconds``). Calls
+    The general limit is a rolling window (max calls per interval milliseconds). Calls
     sent at an even rate ``margin`` below max/interval use all but ``margin`` of it (the margin
     only keeps the count below the limit off the edge; the cap below is what makes it safe). Other apps on
-    the same portal spend from the same window: what ``-Remaining`` shows used beyond our own calls
-    in the window is theirs, and our rate leaves it to them. Search has its own documented limit
-    (``search_calls`` per ``search_window_seconds``, 4 per second) and often no headers.
+    the same account spend from the same window: what the remaining header shows used beyond our own
+    calls in the window is theirs, and our rate leaves it to them. Requests to paths ending in
+    ``search_path_suffix`` (when declared) have their own documented limit (``search_calls`` per
+    ``search_window_seconds``) and often no headers.
 
     An even rate alone is not enough: a call that is slow to arrive (the first one on a new
     connection, a stalled event loop) lands closer to the next ones than it was sent. So the vendor
@@ -333,9 +382,12 @@ class HubSpotPacer(Pacer):
     the limit waits for the oldest answered call to leave it.
     """
 
+    SIGNAL_ROLES = ("max", "remaining", "interval_milliseconds", "daily_remaining")
+    optional_signals = 1
+
     def __init__(
         self,
-        vendor: str = "hubspot",
+        vendor: str,
         *,
         max_per_interval: int = 100,
         interval_seconds: float = 10.0,
@@ -343,9 +395,11 @@ class HubSpotPacer(Pacer):
         search_window_seconds: float = 1.0,
         margin: float = 0.02,
         daily_reserve: int = 0,
+        search_path_suffix: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(vendor, **kwargs)
+        self.search_path_suffix = search_path_suffix.rstrip("/") if search_path_suffix else None
         self.max_per_interval = max_per_interval
         self.interval_seconds = interval_seconds
         self.search_calls = search_calls
@@ -358,7 +412,8 @@ class HubSpotPacer(Pacer):
         self._answered = {"default": SendLog(interval_seconds), "search": SendLog(search_window_seconds)}
 
     def key_for(self, method: str, url: str) -> str:
-        return "search" if urlsplit(url).path.rstrip("/").endswith("/search") else "default"
+        suffix = self.search_path_suffix
+        return "search" if suffix and urlsplit(url).path.rstrip("/").endswith(suffix) else "default"
 
     def limit(self, key: str) -> tuple[float, float]:
         """(calls, window seconds) available to us on ``key``."""
@@ -396,10 +451,11 @@ class HubSpotPacer(Pacer):
         now = self.clock()
         self._answered[key].add(now)
         headers = response.headers
-        maximum = _float(headers.get("x-hubspot-ratelimit-max"))
-        interval_ms = _float(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
-        remaining = _float(headers.get("x-hubspot-ratelimit-remaining"))
-        daily_remaining = _float(headers.get("x-hubspot-ratelimit-daily-remaining"))
+        maximum = _float(headers.get(self.signals[0]))
+        remaining = _float(headers.get(self.signals[1]))
+        interval_ms = _float(headers.get(self.signals[2]))
+        daily_header = self.signal("daily_remaining")
+        daily_remaining = _float(headers.get(daily_header)) if daily_header else None
         if maximum:
             self.max_per_interval = int(maximum)
         if interval_ms:
@@ -419,11 +475,22 @@ class HubSpotPacer(Pacer):
         self.others = max(0.0, self.max_per_interval - remaining - ours)
 
 
-def facebook_usage(headers: httpx.Headers) -> tuple[float, float]:
-    """Highest usage percentage across the Graph usage headers, and the regain time in seconds."""
+def usage_percentages(
+    headers: httpx.Headers,
+    names: Iterable[str],
+    usage_fields: Iterable[str] = (),
+    regain_field: str | None = None,
+) -> tuple[float, float]:
+    """Highest usage percentage across the headers ``names``, and the regain time in seconds.
+
+    A header holds JSON of one of two shapes: an object of percentages (``{"call_count": 12, ...}``),
+    or an object of lists of entries (per business or account), each with the ``usage_fields``
+    percentages and ``regain_field``, the minutes until a throttled caller regains access.
+    """
     usage = 0.0
     regain_minutes = 0.0
-    for name in ("x-app-usage", "x-page-usage"):
+    fields = tuple(usage_fields)
+    for name in names:
         raw = headers.get(name)
         if not raw:
             continue
@@ -431,32 +498,28 @@ def facebook_usage(headers: httpx.Headers) -> tuple[float, float]:
             values = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(values, dict):
-            usage = max(usage, *(float(v) for v in values.values() if isinstance(v, int | float)), 0.0)
-    raw = headers.get("x-business-use-case-usage")
-    if raw:
-        try:
-            business = json.loads(raw)
-        except ValueError:
-            business = {}
-        for entries in business.values() if isinstance(business, dict) else []:
-            for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(values, dict):
+            continue
+        for value in values.values():
+            if isinstance(value, int | float):
+                usage = max(usage, float(value))
+            for entry in value if isinstance(value, list) else []:
                 if not isinstance(entry, dict):
                     continue
-                for field in ("call_count", "total_cputime", "total_time"):
-                    value = entry.get(field)
-                    if isinstance(value, int | float):
-                        usage = max(usage, float(value))
-                regain = entry.get("estimated_time_to_regain_access")
+                for field in fields:
+                    number = entry.get(field)
+                    if isinstance(number, int | float):
+                        usage = max(usage, float(number))
+                regain = entry.get(regain_field) if regain_field else None
                 if isinstance(regain, int | float):
                     regain_minutes = max(regain_minutes, float(regain))
     return usage, regain_minutes * 60.0
 
 
-def facebook_budget(our_calls: int, usage: float, target_usage: float) -> float:
+def budget_from_usage(our_calls: int, usage: float, target_usage: float) -> float:
     """Our calls one window may hold so that usage settles at ``target_usage`` percent.
 
-    Graph reports usage as a whole percentage, floored, of an allowance it does not state. With
+    The vendor reports usage as a whole percentage, floored, of an allowance it does not state. With
     ``our_calls`` in the window at ``usage`` %, the allowance is more than ``100 * our_calls /
     (usage + 1)``: planning on that lower bound errs on the safe side, by less as usage grows. When
     other callers share the allowance, the same formula gives us only what they leave, because the
@@ -465,33 +528,50 @@ def facebook_budget(our_calls: int, usage: float, target_usage: float) -> float:
     return target_usage * our_calls / (usage + 1.0)
 
 
-class FacebookPacer(Pacer):
-    """Spend ``target_usage`` percent of Graph's rolling-window allowance at an even rate.
+class UsagePercentPacer(Pacer):
+    """Spend ``target_usage`` percent of a rolling-window allowance, reported as percentages, at
+    an even rate.
 
-    The allowance is inferred from the usage headers (``facebook_budget``). Below ``pace_from``
-    percent calls go out freely (the budget still caps them); from there on they are spaced evenly
-    to spend the budget over the window. ``window_seconds`` is Graph's rolling hour.
-    A throttled answer or ``estimated_time_to_regain_access`` pauses every request, for at most a
-    window, since a rolling window has forgotten every call after that long.
+    The signals are the headers carrying usage percentages (any number of them; see
+    :func:`usage_percentages` for their shapes). The allowance is inferred from them
+    (:func:`budget_from_usage`). Below ``pace_from`` percent calls go out freely (the budget still
+    caps them); from there on they are spaced evenly to spend the budget over the window.
+    ``window_seconds`` is the rolling window (an hour). A throttled answer or a regain time pauses
+    every request, for at most a window, since a rolling window has forgotten every call after
+    that long.
     """
 
     def __init__(
         self,
-        vendor: str = "facebook",
+        vendor: str,
         *,
         window_seconds: float = 3600.0,
         target_usage: float = 98.0,
         pace_from: float = 50.0,
+        usage_fields: Sequence[str] = (),
+        regain_field: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(vendor, **kwargs)
+        if not self.signals:
+            raise ValueError(f"{vendor}: a UsagePercentPacer needs the headers carrying usage percentages")
         self.window_seconds = window_seconds
         self.target_usage = target_usage
         self.pace_from = pace_from
+        self.usage_fields = tuple(usage_fields)
+        self.regain_field = regain_field
         self.usage = 0.0
         self.budget: float | None = None
         self.paused_until = 0.0
         self._sent = SendLog(window_seconds)
+
+    def usage_of(self, headers: httpx.Headers) -> tuple[float, float]:
+        """(highest usage percentage, regain seconds) the declared headers report."""
+        return usage_percentages(headers, self.signals, self.usage_fields, self.regain_field)
+
+    def wait_hint(self, headers: httpx.Headers, now: float) -> float | None:
+        _, regain_seconds = self.usage_of(headers)
+        return regain_seconds if regain_seconds > 0 else None
 
     def spacing(self) -> float:
         if not self.budget or self.usage < self.pace_from:
@@ -510,38 +590,45 @@ class FacebookPacer(Pacer):
         return send_at
 
     def observe(self, key: str, response: httpx.Response) -> None:
-        if not any(
-            name in response.headers for name in ("x-app-usage", "x-page-usage", "x-business-use-case-usage")
-        ):
+        if not any(name in response.headers for name in self.signals):
             return
-        usage, regain_seconds = facebook_usage(response.headers)
+        usage, regain_seconds = self.usage_of(response.headers)
         self.usage = usage
         now = self.clock()
         sent = sent_at(response, now)
         ours = self._sent.count(sent - self.window_seconds, sent)
         if ours > 0:
-            self.budget = facebook_budget(ours, usage, self.target_usage)
+            self.budget = budget_from_usage(ours, usage, self.target_usage)
         if usage >= 100 or regain_seconds > 0:
             pause = min(regain_seconds or self.window_seconds, self.window_seconds)
             self.paused_until = max(self.paused_until, now + pause)
-            logger.warning("facebook usage at %.0f%%: pausing requests for %.0f s", usage, pause)
+            logger.warning("%s usage at %.0f%%: pausing requests for %.0f s", self.vendor, usage, pause)
 
 
-_SFORCE_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+class DailyAllowancePacer(Pacer):
+    """Keep the 24 h API budget's reserve for other integrations; stop the run before touching it.
 
+    The signal is the header reporting the budget; ``usage_pattern`` finds the used and allowed
+    counts in it (two groups, in that order; by default the first ``<used>/<allowed>``).
+    """
 
-class SalesforcePacer(Pacer):
-    """Keep the 24 h API budget's reserve for other integrations; stop the run before touching it."""
+    SIGNAL_ROLES = ("usage",)
 
     def __init__(
         self,
-        vendor: str = "salesforce",
+        vendor: str,
         *,
         reserve_fraction: float = 0.1,
         reserve_calls: int | None = None,
+        usage_pattern: str = r"(\d+)/(\d+)",
         **kwargs,
     ) -> None:
         super().__init__(vendor, **kwargs)
+        self.usage_pattern = re.compile(usage_pattern)
+        if self.usage_pattern.groups != 2:
+            raise ValueError(
+                f"{vendor}: usage_pattern {usage_pattern!r} must have two groups (used, allowed)"
+            )
         self.reserve_fraction = reserve_fraction
         self.reserve_calls = reserve_calls
         self.used: int | None = None
@@ -564,17 +651,23 @@ class SalesforcePacer(Pacer):
         return now
 
     def observe(self, key: str, response: httpx.Response) -> None:
-        match = _SFORCE_USAGE.search(response.headers.get("sforce-limit-info", ""))
+        match = self.usage_pattern.search(response.headers.get(self.signals[0], ""))
         if match:
             self.used, self.allowed = int(match.group(1)), int(match.group(2))
 
 
-class GA4Pacer(Pacer):
-    """Pace runReport calls from the ``propertyQuota`` the response body returns."""
+class BodyQuotaPacer(Pacer):
+    """Pace report calls from the quota object the response body returns (the signal: its key).
+
+    The object reports tokens per hour and per day and concurrent requests, each as
+    ``{"consumed", "remaining"}`` (``tokensPerHour``, ``tokensPerDay``, ``concurrentRequests``).
+    """
+
+    SIGNAL_ROLES = ("quota_key",)
 
     def __init__(
         self,
-        vendor: str = "ga4",
+        vendor: str,
         *,
         max_concurrency: int | None = 10,
         tokens_per_request: float = 10.0,
@@ -610,14 +703,15 @@ class GA4Pacer(Pacer):
         return now
 
     def observe(self, key: str, response: httpx.Response) -> None:
-        if b'"propertyQuota"' not in response.content:
-            # Only runReport bodies asked with returnPropertyQuota carry it; skip parsing the rest.
+        quota_key = self.signals[0]
+        if f'"{quota_key}"'.encode() not in response.content:
+            # Only report bodies asked to return their quota carry it; skip parsing the rest.
             return
         try:
             body = response.json()
         except ValueError:
             return
-        quota = body.get("propertyQuota") if isinstance(body, dict) else None
+        quota = body.get(quota_key) if isinstance(body, dict) else None
         if not isinstance(quota, dict):
             return
         hourly = quota.get("tokensPerHour") or {}
@@ -646,41 +740,85 @@ class GA4Pacer(Pacer):
 
 # Pacers by the quota signal they read; a source's declaration names one (``Quota.pacer``).
 PACER_KINDS: dict[str, type[Pacer]] = {
-    "fixed_window": TwitterPacer,
-    "rolling_window": HubSpotPacer,
-    "usage_percent": FacebookPacer,
-    "daily_allowance": SalesforcePacer,
-    "body_quota_tokens": GA4Pacer,
+    "fixed_window": FixedWindowPacer,
+    "rolling_window": RollingWindowPacer,
+    "usage_percent": UsagePercentPacer,
+    "daily_allowance": DailyAllowancePacer,
+    "body_quota_tokens": BodyQuotaPacer,
     # No quota signal at all (a documented requests-per-second limit): spacing and concurrency only.
     "min_spacing": Pacer,
 }
 
-# Client name -> (budget, pacer kind), as the sources declare them (``declare_budget``).
-_BUDGETS: dict[str, tuple[str, str]] = {}
+
+@dataclass
+class _Budget:
+    """A declared budget: its pacer kind, and the signals and settings its sources declared."""
+
+    kind: str
+    signals: tuple[str, ...]
+    settings: dict[str, object]
+
+
+# Client name -> budget name, and budget name -> what was declared (``declare_budget``).
+_CLIENT_BUDGETS: dict[str, str] = {}
+_BUDGETS: dict[str, _Budget] = {}
 _PACERS: dict[str, Pacer] = {}
 
 
-def declare_budget(client: str, budget: str, kind: str) -> None:
-    """Say which budget the requests of ``client`` spend and which pacer reads its signals.
+def build_pacer(kind: str, budget: str, signals: Sequence[str] = (), **settings) -> Pacer:
+    """A new pacer of ``kind`` (a key of :data:`PACER_KINDS`) for ``budget``."""
+    if kind not in PACER_KINDS:
+        raise ValueError(f"pacer kind {kind!r} does not exist: use one of {', '.join(PACER_KINDS)}")
+    return PACER_KINDS[kind](budget, signals=tuple(signals), **settings)
 
-    Clients naming one budget share one pacer (two sources on one app's hourly usage).
+
+def declare_budget(
+    client: str,
+    budget: str,
+    kind: str,
+    signals: Sequence[str] = (),
+    settings: Mapping[str, object] | None = None,
+) -> None:
+    """Say which budget the requests of ``client`` spend, which pacer reads its signals (the headers
+    or body key the source declared, in the kind's ``SIGNAL_ROLES`` order) and with what settings.
+
+    Clients naming one budget share one pacer (two sources on one app's hourly usage): it reads
+    every signal any of them declared, and their settings must agree.
     """
     if kind not in PACER_KINDS:
         raise ValueError(f"pacer kind {kind!r} does not exist: use one of {', '.join(PACER_KINDS)}")
-    _BUDGETS[client] = (budget, kind)
+    PACER_KINDS[kind]._checked_signals(client, tuple(signals))
+    settings = dict(settings or {})
+    declared = _BUDGETS.get(budget)
+    if declared is not None and (declared.kind, declared.settings) != (kind, settings):
+        raise ValueError(
+            f"{client} declares budget {budget!r} as {kind} {settings}, but it was declared as "
+            f"{declared.kind} {declared.settings}: sources sharing a budget declare one pacer"
+        )
+    merged = tuple(dict.fromkeys((*(declared.signals if declared else ()), *signals)))
+    if PACER_KINDS[kind].SIGNAL_ROLES and declared is not None and merged != declared.signals:
+        raise ValueError(
+            f"{client}: budget {budget!r} reads the signals {declared.signals}, not {tuple(signals)}"
+        )
+    _BUDGETS[budget] = _Budget(kind, merged, settings)
+    _CLIENT_BUDGETS[client] = budget
 
 
 def pacer_for(vendor: str, **settings) -> Pacer:
-    """The process-wide pacer of ``vendor``'s budget (created with ``settings`` on first use).
+    """The process-wide pacer of ``vendor``'s budget, created on first use with the declared
+    signals and settings, ``settings`` overriding them (an in-process sandbox's shorter windows).
 
     A client whose budget no source declared gets a plain :class:`Pacer` (spacing and concurrency
     only) under its own name.
     """
-    budget, kind = _BUDGETS.get(vendor, (vendor, None))
+    budget = _CLIENT_BUDGETS.get(vendor, vendor)
     pacer = _PACERS.get(budget)
     if pacer is None:
-        cls = PACER_KINDS[kind] if kind is not None else Pacer
-        pacer = cls(budget, **settings)
+        declared = _BUDGETS.get(budget)
+        if declared is None:
+            pacer = Pacer(budget, **settings)
+        else:
+            pacer = build_pacer(declared.kind, budget, declared.signals, **{**declared.settings, **settings})
         _PACERS[budget] = pacer
     return pacer
 

@@ -21,7 +21,7 @@ REDACTED = "REDACTED"
 SECRET_PARAMS = frozenset(
     {
         "access_token",
-        "appsecret_proof",  # Graph: with the token it is enough to call as the app
+        "appsecret_proof",  # with the token it is enough to call as the app
         "client_secret",
         "refresh_token",
         "password",
@@ -33,9 +33,17 @@ SECRET_PARAMS = frozenset(
         "token",
     }
 )
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie", "x-hubspot-api-key"}
-)
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie"})
+# Vendors prefix their key headers with their own name (``x-<vendor>-api-key``): any name ending
+# so is a secret too, without listing the vendors here.
+_SECRET_HEADER_SUFFIX = "-api-key"  # noqa: S105 (a header name ending, not a secret)
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header (or a mapping key) named ``name`` holds a credential."""
+    name = name.lower()
+    return name in SECRET_HEADERS or name.endswith(_SECRET_HEADER_SUFFIX)
+
 
 _PARAM_NAMES = "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
 # key=value in query strings and form bodies (also URL-encoded inside other text).
@@ -82,7 +90,7 @@ def redact_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
 
 
 def strip_secret_params(url: str) -> str:
-    """Drop secret query parameters from a URL (e.g. a Graph ``paging.next`` that echoes the token).
+    """Drop secret query parameters from a URL (e.g. a ``paging.next`` link that echoes the token).
 
     Used before a URL is stored in a checkpoint: the auth object adds the current credential when
     the URL is followed, so the stored state never holds a secret and never a stale token.
@@ -101,7 +109,7 @@ def strip_secret_params(url: str) -> str:
 def redact_headers(headers: Mapping[str, str] | httpx.Headers, secrets: Iterable[str] = ()) -> dict[str, str]:
     secrets = tuple(secrets)
     return {
-        key: (REDACTED if key.lower() in SECRET_HEADERS else redact_text(value, secrets))
+        key: (REDACTED if is_secret_header(key) else redact_text(value, secrets))
         for key, value in headers.items()
     }
 
@@ -137,7 +145,7 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
         return {
             key: (
                 REDACTED
-                if str(key).lower() in SECRET_PARAMS or str(key).lower() in SECRET_HEADERS
+                if str(key).lower() in SECRET_PARAMS or is_secret_header(str(key))
                 else redact_value(item, secrets)
             )
             for key, item in value.items()

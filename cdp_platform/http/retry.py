@@ -1,12 +1,14 @@
 """When to try a request again, and how long to wait first.
 
-Retried: HTTP 429, 5xx, vendor throttles that arrive as 400/403 (Graph codes 4/17/32/613/80001+),
+Retried: HTTP 429, 5xx, vendor throttles that arrive as 400/403 (the codes a source declares as
+throttles, see ``ErrorRule``),
 timeouts and cut or refused connections. Not retried: any other 4xx, a TLS certificate that does
 not verify, and quotas that will not refill within a run (a daily policy, a monthly usage cap,
 a request limit exceeded for the day).
 
 The wait is the vendor's own hint when it gives one (``Retry-After`` in seconds or as an HTTP
-date, an ``x-rate-limit-reset`` time, an ``estimated_time_to_regain_access``), plus a little
+date, else what the vendor's quota signals say, read by its pacer: a window's reset time, a
+regain time), plus a little
 jitter so concurrent waiters do not return in one burst. Otherwise it is exponential backoff with
 full jitter (tenacity's ``wait_random_exponential``). A hint of zero or a time in the past still
 waits a small jittered floor: a server that says "retry now" while failing must not turn the
@@ -15,7 +17,6 @@ client into a hot loop. Attempts and total time are both capped.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -50,7 +51,7 @@ class RetryPolicy:
 
     ``max_attempts`` counts the first attempt. ``max_total_seconds`` stops before a wait that would
     pass it. ``max_server_wait`` is the longest vendor-requested wait the client accepts inside a
-    run; a longer one (a 20-minute Graph lockout) ends the request with the vendor's error instead.
+    run; a longer one (a 20-minute lockout) ends the request with the vendor's error instead.
     """
 
     max_attempts: int = 6
@@ -84,46 +85,23 @@ def _retry_after(value: str, now: float) -> float | None:
         return None
 
 
-def _graph_regain_minutes(header: str) -> float | None:
-    """Largest ``estimated_time_to_regain_access`` (minutes) in an X-Business-Use-Case-Usage header."""
-    try:
-        usage = json.loads(header)
-    except ValueError:
-        return None
-    minutes = [
-        float(entry.get("estimated_time_to_regain_access") or 0)
-        for entries in (usage.values() if isinstance(usage, dict) else [])
-        if isinstance(entries, list)
-        for entry in entries
-        if isinstance(entry, dict)
-    ]
-    return max(minutes) if minutes else None
-
-
-def server_wait_hint(headers: httpx.Headers, now: float | None = None) -> float | None:
+def server_wait_hint(
+    headers: httpx.Headers,
+    now: float | None = None,
+    quota_hint: Callable[[httpx.Headers, float], float | None] | None = None,
+) -> float | None:
     """Seconds the vendor asks to wait before the next call, or None if it says nothing.
 
-    May return zero or a negative number (``Retry-After: 0``, a reset time already past); callers
-    turn that into the floor wait.
+    ``Retry-After`` first; else ``quota_hint`` (the vendor's pacer's ``wait_hint``, which knows
+    the quota headers its source declared). May return zero or a negative number
+    (``Retry-After: 0``, a reset time already past); callers turn that into the floor wait.
     """
     now = time.time() if now is None else now
     if "retry-after" in headers:
         parsed = _retry_after(headers["retry-after"], now)
         if parsed is not None:
             return parsed
-    remaining = headers.get("x-rate-limit-remaining")
-    reset = headers.get("x-rate-limit-reset")
-    if reset is not None and (remaining is None or remaining.strip() == "0"):
-        try:
-            return float(reset) - now
-        except ValueError:
-            pass
-    business = headers.get("x-business-use-case-usage")
-    if business:
-        minutes = _graph_regain_minutes(business)
-        if minutes is not None and minutes > 0:
-            return minutes * 60.0
-    return None
+    return quota_hint(headers, now) if quota_hint is not None else None
 
 
 def floor_wait(policy: RetryPolicy) -> float:

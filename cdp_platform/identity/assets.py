@@ -32,11 +32,12 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+import cdp_platform.cleansed as cleansed
 from cdp_platform.identity import decisions as review_decisions
 from cdp_platform.identity.evaluate import evaluate
 from cdp_platform.identity.evidence import describe_links, hash_shared_values, markdown_sample, per_record
 from cdp_platform.identity.grading import IdentityTruth
-from cdp_platform.identity.normalize import INPUT_COLUMNS
+from cdp_platform.identity.normalize import input_columns
 from cdp_platform.identity.probabilistic import ModelReport
 from cdp_platform.identity.resolve import Resolution, resolve
 from cdp_platform.identity.summary import counts, summarize
@@ -62,7 +63,7 @@ def _previous_map(connection) -> pl.DataFrame | None:
 
 def candidates_for_resolution(candidates: pl.DataFrame) -> pl.DataFrame:
     """Text columns as the library expects; ``source`` as ``<system>/<object>``."""
-    present = [c for c in INPUT_COLUMNS if c in candidates.columns]
+    present = [c for c in input_columns() if c in candidates.columns]
     frame = candidates.select([pl.col(c).cast(pl.String) for c in present])
     if "source" in frame.columns:
         frame = frame.with_columns(pl.col("source").str.replace(":", "/"))
@@ -350,9 +351,8 @@ def grade(table: pl.DataFrame, persons: pl.DataFrame) -> dict[str, float | int]:
     """
     graded = table.join(persons, on="record_id", how="inner")
     scores = evaluate(graded.select("record_id", "client_id"), graded.select("record_id", "person_id"))
-    names_a_person = (pl.col("source") != "google_analytics/user_daily_activity") | pl.col(
-        "crm_id"
-    ).is_not_null()
+    devices = [f"{e.source}/{e.entity}" for e in cleansed.ENTITIES if e.device_records]
+    names_a_person = ~pl.col("source").is_in(devices) | pl.col("crm_id").is_not_null()
     identified = graded.filter(names_a_person.any().over("client_id"))
     return {
         "eval_precision": round(float(scores["precision"]), 6),

@@ -11,61 +11,58 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-# Identifier types the deterministic graph links on, and the limit types checked on every merge.
+from cdp_platform.sources.profiles import profile_identifiers
+
+# Identifier types the deterministic graph links on, and the limit types checked on every merge:
+# these, and the identifier each declared social network gives its people (a platform user id, a
+# handle: ``profile_identifier`` in the source's folder, with its priority and limit).
 # ``date_of_birth`` never creates a link: it is only a limit, so two records with different birth
 # dates are never joined, whatever else they share, unless the two dates are one typing error apart
 # (one digit, two neighbouring digits or the day and month swapped: :mod:`.birth_dates`).
-LINK_TYPES: tuple[str, ...] = (
-    "crm_id",
-    "facebook_id",
-    "email",
-    "twitter_handle",
-    "instagram_username",
-    "ga_client_id",
-    "phone_name",
-)
-LIMIT_TYPES: tuple[str, ...] = (
-    "crm_id",
-    "facebook_id",
-    "email",
-    "twitter_handle",
-    "instagram_username",
-    "ga_client_id",
-    "phone",
-    "date_of_birth",
-)
-
-
-def _default_limits() -> dict[str, int]:
-    # A person has one birth date and one profile per social network; a few mailboxes (personal,
-    # work, an old one) and phones; several CRM objects (contact, lead, a duplicate entry) and
-    # many browser cookies. A merge that would exceed one of these joins two people.
-    return {
-        "crm_id": 10,
-        "facebook_id": 1,
-        "email": 5,
-        "twitter_handle": 1,
-        "instagram_username": 1,
-        "ga_client_id": 50,
-        "phone": 3,
-        "date_of_birth": 1,
-    }
+#
+# Priorities, lower wins: a CRM id is an identifier a system of record assigned; a platform user id
+# comes next (2); an email is a mailbox the person controls; a handle is public and can be mistyped
+# into a CRM (4 and after); a cookie is shared by everyone using one browser; a phone with a name is
+# the weakest rule because households share phones (and names, now and then).
+_LINK_PRIORITIES: dict[str, int] = {"crm_id": 1, "email": 3, "ga_client_id": 6, "phone_name": 7}
+# A person has one birth date (and one profile per social network, as each network declares); a few
+# mailboxes (personal, work, an old one) and phones; several CRM objects (contact, lead, a
+# duplicate entry) and many browser cookies. A merge that would exceed one of these joins two people.
+_LIMITS: dict[str, int] = {"crm_id": 10, "email": 5, "ga_client_id": 50, "phone": 3, "date_of_birth": 1}
 
 
 def _default_priorities() -> dict[str, int]:
-    # Lower wins. A CRM id is an identifier a system of record assigned; a platform user id comes
-    # next; an email is a mailbox the person controls; a handle is public and can be mistyped into a
-    # CRM; a cookie is shared by everyone using one browser; a phone with a name is the
-    # weakest rule because households share phones (and names, now and then).
-    return {
-        "crm_id": 1,
-        "facebook_id": 2,
-        "email": 3,
-        "twitter_handle": 4,
-        "instagram_username": 5,
-        "ga_client_id": 6,
-        "phone_name": 7,
-    }
+    """Every link type's priority, in priority order (ties by name)."""
+    declared = {p.column: p.priority for p in profile_identifiers()}
+    taken = sorted(set(declared) & (set(_LINK_PRIORITIES) | set(_LIMITS)))
+    if taken:
+        raise ValueError(
+            f"a source's profile_identifier takes the name of an identity type: {taken}; rename it"
+        )
+    priorities = {**_LINK_PRIORITIES, **declared}
+    return dict(sorted(priorities.items(), key=lambda item: (item[1], item[0])))
+
+
+def link_types() -> tuple[str, ...]:
+    """The link types, in their default priority order."""
+    return tuple(_default_priorities())
+
+
+def limit_types() -> tuple[str, ...]:
+    """The limit types: each link type's identifier (the phone of ``phone_name``), then the birth date."""
+    return (*("phone" if t == "phone_name" else t for t in link_types()), "date_of_birth")
+
+
+def _default_limits() -> dict[str, int]:
+    declared = {p.column: p.limit for p in profile_identifiers()}
+    return {kind: {**_LIMITS, **declared}[kind] for kind in limit_types()}
+
+
+def _default_exclusive_sources() -> frozenset[str]:
+    """The entities declaring themselves ``exclusive`` (a CRM's contacts), as ``<source>/<entity>``."""
+    from cdp_platform.cleansed import ENTITIES  # the entities live in the sources' folders
+
+    return frozenset(f"{e.source}/{e.entity}" for e in ENTITIES if e.exclusive)
 
 
 BLOCKED_EMAILS: frozenset[str] = frozenset(
@@ -133,8 +130,9 @@ class ResolutionConfig:
 
     ``exclusive_sources`` names the sources (``<system>/<object>``) that hold a person at most once
     unless an exact identifier says otherwise: the probabilistic stage never joins two clusters that
-    each hold a different record of one of them (two Salesforce contacts with different ids and no
-    shared email are two people to the CRM, and Splink is not allowed to overrule it).
+    each hold a different record of one of them (two contacts of one CRM with different ids and no
+    shared email are two people to the CRM, and Splink is not allowed to overrule it). By default,
+    the cleansed entities declaring themselves ``exclusive``.
     """
 
     default_region: str = "US"
@@ -145,9 +143,7 @@ class ResolutionConfig:
     blocked_email_local_parts: frozenset[str] = BLOCKED_EMAIL_LOCAL_PARTS
     blocked_text: frozenset[str] = BLOCKED_TEXT
     blocked_dates_of_birth: frozenset[datetime.date] = BLOCKED_DATES_OF_BIRTH
-    exclusive_sources: frozenset[str] = frozenset(
-        {"salesforce/contacts", "salesforce/leads", "hubspot/contacts"}
-    )
+    exclusive_sources: frozenset[str] = field(default_factory=_default_exclusive_sources)
     probabilistic: ProbabilisticConfig = field(default_factory=ProbabilisticConfig)
     # Link handle-only social profiles to the one rich client whose mailbox has the same user name
     # (see handle_email); a key without a two-digit number must be at least this long to count.
@@ -168,10 +164,10 @@ class ResolutionConfig:
     unique_name_max_expected_holders: float = 0.1
 
     def __post_init__(self) -> None:
-        unknown = (set(self.limits) - set(LIMIT_TYPES)) | (set(self.priorities) - set(LINK_TYPES))
+        unknown = (set(self.limits) - set(limit_types())) | (set(self.priorities) - set(link_types()))
         if unknown:
             raise ValueError(f"unknown identifier types in limits or priorities: {sorted(unknown)}")
-        missing = set(LINK_TYPES) - set(self.priorities)
+        missing = set(link_types()) - set(self.priorities)
         if missing:
             raise ValueError(f"every link type needs a priority; missing: {sorted(missing)}")
         if any(limit < 1 for limit in self.limits.values()):

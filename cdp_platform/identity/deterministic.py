@@ -5,23 +5,24 @@ The rules (each a link type; a record links to every record with the same normal
 =====================  ============================================================================
 ``crm_id``             the same CRM contact id (a CRM record's own id, or the id a logged-in GA
                        visitor carries)
-``facebook_id``        the same Facebook user id
 ``email``              the same mailbox (normalized, Gmail dots and +tags removed)
-``twitter_handle``     the same Twitter/X handle
-``instagram_username`` the same Instagram username
 ``ga_client_id``       the same GA browser cookie
 ``phone_name``         the same E.164 phone AND the same first and last name as typed
                        (normalized). A phone alone never links: households share a landline, and
                        a household's members have different first names; the last name guards
                        against two people given one number. Nicknames and typos are left to the
                        probabilistic stage, which blocks on phone.
+each network's         the same user id or handle on one social network, as each network declares
+identifier             it (``profile_identifier`` in the source's folder: the column, its priority
+                       and its limit)
 =====================  ============================================================================
 
 A shared postal address never links on its own. Safeguards, as Segment's and RudderStack's identity
 graphs have them: blocked values are nulled during normalization, and every client may hold at most
-``limits[type]`` distinct values of each identifier type (one birth date, one Facebook id, a few
-emails and phones). Edges are applied in priority order (lower first); an edge whose merge would break
-a limit is refused and reported, so the weaker link gives way to the stronger ones already applied.
+``limits[type]`` distinct values of each identifier type (one birth date, one profile per social
+network, a few emails and phones). Edges are applied in priority order (lower first); an edge whose
+merge would break a limit is refused and reported, so the weaker link gives way to the stronger
+ones already applied.
 
 Speed: connected components of the whole graph come from ``scipy.sparse.csgraph``; only components
 that would break a limit (rare) are rebuilt edge by edge with a union-find in Python.
@@ -37,7 +38,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from cdp_platform.identity.birth_dates import compatible
-from cdp_platform.identity.config import LIMIT_TYPES, LINK_TYPES, ResolutionConfig
+from cdp_platform.identity.config import ResolutionConfig, limit_types, link_types
 from cdp_platform.identity.review import CANNOT_LINK_REASON, CannotLinks
 
 EDGE_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64, "rule": pl.String, "priority": pl.Int64}
@@ -71,7 +72,7 @@ def identifier_edges(
     instead: when limits refuse some links, a star would lose the pairs that do not touch its hub.
     """
     parts = []
-    for rule in LINK_TYPES:
+    for rule in link_types():
         column = f"n_{rule}"
         with_value = prepared.select("row", column).drop_nulls(column)
         sized = with_value.with_columns(
@@ -112,7 +113,7 @@ def limit_values(prepared: pl.DataFrame) -> dict[str, np.ndarray]:
     """Per limit type, the value of each row as an integer code (-1 for null): a dense code, or for
     a birth date its ``YYYYMMDD`` digits, which :data:`TYPO_TOLERANT` compares."""
     codes = {}
-    for kind in LIMIT_TYPES:
+    for kind in limit_types():
         series = prepared[f"n_{kind}"]
         if kind == "date_of_birth":
             day = series.cast(pl.Date)

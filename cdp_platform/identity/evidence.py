@@ -15,29 +15,50 @@ spells it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import polars as pl
 
+from cdp_platform.identity.config import link_types
 from cdp_platform.identity.merge import PROBABILISTIC_RULE
+from cdp_platform.sources.profiles import profile_identifiers
 
 # Per rule: the kind of value its two records share (a kind of privacy.hashing.KINDS where there is
 # one, so the hash equals the pseudonymized marts' and the erasure audit's) and the prepared column
-# holding it, on both records or (handle_email) on the one that is not a bare handle.
-SHARED_VALUES: dict[str, tuple[str, str]] = {
+# holding it, on both records or (handle_email) on the one that is not a bare handle. Each declared
+# network's identifier is its own rule (:func:`shared_values`), between ``crm_id``'s and
+# ``email``'s or after, in priority order.
+_SHARED_VALUES: dict[str, tuple[str, str]] = {
     "crm_id": ("crm_id", "n_crm_id"),
-    "facebook_id": ("facebook_id", "n_facebook_id"),
     "email": ("email", "n_email"),
-    "twitter_handle": ("handle", "n_twitter_handle"),
-    "instagram_username": ("handle", "n_instagram_username"),
     "ga_client_id": ("ga_client_id", "n_ga_client_id"),
     # The phone rule also needs the same first and last name; the phone is the identifier.
     "phone_name": ("phone", "n_phone"),
+}
+_OTHER_RULES: dict[str, tuple[str, str]] = {
     # A handle-only profile and the mailbox of the same user name: the rich record holds it.
     "handle_email": ("handle", "n_email_user"),
     # The handle spells the name and carries the number only the client's mailbox carries.
     "handle_name": ("number", "n_number"),
     "unique_name": ("name", "n_unique_name"),
 }
+
+
+@cache
+def shared_values() -> dict[str, tuple[str, str]]:
+    """Per rule, (kind, prepared column): the link types in priority order, then the other rules."""
+    declared = {p.column: (p.hash_kind, f"n_{p.column}") for p in profile_identifiers()}
+    by_type = {**_SHARED_VALUES, **declared}
+    return {**{rule: by_type[rule] for rule in link_types()}, **_OTHER_RULES}
+
+
+def __getattr__(name: str) -> object:
+    # ``SHARED_VALUES`` is derived from the declared sources on first use, not at import.
+    if name == "SHARED_VALUES":
+        return shared_values()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 LINK_EVIDENCE_SCHEMA = {
     "row_a": pl.Int64,
     "row_b": pl.Int64,
@@ -81,7 +102,7 @@ def link_evidence(
     (``waterfall``: row_a, row_b, comparison, level, bayes_factor, match_weight); ``LINK_EVIDENCE_SCHEMA``.
 
     A probabilistic link without waterfall rows (a model that does not report them) keeps one row
-    with its probability and no comparison. Links of rules not in :data:`SHARED_VALUES` (a
+    with its probability and no comparison. Links of rules not in :func:`shared_values` (a
     reviewer's ``same``) keep one row with no shared value.
     """
     values = prepared.with_columns(
@@ -90,7 +111,7 @@ def link_evidence(
     )
     ruled = links.filter(pl.col("rule") != PROBABILISTIC_RULE)
     parts = []
-    for rule, (kind, column) in SHARED_VALUES.items():
+    for rule, (kind, column) in shared_values().items():
         chosen = ruled.filter(pl.col("rule") == rule)
         if chosen.height == 0:
             continue
@@ -114,7 +135,7 @@ def link_evidence(
                 shared.alias("shared_value"),
             )
         )
-    others = ruled.filter(~pl.col("rule").is_in(list(SHARED_VALUES)))
+    others = ruled.filter(~pl.col("rule").is_in(list(shared_values())))
     parts.append(others.select("row_a", "row_b", "rule", "match_probability"))
     scored = links.filter(pl.col("rule") == PROBABILISTIC_RULE).select(
         "row_a", "row_b", "rule", "match_probability"

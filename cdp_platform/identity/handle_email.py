@@ -2,11 +2,11 @@
 (rule ``handle_email``) or whose name the handle spells with the client's number (``handle_name``,
 see :func:`handle_name_pairs`).
 
-An Instagram commenter is a username and nothing else (the Graph API gives no name, no email); a
-Twitter author is a handle and a display name. When a CRM record holds that handle, the
+A commenter on a photo network can be a username and nothing else (no name, no email); a
+microblog's author is a handle and a display name. When a CRM record holds that handle, the
 deterministic graph links it. Otherwise the one thing left to compare is the name the person chose:
-people reuse it, so ``tracy.fletcher2036`` on Instagram and ``tracy.fletcher2036@outlook.com`` in
-HubSpot are, in practice, one person.
+people reuse it, so ``tracy.fletcher2036`` on a social network and ``tracy.fletcher2036@outlook.com``
+in a CRM are, in practice, one person.
 
 The rule links a profile with no rich identifier (no email, phone, birth date, address or CRM id)
 to a rich client when the handle's key (lowercase, without ``.``, ``_``, ``-``) equals the user name
@@ -18,8 +18,8 @@ of one of that client's addresses (same key, ``+tags`` dropped), and only when:
   ``min_plain_length`` characters long. ``jsmith`` is held by thousands of people the data has not
   seen; ``tracyfletcher2036`` by one.
 
-Merges go through the same limits as every other link (a client already holding another Instagram
-username is not given a second one).
+Merges go through the same limits as every other link (a client already holding another username
+on that network is not given a second one).
 """
 
 from __future__ import annotations
@@ -28,11 +28,16 @@ import polars as pl
 
 from cdp_platform.identity.nicknames import CANONICAL_FIRST_NAME
 from cdp_platform.identity.normalize import user_key
+from cdp_platform.sources.profiles import handle_columns
 
 HANDLE_EMAIL_RULE = "handle_email"
 _RICH = ("n_email", "n_phone", "n_date_of_birth", "n_street", "n_postcode", "n_crm_id")
-_HANDLES = ("n_instagram_username", "n_twitter_handle")
 PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64}
+
+
+def _handles() -> list[str]:
+    """The prepared columns of every declared network's handle."""
+    return [f"n_{column}" for column in handle_columns()]
 
 
 def with_rich_flag(prepared: pl.DataFrame, cluster_labels: pl.Series) -> pl.DataFrame:
@@ -62,7 +67,7 @@ def handle_email_pairs(
     handles = pl.concat(
         [
             frame.filter(~pl.col("rich")).select("row", user_key(pl.col(column)).alias("key"))
-            for column in _HANDLES
+            for column in _handles()
         ]
     ).drop_nulls("key")
     return (
@@ -79,7 +84,7 @@ def handle_email_pairs(
 
 HANDLE_NAME_RULE = "handle_name"
 # first part, separator, last part, optional separator, number: ``james.dumont8427``,
-# ``christop.mann5101`` (Instagram cuts long names), ``erna_haase_8731``.
+# ``christop.mann5101`` (a network that cuts long names), ``erna_haase_8731``.
 _NAME_HANDLE = r"^([a-z]+)[._\-]+([a-z]+)[._\-]*(\d{2,})$"
 
 
@@ -87,7 +92,7 @@ def handle_name_pairs(prepared: pl.DataFrame, cluster_labels: pl.Series) -> pl.D
     """(row_a, row_b) pairs: a row of a handle-only profile whose handle spells a name and a number,
     a row of the one rich client carrying that number and that name.
 
-    ``james.dumont8427`` on Instagram and ``jdumont8427@free.fr`` of James Dumont in HubSpot share no
+    ``james.dumont8427`` on a social network and ``jdumont8427@free.fr`` of James Dumont in a CRM share no
     key, but the handle names the person (first name, or its start, then last name, or its start)
     and carries the number the person put in the mailbox. Two pieces of evidence that each alone
     would not do: the number must be held by exactly one rich client (a year shared by two clients
@@ -118,7 +123,7 @@ def handle_name_pairs(prepared: pl.DataFrame, cluster_labels: pl.Series) -> pl.D
                 frame.filter(~pl.col("rich") & pl.col(column).is_not_null()).select(
                     "row", pl.col(column).str.extract_groups(_NAME_HANDLE).alias("parts")
                 )
-                for column in _HANDLES
+                for column in _handles()
             ]
         )
         .select(

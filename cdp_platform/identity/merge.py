@@ -4,12 +4,13 @@ A scored pair links two records; what merges is their two clusters, so the check
 clusters as a whole. Cluster pairs are taken strongest first, and a merge is refused when the joined
 client would:
 
-- break an identifier limit: two different birth dates, Facebook ids, Twitter handles or Instagram
-  usernames (limit 1 each), or more emails, phones or CRM ids than the limits allow (a probabilistic
-  pair whose two records both carry a birth date was scored on it: its disagreement is weighed by the
-  model, not vetoed again, unless ``weigh_birth_date_conflicts`` is off); or
+- break an identifier limit: two different birth dates, or two user ids or handles on one social
+  network (limit 1 each, as each network declares), or more emails, phones or CRM ids than the
+  limits allow (a probabilistic pair whose two records both carry a birth date was scored on it:
+  its disagreement is weighed by the model, not vetoed again, unless ``weigh_birth_date_conflicts``
+  is off); or
 - hold two records of one exclusive source (``config.exclusive_sources``): each cluster already has
-  its own contact in, say, HubSpot, and the CRM's word that these are two people stands unless an
+  its own contact in, say, the CRM, and the CRM's word that these are two people stands unless an
   exact identifier (handled by the deterministic stage) says otherwise; or
 - hold both ends of a reviewer's ``different`` decision (``cannot``, see :mod:`.review`).
 """

@@ -9,7 +9,7 @@ spellings of one mailbox, phone or handle must become the same key, and a placeh
   treat dots as significant, so they are kept there.
 - phone: E.164 via ``phonenumbers``; numbers typed nationally are read in the record's country when
   it is known, else in the configured default region; invalid numbers and runs of one digit are null.
-- handles: the profile URL and a leading ``@`` removed, lowercased (both networks ignore case).
+- handles: the profile URL and a leading ``@`` removed, lowercased (social networks ignore case).
 - names: accents folded, lowercased, letters only, spaces removed (van Dyke and Van-Dyke are one
   name, Mary Ann and Maryann too); ``first_name``/``last_name`` fall back to the first word of ``full_name``
   and the rest of it; ``first_canonical`` maps nicknames to formal names.
@@ -26,8 +26,12 @@ from cdp_platform.cleansed.normalize import date as parse_date
 from cdp_platform.cleansed.normalize import phone_to_e164
 from cdp_platform.identity.config import ResolutionConfig
 from cdp_platform.identity.nicknames import CANONICAL_FIRST_NAME
+from cdp_platform.sources.profiles import handle_columns, profile_hosts_pattern, profile_identifiers
 
-INPUT_COLUMNS: tuple[str, ...] = (
+# The identity input's columns: these, with each declared social network's identifier (handles,
+# then platform user ids: :func:`cdp_platform.sources.profiles.profile_identifiers`) before the
+# web cookie.
+_INPUT_COLUMNS: tuple[str, ...] = (
     "record_id",
     "source",
     "first_name",
@@ -42,11 +46,20 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "region",
     "country",
     "crm_id",
-    "twitter_handle",
-    "instagram_username",
-    "facebook_id",
-    "ga_client_id",
 )
+
+
+def input_columns() -> tuple[str, ...]:
+    """Every column :func:`prepare` reads (a missing one counts as null)."""
+    return (*_INPUT_COLUMNS, *(p.column for p in profile_identifiers()), "ga_client_id")
+
+
+def __getattr__(name: str) -> object:
+    # ``INPUT_COLUMNS`` is derived from the declared sources on first use, not at import.
+    if name == "INPUT_COLUMNS":
+        return input_columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _COUNTRIES: dict[str, str] = {
     "united states": "US",
@@ -73,7 +86,6 @@ _COUNTRIES: dict[str, str] = {
     "australia": "AU",
     "ireland": "IE",
 }
-_HANDLE_URL = r"^(https?://)?(www\.|mobile\.)?(twitter\.com|x\.com|instagram\.com)/"
 
 
 def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
@@ -82,9 +94,12 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
     Returns one row per input row with ``row`` (0..n-1, the graph's node number), ``record_id``,
     ``source`` and the normalized columns the matchers use.
     """
-    missing = [column for column in INPUT_COLUMNS if column not in records.columns]
+    columns = input_columns()
+    handles = handle_columns()
+    user_ids = [p.column for p in profile_identifiers() if p.kind == "user_id"]
+    missing = [column for column in columns if column not in records.columns]
     frame = records.with_columns(pl.lit(None, dtype=pl.String).alias(column) for column in missing)
-    frame = frame.select(pl.col(column).cast(pl.String) for column in INPUT_COLUMNS)
+    frame = frame.select(pl.col(column).cast(pl.String) for column in columns)
     if frame["record_id"].null_count():
         raise ValueError("record_id must not be null")
     if frame["record_id"].n_unique() != frame.height:
@@ -93,7 +108,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
     blocked = sorted(config.blocked_text)
     frame = frame.with_columns(
         _text(pl.col(column), blocked).alias(column)
-        for column in INPUT_COLUMNS
+        for column in columns
         if column not in ("record_id", "source", "date_of_birth")
     )
     full_words = _name(pl.col("full_name")).str.split(" ")
@@ -110,8 +125,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
         country.alias("n_country"),
         _email(pl.col("email"), config).alias("n_email"),
         _date_of_birth(pl.col("date_of_birth"), config).alias("n_date_of_birth"),
-        _handle(pl.col("twitter_handle"), blocked).alias("n_twitter_handle"),
-        _handle(pl.col("instagram_username"), blocked).alias("n_instagram_username"),
+        *(_handle(pl.col(column), blocked).alias(f"n_{column}") for column in handles),
         _squash(pl.col("postcode")).alias("n_postcode"),
         _words(pl.col("street")).alias("n_street"),
         _words(pl.col("city")).alias("n_city"),
@@ -133,8 +147,7 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
     frame = frame.with_columns(
         pl.coalesce(
             chosen_number(pl.col("n_email").str.extract(r"^([^@+]+)", 1)),
-            chosen_number(pl.col("n_twitter_handle")),
-            chosen_number(pl.col("n_instagram_username")),
+            *(chosen_number(pl.col(f"n_{column}")) for column in handles),
         ).alias("n_number")
     )
     return frame.with_row_index("row").select(
@@ -157,9 +170,8 @@ def prepare(records: pl.DataFrame, config: ResolutionConfig) -> pl.DataFrame:
         "n_region",
         "n_country",
         pl.col("crm_id").alias("n_crm_id"),
-        "n_twitter_handle",
-        "n_instagram_username",
-        pl.col("facebook_id").alias("n_facebook_id"),
+        *(f"n_{column}" for column in handles),
+        *(pl.col(column).alias(f"n_{column}") for column in user_ids),
         pl.col("ga_client_id").alias("n_ga_client_id"),
     )
 
@@ -244,7 +256,7 @@ def chosen_number(key: pl.Expr) -> pl.Expr:
     """The number a person put at the end of a user name or handle (two digits or more), if any.
 
     People carry one number (a birth year, a lucky number) from one user name to the next:
-    ``jburgess1705`` at work, ``jodie.burgess1705`` at home, ``@jodieb_1705`` on Twitter. It is
+    ``jburgess1705`` at work, ``jodie.burgess1705`` at home, ``@jodieb_1705`` on a social network. It is
     evidence for Splink (term-frequency adjusted: a year is worth less than a rare number) and for
     :mod:`.handle_email`, never a link on its own. Read before separators are dropped, so that
     ``jim17_2111`` carries 2111, not 172111.
@@ -264,13 +276,11 @@ def _date_of_birth(expr: pl.Expr, config: ResolutionConfig) -> pl.Expr:
 
 
 def _handle(expr: pl.Expr, blocked: list[str]) -> pl.Expr:
-    cleaned = (
-        expr.str.to_lowercase()
-        .str.replace(_HANDLE_URL, "")
-        .str.replace(r"[/?#].*$", "")
-        .str.replace(r"^@+", "")
-        .str.strip_chars()
-    )
+    cleaned = expr.str.to_lowercase()
+    hosts = profile_hosts_pattern()
+    if hosts is not None:  # a handle typed as its profile URL (``https://<host>/<handle>``)
+        cleaned = cleaned.str.replace(rf"^(https?://)?(www\.|mobile\.)?({hosts})/", "")
+    cleaned = cleaned.str.replace(r"[/?#].*$", "").str.replace(r"^@+", "").str.strip_chars()
     return pl.when(cleaned.is_in(blocked)).then(None).otherwise(cleaned)
 
 

@@ -214,7 +214,7 @@ _BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("l.n_phone = r.n_phone", ("n_phone",)),
     ("l.n_email_user = r.n_email_user", ("n_email_user",)),
-    # The same chosen number: a Twitter author and the CRM contact whose mailbox carries it, or two
+    # The same chosen number: a social author's handle and the CRM contact whose mailbox carries it, or two
     # CRM records of one person where one mistyped the last name.
     ("l.n_number = r.n_number", ("n_number",)),
     ("l.n_date_of_birth = r.n_date_of_birth AND l.n_last = r.n_last", ("n_date_of_birth", "n_last")),
@@ -355,7 +355,7 @@ def _name() -> cl.CustomComparison:
 def _chosen_name() -> cl.CustomComparison:
     # Two addresses of one person (personal and work) often differ in the part before the @ as
     # well, so a disagreement says little (m fixed high); the same chosen user name at two providers
-    # says much, less for a common one (term frequencies: jsmith). A Twitter author has no mailbox
+    # says much, less for a common one (term frequencies: jsmith). A social author has no mailbox
     # but a handle, which carries the same chosen number.
     return cl.CustomComparison(
         output_column_name="chosen_name",
@@ -363,7 +363,7 @@ def _chosen_name() -> cl.CustomComparison:
             _nothing_to_compare("n_email_user", "n_number", "nothing to compare"),
             cll.ExactMatchLevel("n_email_user").configure(tf_adjustment_column="n_email_user"),
             # People carry their number (a birth year, a lucky number) from one address or handle to
-            # the next: jburgess1705 at work, jodie.burgess1705 at home, @jodieb_1705 on Twitter. How
+            # the next: jburgess1705 at work, jodie.burgess1705 at home, @jodieb_1705 on a network. How
             # much that is worth is learnt (u from random pairs): little where numbers are years.
             cll.ExactMatchLevel("n_number").configure(
                 label_for_charts="same number in the user names", tf_adjustment_column="n_number"

@@ -78,8 +78,9 @@ def resolve(
 
     ``records`` has ``record_id`` (unique, not null) and any of ``source`` (``<system>/<object>``),
     ``first_name``, ``last_name``, ``full_name``, ``email``, ``phone``, ``date_of_birth``, ``street``,
-    ``city``, ``postcode``, ``region`` (state or province), ``country``, ``crm_id``, ``twitter_handle``, ``instagram_username``,
-    ``facebook_id``, ``ga_client_id``, all nullable text; missing columns count as null.
+    ``city``, ``postcode``, ``region`` (state or province), ``country``, ``crm_id``, each declared
+    social network's identifier (its ``profile_identifier.column``: a handle or a user id) and
+    ``ga_client_id``, all nullable text; missing columns count as null.
 
     ``decisions`` are reviewers' words (``identity.review_decisions``: record_id_a, record_id_b,
     decision ``same``/``different``, decision_id, decided_at; the latest per pair wins), honoured
@@ -88,14 +89,14 @@ def resolve(
 
     1. Values are normalized for matching, placeholders dropped (:mod:`.normalize`).
     2. Records sharing a strong identifier are stitched into clusters, within per-client limits and
-       in priority order (:mod:`.deterministic`): email, CRM id, social handles, Facebook id and GA
+       in priority order (:mod:`.deterministic`): email, CRM id, social handles and user ids, and GA
        client id link; a phone links only with the same first and last name; an address never links.
        Then reviewers' ``same`` pairs merge their clusters (rule ``review``).
     3. Splink scores name-bearing records of different clusters that share no identifier; pairs
        above ``config.probabilistic.threshold`` merge their clusters unless that would break a
        limit or join two records of an exclusive source (:mod:`.probabilistic`, :mod:`.merge`).
-    4. A handle-only social profile (an Instagram commenter) joins the one rich client with a mailbox
-       of the same distinctive user name (:mod:`.handle_email`, ``link_handle_emails``).
+    4. A handle-only social profile (a commenter known by username alone) joins the one rich client
+       with a mailbox of the same distinctive user name (:mod:`.handle_email`, ``link_handle_emails``).
     5. A handle-only profile whose handle spells a client's name and carries the number only that
        client's mailbox carries (``james.dumont8427``) joins it (:mod:`.handle_email`,
        ``link_handle_names``).

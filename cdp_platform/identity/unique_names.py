@@ -1,19 +1,21 @@
-"""Linking name-only profiles (a Facebook commenter, a Twitter author) by a name that only one
-client carries.
+"""Linking name-only profiles (a commenter on a social page, a microblog's author) by a name that
+only one client carries.
 
 A social profile seen in a comment carries a display name and a platform id, nothing else: no
 email, phone or address to compare, so a probabilistic score of a name agreement cannot tell the
 person from a namesake (the scores of true and false name-only pairs overlap completely). What can
 be said is structural: when exactly one *rich* client (one with an email, phone, birth date,
 address or CRM id) carries the name, and no two name-only profiles of the same network carry it
-(two Facebook ids with one name means at least two people have it), the profile is linked to that
-client with rule ``unique_name``, provided the name is rare (see :func:`unique_name_pairs`). A
-name carried by two rich clients (namesakes, households with a shared first name) is ambiguous and
-never links; so is a name another rich client carries with the last name one typo away, and a
-profile whose handle carries a number the client's user names do not (two people, one name).
+(two user ids of one network with one name means at least two people have it), the profile is
+linked to that client with rule ``unique_name``, provided the name is rare (see
+:func:`unique_name_pairs`). A name carried by two rich clients (namesakes, households with a
+shared first name) is ambiguous and never links; so is a name another rich client carries with
+the last name one typo away, and a profile whose handle carries a number the client's user names
+do not (two people, one name).
 
-The name key is the formal first name (nicknames folded) and the last name, so "Bob Jones" on
-Facebook meets "Robert Jones" in the CRM. Merges go through the same limits as every other link.
+The name key is the formal first name (nicknames folded) and the last name, so "Bob Jones" on a
+social network meets "Robert Jones" in the CRM. Merges go through the same limits as every other
+link.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import polars as pl
 
 from cdp_platform.identity.handle_email import with_rich_flag
 from cdp_platform.identity.probabilistic import within_a_typo
+from cdp_platform.sources.profiles import profile_identifiers
 
 UNIQUE_NAME_RULE = "unique_name"
-_PROFILE_IDS = ("n_facebook_id", "n_twitter_handle", "n_instagram_username")
 PAIR_SCHEMA = {"row_a": pl.Int64, "row_b": pl.Int64}
 
 
@@ -40,6 +42,8 @@ def unique_name_pairs(
     and than Colon, but Joseph is common enough that a second one may well be out there.
     """
     frame = with_rich_flag(prepared, cluster_labels)
+    # Each declared network's identifier: a name-only profile is one of those.
+    profile_ids = [f"n_{p.column}" for p in profile_identifiers()]
     named = frame.filter(
         pl.col("n_first_canonical").is_not_null() & pl.col("n_last").is_not_null()
     ).with_columns(pl.concat_str(["n_first_canonical", "n_last"], separator=" ").alias("key"))
@@ -61,17 +65,17 @@ def unique_name_pairs(
     per_key = named.group_by("key").agg(
         pl.col("cluster").filter(pl.col("rich")).unique().alias("rich_clusters"),
         pl.col("row").filter(pl.col("rich")).min().alias("rich_row"),
-        *(pl.col(column).filter(~pl.col("rich")).n_unique().alias(column) for column in _PROFILE_IDS),
+        *(pl.col(column).filter(~pl.col("rich")).n_unique().alias(column) for column in profile_ids),
         *(
             pl.col(column).filter(~pl.col("rich")).null_count().alias(f"{column}_nulls")
-            for column in _PROFILE_IDS
+            for column in profile_ids
         ),
         pl.len().alias("rows"),
         pl.col("rich").filter(~pl.col("rich")).len().alias("name_only_rows"),
     )
     # n_unique counts null as a value: distinct non-null ids = n_unique - (1 if any null).
     one_profile_per_network = pl.all_horizontal(
-        (pl.col(column) - (pl.col(f"{column}_nulls") > 0).cast(pl.UInt32)) <= 1 for column in _PROFILE_IDS
+        (pl.col(column) - (pl.col(f"{column}_nulls") > 0).cast(pl.UInt32)) <= 1 for column in profile_ids
     )
     linkable = (
         per_key.filter(
@@ -115,7 +119,7 @@ def unique_name_pairs(
 def _held_within_a_typo(named: pl.DataFrame, linkable: pl.DataFrame) -> pl.DataFrame:
     """Keys (of ``linkable``) that another rich client carries with its last name one typo away.
 
-    Kathy Casey on Facebook is not safely Katherine Casey of the CRM when another client is
+    Kathy Casey on a social network is not safely Katherine Casey of the CRM when another client is
     Katherine Caesy: one of the two records is mistyped, and the commenter may be either person.
     Compared within the same formal first name and the same first or the same last two letters of
     the last name (a swap of the first two letters is missed), by

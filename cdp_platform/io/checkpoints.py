@@ -3,7 +3,7 @@
 An extraction of one stream for one partition keeps, beside the partition,
 ``_checkpoints/<asset key path>/<partition>/``:
 
-- ``<slice>/state.json`` (and sub-keys for HubSpot search windows): where each first request's
+- ``<slice>/state.json`` (and sub-keys for a search split into time windows): where each first request's
   pagination continues, saved by :func:`cdp_platform.http.extract` after every page;
 - ``pages/<slice>/<part>-<number>.parquet``: the raw rows of each page, with
   ``.jsonl`` dead letters beside a page that had any. Written before the cursor that moves past it.

@@ -86,7 +86,7 @@ def build_interaction_sentiment() -> dg.AssetsDefinition:
         kinds={"python", "duckdb"},
         pool=WAREHOUSE_POOL,
         description=(
-            "VADER sentiment of every social text (tweets, Facebook and Instagram comments); against the "
+            "VADER sentiment of every social text (posts and comments people write); against the "
             "sandbox, its accuracy on the sandbox's true labels (metadata sentiment_accuracy)."
         ),
     )

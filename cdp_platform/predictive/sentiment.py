@@ -1,4 +1,4 @@
-"""Sentiment of social interactions (tweets, Facebook and Instagram comments) with VADER, per client.
+"""Sentiment of social interactions (posts and comments people write) with VADER, per client.
 
 VADER (Hutto & Gilbert 2014) is a lexicon and rule model: no training, no download, its lexicon ships
 inside the ``vaderSentiment`` package. Building the analyzer reads that lexicon, so it is built once

@@ -5,7 +5,7 @@ A request names a person by email, phone or ``client_id``. Requests are processe
 most once, so a day's requests cost one compaction of the warehouse, not one each.
 
 1. **Resolve** each request to the person's *person keys* (the ids ``identity_map`` uses:
-   ``hubspot:contacts:<id>``, ``twitter:authors:<id>``...). An email or a phone matches every record
+   ``<source>:<kind>:<id>``: a CRM's contact, a social author...). An email or a phone matches every record
    whose normalized email or phone equals it, in the raw lake (every partition, so records not
    cleansed yet or quarantined count too) and in ``int_identity_candidates``; a ``client_id``
    matches its rows of ``identity_map``. Then every client those keys belong to is taken whole:
@@ -37,7 +37,7 @@ most once, so a day's requests cost one compaction of the warehouse, not one eac
    counts and the seconds of each phase.
 
 Bare vendor ids are only ever matched within their own stream's tables, never in the generic
-sweep: a HubSpot contact and a HubSpot deal can share a number.
+sweep: a CRM's contact and one of its deals can share a number.
 """
 
 from __future__ import annotations
@@ -676,7 +676,7 @@ def _letter_owner(
 
 
 def _spelled_in(token: str, text: str) -> bool:
-    """The token as a JSON string (quoted, so the HubSpot id ``151`` does not match ``1515``); an
+    """The token as a JSON string (quoted, so a CRM's id ``151`` does not match ``1515``); an
     email or an E.164 phone also bare, as a malformed body may have lost its quotes."""
     if f'"{token}"' in text or f'\\"{token}\\"' in text:
         return True

@@ -6,8 +6,8 @@ normalized: the same person writes ``Ann.Lee@Gmail.com `` and ``annlee@gmail.com
 and ``+14155550123``; the erasure request, the suppression list and every later ingestion must
 derive the same hash from any of those spellings.
 
-Every hash is of ``"<kind>:<normalized value>"`` so that an email and a Facebook id that happen to be
-the same text never collide. Kinds are the identifier kinds in :data:`KINDS`.
+Every hash is of ``"<kind>:<normalized value>"`` so that an email and a social network's user id
+that happen to be the same text never collide. Kinds are the identifier kinds of :func:`kinds`.
 
 The key: ``CDP_PRIVACY_HMAC_KEY`` (read at run time through Dagster ``EnvVar``; at least 32
 characters), required in production. Locally, when unset, a random key is created once per
@@ -23,6 +23,7 @@ import hmac
 import os
 import re
 import secrets
+from functools import cache
 from pathlib import Path
 
 from cdp_platform.cleansed.normalize import phone_to_e164
@@ -33,20 +34,33 @@ KEY_FILE = "_privacy/hmac.key"
 MIN_KEY_LENGTH = 32
 
 # Identifier kinds a hash can be of. ``email`` and ``phone`` are normalized below; the others are
-# vendor or platform ids compared as trimmed text (``handle`` also lowercased without ``@``).
-KINDS: tuple[str, ...] = (
-    "email",
-    "phone",
-    "client_id",
-    "record_id",
-    "crm_id",
-    "facebook_id",
-    "twitter_id",
+# vendor or platform ids compared as trimmed text (``handle`` also lowercased without ``@``). Each
+# declared social network's user id is a kind of its own (:func:`kinds`); every network's handle
+# is a ``handle``.
+_KINDS_BEFORE: tuple[str, ...] = ("email", "phone", "client_id", "record_id", "crm_id")
+_KINDS_AFTER: tuple[str, ...] = (
     "handle",
     "ga_client_id",
     "name",
-    "person",  # a person key as identity resolution names it: ``twitter:authors:<id>``
+    "person",  # a person key as identity resolution names it: ``<source>:<kind>:<id>``
 )
+
+
+@cache
+def kinds() -> tuple[str, ...]:
+    """Every identifier kind a hash can be of."""
+    from cdp_platform.sources.profiles import profile_identifiers  # imports the sources' folders
+
+    user_ids = tuple(p.hash_kind for p in profile_identifiers() if p.kind == "user_id")
+    return (*_KINDS_BEFORE, *user_ids, *_KINDS_AFTER)
+
+
+def __getattr__(name: str) -> object:
+    # ``KINDS`` is derived from the declared sources on first use, not at import: the raw layer
+    # imports this module while the registry may still be importing the sources' folders.
+    if name == "KINDS":
+        return kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PrivacyKeyError(RuntimeError):
@@ -82,8 +96,12 @@ def normalize_phone(value: str | None, default_region: str = "US") -> str | None
 def normalize_handle(value: str | None) -> str | None:
     if value is None:
         return None
+    from cdp_platform.sources.profiles import profile_hosts_pattern  # imports the sources' folders
+
     text = str(value).strip().lower()
-    text = re.sub(r"^(https?://)?(www\.|mobile\.)?(twitter\.com|x\.com|instagram\.com)/", "", text)
+    hosts = profile_hosts_pattern()
+    if hosts is not None:  # a handle typed as its profile URL (``https://<host>/<handle>``)
+        text = re.sub(rf"^(https?://)?(www\.|mobile\.)?({hosts})/", "", text)
     text = re.sub(r"[/?#].*$", "", text).lstrip("@").strip()
     return text or None
 
@@ -98,8 +116,8 @@ def normalize_name(value: str | None) -> str | None:
 
 def normalize(kind: str, value: object, default_region: str = "US") -> str | None:
     """The canonical text of an identifier of ``kind``, or ``None`` when it is empty or unreadable."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown identifier kind {kind!r}: use one of {', '.join(KINDS)}")
+    if kind not in kinds():
+        raise ValueError(f"unknown identifier kind {kind!r}: use one of {', '.join(kinds())}")
     if value is None:
         return None
     if kind == "email":

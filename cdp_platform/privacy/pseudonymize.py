@@ -38,15 +38,17 @@ import datetime
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 import dagster as dg
 import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+import cdp_platform.cleansed as cleansed
 from cdp_platform.io.resources import LakeResource
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
-from cdp_platform.privacy.hashing import KINDS, keyed_hash, normalize, privacy_key
+from cdp_platform.privacy.hashing import keyed_hash, kinds, normalize, privacy_key
 from cdp_platform.profile.translator import profile_automation_condition
 from cdp_platform.settings import Settings
 
@@ -60,9 +62,11 @@ ERASURE_AUDIT_KEY = dg.AssetKey(["privacy", "erasure_audit"])
 
 KEEP = "keep"
 
-# Column -> identifier kind to hash it as, or KEEP. Kinds of hashing.KINDS are normalized the way
+# Column -> identifier kind to hash it as, or KEEP. Kinds of hashing.kinds() are normalized the way
 # the suppression list and the audit log normalize them; the others are hashed as trimmed text.
-CLIENT_360_COLUMNS: dict[str, str] = {
+# With these, client_360 lists each declared social network's identifiers (hashed as its kind) and
+# counts each engagement entity's records (kept): :func:`client_360_columns`.
+_CLIENT_360_COLUMNS: dict[str, str] = {
     "client_id": "client_id",
     "is_identified": KEEP,
     "first_name": "name",
@@ -84,9 +88,6 @@ CLIENT_360_COLUMNS: dict[str, str] = {
     "emails": "email",
     "phones": "phone",
     "crm_ids": "crm_id",
-    "twitter_handles": "handle",
-    "instagram_usernames": "handle",
-    "facebook_ids": "facebook_id",
     "ga_client_ids": "ga_client_id",
     "account_id": "account_id",  # the employer: with a small company, it is nearly the person
     "account_name": "account_name",
@@ -102,10 +103,6 @@ CLIENT_360_COLUMNS: dict[str, str] = {
     "last_seen_at": KEEP,
     "web_activity_as_of": KEEP,
     "last_web_activity_date": KEEP,
-    "twitter_mentions": KEEP,
-    "facebook_comments": KEEP,
-    "instagram_comments": KEEP,
-    "lead_forms": KEEP,
     "average_sentiment": KEEP,
     "scored_texts": KEEP,
     "purchases": KEEP,
@@ -150,35 +147,76 @@ CLIENT_IDENTITIES_COLUMNS: dict[str, str] = {
     "link_evidence": KEEP,
 }
 # client_identities.identifier_type -> the kind its value is hashed as (the same as client_360's
-# lists, so an email hash is the same in both). A new type is still hashed, as identifier_<type>.
-IDENTIFIER_KINDS: dict[str, str] = {
+# lists, so an email hash is the same in both), with each declared social network's identifier
+# (:func:`identifier_kinds`). A new type is still hashed, as identifier_<type>.
+_IDENTIFIER_KINDS: dict[str, str] = {
     "email": "email",
     "phone": "phone",
     "crm_id": "crm_id",
-    "twitter_handle": "handle",
-    "instagram_username": "handle",
-    "facebook_id": "facebook_id",
     "ga_client_id": "ga_client_id",
 }
 
-POLICIES: dict[str, dict[str, str]] = {
-    "client_360": CLIENT_360_COLUMNS,
-    "client_interactions": CLIENT_INTERACTIONS_COLUMNS,
-    "client_identities": CLIENT_IDENTITIES_COLUMNS,
-}
+
+def _profile_identifiers():
+    from cdp_platform.sources.profiles import profile_identifiers  # imports the sources' folders
+
+    return profile_identifiers()
+
+
+@cache
+def client_360_columns() -> dict[str, str]:
+    """client_360's policy: the fixed columns, each network's identifier list, each engagement count."""
+    declared = {p.list_column: p.hash_kind for p in _profile_identifiers()}
+    counts = {e.engagement_count: KEEP for e in cleansed.ENTITIES if e.engagement_count is not None}
+    return {**_CLIENT_360_COLUMNS, **declared, **counts}
+
+
+@cache
+def identifier_kinds() -> dict[str, str]:
+    """client_identities.identifier_type -> the kind its value is hashed as."""
+    return {**_IDENTIFIER_KINDS, **{p.column: p.hash_kind for p in _profile_identifiers()}}
+
+
+@cache
+def policies() -> dict[str, dict[str, str]]:
+    return {
+        "client_360": client_360_columns(),
+        "client_interactions": CLIENT_INTERACTIONS_COLUMNS,
+        "client_identities": CLIENT_IDENTITIES_COLUMNS,
+    }
+
+
+def __getattr__(name: str) -> object:
+    # Derived from the declared sources on first use, not at import.
+    derived = {
+        "CLIENT_360_COLUMNS": client_360_columns,
+        "IDENTIFIER_KINDS": identifier_kinds,
+        "POLICIES": policies,
+    }
+    if name in derived:
+        return derived[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 KEPT_PATTERNS: dict[str, re.Pattern[str]] = {"client_360": CLIENT_360_KEPT_PATTERN}
 
 # Kinds whose values are unmistakable identifiers: the runtime check looks for these values in the
 # output. Names, free text, dates and company names are left out: a surname can also be a city.
-CHECKED_KINDS = frozenset(
-    {"email", "phone", "client_id", "record_id", "crm_id", "facebook_id", "ga_client_id", "handle",
-     "street", "postcode", "account_id"}
+_CHECKED_KINDS = frozenset(
+    {"email", "phone", "client_id", "record_id", "crm_id", "ga_client_id", "handle", "street",
+     "postcode", "account_id"}
 )  # fmt: skip
+
+
+@cache
+def checked_kinds() -> frozenset[str]:
+    """These and every kind a declared network's identifier is hashed as (a platform's user id)."""
+    return _CHECKED_KINDS | {p.hash_kind for p in _profile_identifiers()}
 
 
 def policy(mart: str, column: str) -> str | None:
     """What happens to ``column`` of ``mart``: KEEP, the kind it is hashed as, or None (unclassified)."""
-    chosen = POLICIES[mart].get(column)
+    chosen = policies()[mart].get(column)
     if chosen is None and mart in KEPT_PATTERNS and KEPT_PATTERNS[mart].fullmatch(column):
         return KEEP
     return chosen
@@ -207,7 +245,7 @@ class Pseudonymizer:
         cached = self._cache.get((kind, text), ...)
         if cached is not ...:
             return cached
-        normalized = normalize(kind, text, self._region) if kind in KINDS else None
+        normalized = normalize(kind, text, self._region) if kind in kinds() else None
         # A value the normalizer cannot read (a malformed email) is still hashed, as written:
         # it must neither pass through nor vanish.
         canonical = normalized if normalized is not None else text.strip()
@@ -264,8 +302,9 @@ def pseudonymize_mart(mart: str, frame: pl.DataFrame, hasher: Pseudonymizer) -> 
             continue
         out.hashed[column] = chosen
         if chosen == "identifier":
-            kinds = [IDENTIFIER_KINDS.get(t, f"identifier_{t}") for t in frame["identifier_type"].to_list()]
-            columns.append(hasher.hash_by_kind(series, kinds))
+            by_type = identifier_kinds()
+            row_kinds = [by_type.get(t, f"identifier_{t}") for t in frame["identifier_type"].to_list()]
+            columns.append(hasher.hash_by_kind(series, row_kinds))
         else:
             columns.append(hasher.hash_series(chosen, series))
         if column == "date_of_birth":
@@ -276,19 +315,19 @@ def pseudonymize_mart(mart: str, frame: pl.DataFrame, hasher: Pseudonymizer) -> 
 
 
 def identifier_values(marts: Mapping[str, pl.DataFrame]) -> set[str]:
-    """Every value of an unmistakable identifier column (:data:`CHECKED_KINDS`) of the source marts."""
+    """Every value of an unmistakable identifier column (:func:`checked_kinds`) of the source marts."""
     found: set[str] = set()
     for mart, frame in marts.items():
         for column in frame.columns:
             kind = policy(mart, column)
-            if kind is None or kind == KEEP or (kind not in CHECKED_KINDS and kind != "identifier"):
+            if kind is None or kind == KEEP or (kind not in checked_kinds() and kind != "identifier"):
                 continue
             series = frame[column]
             if isinstance(series.dtype, pl.List):
                 series = series.explode()
             if kind == "identifier":
                 checked = [
-                    IDENTIFIER_KINDS.get(t) in CHECKED_KINDS for t in frame["identifier_type"].to_list()
+                    identifier_kinds().get(t) in checked_kinds() for t in frame["identifier_type"].to_list()
                 ]
                 series = series.filter(pl.Series(checked, dtype=pl.Boolean))
             found.update(v for v in series.cast(pl.String).drop_nulls().to_list() if v.strip())

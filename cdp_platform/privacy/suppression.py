@@ -7,8 +7,8 @@ one of them before anything lands in the lake (the page spool included). The raw
 how many it dropped as ``suppressed_records``.
 
 What is hashed, per record of a stream that holds personal data (see
-:mod:`cdp_platform.privacy.identifiers`): its person keys (``twitter:authors:<id>``,
-``salesforce:contacts:<id>``...), its email and its phone, each as
+:mod:`cdp_platform.privacy.identifiers`): its person keys (``<source>:<kind>:<id>``: a social
+author, a CRM's contact...), its email and its phone, each as
 ``identifier_hash(kind, value)`` with kinds ``person``, ``email`` and ``phone``.
 
 Storage: one Parquet file per erasure request, ``_privacy/suppression/<request id>.parquet`` in the

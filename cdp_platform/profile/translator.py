@@ -4,7 +4,7 @@ dbt sources are the tables other Dagster assets write, so each source maps to th
 lineage runs unbroken from the raw layer to the marts: ``cleansed_<source>.<entity>`` is
 ``cleansed/<source>/<entity>``; ``identity.identity_map``, ``predictive.client_scores`` and
 ``predictive.interaction_sentiment`` are the Python assets ``identity_map``, ``client_scores`` and
-``interaction_sentiment``. Models keep their names as keys (``stg_hubspot__contacts``,
+``interaction_sentiment``. Models keep their names as keys (``stg_<source>__<entity>``,
 ``client_360``) and are grouped by folder: staging, intermediate, and profile for the marts; the seeds are reference.
 """
 

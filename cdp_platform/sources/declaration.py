@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.settings import env_var_name
 
 # How a source authenticates; each kind is one class in ``cdp_platform.http.auth``.
@@ -194,6 +195,55 @@ class Schedule:
             raise ValueError(f"schedule minute {self.minute} is not within 0-59")
 
 
+# What a person's identifier on a source's network is to identity resolution (ProfileIdentifier.kind).
+PROFILE_ID_KINDS = (
+    "user_id",  # an id the platform assigned to the person: compared as sent
+    "handle",  # a public username, also typed into CRMs: profile URL and ``@`` dropped, lowercased
+)
+
+
+@dataclass(frozen=True)
+class ProfileIdentifier:
+    """The identifier a person has on this source's network, which identity resolution links on.
+
+    ``column`` names it everywhere downstream: its column in the identity input
+    (``int_identity_candidates``, where a CRM record carrying it fills it too), its link and limit
+    type, its ``client_identities.identifier_type``; ``client_360`` lists a client's values in
+    :attr:`list_column`. ``priority`` orders the links when two conflict over a limit (lower wins; a
+    CRM id is 1, an email 3, a web cookie 6, a phone with the same name 7); ``limit`` is how many
+    of them one person holds. ``profile_hosts``: the sites whose profile URLs end in the handle
+    (``https://<host>/<handle>``), so that a handle typed as its URL is still the handle.
+    """
+
+    column: str
+    kind: str
+    priority: int
+    limit: int = 1
+    profile_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in PROFILE_ID_KINDS:
+            raise ValueError(
+                f"profile identifier {self.column}: kind {self.kind!r} does not exist: "
+                f"use one of {', '.join(PROFILE_ID_KINDS)}"
+            )
+        if not _SOURCE_NAME.match(self.column):
+            raise ValueError(f"profile identifier {self.column!r}: use lowercase letters, digits and _")
+        if self.priority < 1 or self.limit < 1:
+            raise ValueError(f"profile identifier {self.column}: priority and limit must be at least 1")
+
+    @property
+    def list_column(self) -> str:
+        """The ``client_360`` column listing a client's values (``<column>s``)."""
+        return f"{self.column}s"
+
+    @property
+    def hash_kind(self) -> str:
+        """The kind its values are keyed-hashed as: every handle alike (one normalization), a
+        platform's user id as its own kind."""
+        return "handle" if self.kind == "handle" else self.column
+
+
 @dataclass(frozen=True)
 class SourceDeclaration:
     """Everything about one source that is data; its folder adds the code its quirks need."""
@@ -212,6 +262,14 @@ class SourceDeclaration:
     position: int | None = None
     # Records per page the API allows, for ``CDP_<SOURCE>_PAGE_SIZE``.
     page_size: tuple[int, int, int] | None = None  # (default, low, high)
+    # The identifier people have on the source's network, when identity resolution links on it.
+    profile_identifier: ProfileIdentifier | None = None
+    # The API's base URL when the declaration knows it (a source declared in a YAML file);
+    # ``CDP_<SOURCE>_BASE_URL`` replaces it. None: the environment or the bundled sandbox.
+    base_url: str | None = None
+    # What the vendor's error bodies mean (throttle, expired credential, spent quota), read by the
+    # generic classifier in ``cdp_platform.http.errors``; first match wins.
+    errors: tuple[ErrorRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not _SOURCE_NAME.match(self.name):

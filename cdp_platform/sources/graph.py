@@ -1,6 +1,7 @@
-"""What the Graph API sources share: requests, time windows and parent listings.
+"""The Graph API protocol, shared by every source that speaks it: requests, time windows and parent
+listings (a mechanism named by the protocol, not by one of the sources using it).
 
-Both are the Graph API (``/v21.0/...``): lists carry ``paging.next`` full URLs to follow as given,
+The Graph API (``/v21.0/...``): lists carry ``paging.next`` full URLs to follow as given,
 ``since``/``until`` select by creation time, and comments are read per parent object. Comments
 arrive after their post, so the comments of partition D are read from the posts of the
 ``COMMENT_LOOKBACK_DAYS`` days up to D (comments later than that on older posts are not read).

@@ -1,4 +1,8 @@
-"""The Graph API's token: ``appsecret_proof`` on every call and the exchange of an expired token."""
+"""The ``graph_token`` auth kind: ``appsecret_proof`` on every call and the exchange of an expired token.
+
+A mechanism of the Graph API protocol, shared by every source speaking it (each passes its own
+``graph_version`` and the variable holding its token), so no source's folder owns it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import httpx
 from cdp_platform.http.auth import Auth, RenewLock, bearer_of
 from cdp_platform.http.errors import ErrorInfo, ExpiredCredentials, VendorError, parse_error
 from cdp_platform.http.redaction import describe_request
+from cdp_platform.sources.graph_signals import EXPIRED_TOKEN_CODE
 
 if TYPE_CHECKING:
     from cdp_platform.http.client import RequestSpec, VendorClient
@@ -19,7 +24,7 @@ if TYPE_CHECKING:
 
 def appsecret_proof(access_token: str, app_secret: str) -> str:
     """Graph's ``appsecret_proof``: hex HMAC-SHA256 of the access token keyed with the app secret
-    (https://developers.facebook.com/docs/graph-api/securing-requests/)."""
+    (the Graph API documentation's "Securing requests")."""
     return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
 
 
@@ -43,7 +48,7 @@ class GraphTokenAuth(Auth):
         app_secret: str | None = None,
         in_header: bool = False,
         graph_version: str = "v21.0",
-        env_var: str = "FACEBOOK_ACCESS_TOKEN",
+        env_var: str = "the source's access token variable (CDP_<SOURCE>_ACCESS_TOKEN)",
     ) -> None:
         self.access_token = access_token
         self.app_id = app_id
@@ -75,7 +80,7 @@ class GraphTokenAuth(Auth):
         return f"{root}/{self.graph_version}/oauth/access_token"
 
     async def refresh(self, client: VendorClient, info: ErrorInfo, request: httpx.Request) -> bool:
-        if info.code != "190":
+        if info.code != str(EXPIRED_TOKEN_CODE):
             return False
         async with self._lock.get():
             if self._token_of(request) != self.access_token:

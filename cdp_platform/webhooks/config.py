@@ -74,7 +74,7 @@ def load_webhook_config(environ: Mapping[str, str], specs: Mapping[str, WebhookS
     if public_url is not None and not public_url.startswith(("http://", "https://")):
         raise WebhookConfigError(
             f"{PUBLIC_URL_VAR}={public_url!r} is not an http(s) URL: set the receiver's public base URL "
-            "as the vendors call it (HubSpot signs the full URI)."
+            "as the vendors call it (a scheme that signs the full URI checks it)."
         )
     otlp_endpoint = _get(environ, OTLP_ENDPOINT_VAR)
     if otlp_endpoint is not None and not otlp_endpoint.startswith(("http://", "https://")):

@@ -1,12 +1,12 @@
 """From a verified webhook body to events: how bodies are split, and where each event keeps its id,
 type, object and time.
 
-Vendors batch differently (HubSpot posts an array, Graph nests ``entry[].changes[]``, Twitter/X
-groups by kind under ``*_events`` keys, Stripe posts one object); a *splitter* named by that shape
+Vendors batch differently (an array of events, changes nested in ``entry[].changes[]``, arrays
+grouped by kind under ``*_events`` keys, one object a request); a *splitter* named by that shape
 turns a body into items, and *paths* (dotted, tried in order) read each item's fields. A vendor's
 declaration is then data: which splitter, which paths.
 
-An event without an id of its own (a Graph change carries none for some fields) gets the SHA-256 of
+An event without an id of its own (an ``entry[].changes[]`` change carries none for some fields) gets the SHA-256 of
 its canonical JSON: a redelivery of the same change has the same bytes, hence the same id, so
 deduplication still holds.
 """
@@ -77,7 +77,7 @@ Splitter = Callable[[Any], Iterator[Mapping[str, Any]]]
 
 
 def each_item(body: Any) -> Iterator[Mapping[str, Any]]:
-    """A JSON array of event objects (HubSpot batches up to 100)."""
+    """A JSON array of event objects (a CRM batching up to 100 a request)."""
     if not isinstance(body, list):
         raise MalformedEvents("expected a JSON array of events")
     for item in body:
@@ -87,15 +87,15 @@ def each_item(body: Any) -> Iterator[Mapping[str, Any]]:
 
 
 def whole_body(body: Any) -> Iterator[Mapping[str, Any]]:
-    """One event object per request (Stripe)."""
+    """One event object per request."""
     if not isinstance(body, dict):
         raise MalformedEvents("expected one JSON object")
     yield body
 
 
 def entry_changes(body: Any) -> Iterator[Mapping[str, Any]]:
-    """``{"object": ..., "entry": [{id, time, changes: [{field, value}]}]}`` (Graph webhooks): one
-    event per change, carrying its entry's id and time."""
+    """``{"object": ..., "entry": [{id, time, changes: [{field, value}]}]}`` (subscription
+    webhooks of a social graph): one event per change, carrying its entry's id and time."""
     if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
         raise MalformedEvents('expected {"object": ..., "entry": [...]}')
     for entry in body["entry"]:
@@ -114,8 +114,8 @@ def entry_changes(body: Any) -> Iterator[Mapping[str, Any]]:
 
 
 def kind_arrays(body: Any) -> Iterator[Mapping[str, Any]]:
-    """``{"for_user_id": ..., "<kind>_events": [...], ...}`` (Twitter/X Account Activity): one event
-    per element of every ``*_events`` array, tagged with its kind."""
+    """``{"for_user_id": ..., "<kind>_events": [...], ...}`` (account activity
+    webhooks): one event per element of every ``*_events`` array, tagged with its kind."""
     if not isinstance(body, dict):
         raise MalformedEvents("expected one JSON object")
     for kind, items in body.items():

@@ -1,6 +1,6 @@
 """The webhook receiver: a Starlette app with one route per vendor, ``/webhooks/<vendor>``.
 
-``GET`` answers the vendor's subscription handshake (Graph ``hub.challenge``, Twitter CRC). ``POST``
+``GET`` answers the vendor's subscription handshake (a ``hub.challenge`` echo, a CRC answer). ``POST``
 is accepted in this order, each step refusing with the vendor's expected status and a counted
 reason (never enqueuing anything):
 
@@ -116,7 +116,7 @@ class Receiver:
         return PlainTextResponse(refusal.reason, status_code=refusal.status)
 
     def _uri(self, request: Request) -> str:
-        """The URI the vendor signed (HubSpot v3): the public URL when behind a proxy."""
+        """The URI the vendor signed (a scheme signing the full URI): the public URL when behind a proxy."""
         if self.public_url is None:
             return str(request.url)
         query = f"?{request.url.query}" if request.url.query else ""

@@ -62,6 +62,12 @@ def webhook_refresh_sensor(
     """``jobs``: each source's ingestion job; ``raw_keys``: source -> stream -> raw asset key. Sources
     without a job (a declared webhook whose source is not ingested) are left out."""
     refreshable = {spec.source: spec for spec in specs.values() if spec.refreshes and spec.source in jobs}
+    # What each declaration refreshes, e.g. "crm contacts", read from the declarations themselves.
+    announced = ", ".join(
+        f"{source} {stream}"
+        for source, spec in refreshable.items()
+        for stream in dict.fromkeys(spec.refreshes.values())
+    )
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -70,7 +76,7 @@ def webhook_refresh_sensor(
         default_status=default_status,
         description=(
             "Refreshes today's partition of the streams whose objects today's landed webhook events "
-            "announce (HubSpot contacts, Facebook leads, Instagram comments, Twitter mentions)."
+            f"announce ({announced or 'no declared webhook refreshes a stream'})."
         ),
     )
     def _refresh(context: dg.SensorEvaluationContext):

@@ -64,8 +64,8 @@ def _equal(expected: str, given: str) -> bool:
 class BodyHmacHeader:
     """HMAC-SHA256 of the raw body, in one header, as ``<prefix><hex or base64 digest>``.
 
-    Graph (Facebook, Instagram): ``X-Hub-Signature-256: sha256=<hex>``; Twitter/X Account Activity:
-    ``x-twitter-webhooks-signature: sha256=<base64>``.
+    E.g. ``X-Hub-Signature-256: sha256=<hex>``, or a base64 digest under the same prefix; which
+    source uses which header is declared in its ``sources/<source>/webhook.py``.
     """
 
     header: str
@@ -92,7 +92,6 @@ class SignedRequestWithTimestamp:
     """base64(HMAC-SHA256(secret, method + full URI + body + timestamp)) with the timestamp (ms) in
     its own header, refused when older (or further in the future) than ``window_seconds``.
 
-    HubSpot signature v3 (``X-HubSpot-Signature-v3`` / ``X-HubSpot-Request-Timestamp``, 5 minutes).
     The URI is the one the vendor called, so a receiver behind a proxy must see the public host
     (uvicorn ``--proxy-headers``); otherwise every request is refused, which is the safe side.
     """
@@ -131,8 +130,6 @@ class TimestampedSignatureHeader:
     """``<header>: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>[,v1=...]``, refused when
     ``t`` is further than ``tolerance_seconds`` from now. Several ``v1`` entries are allowed (a
     vendor rolling its secret signs with both); one match is enough.
-
-    Stripe (``Stripe-Signature``, 300 s).
     """
 
     header: str
@@ -175,7 +172,7 @@ SignatureScheme = BodyHmacHeader | SignedRequestWithTimestamp | TimestampedSigna
 @dataclass(frozen=True)
 class SubscribeChallenge:
     """The subscription handshake ``GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C``:
-    answer ``C`` as text when ``T`` is the configured verify token, else 403 (Graph webhooks)."""
+    answer ``C`` as text when ``T`` is the configured verify token, else 403."""
 
     def answer(self, secret: str, query: Mapping[str, str]) -> tuple[int, str, str]:
         token = query.get("hub.verify_token", "")
@@ -188,7 +185,7 @@ class SubscribeChallenge:
 @dataclass(frozen=True)
 class CrcResponse:
     """The challenge-response check ``GET ?crc_token=X`` answered with
-    ``{"response_token": "sha256=" + base64(HMAC-SHA256(secret, X))}`` (Twitter/X Account Activity)."""
+    ``{"response_token": "sha256=" + base64(HMAC-SHA256(secret, X))}``."""
 
     def answer(self, secret: str, query: Mapping[str, str]) -> tuple[int, str, str]:
         token = query.get("crc_token")

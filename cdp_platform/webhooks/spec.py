@@ -27,7 +27,7 @@ class WebhookSpec:
     """One vendor's webhook.
 
     ``secret_var`` names the environment variable of the signing secret; ``handshake_var`` the one
-    the handshake needs (Graph's verify token; for Twitter's CRC the signing secret itself). Paths
+    the handshake needs (a subscription's verify token; for a CRC the signing secret itself). Paths
     are dotted and tried in order; ``time_unit`` is ``ms``, ``s`` or ``iso``.
     """
 

@@ -2,10 +2,8 @@
 
 A source that receives webhooks has ``cdp_platform/sources/<source>/webhook.py`` defining
 ``WEBHOOK = WebhookSpec(source=<folder name>, ...)``; nothing else needs an edit. Its route is
-``/webhooks/<source>``.
-
-Stripe's declaration waits here (MOVING) until ``cdp_platform/sources/stripe/`` is on main; once
-that folder has its own ``webhook.py``, the one below is no longer used.
+``/webhooks/<source>``. The registry's order (:func:`cdp_platform.sources.registry.source_names`)
+is the order of the routes.
 """
 
 from __future__ import annotations
@@ -14,26 +12,9 @@ import importlib
 from pathlib import Path
 
 from cdp_platform.sources.registry import source_names
-from cdp_platform.webhooks.events import whole_body
-from cdp_platform.webhooks.signatures import TimestampedSignatureHeader
 from cdp_platform.webhooks.spec import WebhookSpec
 
 _SOURCES = Path(__file__).resolve().parents[1] / "sources"
-
-# Stripe: one event object a request; ``Stripe-Signature: t=<unix>,v1=<hex HMAC(secret, "t.body")>``
-# with 300 s tolerance; retried for up to 3 days and sometimes delivered twice (dedupe on ``id``).
-STRIPE = WebhookSpec(
-    source="stripe",
-    route="stripe",
-    scheme=TimestampedSignatureHeader(header="Stripe-Signature", tolerance_seconds=300, refuse_status=400),
-    secret_var="CDP_STRIPE_WEBHOOK_SECRET",  # noqa: S106 (the variable's name, not a secret)
-    split=whole_body,
-    event_id=("id",),
-    event_type=("type",),
-    object_id=("data.object.id",),
-    event_time=("created",),
-    time_unit="s",
-)
 
 
 def _declared() -> dict[str, WebhookSpec]:
@@ -50,7 +31,6 @@ def _declared() -> dict[str, WebhookSpec]:
                 f"{spec.route!r}: name both after the folder ({name!r})"
             )
         specs[name] = spec
-    specs.setdefault(STRIPE.route, STRIPE)
     return specs
 
 

@@ -302,7 +302,12 @@ def test_bearer_auth_renews_through_the_callers_coroutine():
 
 def test_facebook_failed_exchange_asks_for_a_new_token_without_leaking_the_app_secret():
     app, state = graph_app()
-    auth = GraphTokenAuth("old-token-aaaa", app_id="app-1", app_secret="wrong-app-secret")
+    auth = GraphTokenAuth(
+        "old-token-aaaa",
+        app_id="app-1",
+        app_secret="wrong-app-secret",
+        env_var="CDP_FACEBOOK_ACCESS_TOKEN",
+    )
 
     async def run():
         async with make_client(app, "facebook", "http://graph.test/v21.0", auth) as client:

@@ -17,16 +17,13 @@ from starlette.routing import Route
 
 from cdp_platform.http import (
     CircuitBreaker,
-    FacebookPacer,
-    GA4Pacer,
-    HubSpotPacer,
     QuotaExhausted,
-    SalesforcePacer,
-    TwitterPacer,
+    RollingWindowPacer,
     VendorClient,
     pacer_for,
 )
-from cdp_platform.http.pacing import Pacer, declare_budget, facebook_budget, facebook_usage, reset_pacers
+from cdp_platform.http.pacing import Pacer, budget_from_usage, declare_budget, reset_pacers
+from cdp_platform_tests.support.pacers import declared_pacer
 
 from .conftest import FakeClock, SleepRecorder, serve
 
@@ -44,14 +41,14 @@ def twitter_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
 
 
 def test_twitter_keys_are_per_endpoint_with_ids_normalized():
-    pacer = TwitterPacer()
+    pacer = declared_pacer("twitter")
     assert pacer.key_for("GET", "http://x/twitter/2/users/2244994945/mentions") == "/2/users/:id/mentions"
     assert pacer.key_for("GET", "https://api.twitter.com/2/tweets/search/recent") == "/2/tweets/search/recent"
 
 
 def test_twitter_spreads_remaining_calls_until_reset_then_refills():
     clock = FakeClock()
-    pacer = TwitterPacer(clock=clock, limits={"k": (10, 60.0)}, reset_margin=0.5)
+    pacer = declared_pacer("twitter", clock=clock, limits={"k": (10, 60.0)}, reset_margin=0.5)
     assert pacer.reserve("k") == 0  # default budget before any response: 10 per 60 s
     pacer.observe("k", response(twitter_headers(10, 9, clock.now + 60)))
     pacer.release("k")
@@ -74,7 +71,7 @@ def test_twitter_first_answer_replaces_the_default_budget():
     """Issue 17: the first 200 reported 1800 calls with 1795 left, and the pacer kept its default
     (450 per window, 449 left), pacing the first window four times slower than allowed."""
     clock = FakeClock(1_800_000_000.0)
-    pacer = TwitterPacer(clock=clock)
+    pacer = declared_pacer("twitter", clock=clock)
     key = "/2/users/:id/mentions"
     assert pacer.reserve(key) == 0
     pacer.observe(key, response(twitter_headers(1800, 1795, clock.now + 900)))
@@ -90,7 +87,7 @@ def test_twitter_first_answer_replaces_the_default_budget():
 
 def test_twitter_out_of_order_responses_keep_the_lowest_remaining_and_429_empties_the_window():
     clock = FakeClock()
-    pacer = TwitterPacer(clock=clock, limits={"k": (100, 900.0)})
+    pacer = declared_pacer("twitter", clock=clock, limits={"k": (100, 900.0)})
     for _ in range(3):
         pacer.reserve("k")
     reset = clock.now + 900
@@ -108,7 +105,7 @@ def test_twitter_out_of_order_responses_keep_the_lowest_remaining_and_429_emptie
 
 def test_hubspot_rolling_window_spacing_from_headers():
     clock = FakeClock()
-    pacer = HubSpotPacer(clock=clock)
+    pacer = declared_pacer("hubspot", clock=clock)
     assert pacer.key_for("POST", "http://h/hubspot/crm/v3/objects/contacts/search") == "search"
     assert pacer.key_for("GET", "http://h/hubspot/crm/v3/objects/contacts") == "default"
     assert pacer.spacing("default") == pytest.approx(10 * 1.02 / 100)  # documented 100 per 10 s
@@ -165,7 +162,7 @@ class RollingServer:
 
 def test_hubspot_spends_almost_all_of_a_rolling_window_and_leaves_other_apps_their_share():
     clock = FakeClock()
-    pacer = HubSpotPacer(clock=clock)
+    pacer = declared_pacer("hubspot", clock=clock)
     server = RollingServer(100, 10.0, clock, others_per_window=30)
     ours, started = 0, clock.now
     while clock.now - started < 120:
@@ -186,7 +183,7 @@ def test_hubspot_spends_almost_all_of_a_rolling_window_and_leaves_other_apps_the
 
 def test_hubspot_counts_a_call_in_the_window_until_a_window_after_its_answer():
     clock = FakeClock()
-    pacer = HubSpotPacer(clock=clock)
+    pacer = declared_pacer("hubspot", clock=clock)
     start = clock.now
     assert pacer.reserve("search") == 0
     clock.advance(0.1)  # a slow first answer (a new connection): it may have arrived this late
@@ -201,7 +198,7 @@ def test_hubspot_counts_a_call_in_the_window_until_a_window_after_its_answer():
 
 def test_hubspot_429_costs_one_slot_not_the_estimate_of_other_apps():
     clock = FakeClock()
-    pacer = HubSpotPacer(clock=clock)
+    pacer = declared_pacer("hubspot", clock=clock)
     pacer.reserve("default")
     throttled = {"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "0"}
     pacer.observe("default", response(throttled, status=429))
@@ -212,7 +209,7 @@ def test_hubspot_429_costs_one_slot_not_the_estimate_of_other_apps():
 
 
 def test_hubspot_daily_reserve_stops_the_run():
-    pacer = HubSpotPacer(clock=FakeClock(), daily_reserve=100)
+    pacer = declared_pacer("hubspot", clock=FakeClock(), daily_reserve=100)
     pacer.observe("default", response({"X-HubSpot-RateLimit-Daily-Remaining": "100"}))
     with pytest.raises(QuotaExhausted, match="hubspot quota exhausted: daily API calls remaining 100"):
         pacer.reserve("default")
@@ -225,11 +222,11 @@ def test_facebook_usage_is_the_highest_header_percentage_and_the_budget_a_lower_
             "X-Page-Usage": json.dumps({"call_count": 80, "total_cputime": 5, "total_time": 9}),
         }
     )
-    assert facebook_usage(headers) == (80.0, 0.0)
+    assert declared_pacer("facebook").usage_of(headers) == (80.0, 0.0)
     # 80 of our calls at 39 %: the allowance is over 200 (80 / 0.40), so 97 % of it is over 194.
-    assert facebook_budget(80, 39, 97) == pytest.approx(194.0)
+    assert budget_from_usage(80, 39, 97) == pytest.approx(194.0)
     # Floored percentages: the bound tightens as usage grows.
-    assert facebook_budget(480, 95, 97) == pytest.approx(485.0)
+    assert budget_from_usage(480, 95, 97) == pytest.approx(485.0)
 
 
 def graph_headers(percent: int, regain_minutes: int = 0) -> dict[str, str]:
@@ -245,7 +242,7 @@ def graph_headers(percent: int, regain_minutes: int = 0) -> dict[str, str]:
 def test_facebook_settles_just_under_an_allowance_it_is_never_told(others_per_window):
     clock = FakeClock()
     window, allowance = 60.0, 500
-    pacer = FacebookPacer(clock=clock, window_seconds=window)
+    pacer = declared_pacer("facebook", clock=clock, window_seconds=window)
     server = RollingServer(allowance, window, clock, others_per_window)
     ours, started = [], clock.now
     while clock.now - started < 12 * window:
@@ -266,20 +263,20 @@ def test_facebook_settles_just_under_an_allowance_it_is_never_told(others_per_wi
 
 def test_facebook_sends_freely_while_usage_is_low():
     clock = FakeClock()
-    pacer = FacebookPacer(clock=clock)
+    pacer = declared_pacer("facebook", clock=clock)
     for percent in (0, 1, 12, 49):
         # A handful of calls at low usage bounds the allowance only loosely: no crawl on it.
         assert pacer.reserve("default") == 0
         pacer.observe("default", response(graph_headers(percent)))
         pacer.release("default")
     pacer.observe("default", response(graph_headers(60)))
-    assert pacer.spacing() == pytest.approx(3600 / facebook_budget(4, 60, 98))
+    assert pacer.spacing() == pytest.approx(3600 / budget_from_usage(4, 60, 98))
 
 
 def test_facebook_throttle_pauses_for_the_regain_time_at_most_a_window():
     clock = FakeClock()
     for window, pause in ((3600.0, 240.0), (60.0, 60.0)):
-        pacer = FacebookPacer(clock=clock, window_seconds=window)
+        pacer = declared_pacer("facebook", clock=clock, window_seconds=window)
         for _ in range(10):
             pacer.reserve("default")  # ten calls at 5 %: the budget is not what holds the next back
         pacer.observe("default", response(graph_headers(5, regain_minutes=4)))
@@ -289,14 +286,14 @@ def test_facebook_throttle_pauses_for_the_regain_time_at_most_a_window():
 
 
 def test_salesforce_keeps_its_daily_reserve():
-    pacer = SalesforcePacer(clock=FakeClock(), reserve_fraction=0.1)
+    pacer = declared_pacer("salesforce", clock=FakeClock(), reserve_fraction=0.1)
     pacer.observe("default", response({"Sforce-Limit-Info": "api-usage=4400/5000"}))
     assert pacer.reserve("default") == 0
     pacer.release("default")
     pacer.observe("default", response({"Sforce-Limit-Info": "api-usage=4500/5000"}))
     with pytest.raises(QuotaExhausted, match=r"4500/5000; keeping 500 calls in reserve"):
         pacer.reserve("default")
-    assert SalesforcePacer(reserve_calls=20).reserve_size() == 20
+    assert declared_pacer("salesforce", reserve_calls=20).reserve_size() == 20
 
 
 def ga4_body(hour_remaining: int, day_remaining: int, consumed: int = 10) -> dict:
@@ -313,7 +310,7 @@ def ga4_body(hour_remaining: int, day_remaining: int, consumed: int = 10) -> dic
 def test_ga4_property_quota_pauses_to_the_next_hour_and_stops_on_the_daily_budget():
     clock = FakeClock(1_800_000_000.0)  # 08:00:00 UTC
     clock.advance(1800)
-    pacer = GA4Pacer(clock=clock)
+    pacer = declared_pacer("google_analytics", clock=clock)
     pacer.observe("default", response({}, body=ga4_body(hour_remaining=5000, day_remaining=20000)))
     assert pacer.reserve("default") == 0
     pacer.release("default")
@@ -327,7 +324,7 @@ def test_ga4_property_quota_pauses_to_the_next_hour_and_stops_on_the_daily_budge
 
 
 def test_ga4_concurrency_gate_caps_requests_in_flight():
-    pacer = GA4Pacer(max_concurrency=2)
+    pacer = declared_pacer("google_analytics", max_concurrency=2)
     active = Counter()
 
     async def one():
@@ -348,7 +345,7 @@ def test_ga4_concurrency_gate_caps_requests_in_flight():
 
 def test_ga4_late_answers_neither_stretch_the_pause_nor_outlive_their_hour():
     clock = FakeClock(1_800_000_000.0 + 3590)  # 08:59:50 UTC
-    pacer = GA4Pacer(clock=clock, hour_margin=1.0)
+    pacer = declared_pacer("google_analytics", clock=clock, hour_margin=1.0)
     for _ in range(3):
         pacer.reserve("default")
     pacer.observe("default", response({}, body=ga4_body(hour_remaining=5, day_remaining=20000)))
@@ -367,7 +364,7 @@ def test_ga4_late_answers_neither_stretch_the_pause_nor_outlive_their_hour():
 
 def test_twitter_learns_the_window_length_from_consecutive_resets():
     clock = FakeClock(1_800_000_000.0)
-    pacer = TwitterPacer(clock=clock, limits={"k": (450, 900.0)}, reset_margin=0.0)
+    pacer = declared_pacer("twitter", clock=clock, limits={"k": (450, 900.0)}, reset_margin=0.0)
     pacer.reserve("k")
     pacer.observe("k", response(twitter_headers(180, 179, clock.now + 6)))
     pacer.release("k")
@@ -381,7 +378,7 @@ def test_twitter_learns_the_window_length_from_consecutive_resets():
 
 def test_twitter_throttle_resets_do_not_shorten_the_window():
     clock = FakeClock(1_800_000_000.0)
-    pacer = TwitterPacer(clock=clock, limits={"k": (450, 900.0)})
+    pacer = declared_pacer("twitter", clock=clock, limits={"k": (450, 900.0)})
     pacer.reserve("k")
     pacer.observe("k", response(twitter_headers(450, 449, clock.now + 600)))
     pacer.release("k")
@@ -394,23 +391,29 @@ def test_twitter_throttle_resets_do_not_shorten_the_window():
 
 def test_pacer_registry_shares_one_pacer_per_declared_budget():
     reset_pacers()
-    declare_budget("crm_a", "crm_a", "rolling_window")
-    declare_budget("graph_page", "graph_app", "usage_percent")
-    declare_budget("graph_media", "graph_app", "usage_percent")
+    declare_budget("crm_a", "crm_a", "rolling_window", ("Max", "Remaining", "Interval"))
+    declare_budget("graph_page", "shared_app", "usage_percent", ("X-App-Usage", "X-Page-Usage"))
+    declare_budget("graph_media", "shared_app", "usage_percent", ("X-App-Usage",))
     assert pacer_for("crm_a") is pacer_for("crm_a")
-    assert isinstance(pacer_for("crm_a"), HubSpotPacer)
+    assert isinstance(pacer_for("crm_a"), RollingWindowPacer)
     assert pacer_for("graph_media") is pacer_for("graph_page")
     assert pacer_for("crm_a") is not pacer_for("graph_page")
     assert type(pacer_for("undeclared")) is Pacer
+    # One budget's pacer reads every header its sources declared.
+    assert pacer_for("graph_media").signals == ("X-App-Usage", "X-Page-Usage")
     with pytest.raises(ValueError, match="pacer kind 'leaky' does not exist"):
         declare_budget("x", "x", "leaky")
+    with pytest.raises(ValueError, match=r"reads the signals \(max, remaining, interval_milliseconds"):
+        declare_budget("crm_b", "crm_b", "rolling_window", ("Max",))
+    with pytest.raises(ValueError, match="sources sharing a budget declare one pacer"):
+        declare_budget("graph_other", "shared_app", "usage_percent", ("X-App-Usage",), {"window_seconds": 60})
 
 
 def test_the_shipped_sources_declare_their_budgets():
     import cdp_platform.sources  # noqa: F401 - declares the budgets
 
     reset_pacers()
-    assert isinstance(pacer_for("hubspot"), HubSpotPacer)
+    assert isinstance(pacer_for("hubspot"), RollingWindowPacer)
     assert pacer_for("instagram") is pacer_for("facebook")
 
 
@@ -450,7 +453,7 @@ def twitter_limited_app(limit: int, window: float):
 def test_concurrent_tasks_share_the_budget_without_429s(live):
     limit, window = 10, 1.0
     app, log = twitter_limited_app(limit, window)
-    pacer = TwitterPacer(limits={"/2/tweets/search/recent": (limit, window)}, reset_margin=0.05)
+    pacer = declared_pacer("twitter", limits={"/2/tweets/search/recent": (limit, window)}, reset_margin=0.05)
 
     async def worker(client: VendorClient, n: int) -> None:
         for _ in range(n):
@@ -487,7 +490,7 @@ def test_concurrent_tasks_share_the_budget_without_429s(live):
 def test_ga4_client_feeds_the_response_body_quota_to_the_pacer():
     clock = FakeClock(1_800_000_000.0 + 3000)  # 08:50 UTC
     sleep = SleepRecorder(clock)
-    pacer = GA4Pacer(clock=clock, sleep=sleep)
+    pacer = declared_pacer("google_analytics", clock=clock, sleep=sleep)
 
     async def run_report(request: Request) -> Response:
         return JSONResponse(
@@ -553,7 +556,7 @@ def hubspot_rolling_app(maximum: int, interval: float):
 
 def test_hubspot_concurrent_streams_stay_under_the_rolling_window():
     app, statuses = hubspot_rolling_app(maximum=30, interval=1.0)
-    pacer = HubSpotPacer(max_per_interval=30, interval_seconds=1.0)
+    pacer = declared_pacer("hubspot", max_per_interval=30, interval_seconds=1.0)
 
     async def worker(client: VendorClient) -> None:
         for _ in range(12):

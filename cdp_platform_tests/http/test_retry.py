@@ -23,7 +23,10 @@ from cdp_platform.http import (
     VendorError,
     VendorTransportError,
 )
+from cdp_platform.http.errors import ErrorRule, parse_error
 from cdp_platform.http.retry import server_wait_hint
+from cdp_platform.sources import RESOURCE_CLASSES  # importing the sources declares their error rules
+from cdp_platform_tests.support.pacers import declared_pacer
 
 from .conftest import SleepRecorder, serve
 
@@ -41,11 +44,13 @@ def scripted_app(responses: list[Response]) -> tuple[Starlette, list[int]]:
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])]), hits
 
 
-def make_client(app, vendor="hubspot", sleep=None, retry=FAST, base_url="http://vendor.test/hubspot"):
+def make_client(
+    app, vendor="hubspot", sleep=None, retry=FAST, base_url="http://vendor.test/hubspot", pacer=None
+):
     return VendorClient(
         vendor,
         base_url,
-        pacer=Pacer(vendor),
+        pacer=pacer or Pacer(vendor),
         transport=httpx.ASGITransport(app=app),
         retry=retry,
         breaker=CircuitBreaker(vendor, failure_threshold=100),
@@ -92,7 +97,9 @@ def test_reset_time_in_the_past_waits_the_floor_and_future_reset_is_honoured():
     sleep = SleepRecorder()
 
     async def run():
-        async with make_client(app, vendor="twitter", sleep=sleep) as client:
+        # The reset headers are the fixed-window signals the source declares; its pacer reads them.
+        pacer = declared_pacer("twitter")
+        async with make_client(app, vendor="twitter", sleep=sleep, pacer=pacer) as client:
             return await client.request("GET", "/2/tweets/search/recent")
 
     assert asyncio.run(run()).status_code == 200
@@ -202,31 +209,71 @@ def test_facebook_throttle_codes_on_400_are_retried():
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("vendor", "body"),
     [
-        {
-            "status": "error",
-            "message": "You have reached your daily limit.",
-            "errorType": "RATE_LIMIT",
-            "policyName": "DAILY",
-        },
-        {
-            "title": "UsageCapExceeded",
-            "detail": "Usage cap exceeded: Monthly product cap",
-            "type": "https://api.twitter.com/2/problems/usage-capped",
-        },
+        (
+            "hubspot",
+            {
+                "status": "error",
+                "message": "You have reached your daily limit.",
+                "errorType": "RATE_LIMIT",
+                "policyName": "DAILY",
+            },
+        ),
+        (
+            "twitter",
+            {
+                "title": "UsageCapExceeded",
+                "detail": "Usage cap exceeded: Monthly product cap",
+                "type": "https://api.twitter.com/2/problems/usage-capped",
+            },
+        ),
     ],
 )
-def test_quotas_that_do_not_refill_within_a_run_are_not_retried(body):
+def test_quotas_that_do_not_refill_within_a_run_are_not_retried(vendor, body):
+    assert vendor in {resource.http_vendor for resource in RESOURCE_CLASSES.values()}
     app, hits = scripted_app([JSONResponse(body, status_code=429)])
 
     async def run():
-        async with make_client(app) as client:
+        async with make_client(app, vendor=vendor) as client:
             await client.request("GET", "/x")
 
     with pytest.raises(VendorError):
         asyncio.run(run())
     assert len(hits) == 1
+
+
+def test_error_codes_mean_something_only_for_the_vendor_declaring_them():
+    """A Graph throttle code is a throttle from a Graph source; from a client no source declared,
+    the same 400 is a plain client error, failed at once."""
+    throttle = {"error": {"message": "(#4) Application request limit reached", "type": "X", "code": 4}}
+    app, hits = scripted_app([JSONResponse(throttle, status_code=400)])
+
+    async def run():
+        async with make_client(app, vendor="undeclared") as client:
+            await client.request("GET", "/me/posts")
+
+    with pytest.raises(VendorError) as raised:
+        asyncio.run(run())
+    assert len(hits) == 1 and not raised.value.info.throttled
+
+
+def test_error_rules_match_values_as_found_first_rule_wins_and_need_a_condition():
+    rules = (
+        ErrorRule("quota_exhausted", equals={"0.errorCode": ("LIMIT",)}, contains={"0.message": "PER DAY"}),
+        ErrorRule("throttled", equals={"0.errorCode": ("LIMIT",)}),
+    )
+    daily = json.dumps([{"message": "limit per day", "errorCode": "LIMIT"}])
+    hourly = json.dumps([{"message": "limit per hour", "errorCode": "LIMIT"}])
+    assert parse_error(429, daily, rules).quota_exhausted and not parse_error(429, daily, rules).throttled
+    assert parse_error(429, hourly, rules).throttled and not parse_error(429, hourly, rules).quota_exhausted
+    numeric = (ErrorRule("expired_credentials", equals={"error.code": (190,)}),)
+    assert parse_error(400, '{"error": {"code": 190, "type": "t"}}', numeric).expired_credentials
+    assert not parse_error(400, '{"error": {"code": "190", "type": "t"}}', numeric).expired_credentials
+    with pytest.raises(ValueError, match="no condition"):
+        ErrorRule("throttled")
+    with pytest.raises(ValueError, match="means 'slow'"):
+        ErrorRule("slow", equals={"code": (1,)})
 
 
 def test_a_vendor_wait_longer_than_allowed_ends_the_request_instead_of_sleeping():
@@ -247,17 +294,25 @@ def test_server_wait_hint_reads_seconds_http_dates_resets_and_graph_regain_time(
     date = format_datetime(datetime.fromtimestamp(now + 120, UTC), usegmt=True)
     assert server_wait_hint(httpx.Headers({"Retry-After": "7"}), now) == 7
     assert server_wait_hint(httpx.Headers({"Retry-After": date}), now) == pytest.approx(120)
-    assert server_wait_hint(
-        httpx.Headers({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(now + 50))}), now
-    ) == pytest.approx(50)
+    # Quota headers are read by the pacer whose source declared them, not by every client.
+    fixed_window = declared_pacer("twitter").wait_hint
+    reset_in_50 = httpx.Headers({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(now + 50))})
+    assert server_wait_hint(reset_in_50, now, fixed_window) == pytest.approx(50)
+    assert server_wait_hint(reset_in_50, now) is None
+    # Retry-After wins over the quota signals.
+    assert server_wait_hint(httpx.Headers({**reset_in_50, "Retry-After": "7"}), now, fixed_window) == 7
     # A reset header while calls remain is not a request to wait.
     assert (
-        server_wait_hint(httpx.Headers({"x-rate-limit-remaining": "5", "x-rate-limit-reset": "1"}), now)
+        server_wait_hint(
+            httpx.Headers({"x-rate-limit-remaining": "5", "x-rate-limit-reset": "1"}), now, fixed_window
+        )
         is None
     )
     buc = json.dumps({"123": [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 3}]})
-    assert server_wait_hint(httpx.Headers({"x-business-use-case-usage": buc}), now) == 180
-    assert server_wait_hint(httpx.Headers({}), now) is None
+    usage_percent = declared_pacer("facebook").wait_hint
+    assert server_wait_hint(httpx.Headers({"x-business-use-case-usage": buc}), now, usage_percent) == 180
+    assert server_wait_hint(httpx.Headers({"x-business-use-case-usage": buc}), now, fixed_window) is None
+    assert server_wait_hint(httpx.Headers({}), now, usage_percent) is None
 
 
 def cut_mid_body_app():

@@ -184,10 +184,11 @@ def test_a_plain_text_429_is_waited_out_by_the_platform_client():
     import httpx
     from starlette.responses import JSONResponse
 
-    from cdp_platform.http import CircuitBreaker, TwitterPacer, VendorClient
+    from cdp_platform.http import CircuitBreaker, VendorClient
     from cdp_platform.http.auth import BearerAuth
     from cdp_platform.sandbox.vendors.twitter import plain_rate_limit
     from cdp_platform_tests.http.conftest import FakeClock, SleepRecorder
+    from cdp_platform_tests.support.pacers import declared_pacer
 
     clock = FakeClock(time.time())  # the retry policy reads reset times against the real clock
     sleep = SleepRecorder(clock)
@@ -211,7 +212,7 @@ def test_a_plain_text_429_is_waited_out_by_the_platform_client():
             "twitter",
             "http://twitter.test",
             BearerAuth("t"),
-            TwitterPacer(clock=clock, sleep=sleep),
+            declared_pacer("twitter", clock=clock, sleep=sleep),
             transport=httpx.ASGITransport(app=app),
             breaker=CircuitBreaker("twitter-plain-429"),
             sleep=sleep,

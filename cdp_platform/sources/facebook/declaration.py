@@ -6,11 +6,13 @@ from cdp_platform.sources.declaration import (
     DailyWindow,
     Endpoint,
     Pagination,
+    ProfileIdentifier,
     Quota,
     Schedule,
     SourceDeclaration,
     StreamDeclaration,
 )
+from cdp_platform.sources.graph_signals import GRAPH_APP_BUDGET, GRAPH_ERRORS, USAGE_SETTINGS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -72,7 +74,15 @@ SOURCE = SourceDeclaration(
         ),
     ),
     # X-App-Usage and friends: percentages of a rolling hour of the app's budget.
-    quota=Quota(pacer="usage_percent", signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")),
+    quota=Quota(
+        pacer="usage_percent",
+        signals=("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"),
+        budget=GRAPH_APP_BUDGET,
+        settings=USAGE_SETTINGS,
+    ),
+    errors=GRAPH_ERRORS,
     schedule=Schedule(minute=35),
     page_size=(100, 1, 100),
+    # A commenter is known by the user id Graph gives them (app-scoped, stable for this Page's app).
+    profile_identifier=ProfileIdentifier("facebook_id", "user_id", priority=2),
 )

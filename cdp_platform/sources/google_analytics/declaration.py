@@ -1,5 +1,6 @@
 """Google Analytics 4 Data API as data: one runReport row per visitor per day."""
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.sources.declaration import (
     AccountOption,
     Credential,
@@ -49,6 +50,16 @@ SOURCE = SourceDeclaration(
     ),
     # propertyQuota in the runReport body: tokens per hour and day, concurrent requests.
     quota=Quota(pacer="body_quota_tokens", signals=("propertyQuota",), budget="ga4"),
+    # {"error": {code, message, status}}: RESOURCE_EXHAUSTED is an hourly quota to wait out,
+    # unless the message says it is the daily one.
+    errors=(
+        ErrorRule(
+            "quota_exhausted",
+            equals={"error.status": ("RESOURCE_EXHAUSTED",)},
+            contains={"error.message": "per day"},
+        ),
+        ErrorRule("throttled", equals={"error.status": ("RESOURCE_EXHAUSTED",)}),
+    ),
     schedule=Schedule(minute=25),
     page_size=(10_000, 1, 250_000),
 )

@@ -14,8 +14,8 @@ beside each record in the raw row's ``context`` as ``{"associations": {"contacts
 
 How the page carries them: the extractor wraps ``on_page`` so that, before the rows are made, the
 page's body becomes an :class:`AssociatedPage` (the search body plus the associations read for it),
-and the stream's ``shape`` reads its record's entry from there, the way Twitter's shape reads
-``includes.users`` from its page. A crash between the two calls loses nothing: the page is not
+and the stream's ``shape`` reads its record's entry from there, the way a stream with an
+expansion reads ``includes.users`` from its page. A crash between the two calls loses nothing: the page is not
 checkpointed yet, so a resumed run fetches it and its associations again.
 
 What the batch read answers (HubSpot's documented and observed shape): ``results`` for inputs that

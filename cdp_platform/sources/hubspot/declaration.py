@@ -1,5 +1,6 @@
 """HubSpot CRM v3 as data: contacts, companies and deals by search on the last-modified property."""
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.sources.declaration import (
     Credential,
     DailyWindow,
@@ -67,6 +68,14 @@ SOURCE = SourceDeclaration(
             "X-HubSpot-RateLimit-Interval-Milliseconds",
             "X-HubSpot-RateLimit-Daily-Remaining",
         ),
+        # CRM search has its own documented limit (about 4 requests a second) and often no headers.
+        settings={"search_path_suffix": "/search", "search_calls": 4, "search_window_seconds": 1.0},
+    ),
+    # {"status": "error", "errorType", "policyName", ...}: a DAILY policy 429 will not clear within
+    # a run; any other rate limit is waited out.
+    errors=(
+        ErrorRule("quota_exhausted", equals={"status": ("error",), "policyName": ("DAILY",)}),
+        ErrorRule("throttled", equals={"status": ("error",), "errorType": ("RATE_LIMIT",)}),
     ),
     schedule=Schedule(minute=15, change_sensor=True),
     page_size=(200, 1, 200),

@@ -6,11 +6,13 @@ from cdp_platform.sources.declaration import (
     DailyWindow,
     Endpoint,
     Pagination,
+    ProfileIdentifier,
     Quota,
     Schedule,
     SourceDeclaration,
     StreamDeclaration,
 )
+from cdp_platform.sources.graph_signals import GRAPH_APP_BUDGET, GRAPH_ERRORS, USAGE_SETTINGS
 
 GRAPH_VERSION = "v21.0"
 _NEXT = Pagination("next_url", {"url_path": "paging.next"})
@@ -59,10 +61,18 @@ SOURCE = SourceDeclaration(
             hook="parent_listing",
         ),
     ),
-    # One Meta app's hourly usage is shared with Facebook: one pacer spends it.
+    # One Meta app's hourly usage is shared by the Graph sources: one pacer (GRAPH_APP_BUDGET) spends it.
     quota=Quota(
-        pacer="usage_percent", signals=("X-App-Usage", "X-Business-Use-Case-Usage"), budget="facebook"
+        pacer="usage_percent",
+        signals=("X-App-Usage", "X-Business-Use-Case-Usage"),
+        budget=GRAPH_APP_BUDGET,
+        settings=USAGE_SETTINGS,
     ),
+    errors=GRAPH_ERRORS,
     schedule=Schedule(minute=55),
     page_size=(100, 1, 100),
+    # A commenter is a username and nothing else (Graph gives no name, no email).
+    profile_identifier=ProfileIdentifier(
+        "instagram_username", "handle", priority=5, profile_hosts=("instagram.com",)
+    ),
 )

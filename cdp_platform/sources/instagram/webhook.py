@@ -1,6 +1,6 @@
 """Instagram's Graph webhooks (comments, mentions), declared (see :mod:`cdp_platform.webhooks`).
 
-The same Graph mechanism as Facebook's (handshake, ``X-Hub-Signature-256``), with Instagram's own
+The same Graph mechanism as every Graph source's (handshake, ``X-Hub-Signature-256``), with Instagram's own
 app secret and verify token.
 """
 

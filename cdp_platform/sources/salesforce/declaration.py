@@ -1,5 +1,6 @@
 """Salesforce (REST API v62.0) as data: four sObjects read by SOQL on ``SystemModstamp``."""
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.sources.declaration import (
     Credential,
     DailyWindow,
@@ -68,7 +69,17 @@ SOURCE = SourceDeclaration(
     ),
     streams=tuple(_stream(name) for name in OBJECTS),
     # Sforce-Limit-Info is a 24 h allowance shared with the org's other integrations.
-    quota=Quota(pacer="daily_allowance", signals=("Sforce-Limit-Info",)),
+    quota=Quota(
+        pacer="daily_allowance",
+        signals=("Sforce-Limit-Info",),
+        settings={"usage_pattern": r"api-usage=(\d+)/(\d+)"},
+    ),
+    # A list of {message, errorCode}: the session expired (renew the token), or the org's 24 h
+    # API allowance is spent (nothing refills it within a run).
+    errors=(
+        ErrorRule("expired_credentials", equals={"0.errorCode": ("INVALID_SESSION_ID",)}),
+        ErrorRule("quota_exhausted", equals={"0.errorCode": ("REQUEST_LIMIT_EXCEEDED",)}),
+    ),
     schedule=Schedule(minute=5, change_sensor=True),
     page_size=(2000, 200, 2000),
 )

@@ -70,7 +70,7 @@ SOURCE = SourceDeclaration(
     # No quota headers; 429 says Stripe-Should-Retry. Default limits: 100 requests/s live, 25 test.
     # (the resource spaces its requests by the key's mode: StripeResource.requests_per_second).
     quota=Quota(pacer="min_spacing", signals=("Stripe-Should-Retry",)),
-    # Its budget is its own: beside Salesforce's run, five minutes after it.
+    # Its budget is its own: it may start beside another source's run, five minutes after it.
     schedule=Schedule(minute=10),
     page_size=(100, 1, 100),
 )

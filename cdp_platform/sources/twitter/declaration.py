@@ -1,11 +1,13 @@
 """Twitter / X API v2 as data: mentions of the brand account."""
 
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.sources.declaration import (
     AccountOption,
     Credential,
     DailyWindow,
     Endpoint,
     Pagination,
+    ProfileIdentifier,
     Quota,
     Schedule,
     SourceDeclaration,
@@ -43,8 +45,24 @@ SOURCE = SourceDeclaration(
     ),
     # x-rate-limit-limit/-remaining/-reset per endpoint, fixed windows.
     quota=Quota(
-        pacer="fixed_window", signals=("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
+        pacer="fixed_window",
+        signals=("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
+        # App-only limits per 15-minute window (they vary by plan; the first response corrects
+        # them); keys start at the API version segment.
+        settings={
+            "limits": {"/2/tweets/search/recent": (450, 900.0), "/2/users/:id/mentions": (450, 900.0)},
+            "path_root": "/2/",
+        },
+    ),
+    # A problem document: the monthly usage cap looks like a 429 but lasts until next month.
+    errors=(
+        ErrorRule("quota_exhausted", contains={"type": "usage-capped"}),
+        ErrorRule("quota_exhausted", equals={"title": ("UsageCapExceeded",)}),
     ),
     schedule=Schedule(minute=45),
     page_size=(100, 5, 100),
+    # A handle is public and can be mistyped into a CRM: it ranks after an email.
+    profile_identifier=ProfileIdentifier(
+        "twitter_handle", "handle", priority=4, profile_hosts=("twitter.com", "x.com")
+    ),
 )

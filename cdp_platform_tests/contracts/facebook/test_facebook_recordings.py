@@ -9,11 +9,12 @@ import json
 import httpx
 import pytest
 
-from cdp_platform.http import FacebookPacer, VendorError
+from cdp_platform.http import VendorError
 from cdp_platform.sources.facebook import COMMENT_FIELDS, COMMENT_PARAMS, STREAMS
 from cdp_platform.sources.graph import edge_request
 from cdp_platform.sources.graph_auth import GraphTokenAuth, appsecret_proof
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
+from cdp_platform_tests.support.pacers import declared_pacer
 
 RECORDED = HERE / "facebook"
 POST = "19292868552_10158407654328553"
@@ -29,7 +30,7 @@ def run_graph(answer):
         "facebook",
         "https://graph.facebook.com",
         GraphTokenAuth(TOKEN, app_secret=APP_SECRET),
-        FacebookPacer(),
+        declared_pacer("facebook"),
         answer,
     )
     landed = land_pages(api.client, COMMENTS, day_window("2021-08-10"), _first(), POST)

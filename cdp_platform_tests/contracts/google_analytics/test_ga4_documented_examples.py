@@ -9,19 +9,19 @@ import pytest
 
 from cdp_platform.http import (
     BearerAuth,
-    GA4Pacer,
     VendorError,
 )
 from cdp_platform.sources.google_analytics import STREAMS, report_request
 from cdp_platform.sources.stream import StreamContext
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
+from cdp_platform_tests.support.pacers import declared_pacer
 
 DOCUMENTED = HERE / "google_analytics"
 STREAM = STREAMS[0]
 
 
 def _run(answer):
-    pacer = GA4Pacer()
+    pacer = declared_pacer("google_analytics")
     api = served("ga4", "https://analyticsdata.googleapis.com", BearerAuth("ya29.test"), pacer, answer)
     window = day_window("2026-11-20")
     first = report_request(StreamContext(api.client, window, {"property_id": "1234"}))

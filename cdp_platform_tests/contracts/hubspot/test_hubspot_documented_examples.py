@@ -12,7 +12,6 @@ import polars as pl
 from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.http import (
     BearerAuth,
-    HubSpotPacer,
     InMemoryCheckpointStore,
 )
 from cdp_platform.sources.hubspot import PROPERTIES, STREAMS
@@ -20,6 +19,7 @@ from cdp_platform.sources.hubspot.cleansed.contacts import ENTITY
 from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land, served
 from cdp_platform_tests.http.conftest import SleepRecorder
+from cdp_platform_tests.support.pacers import declared_pacer
 
 DOCUMENTED = HERE / "hubspot"
 CONTACTS = next(s for s in STREAMS if s.name == "contacts")
@@ -44,7 +44,7 @@ def test_documented_search_pages_a_429_and_the_example_contact_cleansed():
         "hubspot",
         "https://api.hubapi.com",
         BearerAuth("pat-na1-test"),
-        HubSpotPacer(sleep=sleep),
+        declared_pacer("hubspot", sleep=sleep),
         answer,
         sleep,
     )

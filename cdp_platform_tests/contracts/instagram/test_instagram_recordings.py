@@ -8,13 +8,13 @@ import datetime
 import httpx
 
 from cdp_platform.cleansed.entity import cleanse
-from cdp_platform.http import FacebookPacer
 from cdp_platform.sources.graph import edge_request
 from cdp_platform.sources.graph_auth import GraphTokenAuth
 from cdp_platform.sources.instagram import COMMENT_FIELDS, MEDIA_FIELDS, STREAMS
 from cdp_platform.sources.instagram.cleansed.media import ENTITY as MEDIA_ENTITY
 from cdp_platform.sources.instagram.cleansed.media_comments import ENTITY as COMMENTS_ENTITY
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, saved, served
+from cdp_platform_tests.support.pacers import declared_pacer
 
 RECORDED = HERE / "instagram"
 USER = "17841406338772941"
@@ -25,7 +25,11 @@ START = datetime.datetime(2021, 8, 13, tzinfo=datetime.UTC)
 
 def run_graph(stream, first, answer, slice_name="all"):
     api = served(
-        "instagram", "https://graph.facebook.com", GraphTokenAuth("ig-token"), FacebookPacer(), answer
+        "instagram",
+        "https://graph.facebook.com",
+        GraphTokenAuth("ig-token"),
+        declared_pacer("instagram"),
+        answer,
     )
     landed = land_pages(api.client, stream, day_window("2021-08-13"), first, slice_name)
     return landed.result, api.seen, landed.rows, landed.pages

@@ -11,12 +11,13 @@ import polars as pl
 import pytest
 
 from cdp_platform.cleansed.normalize import timestamp
-from cdp_platform.http import NextUrl, SalesforcePacer, VendorError
+from cdp_platform.http import NextUrl, VendorError
 from cdp_platform.http.pagination import get_path
 from cdp_platform.sources.salesforce import STREAMS, query_request
 from cdp_platform.sources.salesforce.auth import SalesforceOAuth
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land_pages, served
 from cdp_platform_tests.contracts.recordings import saved as saved_answer
+from cdp_platform_tests.support.pacers import declared_pacer
 
 SAVED = HERE / "salesforce"
 TOKEN = json.loads((SAVED / "auth_success_response.json").read_bytes())["access_token"]
@@ -32,7 +33,7 @@ def _extract(answer, paginator=None):
     auth = SalesforceOAuth(
         "https://login.salesforce.com", "consumer-key", "consumer-secret", refresh_token="rt-1"
     )
-    pacer = SalesforcePacer()
+    pacer = declared_pacer("salesforce")
     api = served("salesforce", "https://login.salesforce.com", auth, pacer, answer)
     landed = land_pages(
         api.client,

@@ -10,13 +10,13 @@ import polars as pl
 
 from cdp_platform.cleansed.entity import cleanse
 from cdp_platform.cleansed.normalize import display_name
-from cdp_platform.http import TwitterPacer
 from cdp_platform.http.auth import BearerAuth
 from cdp_platform.sources.stream import StreamContext
 from cdp_platform.sources.twitter import STREAMS, mentions_request
 from cdp_platform.sources.twitter.cleansed.mentions import ENTITY
 from cdp_platform_tests.contracts.recordings import HERE, cassette, day_window, land_pages, served
 from cdp_platform_tests.http.conftest import FakeClock, SleepRecorder
+from cdp_platform_tests.support.pacers import declared_pacer
 
 MENTIONS = cassette(HERE / "twitter" / "test_client_get_users_mentions.yaml")[0]
 RETWEETERS = cassette(HERE / "twitter" / "test_asyncclient_get_retweeters.yaml")
@@ -36,7 +36,7 @@ def _run():
 
     clock = FakeClock(RECORDED_AT)
     sleep = SleepRecorder(clock)
-    pacer = TwitterPacer(clock=clock, sleep=sleep)
+    pacer = declared_pacer("twitter", clock=clock, sleep=sleep)
     api = served("twitter", "https://api.twitter.com", BearerAuth("recorded"), pacer, answer, sleep)
     first = mentions_request(StreamContext(api.client, WINDOW, {"user_id": "783214"}))
     return land_pages(api.client, STREAM, WINDOW, first), api.seen, pacer, sleep

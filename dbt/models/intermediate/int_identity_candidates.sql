@@ -4,7 +4,8 @@
     declaring `meta.cdp_contributes: identity_candidates`, see union_contributions): people who are
     one record each (CRM contacts and leads, lead forms, shop customers), and authors or visitors
     folded to one candidate per platform id, carrying the latest name or handle they used. Deleted
-    or archived records are left out by their source: they are no longer anybody's profile.
+    or archived records are left out by their source: they are no longer anybody's profile. The
+    sources declared in YAML files add their candidates as they are (configured_identity_candidates).
 -#}
 
 with
@@ -12,6 +13,7 @@ with
 unioned as (
 
     {{ union_contributions('identity_candidates') }}
+    {{ configured_identity_candidates() }}
 
 ),
 

@@ -51,6 +51,7 @@ ENTITY = CleansedEntity(
     entity="leads",
     raw_stream="leads",
     person_keys=(PersonKey("record_id", "leads"),),
+    engagement_count="lead_forms",
     fields=(
         Field("lead_id", "string", "$.id", required=True, json_type="string"),
         Field("created_at", "timestamp", "$.created_time", required=True, json_type="string"),

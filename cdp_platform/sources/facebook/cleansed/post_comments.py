@@ -14,6 +14,7 @@ ENTITY = CleansedEntity(
     entity="post_comments",
     raw_stream="post_comments",
     person_keys=(PersonKey("facebook_id", "commenters"),),
+    engagement_count="facebook_comments",
     fields=(
         Field("comment_id", "string", "$.id", required=True, json_type="string"),
         Field("post_id", "string", "context:$.post_id"),

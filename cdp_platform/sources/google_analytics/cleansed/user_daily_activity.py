@@ -41,6 +41,7 @@ ENTITY = CleansedEntity(
     # A logged-in session is the CRM contact's, whichever device it came from.
     person_keys=(PersonKey("ga_client_id", "visitors"), PersonKey("crm_id", crm_contacts=True)),
     placeholders=NOT_SET,
+    device_records=True,
     fields=(
         Field(
             "activity_date", "date", _dimension("date"), required=True, json_type="string", pattern=r"^\d{8}$"

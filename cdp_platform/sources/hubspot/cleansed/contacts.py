@@ -32,6 +32,7 @@ ENTITY = CleansedEntity(
     raw_stream="contacts",
     person_keys=(PersonKey("record_id", "contacts"),),
     crm_contact=True,
+    exclusive=True,
     fields=(
         *OBJECT_FIELDS,
         Field("email", "email", "$.properties.email"),

@@ -12,6 +12,7 @@ ENTITY = CleansedEntity(
     entity="media_comments",
     raw_stream="media_comments",
     person_keys=(PersonKey("instagram_username", "commenters"),),
+    engagement_count="instagram_comments",
     fields=(
         Field("comment_id", "string", "$.id", required=True, json_type="string"),
         Field("media_id", "string", "context:$.media_id"),

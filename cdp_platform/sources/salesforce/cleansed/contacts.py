@@ -22,6 +22,7 @@ ENTITY = CleansedEntity(
     raw_stream="contacts",
     person_keys=(PersonKey("record_id", "contacts"),),
     crm_contact=True,
+    exclusive=True,
     fields=(
         *SYSTEM_FIELDS,
         Field(

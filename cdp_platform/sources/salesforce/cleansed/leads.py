@@ -26,6 +26,7 @@ ENTITY = CleansedEntity(
     raw_stream="leads",
     person_keys=(PersonKey("record_id", "leads"),),
     placeholders=COMPANY_PLACEHOLDERS,
+    exclusive=True,
     fields=(
         *SYSTEM_FIELDS,
         Field("first_name", "name", "$.FirstName", role="first_name", pii=True),

@@ -21,6 +21,7 @@ ENTITY = CleansedEntity(
     entity="mentions",
     raw_stream="mentions",
     person_keys=(PersonKey("author_id", "authors"),),
+    engagement_count="twitter_mentions",
     fields=(
         Field("tweet_id", "string", "$.id", required=True, json_type="string"),
         Field("text", "string", "$.text"),
