@@ -16,25 +16,30 @@ import yaml
 
 from cdp_platform.cleansed import ENTITIES
 from cdp_platform.cleansed.dbt_contributions import (
+    IDENTIFIERS_MACRO_PATH,
     MACRO_PATH,
     UNIONS,
     ContributionError,
     declared_contributors,
+    identifiers_macro_text,
     macro_text,
 )
+from cdp_platform.sources.profiles import profile_identifiers
 
 DBT = Path(__file__).resolve().parents[2] / "dbt"
 STAGING = DBT / "models" / "staging"
 # Written by cdp_platform.cleansed.record_keys / dbt_contributions from the declarations: they
 # name every source by design, and a test keeps each equal to what its generator writes.
-GENERATED = {"macros/contributors.sql", "macros/record_key_prefix.sql"}
+GENERATED = {"macros/contributors.sql", "macros/profile_identifiers.sql", "macros/record_key_prefix.sql"}
 # Reference data about countries, not sources (ISO 3166 codes and their spellings).
 REFERENCE = {"seeds/country_spellings.csv", "seeds/iso_3166_countries.csv"}
 
 
 def source_names() -> list[str]:
     names = sorted({entity.source for entity in ENTITIES})
-    assert len(names) >= 7, f"the cleansed entities name only {names}: the registry is not what these tests expect"
+    assert len(names) >= 7, (
+        f"the cleansed entities name only {names}: the registry is not what these tests expect"
+    )
     return names
 
 
@@ -42,6 +47,17 @@ def test_the_contributors_macro_is_what_the_declarations_generate():
     assert MACRO_PATH.read_text(encoding="utf-8") == macro_text(), (
         "dbt/macros/contributors.sql is stale: run `python -m cdp_platform.cleansed.record_keys`"
     )
+
+
+def test_the_identifier_columns_macro_is_what_the_sources_declare():
+    """dbt's network identifier columns are Python's (the identity input's), in the same order."""
+    text = IDENTIFIERS_MACRO_PATH.read_text(encoding="utf-8")
+    assert text == identifiers_macro_text(), (
+        "dbt/macros/profile_identifiers.sql is stale: run `python -m cdp_platform.cleansed.record_keys`"
+    )
+    columns = [identifier.column for identifier in profile_identifiers()]
+    assert columns, "no source declares a profile identifier: the generated list would be empty"
+    assert all(f'"{column}"' in text for column in columns)
 
 
 def test_every_union_has_contributors_and_every_source_gives_identity_candidates():
@@ -66,7 +82,9 @@ def test_contributions_live_in_their_sources_folder_and_are_ephemeral():
                 continue
             folder = path.parent.relative_to(STAGING).as_posix() if path.is_relative_to(STAGING) else None
             if folder is None or "/" in folder or not model["name"].startswith(f"stg_{folder}__"):
-                misplaced.append((path.relative_to(DBT).as_posix(), model["name"], "not in its source's folder"))
+                misplaced.append(
+                    (path.relative_to(DBT).as_posix(), model["name"], "not in its source's folder")
+                )
             if config.get("materialized") != "ephemeral":
                 misplaced.append((path.relative_to(DBT).as_posix(), model["name"], "not ephemeral"))
             if not (path.parent / f"{model['name']}.sql").is_file():
@@ -116,7 +134,9 @@ def test_a_contribution_to_an_unknown_union_is_refused_with_its_file(tmp_path):
         "      meta:\n        cdp_contributes: identity_candidate\n",
         encoding="utf-8",
     )
-    with pytest.raises(ContributionError, match=r"_acme__contributions\.yml.*stg_acme__people.*identity_candidate"):
+    with pytest.raises(
+        ContributionError, match=r"_acme__contributions\.yml.*stg_acme__people.*identity_candidate"
+    ):
         declared_contributors(tmp_path)
 
 
