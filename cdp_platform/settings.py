@@ -219,7 +219,8 @@ def _get(environ: Mapping[str, str], name: str, default: str | None = None) -> s
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration, without touching the network or the disk (except to
-    read ``CDP_CA_BUNDLE``, which must be a usable PEM file before any client is built).
+    read ``CDP_CA_BUNDLE``, which must be a usable PEM file before any client is built, and the
+    source files of ``CDP_SOURCES_DIR``, whose sources have settings of their own).
 
     Use :func:`check_settings` at start-up to also check that the lake and warehouse are usable.
     """

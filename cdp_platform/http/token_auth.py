@@ -2,8 +2,8 @@
 obtained from a token endpoint (client credentials, or a refresh token).
 
 Sources declared by configuration (``CDP_SOURCES_DIR``) pick one by name; the vendors we ship
-keep their own exchanges in their folders where the vendor has quirks (Salesforce's
-``instance_url``, Graph's appsecret_proof).
+keep their own exchanges in their folders where the vendor has quirks (a token answer that
+also names the API's host, a proof signed with the app secret on every call).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
 from cdp_platform.cleansed.entity import KINDS, CleansedEntity, Field, PersonKey
+from cdp_platform.http.errors import ErrorRule
 from cdp_platform.http.pagination import PAGINATORS
 from cdp_platform.http.redaction import SECRET_PARAMS
 from cdp_platform.settings import SettingsError, env_var_name
@@ -78,6 +79,10 @@ _CREDENTIAL_FIX = {
     "client_secret": "set it to the OAuth client's secret",
     "refresh_token": "set it to a refresh token issued to the OAuth client",
 }
+# What a REST API without a vocabulary of its own says in its error bodies, by the standards:
+# RFC 6750's ``{"error": "invalid_token"}`` is an expired or revoked token (renewed once, by the
+# OAuth kinds); the status alone already tells a 429 or a 5xx.
+STANDARD_ERRORS = (ErrorRule("expired_credentials", equals={"error": ("invalid_token",)}),)
 # Window formats a request can write without code (``soql`` needs a source's own query builder).
 WINDOW_FORMATS = ("iso_seconds", "unix_seconds", "unix_millis", "date")
 WINDOW_LOCATIONS = ("query", "body")
@@ -408,6 +413,7 @@ class _Reader:
             schedule=Schedule(minute=minute),
             page_size=(page_size.default, page_size.low, page_size.high) if page_size else None,
             base_url=base_url.rstrip("/"),
+            errors=STANDARD_ERRORS,
         )
         return ConfiguredSource(
             path=self.path,

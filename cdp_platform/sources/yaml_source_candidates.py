@@ -21,14 +21,16 @@ from dagster_duckdb import DuckDBResource
 
 from cdp_platform.cleansed.entity import CleansedEntity, record_key_prefix
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
+from cdp_platform.sources.profiles import profile_identifiers
 from cdp_platform.sources.registry import configured
 from cdp_platform.sources.yaml_source import CANDIDATE_COLUMN
 
 CANDIDATE_SCHEMA = "identity_candidates"
 # The dbt model the candidates are unioned into (and the identity asset reads).
 CANDIDATES_MODEL = dg.AssetKey("int_identity_candidates")
-# The columns of int_identity_candidates, with their types.
-CANDIDATE_COLUMNS: dict[str, pl.DataType] = {
+# The columns of int_identity_candidates, with their types; the networks' identifier columns come
+# from the declarations (``profile_identifier``) between the CRM id and the web client id.
+_PERSON_COLUMNS: dict[str, pl.DataType] = {
     "record_id": pl.String(),
     "source": pl.String(),
     "first_name": pl.String(),
@@ -42,14 +44,18 @@ CANDIDATE_COLUMNS: dict[str, pl.DataType] = {
     "postcode": pl.String(),
     "country": pl.String(),
     "crm_id": pl.String(),
-    "twitter_handle": pl.String(),
-    "instagram_username": pl.String(),
-    "facebook_id": pl.String(),
+}
+_SEEN_COLUMNS: dict[str, pl.DataType] = {
     "ga_client_id": pl.String(),
     "first_seen_at": pl.Datetime("us", "UTC"),
     "last_seen_at": pl.Datetime("us", "UTC"),
 }
 
+
+def candidate_columns() -> dict[str, pl.DataType]:
+    """The identity input's columns, the declared networks' identifiers included."""
+    networks = {p.column: pl.String() for p in profile_identifiers()}
+    return {**_PERSON_COLUMNS, **networks, **_SEEN_COLUMNS}
 
 def candidate_table(entity: CleansedEntity) -> str:
     return f"{CANDIDATE_SCHEMA}.{entity.source}__{entity.entity}"
@@ -62,7 +68,7 @@ def has_identity(entity: CleansedEntity) -> bool:
 def candidates(entity: CleansedEntity, cleansed: pl.DataFrame) -> pl.DataFrame:
     """One candidate per record of the cleansed table (every partition of it), at its latest version."""
     if cleansed.is_empty():
-        return pl.DataFrame(schema=CANDIDATE_COLUMNS)
+        return pl.DataFrame(schema=candidate_columns())
     seen = cleansed.group_by("record_id").agg(
         pl.col("updated_at").min().alias("first_seen_at"), pl.col("updated_at").max().alias("last_seen_at")
     )
@@ -90,7 +96,7 @@ def candidates(entity: CleansedEntity, cleansed: pl.DataFrame) -> pl.DataFrame:
     }
     return latest.select(
         (computed[name] if name in computed else pl.lit(None)).cast(dtype).alias(name)
-        for name, dtype in CANDIDATE_COLUMNS.items()
+        for name, dtype in candidate_columns().items()
     ).sort("record_id")
 
 

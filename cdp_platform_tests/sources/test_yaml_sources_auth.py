@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from cdp_platform.http import VendorClient
+from cdp_platform.http.errors import declare_error_rules
 from cdp_platform.http.pacing import Pacer
 from cdp_platform.settings import SettingsError, load_settings
 from cdp_platform.sources.registry import configure
@@ -44,6 +45,8 @@ streams:
 
 
 def _client(resource, handler) -> VendorClient:
+    # The client reads errors with the rules its source declares, as the raw assets' clients do.
+    declare_error_rules("acme", resource.configured.declaration.errors)
     return VendorClient("acme", BASE, resource.auth(), Pacer("acme"), transport=httpx.MockTransport(handler))
 
 
@@ -79,9 +82,13 @@ def test_oauth2_refresh_token_renews_on_401_and_keeps_a_rotated_refresh_token(tm
             n = len(forms)
             return httpx.Response(200, json={"access_token": f"t{n}", "refresh_token": f"r{n + 1}"})
         calls.append(request.headers["authorization"])
-        # The first token expires after one call: RFC 6750's answer, the error in the header.
+        # The first token expires after one call: RFC 6750's answer (the body as many APIs send it).
         if request.headers["authorization"] == "Bearer t1" and len(calls) > 1:
-            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return httpx.Response(
+                401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                json={"error": "invalid_token", "error_description": "The access token expired"},
+            )
         return httpx.Response(200, json={"ok": True})
 
     async def go() -> None:
