@@ -88,7 +88,9 @@ async def extract_stream(
     store = LakeCheckpointStore(lake)
     spool = PageSpool(lake, prefix)
     outcome = StreamOutcome(stream)
-    ctx = StreamContext(client, window, options, page_size)
+    ctx = StreamContext(
+        client, window, options, page_size, stream.source, tuple(stream.asset_path), lake, prefix
+    )
     try:
         async for piece in stream.slices(ctx):
 
@@ -309,6 +311,10 @@ def build_raw_assets(
             rows = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
             yield dg.Output(rows, output_name=stream.name)
             # The partition files are in place: the extraction's checkpoints have served their purpose.
+            if stream.landed is not None:  # e.g. a fan-out stream's parent state, days in time order
+                for window, outcome in sorted(outcomes, key=lambda pair: pair[0].start):
+                    prefix = checkpoint_prefix(stream.asset_path, window.partition)
+                    stream.landed(lake, stream.asset_path, prefix, window, outcome.rows)
             store = LakeCheckpointStore(lake)
             for window in windows:
                 store.clear(checkpoint_prefix(stream.asset_path, window.partition))

@@ -61,6 +61,12 @@ class StreamContext:
     window: Window
     options: dict[str, str]
     page_size: int | None = None
+    # Set by the extraction (None in a bare context): the source, the stream's asset path, the lake
+    # and the day's checkpoint prefix, for streams that keep state beside their checkpoints.
+    source: str = ""
+    asset_path: tuple[str, ...] = ()
+    lake: Any = None
+    checkpoint_prefix: str | None = None
 
     def size(self, default: int, low: int, high: int) -> int:
         """The configured page size within the vendor's documented bounds, else its default."""
@@ -69,6 +75,9 @@ class StreamContext:
 
 SliceSource = Callable[[StreamContext], AsyncIterator[Slice]]
 OnPage = Callable[[Page], Awaitable[None]]
+# (lake, asset path, day's checkpoint prefix, window, the day's final rows): called once the day's
+# partition file is written, before its checkpoints are cleared (a fan-out stream's parent state).
+Landed = Callable[[Any, list[str], str, "Window", pl.DataFrame], None]
 # (context, slice, checkpoint store, checkpoint key, on_page) -> result, for vendors whose window
 # is not one paginated request (a search split in time under a result cap).
 Extractor = Callable[[StreamContext, Slice, CheckpointStore, str, OnPage], Awaitable[ExtractResult]]
@@ -96,6 +105,7 @@ class Stream:
     shape: Shape | None = None
     record_id: Callable[[dict[str, Any]], str] | None = None
     extractor: Extractor | None = None
+    landed: Landed | None = None
 
     @property
     def asset_path(self) -> list[str]:
@@ -126,6 +136,7 @@ def declared_stream(
     shape: Shape | None = None,
     record_id: Callable[[dict[str, Any]], str] | None = None,
     extractor: Extractor | None = None,
+    landed: Landed | None = None,
 ) -> Stream:
     """The :class:`Stream` of a declared stream, with the code its source needs for it (how its
     window's first requests are made; optionally its shape, id and extractor hooks)."""
@@ -141,6 +152,7 @@ def declared_stream(
         shape=shape,
         record_id=record_id,
         extractor=extractor,
+        landed=landed,
     )
 
 
