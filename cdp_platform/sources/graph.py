@@ -110,6 +110,7 @@ async def list_parents(
         )
         cached = cache.get(key)
         if isinstance(cached, dict) and isinstance(cached.get("records"), list):
+            ctx.counters["listings_from_cache"] = ctx.counters.get("listings_from_cache", 0) + 1
             return cached["records"], datetime.fromisoformat(cached["listed_at"])
     unusable = 0
     for _ in range(attempts):
@@ -171,6 +172,8 @@ def comment_slices(
             await asyncio.to_thread(
                 parent_state.write_facts, ctx.lake, ctx.checkpoint_prefix, seen, skipped, listed_at
             )
+        ctx.counters["parents_listed"] = len(records)
+        ctx.counters["parents_skipped"] = len(skipped)
         for record in records:
             parent = str(get_path(record, "id"))
             if parent in skipped:

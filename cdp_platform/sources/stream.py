@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -67,6 +67,9 @@ class StreamContext:
     asset_path: tuple[str, ...] = ()
     lake: Any = None
     checkpoint_prefix: str | None = None
+    # What a stream's own code counted (parents listed and skipped, listings served by the cache):
+    # added to the day's materialization metadata beside the client's request counts.
+    counters: dict[str, int] = field(default_factory=dict)
 
     def size(self, default: int, low: int, high: int) -> int:
         """The configured page size within the vendor's documented bounds, else its default."""

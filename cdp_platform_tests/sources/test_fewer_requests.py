@@ -260,3 +260,35 @@ def test_redis_serves_the_listing_to_a_second_run(sandbox, tmp_path, monkeypatch
     assert requests[0] >= 1 and requests[1] == 0
     ttls = [cache.client.ttl(k) for k in cache.client.keys("cdp:listing:*")]
     assert ttls and all(0 < t <= cache.ttl_seconds for t in ttls)
+
+
+def test_the_raw_asset_advances_the_state_and_reports_requests_per_record(tmp_path):
+    """Through Dagster, one run per day as the schedule does: the state advances after each landed
+    day, later days skip parents, and each day's materialization says what it cost."""
+    import dagster as dg
+
+    from cdp_platform_tests.sources.support import ingest, landed, sandbox_environ
+
+    environ = sandbox_environ(tmp_path, persons=500, span_days=30, partitions_start="2026-10-01")
+    key = dg.AssetKey(["raw", "facebook", "post_comments"])
+    sandbox = InProcessSandbox(persons=500, today=TODAY, span_days=30)
+    results = ingest(environ, DAYS, selection=[key])
+    skipped = 0
+    for day, result in zip(DAYS, results, strict=True):
+        assert result.success, day
+        [materialization] = [m for m in result.get_asset_materialization_events() if m.asset_key == key]
+        meta = materialization.materialization.metadata
+        records, requests = meta["records"].value, meta["requests"].value
+        assert records == len(_truth(sandbox, "facebook", day))
+        expected = round(requests / records, 4) if records else None
+        assert meta["requests_per_record"].value == expected
+        assert meta["parents_listed"].value >= 1
+        skipped += meta["parents_skipped"].value
+        assert set(landed(tmp_path / "lake", "facebook/post_comments", day)["record_id"]) == _truth(
+            sandbox, "facebook", day
+        )
+    assert skipped > 0
+    lake = LocalLake(tmp_path / "lake")
+    assert parent_state.load_states(lake, key.path)
+    # The days' checkpoints (and their decisions) are gone once landed; the state stays.
+    assert not [k for k in lake.list_keys("_checkpoints/raw/facebook/post_comments") if "/_parents/" not in k]
