@@ -148,8 +148,14 @@ def commit(
         created = datetime.fromisoformat(fact["created"]) if fact["created"] else None
         if previous is not None and previous.reaches(start):
             landed = previous.landed + landed_now
-        elif created is not None and created >= start:
-            landed = landed_now  # no comment of it can be older than the window
+        elif (
+            created is not None
+            and created >= start
+            and (previous is None or datetime.fromisoformat(previous.through) < through)
+        ):
+            # No comment of it can be older than the window. (A re-run of an older day keeps a
+            # state that reaches further: both are true, the further one still saves requests.)
+            landed = landed_now
         else:
             continue
         states[parent] = ParentState(through.isoformat(), landed, int(fact["count"]), fact["activity"])
