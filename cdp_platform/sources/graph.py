@@ -89,6 +89,20 @@ def _count(value: Any) -> int | None:
         return None
 
 
+def _seen(record: dict[str, Any], fields: ParentFields) -> parent_state.ParentSeen:
+    """A listed parent's comment state; a count or activity that does not read as one (a drifted
+    type, another date format) makes the parent one that is always read, never skipped."""
+    count = _count(get_path(record, fields.count_path)) if fields.count_path else None
+    activity = None
+    if fields.activity_path:
+        activity = _time(get_path(record, fields.activity_path))
+        if activity is None:
+            count = None
+    return parent_state.ParentSeen(
+        str(get_path(record, "id")), _time(get_path(record, fields.created_path)), count, activity
+    )
+
+
 async def list_parents(
     ctx: StreamContext, node: str, edge: str, fields: str = "id", attempts: int = 3
 ) -> tuple[list[dict[str, Any]], datetime]:
@@ -108,7 +122,8 @@ async def list_parents(
         key = listing_key(
             ctx.source, first.url, {**dict(first.params or {}), "_base": str(ctx.client.base_url)}
         )
-        cached = cache.get(key)
+        # In a thread: a Redis that does not answer must not stall the other streams' requests.
+        cached = await asyncio.to_thread(cache.get, key)
         if isinstance(cached, dict) and isinstance(cached.get("records"), list):
             ctx.counters["listings_from_cache"] = ctx.counters.get("listings_from_cache", 0) + 1
             return cached["records"], datetime.fromisoformat(cached["listed_at"])
@@ -125,7 +140,9 @@ async def list_parents(
         if not unusable:
             unique = list({str(get_path(r, "id")): r for r in records}.values())
             if cache is not None and key is not None and ctx.window.end <= listed_at:
-                cache.put(key, {"records": unique, "listed_at": listed_at.isoformat()})
+                await asyncio.to_thread(
+                    cache.put, key, {"records": unique, "listed_at": listed_at.isoformat()}
+                )
             return unique, listed_at
     raise ParentListingError(
         f"{edge} of {node}: {unusable} record(s) without an id in {attempts} listings; their comments cannot be read"
@@ -158,15 +175,7 @@ def comment_slices(
         records, listed_at = await list_parents(ctx, node, parent_edge, listing)
         skipped: set[str] = set()
         if parent_fields is not None and ctx.lake is not None and ctx.checkpoint_prefix:
-            seen = [
-                parent_state.ParentSeen(
-                    str(get_path(r, "id")),
-                    _time(get_path(r, parent_fields.created_path)),
-                    _count(get_path(r, parent_fields.count_path)) if parent_fields.count_path else None,
-                    _time(get_path(r, parent_fields.activity_path)) if parent_fields.activity_path else None,
-                )
-                for r in records
-            ]
+            seen = [_seen(r, parent_fields) for r in records]
             states = await asyncio.to_thread(parent_state.load_states, ctx.lake, ctx.asset_path)
             skipped = {p.id for p in seen if parent_state.unchanged(p, states.get(p.id), ctx.window.start)}
             await asyncio.to_thread(

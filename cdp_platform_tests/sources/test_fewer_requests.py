@@ -292,3 +292,23 @@ def test_the_raw_asset_advances_the_state_and_reports_requests_per_record(tmp_pa
     assert parent_state.load_states(lake, key.path)
     # The days' checkpoints (and their decisions) are gone once landed; the state stays.
     assert not [k for k in lake.list_keys("_checkpoints/raw/facebook/post_comments") if "/_parents/" not in k]
+
+
+def test_an_unreadable_count_or_activity_means_the_parent_is_read():
+    from cdp_platform.sources.facebook import POST_ACTIVITY
+    from cdp_platform.sources.graph import _seen
+
+    good = {
+        "id": "1_2",
+        "created_time": "2026-11-18T10:00:00+0000",
+        "updated_time": "2026-11-19T10:00:00+0000",
+        "comments": {"data": [], "summary": {"total_count": 3}},
+    }
+    seen = _seen(good, POST_ACTIVITY)
+    assert seen.count == 3 and seen.activity == datetime.datetime(2026, 11, 19, 10, tzinfo=UTC)
+    assert seen.created == datetime.datetime(2026, 11, 18, 10, tzinfo=UTC)
+    assert _seen({**good, "updated_time": "19/11/2026"}, POST_ACTIVITY).count is None
+    assert _seen({**good, "comments": {"data": []}}, POST_ACTIVITY).count is None
+    # A count served as a string (type drift) is still the count.
+    drifted = _seen({**good, "comments": {"summary": {"total_count": "3"}}}, POST_ACTIVITY)
+    assert drifted.count == 3
