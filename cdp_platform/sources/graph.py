@@ -12,6 +12,7 @@ parent listing is shared through the day's listing cache (:mod:`cdp_platform.htt
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ from cdp_platform.http.pagination import get_path
 from cdp_platform.io.lake import Lake
 from cdp_platform.sources import parent_state
 from cdp_platform.sources.stream import Slice, StreamContext, Window
+
+log = logging.getLogger(__name__)
 
 GRAPH_VERSION = "v21.0"
 PAGE_LIMIT = 100
@@ -206,5 +209,11 @@ def comment_slices(
 def landed_parents(
     lake: Lake, asset_path: list[str], day_prefix: str, window: Window, rows: pl.DataFrame
 ) -> None:
-    """A comment stream's day has landed: advance its parents' state (see :mod:`.parent_state`)."""
-    parent_state.commit(lake, asset_path, day_prefix, window.start, window.end, rows)
+    """A comment stream's day has landed: advance its parents' state (see :mod:`.parent_state`).
+
+    The day's data is in place already; a state that cannot be saved only means its parents are
+    read again next time, so that is a warning, not a failed materialization."""
+    try:
+        parent_state.commit(lake, asset_path, day_prefix, window.start, window.end, rows)
+    except Exception as exc:
+        log.warning("parent state of %s not advanced for %s: %s", "/".join(asset_path), window.partition, exc)

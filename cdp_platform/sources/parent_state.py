@@ -35,6 +35,7 @@ runs racing over the file can only lose an advance (a later read), never skip wr
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,8 @@ import polars as pl
 
 from cdp_platform.io.checkpoints import CHECKPOINT_ROOT
 from cdp_platform.io.lake import Lake
+
+log = logging.getLogger(__name__)
 
 FACTS_FILE = "parents.json"
 # Parents whose state has not advanced for this long left every look-back window: forgotten.
@@ -77,11 +80,16 @@ class ParentState:
 
 
 def load_states(lake: Lake, asset_path: list[str] | tuple[str, ...]) -> dict[str, ParentState]:
+    """The stream's parent states; none (every parent is read) when the file is unreadable."""
     key = state_key(asset_path)
     if not lake.exists(key):
         return {}
-    raw = json.loads(lake.read_bytes(key))
-    return {parent: ParentState(**value) for parent, value in raw.items()}
+    try:
+        raw = json.loads(lake.read_bytes(key))
+        return {parent: ParentState(**value) for parent, value in raw.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        log.warning("%s is unreadable (%s): every parent is read this time", key, type(exc).__name__)
+        return {}
 
 
 def save_states(

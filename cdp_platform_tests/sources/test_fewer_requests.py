@@ -312,3 +312,10 @@ def test_an_unreadable_count_or_activity_means_the_parent_is_read():
     # A count served as a string (type drift) is still the count.
     drifted = _seen({**good, "comments": {"summary": {"total_count": "3"}}}, POST_ACTIVITY)
     assert drifted.count == 3
+
+
+def test_an_unreadable_state_reads_every_parent(tmp_path):
+    lake = LocalLake(tmp_path)
+    path = ("raw", "s", "comments")
+    lake.write_bytes(parent_state.state_key(path), b"{not json")
+    assert parent_state.load_states(lake, path) == {}
