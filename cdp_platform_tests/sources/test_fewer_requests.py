@@ -319,3 +319,39 @@ def test_an_unreadable_state_reads_every_parent(tmp_path):
     path = ("raw", "s", "comments")
     lake.write_bytes(parent_state.state_key(path), b"{not json")
     assert parent_state.load_states(lake, path) == {}
+
+
+def test_a_range_run_advances_the_state_day_by_day(tmp_path):
+    """A backfill fetches its days concurrently (no day can skip on another's unlanded state), then
+    commits them in time order: the state reaches the range's end and the next day skips."""
+    import dagster as dg
+
+    from cdp_platform.definitions import build_definitions
+    from cdp_platform.settings import load_settings
+    from cdp_platform_tests.sources.support import sandbox_environ
+
+    defs = build_definitions(
+        load_settings(sandbox_environ(tmp_path, persons=500, span_days=30, partitions_start="2026-10-01"))
+    )
+    raw = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and a.node_def.name.startswith("raw_")
+    ]
+    key = dg.AssetKey(["raw", "facebook", "post_comments"])
+    first, last = DAYS[0], DAYS[-2]
+    result = dg.materialize(
+        raw,
+        resources=defs.resources,
+        selection=[key],
+        raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
+    assert result.success
+    states = parent_state.load_states(LocalLake(tmp_path / "lake"), key.path)
+    assert states and {s.through for s in states.values()} == {_window(last).end.isoformat()}
+    after = dg.materialize(raw, resources=defs.resources, selection=[key], partition_key=DAYS[-1])
+    [event] = after.get_asset_materialization_events()
+    meta = event.materialization.metadata
+    assert meta["parents_skipped"].value > 0
+    assert meta["requests"].value == 1 + meta["parents_listed"].value - meta["parents_skipped"].value
