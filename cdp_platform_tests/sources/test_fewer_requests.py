@@ -355,3 +355,37 @@ def test_a_range_run_advances_the_state_day_by_day(tmp_path):
     meta = event.materialization.metadata
     assert meta["parents_skipped"].value > 0
     assert meta["requests"].value == 1 + meta["parents_listed"].value - meta["parents_skipped"].value
+
+
+def test_the_sandbox_posts_carry_updated_time_and_the_comments_summary(sandbox):
+    """What the skip relies on, as the sandbox serves it: ``updated_time`` is the last comment (or
+    the creation), ``total_count`` counts the replies with ``filter(stream)`` and not without."""
+    from cdp_platform.sandbox.vendors.graph import comment_replies
+
+    resource = _resource("facebook", sandbox)
+    data = sandbox.data()
+
+    async def run(fields: str):
+        client = resource.client()
+        try:
+            ctx = StreamContext(client, _window(DAYS[-1]), resource.account_options())
+            records, _ = await list_parents(ctx, ctx.options["page_id"], "posts", fields)
+            return records
+        finally:
+            await client.aclose()
+
+    stream_posts = asyncio.run(run(facebook.POST_ACTIVITY.fields))
+    top_posts = asyncio.run(run("id,comments.limit(0).summary(true)"))
+    assert stream_posts and len(stream_posts) == len(top_posts)
+    top = {p["id"]: p["comments"]["summary"]["total_count"] for p in top_posts}
+    for post in stream_posts:
+        children = data.children("facebook/post_comments", post["id"])
+        assert post["comments"]["summary"]["total_count"] == len(children)
+        replies = comment_replies(data, "facebook/post_comments", post["id"])
+        assert top[post["id"]] == len(children) - len(replies)
+        last = data.modified_at("facebook/post_comments", children[-1]) if children else None
+        expected = last.strftime("%Y-%m-%dT%H:%M:%S+0000") if last else post["created_time"]
+        assert post["updated_time"] == expected >= post["created_time"]
+    assert any(top[p["id"]] < p["comments"]["summary"]["total_count"] for p in stream_posts), (
+        "no reply to tell apart"
+    )
