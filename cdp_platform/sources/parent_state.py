@@ -28,6 +28,13 @@ before S were not counted) and is read every day; so is a parent whose count fal
 landed (a comment deleted after it was read) or never matches it (comments the token cannot see,
 people erased from the lake). All of these cost requests, none loses a comment.
 
+What it cannot see: a deletion and a new comment between two reads leave the count equal; where
+the listing has a last-activity time (a post's ``updated_time``, which Graph documents as moved by a
+new comment) the parent is read, where it has none (a medium: ``comments_count`` only) that new
+comment is missed. An edited comment keeps its creation time and count, so it belongs to the day it
+was created; as before, only a re-run of that day (never skipped: its state is past the day's
+start) lands the new text.
+
 Every state ever written is a true statement about the comments before its ``through``, so two
 runs racing over the file can only lose an advance (a later read), never skip wrongly.
 """

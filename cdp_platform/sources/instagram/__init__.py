@@ -22,8 +22,8 @@ from cdp_platform.sources.vendor import VendorResource
 MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,comments_count"
 COMMENT_FIELDS = "id,text,timestamp,username,like_count"
 # A medium's listing gives its comments_count; IG Media has no last-activity time (no
-# updated_time), so a deletion and a new comment between two reads look unchanged (README of
-# parent_state: the one case a skip can miss a comment).
+# updated_time), so a deletion and a new comment between two reads look unchanged: the one case a
+# skip can miss a comment (see cdp_platform/sources/parent_state.py).
 MEDIA_ACTIVITY = ParentFields(
     "id,timestamp,comments_count", created_path="timestamp", count_path="comments_count"
 )
