@@ -25,6 +25,6 @@ ENTITY = CleansedEntity(
         Field("phone", "phone", "$.properties.phone", region_from="country"),
     ),
     key_columns=KEY_COLUMNS,
-    envelope_payload=object_envelope("hs_lastmodifieddate"),
+    envelope_payload=object_envelope("companies"),
     description="HubSpot companies: properties typed, phones E.164.",
 )

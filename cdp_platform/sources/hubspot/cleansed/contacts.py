@@ -59,7 +59,7 @@ ENTITY = CleansedEntity(
         Field("full_name", "name", computed=True),
     ),
     key_columns=KEY_COLUMNS,
-    envelope_payload=object_envelope("lastmodifieddate", associations=("companies",)),
+    envelope_payload=object_envelope("contacts", associations=("companies",)),
     extra_columns=full_name_from_parts,
     description="HubSpot contacts (people): properties typed, emails checked, phones E.164, handles bare.",
 )

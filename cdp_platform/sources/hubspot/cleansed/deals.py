@@ -29,6 +29,6 @@ ENTITY = CleansedEntity(
         Field("company_id", "string", first_association("companies"), column=columns.reference()),
     ),
     key_columns=KEY_COLUMNS,
-    envelope_payload=object_envelope("hs_lastmodifieddate", associations=("contacts", "companies")),
+    envelope_payload=object_envelope("deals", associations=("contacts", "companies")),
     description="HubSpot deals (won = purchases): amounts Decimal, close dates, contact and company ids.",
 )

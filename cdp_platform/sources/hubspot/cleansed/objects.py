@@ -11,7 +11,8 @@ optional, so either way of ingesting passes the drift check.
 from __future__ import annotations
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import Field
+from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.sources.hubspot.declaration import MODIFIED_DATE_PROPERTY
 
 OBJECT_FIELDS: tuple[Field, ...] = (
     Field(
@@ -32,15 +33,15 @@ OBJECT_FIELDS: tuple[Field, ...] = (
 KEY_COLUMNS = ("record_id", "crm_id")
 
 
-def object_envelope(last_modified: str, associations: tuple[str, ...] = ()) -> dict[str, str]:
+def object_envelope(object_type: str, associations: tuple[str, ...] = ()) -> dict[str, str]:
     """What every object's payload carries beside the properties its fields read: the properties
     HubSpot always returns (its creation and modification dates and id, copies of the envelope's
-    ``createdAt``/``updatedAt``/``id``; the modification date is ``lastmodifieddate`` on contacts,
-    ``hs_lastmodifieddate`` elsewhere) and the list endpoint's optional inline association lists
-    (objects; their result arrays are not entered by drift detection)."""
+    ``createdAt``/``updatedAt``/``id``; the modification date is the one partitions search on) and
+    the list endpoint's optional inline association lists (objects; their result arrays are not
+    entered by drift detection)."""
     expected = {
         "properties.createdate": "string",
-        f"properties.{last_modified}": "string",
+        f"properties.{MODIFIED_DATE_PROPERTY[object_type]}": "string",
         "properties.hs_object_id": "string",
         "associations": "object?",
     }
@@ -48,6 +49,15 @@ def object_envelope(last_modified: str, associations: tuple[str, ...] = ()) -> d
         expected[f"associations.{name}"] = "object?"
         expected[f"associations.{name}.results"] = "array?"
     return expected
+
+
+def requested_properties(entity: CleansedEntity) -> tuple[str, ...]:
+    """The properties a search asks for: those the entity's fields read, in field order, then the
+    ones every object carries (:func:`object_envelope`), so the request and the drift check agree."""
+    keys = [f.payload_key for f in entity.fields] + list(entity.envelope_payload or {})
+    return tuple(
+        dict.fromkeys(k.removeprefix("properties.") for k in keys if k and k.startswith("properties."))
+    )
 
 
 def first_association(name: str) -> str:
