@@ -66,7 +66,8 @@ def _raw(*payloads: dict) -> pl.DataFrame:
             "record_id": [f"r{i}" for i in range(len(payloads))],
             "updated_at": [stamp] * len(payloads),
             "payload": [json.dumps(p) for p in payloads],
-        }
+        },
+        schema={"record_id": pl.String, "updated_at": pl.Datetime("us", "UTC"), "payload": pl.String},
     )
 
 
@@ -168,3 +169,16 @@ def test_hubspot_searches_for_exactly_the_properties_its_entities_expect():
     }
     assert set(PROPERTIES["contacts"]) == expected
     assert "twitterhandle" in PROPERTIES["contacts"] and "lastmodifieddate" in PROPERTIES["contacts"]
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: f"{e.source}/{e.entity}")
+def test_the_schema_lists_every_column_the_table_gets_in_its_order(entity):
+    """A column ``extra_columns`` adds is declared as a computed field, so the schema (and the
+    column list) is the table's: cleansing an empty partition yields exactly these columns, beside
+    the raw row's time, the originals of emails and phones and the partition date."""
+    empty = _raw().with_columns(pl.lit(None, pl.String).alias("context"))
+    clean = cleanse(empty, entity, datetime.date(1970, 1, 1)).clean
+    kept = [
+        c for c in clean.columns if c not in ("updated_at", "partition_date") and not c.endswith("_original")
+    ]
+    assert kept == entity.columns
