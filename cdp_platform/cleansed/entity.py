@@ -114,9 +114,9 @@ class Field:
 
     The payload entry's type is ``json_type``, else ``sent_as``, else the kind's usual JSON type.
     ``sent_as`` documents the type for the drift check only, where the vendor sends a value as
-    another type than its kind suggests (HubSpot sends numbers and booleans as text) and a value of
+    another type than its kind suggests (a CRM that sends numbers and booleans as text) and a value of
     another type should be reported as drift but not quarantined. ``may_be_absent`` marks a key the
-    vendor leaves out when it has no value (Graph drops an empty ``message``): its absence is not
+    vendor leaves out when it has no value (an empty message, a hidden author): its absence is not
     drift, and an object all of whose read keys may be absent may be absent too.
 
     A ``computed`` field is a column the entity's ``extra_columns`` step derives from the cleansed
@@ -354,7 +354,7 @@ def derived_payload(fields: Sequence[Field], envelope: dict[str, str] | None = N
     """Each payload path the fields read, with its JSON type, and the objects holding it.
 
     An object is optional (``object?``) when every key read inside it may be absent: a vendor that
-    leaves out all of them may leave out the object (Graph's ``from`` of a hidden commenter)."""
+    leaves out all of them may leave out the object (the author object of a hidden commenter)."""
     payload: dict[str, str] = {}
     parent_optional: dict[str, bool] = {}
     for f in fields:
