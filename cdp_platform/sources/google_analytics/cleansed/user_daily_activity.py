@@ -51,7 +51,7 @@ ENTITY = CleansedEntity(
             _dimension(CLIENT_ID_DIMENSION),
             required=True,
             json_type="string",
-            column=columns.identifier(unique=False),  # one row per client per day
+            column=columns.identifier(unique=False),  # repeats: a row per day and source/medium
         ),
         # "(not set)" is nulled after the row rules (``_derive``), so the column is optional.
         Field(
