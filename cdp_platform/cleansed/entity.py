@@ -111,6 +111,17 @@ class Field:
     identity resolution (one of :data:`IDENTITY_ROLES`), ``pii`` whether it is personal data; the
     entity's Pandera column comes from the kind (``column`` replaces it for ids, references and
     enumerations) and its expected payload entry from the path and JSON type.
+
+    The payload entry's type is ``json_type``, else ``sent_as``, else the kind's usual JSON type.
+    ``sent_as`` documents the type for the drift check only, where the vendor sends a value as
+    another type than its kind suggests (a CRM that sends numbers and booleans as text) and a value of
+    another type should be reported as drift but not quarantined. ``may_be_absent`` marks a key the
+    vendor leaves out when it has no value (an empty message, a hidden author): its absence is not
+    drift, and an object all of whose read keys may be absent may be absent too.
+
+    A ``computed`` field is a column the entity's ``extra_columns`` step derives from the cleansed
+    ones (a full name from first and last, an amount from minor units): it has no path and no row
+    rules, only its column, so that the schema still lists every column of the table.
     """
 
     name: str
@@ -124,6 +135,9 @@ class Field:
     role: str | None = None
     pii: bool = False
     column: pa.Column | None = None
+    sent_as: str | None = None
+    may_be_absent: bool = False
+    computed: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -140,6 +154,26 @@ class Field:
             raise ValueError(f"field {self.name}: only a phone reads its region from another field")
         if self.json_type is not None and (self.path is None or self.in_context or not _path_keys(self.path)):
             raise ValueError(f"field {self.name}: a JSON type needs a plain payload path ($.a.b or $['a'])")
+        if self.sent_as is not None and self.sent_as not in JSON_TYPES:
+            raise ValueError(
+                f"field {self.name}: unknown JSON type sent_as={self.sent_as!r}; expected one of {JSON_TYPES}"
+            )
+        if self.sent_as is not None and self.json_type is not None:
+            raise ValueError(
+                f"field {self.name}: give json_type or sent_as, not both (json_type is also checked)"
+            )
+        if (self.sent_as is not None or self.may_be_absent) and self.payload_key is None:
+            raise ValueError(
+                f"field {self.name}: sent_as and may_be_absent describe a payload key; "
+                f"{self.path!r} is not a plain payload path"
+            )
+        if self.computed and (
+            self.path is not None or self.required or self.pattern is not None or self.region_from is not None
+        ):
+            raise ValueError(
+                f"field {self.name}: a computed column is derived by extra_columns, so it has no path, "
+                "requirement, pattern or region"
+            )
 
     @property
     def in_context(self) -> bool:
@@ -162,7 +196,9 @@ class Field:
 
     @property
     def payload_type(self) -> str:
-        return self.json_type or _KIND_JSON_TYPE.get(self.kind, "string")
+        """The payload entry's type for the drift check (``string``, ``number?``)."""
+        base = self.json_type or self.sent_as or _KIND_JSON_TYPE.get(self.kind, "string")
+        return f"{base}?" if self.may_be_absent else base
 
 
 def record_key_prefix(source: str, kind: str) -> str:
@@ -200,6 +236,8 @@ class CleansedEntity:
     normalized ones (a full name from first and last). ``key_columns`` are the identifiers whose
     schema check blocks downstream assets when it fails; the rest of the schema only warns.
     ``expected_payload`` maps each payload field (dotted path) to its JSON type, for drift.
+    Both are derived from the fields (and ``envelope_payload``, ``checks``): an entity in a source
+    declares neither, so a column is spelled once.
     """
 
     source: str
@@ -233,6 +271,8 @@ class CleansedEntity:
     # The ``client_360`` column counting a client's records of this entity (a count: kept as is
     # when the marts are pseudonymized).
     engagement_count: str | None = None
+    # Checks across columns (an amount converts back to its minor units), on the derived schema.
+    checks: tuple[pa.Check, ...] = ()
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -244,9 +284,14 @@ class CleansedEntity:
                     f"{self.source}/{self.entity}: {f.name} reads its region from unknown field {f.region_from}"
                 )
         if self.schema is None:
-            object.__setattr__(self, "schema", derived_schema(self.fields))
+            object.__setattr__(self, "schema", derived_schema(self.fields, self.checks))
         if self.expected_payload is None:
             object.__setattr__(self, "expected_payload", derived_payload(self.fields, self.envelope_payload))
+
+    @property
+    def read_fields(self) -> tuple[Field, ...]:
+        """The fields :func:`cleanse` reads and checks (all but the ``computed`` ones)."""
+        return tuple(f for f in self.fields if not f.computed)
 
     @property
     def asset_path(self) -> list[str]:
@@ -297,24 +342,34 @@ def field_column(field_: Field) -> pa.Column:
     return by_kind[field_.kind]()
 
 
-def derived_schema(fields: Sequence[Field]) -> pa.DataFrameSchema:
+def derived_schema(fields: Sequence[Field], checks: Sequence[pa.Check] = ()) -> pa.DataFrameSchema:
     """The cleansed table's schema: the raw row's id, then each field's column."""
     return pa.DataFrameSchema(
-        {"record_id": columns.identifier(), **{f.name: field_column(f) for f in fields}}
+        {"record_id": columns.identifier(), **{f.name: field_column(f) for f in fields}},
+        checks=list(checks) or None,
     )
 
 
 def derived_payload(fields: Sequence[Field], envelope: dict[str, str] | None = None) -> dict[str, str]:
-    """Each payload path the fields read, with its JSON type, and the objects holding it."""
+    """Each payload path the fields read, with its JSON type, and the objects holding it.
+
+    An object is optional (``object?``) when every key read inside it may be absent: a vendor that
+    leaves out all of them may leave out the object (the author object of a hidden commenter)."""
     payload: dict[str, str] = {}
+    parent_optional: dict[str, bool] = {}
     for f in fields:
         key = f.payload_key
         if key is None:
             continue
         parts = key.split(".")
         for depth in range(1, len(parts)):
-            payload.setdefault(".".join(parts[:depth]), "object")
+            parent = ".".join(parts[:depth])
+            payload.setdefault(parent, "object")
+            parent_optional[parent] = parent_optional.get(parent, True) and f.may_be_absent
         payload[key] = f.payload_type
+    for parent, optional in parent_optional.items():
+        if optional and payload[parent] == "object":
+            payload[parent] = "object?"
     return {**(envelope or {}), **payload}
 
 
@@ -581,30 +636,31 @@ def cleanse(
 ) -> CleanseResult:
     """Apply ``entity`` to one raw partition (columns ``record_id``, ``updated_at``, ``payload``
     and, when a field reads it, ``context``)."""
+    fields = entity.read_fields
     context = pl.col(RAW_CONTEXT) if RAW_CONTEXT in raw.columns else pl.lit(None, pl.String)
     frame = raw.select(RAW_ID, RAW_UPDATED, RAW_PAYLOAD, context.cast(pl.String).alias(RAW_CONTEXT))
     frame = pl.concat(
-        [frame, _extracted(frame[RAW_PAYLOAD], [f for f in entity.fields if f.path and not f.in_context])],
+        [frame, _extracted(frame[RAW_PAYLOAD], [f for f in fields if f.path and not f.in_context])],
         how="horizontal",
     )
     frame = frame.with_columns(
         pl.col(RAW_CONTEXT).str.json_path_match(f.json_path).alias(f"__raw_{f.name}")
-        for f in entity.fields
+        for f in fields
         if f.in_context
     )
-    typed = [f for f in entity.fields if f.json_type is not None]
+    typed = [f for f in fields if f.json_type is not None]
     frame = frame.with_columns(
         pl.Series(f"__type_{name}", flags)
         for name, flags in _wrong_json_types(frame[RAW_PAYLOAD], typed).items()
     )
     if entity.prepare is not None:
         frame = entity.prepare(frame)
-    for f in entity.fields:
+    for f in fields:
         if f.path is None:
             frame = frame.with_columns(pl.col(f.name).cast(pl.String).alias(f"__raw_{f.name}"))
 
     frame = frame.with_columns(
-        [_normalized(f, pl.col(f"__raw_{f.name}"), phone_region).alias(f.name) for f in entity.fields]
+        [_normalized(f, pl.col(f"__raw_{f.name}"), phone_region).alias(f.name) for f in fields]
     )
 
     # Each row's first broken rule (in field order) is its reason; a row breaks at most one here.
@@ -613,7 +669,7 @@ def cleanse(
     bad_value = pl.lit(None, pl.String)
     type_change = pl.lit(False)
     checks = []
-    for f in entity.fields:
+    for f in fields:
         raw_col = pl.col(f"__raw_{f.name}")
         if f.required:
             checks.append(
@@ -648,20 +704,18 @@ def cleanse(
         pl.col(RAW_UPDATED).alias("updated_at"),
         pl.col("__rule").alias("rule"),
         pl.col("__field").alias("field"),
-        _as_sent(entity.fields).alias("value"),
+        _as_sent(fields).alias("value"),
         pl.col(RAW_PAYLOAD).alias("payload"),
         partition,
     )
     accepted = frame.filter(pl.col("__rule").is_null())
     originals = [
-        pl.col(f"__raw_{f.name}").alias(f"{f.name}_original")
-        for f in entity.fields
-        if f.kind in ("email", "phone")
+        pl.col(f"__raw_{f.name}").alias(f"{f.name}_original") for f in fields if f.kind in ("email", "phone")
     ]
     accepted = accepted.select(
         pl.col(RAW_ID).alias("record_id"),
         pl.col(RAW_UPDATED).alias("updated_at"),
-        *[pl.col(f.name) for f in entity.fields if f.name not in ("record_id", "updated_at")],
+        *[pl.col(f.name) for f in fields if f.name not in ("record_id", "updated_at")],
         *originals,
         partition,
     )

@@ -88,7 +88,9 @@ async def extract_stream(
     store = LakeCheckpointStore(lake)
     spool = PageSpool(lake, prefix)
     outcome = StreamOutcome(stream)
-    ctx = StreamContext(client, window, options, page_size)
+    ctx = StreamContext(
+        client, window, options, page_size, stream.source, tuple(stream.asset_path), lake, prefix
+    )
     try:
         async for piece in stream.slices(ctx):
 
@@ -127,7 +129,7 @@ async def extract_stream(
         outcome.dead_letters = await asyncio.to_thread(spool.dead_letters)
     except Exception as exc:  # reported per stream; the other streams of the source go on
         outcome.error = exc
-    outcome.stats = client.stats.snapshot()
+    outcome.stats = {**client.stats.snapshot(), **ctx.counters}
     return outcome
 
 
@@ -184,6 +186,10 @@ async def extract_days(
     return await asyncio.gather(*(one_day(window) for window in windows))
 
 
+# Counters a stream's own code keeps in StreamContext.counters, reported as metadata when present.
+STREAM_COUNTERS = ("parents_listed", "parents_skipped", "listings_from_cache")
+
+
 def _metadata(outcome: StreamOutcome, dead_letter_uri: str | None) -> dict:
     stats = outcome.stats
     results = outcome.results
@@ -207,6 +213,9 @@ def _metadata(outcome: StreamOutcome, dead_letter_uri: str | None) -> dict:
         "backoff_wait_seconds": dg.MetadataValue.float(float(stats.get("backoff_wait_s") or 0.0)),
         "resumed": dg.MetadataValue.bool(any(r.resumed for r in results)),
     }
+    for name in STREAM_COUNTERS:  # a fan-out stream's own figures (issue 20), where it has them
+        if name in stats:
+            meta[name] = dg.MetadataValue.int(int(stats[name]))
     warnings = [w for r in results for w in r.warnings]
     if warnings:
         meta["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings[:50]))
@@ -309,6 +318,10 @@ def build_raw_assets(
             rows = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
             yield dg.Output(rows, output_name=stream.name)
             # The partition files are in place: the extraction's checkpoints have served their purpose.
+            if stream.landed is not None:  # e.g. a fan-out stream's parent state, days in time order
+                for window, outcome in sorted(outcomes, key=lambda pair: pair[0].start):
+                    prefix = checkpoint_prefix(stream.asset_path, window.partition)
+                    stream.landed(lake, stream.asset_path, prefix, window, outcome.rows)
             store = LakeCheckpointStore(lake)
             for window in windows:
                 store.clear(checkpoint_prefix(stream.asset_path, window.partition))

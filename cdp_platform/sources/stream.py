@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -61,6 +61,15 @@ class StreamContext:
     window: Window
     options: dict[str, str]
     page_size: int | None = None
+    # Set by the extraction (None in a bare context): the source, the stream's asset path, the lake
+    # and the day's checkpoint prefix, for streams that keep state beside their checkpoints.
+    source: str = ""
+    asset_path: tuple[str, ...] = ()
+    lake: Any = None
+    checkpoint_prefix: str | None = None
+    # What a stream's own code counted (parents listed and skipped, listings served by the cache):
+    # added to the day's materialization metadata beside the client's request counts.
+    counters: dict[str, int] = field(default_factory=dict)
 
     def size(self, default: int, low: int, high: int) -> int:
         """The configured page size within the vendor's documented bounds, else its default."""
@@ -69,6 +78,9 @@ class StreamContext:
 
 SliceSource = Callable[[StreamContext], AsyncIterator[Slice]]
 OnPage = Callable[[Page], Awaitable[None]]
+# (lake, asset path, day's checkpoint prefix, window, the day's final rows): called once the day's
+# partition file is written, before its checkpoints are cleared (a fan-out stream's parent state).
+Landed = Callable[[Any, list[str], str, "Window", pl.DataFrame], None]
 # (context, slice, checkpoint store, checkpoint key, on_page) -> result, for vendors whose window
 # is not one paginated request (a search split in time under a result cap).
 Extractor = Callable[[StreamContext, Slice, CheckpointStore, str, OnPage], Awaitable[ExtractResult]]
@@ -96,6 +108,7 @@ class Stream:
     shape: Shape | None = None
     record_id: Callable[[dict[str, Any]], str] | None = None
     extractor: Extractor | None = None
+    landed: Landed | None = None
 
     @property
     def asset_path(self) -> list[str]:
@@ -126,6 +139,7 @@ def declared_stream(
     shape: Shape | None = None,
     record_id: Callable[[dict[str, Any]], str] | None = None,
     extractor: Extractor | None = None,
+    landed: Landed | None = None,
 ) -> Stream:
     """The :class:`Stream` of a declared stream, with the code its source needs for it (how its
     window's first requests are made; optionally its shape, id and extractor hooks)."""
@@ -141,6 +155,7 @@ def declared_stream(
         shape=shape,
         record_id=record_id,
         extractor=extractor,
+        landed=landed,
     )
 
 

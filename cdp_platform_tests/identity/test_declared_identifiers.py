@@ -14,12 +14,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 import cdp_platform
+import cdp_platform.cleansed as cleansed
 from cdp_platform.cleansed.normalize import _profile_prefix
 from cdp_platform.cleansed.normalize import handle as cleansed_handle
 from cdp_platform.identity import evidence
 from cdp_platform.identity.config import ResolutionConfig, limit_types, link_types
+from cdp_platform.identity.normalize import input_columns
 from cdp_platform.identity.resolve import resolve
 from cdp_platform.privacy import hashing, pseudonymize
 from cdp_platform.sources import profiles, registry
@@ -160,3 +163,29 @@ def test_no_module_of_the_core_names_a_vendor():
         if source in path.read_text(encoding="utf-8").lower()
     ]
     assert named == []
+
+
+def _dbt_meta(key: str) -> list[object]:
+    """Every value of ``config.meta.<key>`` the sources' dbt staging models declare."""
+    found = []
+    for path in sorted(
+        (Path(cdp_platform.__file__).parents[1] / "dbt" / "models" / "staging").rglob("*.yml")
+    ):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or []:
+            value = ((model.get("config") or {}).get("meta") or {}).get(key)
+            if value is not None:
+                found.append(value)
+    return found
+
+
+def test_the_profile_and_identity_read_the_same_declared_identifiers_and_counts():
+    """The dbt side declares the countable interactions and the anonymous sources in each source's
+    staging folder; they must agree with the entities. (The networks' identifier columns reach dbt
+    through the macro generated from the same declarations, checked current by the record-key
+    tests; identity reads them in the same order, after the generic columns.)"""
+    networks = [*(p.column for p in profiles.profile_identifiers()), "ga_client_id"]
+    assert [c for c in input_columns() if c in networks] == networks
+    counts = {column for meta in _dbt_meta("cdp_interaction_counts") for column in meta}
+    assert counts == {e.engagement_count for e in cleansed.ENTITIES if e.engagement_count is not None}
+    anonymous = {source for meta in _dbt_meta("cdp_anonymous_sources") for source in meta}
+    assert anonymous == {f"{e.source}/{e.entity}" for e in cleansed.ENTITIES if e.device_records}

@@ -16,7 +16,9 @@ every module that uses it shares one.
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ import duckdb
 import polars as pl
 import pytest
 from dagster_dbt import DbtCliResource
+from filelock import FileLock
 
 from cdp_platform.definitions import build_definitions
 from cdp_platform.predictive.assets import PREDICTIVE_SCHEMA, SCORES_SCHEMA
@@ -165,8 +168,45 @@ def _build(root: Path) -> SandboxMarts:
     return SandboxMarts(root, environ, settings, defs, data, sentiment, seconds)
 
 
+def _load(root: Path, seconds: dict[str, float]) -> SandboxMarts:
+    """The build another pytest-xdist worker made at ``root``, opened read-only: its settings and
+    definitions rebuilt from its environment, the sentiment's materialization read from its event log."""
+    environ = build_environ(root)
+    prepare_manifest()
+    settings = load_settings(environ)
+    instance = dg.DagsterInstance.from_config(str(root / DAGSTER_HOME))
+    try:
+        event = instance.get_latest_materialization_event(dg.AssetKey("interaction_sentiment"))
+    finally:
+        instance.dispose()
+    assert event is not None and event.asset_materialization is not None, f"no sentiment in {root}"
+    today = datetime.date.fromisoformat(SANDBOX_TODAY)
+    data = SandboxData(
+        SandboxConfig(persons=PERSONS, seed=settings.sandbox.seed, today=today, span_days=SPAN_DAYS)
+    )
+    defs = build_definitions(settings)
+    return SandboxMarts(root, environ, settings, defs, data, event.asset_materialization, seconds)
+
+
 @pytest.fixture(scope="session")
 def sandbox_marts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxMarts]:
+    """Built once per test session. Under pytest-xdist the workers share one build: the first to
+    ask builds it under a file lock in the session's common temporary folder, the others wait and
+    open it (every user reads it, or copies it before writing), so two cores do not build it twice."""
     if "built" not in _BUILT:
-        _BUILT["built"] = _build(tmp_path_factory.mktemp("sandbox_marts"))
+        if os.environ.get("PYTEST_XDIST_WORKER") is None:
+            _BUILT["built"] = _build(tmp_path_factory.mktemp("sandbox_marts"))
+        else:
+            shared = tmp_path_factory.getbasetemp().parent / "sandbox_marts"
+            done = shared.parent / "sandbox_marts.json"  # outside the build: the erasure test copies it whole
+            with FileLock(str(shared) + ".lock"):
+                if done.exists():
+                    _BUILT["built"] = _load(shared, json.loads(done.read_text()))
+                else:
+                    if shared.exists():  # a build that failed in another worker: start again
+                        shutil.rmtree(shared)
+                    shared.mkdir()
+                    built = _build(shared)
+                    done.write_text(json.dumps(built.seconds))
+                    _BUILT["built"] = built
     yield _BUILT["built"]

@@ -1,5 +1,15 @@
-"""One crafted warehouse, built once per module by materializing the whole profile through Dagster."""
+"""One crafted warehouse, built once per test session by materializing the whole profile through
+Dagster; each module works on its own copy of it.
 
+Under pytest-xdist the two workers share the build: the first to ask builds it under a file lock in
+the session's common temporary folder and records the run's outcome (success, every asset check's
+evaluation) beside it; the other opens it. A module's ``built`` is a copy, so a test that writes
+(the timeline's partitions) never holds the file another worker reads.
+"""
+
+import json
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -8,7 +18,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._serdes import deserialize_value, serialize_value
 from dagster_duckdb import DuckDBResource
+from filelock import FileLock
 
 from cdp_platform.profile import prepare_manifest, profile_definitions
 from cdp_platform.settings import Settings, load_settings
@@ -58,11 +70,19 @@ PYTHON_ASSETS = [identity_map, interaction_sentiment, client_scores]
 
 
 @dataclass
+class BuildOutcome:
+    """What the build's run reported: whether it succeeded and every asset check's evaluation."""
+
+    success: bool
+    evaluations: list[dg.AssetCheckEvaluation]
+
+
+@dataclass
 class BuiltProfile:
     path: Path
     settings: Settings
     defs: dg.Definitions
-    result: dg.ExecuteInProcessResult
+    result: BuildOutcome
     seconds: float
 
     def query(self, sql: str) -> list[tuple]:
@@ -89,22 +109,73 @@ class BuiltProfile:
         }
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltProfile]:
+def _settings(path: Path) -> Settings:
+    return load_settings({"CDP_WAREHOUSE_PATH": str(path), "CDP_PARTITIONS_START": "2025-01-01"})
+
+
+def _build(path: Path) -> tuple[BuildOutcome, float]:
     """The crafted cleansed tables, then every unpartitioned dbt model and the three Python assets
     in one run: Dagster runs the dbt multi-asset on both sides of identity_map in one job."""
-    prepare_manifest()
-    path = tmp_path_factory.mktemp("profile") / "warehouse.duckdb"
     with duckdb.connect(str(path)) as connection:
         warehouse.write_cleansed(connection)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CDP_WAREHOUSE_PATH", str(path))
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-        settings = load_settings({"CDP_WAREHOUSE_PATH": str(path), "CDP_PARTITIONS_START": "2025-01-01"})
-        defs = profile_definitions(settings)
+        defs = profile_definitions(_settings(path))
         models = next(a for a in defs.assets if a.node_def.name == "profile_dbt_models")
-        profile = BuiltProfile(path, settings, defs, None, 0.0)  # type: ignore[arg-type]
         started = time.perf_counter()
-        profile.result = dg.materialize([models, *PYTHON_ASSETS], resources=profile.resources())
-        profile.seconds = time.perf_counter() - started
-        yield profile
+        result = dg.materialize(
+            [models, *PYTHON_ASSETS], resources=BuiltProfile(path, None, defs, None, 0.0).resources()
+        )  # type: ignore[arg-type]
+        seconds = time.perf_counter() - started
+    return BuildOutcome(result.success, list(result.get_asset_check_evaluations())), seconds
+
+
+_PRISTINE: dict[str, tuple[Path, BuildOutcome, float]] = {}
+
+
+def _pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildOutcome, float]:
+    """The session's one build: its warehouse file, the run's outcome and its seconds."""
+    if "built" in _PRISTINE:
+        return _PRISTINE["built"]
+    prepare_manifest()
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        path = tmp_path_factory.mktemp("profile") / "warehouse.duckdb"
+        _PRISTINE["built"] = (path, *_build(path))
+        return _PRISTINE["built"]
+    folder = tmp_path_factory.getbasetemp().parent / "profile_build"
+    record = folder.parent / "profile_build.json"
+    with FileLock(str(folder) + ".lock"):
+        if record.exists():
+            saved = json.loads(record.read_text())
+            outcome = BuildOutcome(saved["success"], deserialize_value(saved["evaluations"], list))
+            _PRISTINE["built"] = (folder / "warehouse.duckdb", outcome, saved["seconds"])
+        else:
+            if folder.exists():  # a build that failed in another worker: start again
+                shutil.rmtree(folder)
+            folder.mkdir()
+            outcome, seconds = _build(folder / "warehouse.duckdb")
+            record.write_text(
+                json.dumps(
+                    {
+                        "success": outcome.success,
+                        "evaluations": serialize_value(outcome.evaluations),
+                        "seconds": seconds,
+                    }
+                )
+            )
+            _PRISTINE["built"] = (folder / "warehouse.duckdb", outcome, seconds)
+    return _PRISTINE["built"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltProfile]:
+    """A copy of the session's build for this module, with dbt pointed at it (CDP_WAREHOUSE_PATH)."""
+    pristine, outcome, seconds = _pristine(tmp_path_factory)
+    path = tmp_path_factory.mktemp("profile") / "warehouse.duckdb"
+    shutil.copy(pristine, path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDP_WAREHOUSE_PATH", str(path))
+        patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+        settings = _settings(path)
+        yield BuiltProfile(path, settings, profile_definitions(settings), outcome, seconds)

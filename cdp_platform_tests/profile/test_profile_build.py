@@ -18,7 +18,7 @@ from cdp_platform_tests.profile.warehouse import AS_OF, CLIENT_OF
 
 def test_every_dbt_test_passes_as_an_asset_check(built: BuiltProfile):
     assert built.result.success
-    evaluations = built.result.get_asset_check_evaluations()
+    evaluations = built.result.evaluations
     models = built.assets("profile_dbt_models")
     assert {e.asset_check_key for e in evaluations} == set(models.check_keys)
     failed = [e.asset_check_key.to_user_string() for e in evaluations if not e.passed]

@@ -142,11 +142,13 @@ class SandboxServer:
     def requests(self, vendor: str) -> int:
         return self.stats()["requests"].get(vendor, {}).get("total", 0)
 
-    def environ(self, monkeypatch) -> dict[str, str]:
-        """Settings pointing every vendor at this server; credentials become real env vars, read
-        through Dagster ``EnvVar`` as in production."""
+    def environ(self, monkeypatch, only: tuple[str, ...] | None = None) -> dict[str, str]:
+        """Settings pointing every vendor (or the ``only`` ones; the others stay in process) at this
+        server; credentials become real env vars, read through Dagster ``EnvVar`` as in production."""
         environ = dict(self.info["accounts"])
         for source, prefix in SANDBOX_PREFIX.items():
+            if only is not None and source not in only:
+                continue
             environ[env_var_name(source, "base_url")] = f"{self.root}/{prefix}"
             for role, value in SANDBOX_CREDENTIALS[source].items():
                 monkeypatch.setenv(env_var_name(source, role), value)

@@ -43,24 +43,6 @@
 {%- endmacro %}
 
 
-{#- The identifiers people have on the sources' networks, which identity resolution links on: the
-    columns of int_identity_candidates after the generic ones (email, phone, crm_id), and of
-    client_360 as lists (`<column>s`), in the declared positions (the tables' column order is a
-    contract). Each network declares its own in its identity candidates' meta.cdp_identifiers
-    (column: position); a CRM record that carries one fills the same column. -#}
-{% macro profile_identifiers() -%}
-    {%- set declared = contribution_meta('identity_candidates', 'cdp_identifiers') -%}
-    {%- set columns = [] -%}
-    {%- for column, position in declared | dictsort(by='value') -%}
-        {%- if position is not number -%}
-            {{ exceptions.raise_compiler_error("meta.cdp_identifiers: the position of " ~ column ~ " must be a number, got " ~ position) }}
-        {%- endif -%}
-        {%- do columns.append(column) -%}
-    {%- endfor -%}
-    {{ return(columns) }}
-{%- endmacro %}
-
-
 {#- The kinds of interaction the profile counts per client (int_client_social_engagement, then
     client_360): [(interaction_type, column)] in the declared positions. Each source declares the
     ones it gives in its interactions' meta.cdp_interaction_counts:

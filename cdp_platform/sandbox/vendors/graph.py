@@ -313,7 +313,8 @@ class Graph:
             return Edge(
                 "facebook/page_posts",
                 "Post",
-                ("id", "message", "created_time"),
+                # updated_time and the comments summary: see post_activity.
+                ("id", "message", "created_time", "updated_time", "comments"),
                 ("created_time", "message", "id"),
                 "created_time",
                 True,
@@ -458,7 +459,16 @@ class Graph:
         trace = _trace(request, plan, "params")
         fields = _field_names(params["fields"]) if params.get("fields") else list(edge.default_fields)
         for name in fields:
-            if name not in edge.fields:
+            if name.split(".", 1)[0] == "comments" and ".limit(0)" not in name:
+                # The summary is emulated; the comments themselves are read from the comments edge.
+                return graph_error(
+                    400,
+                    "(#100) the sandbox serves the comments field with .limit(0) only",
+                    100,
+                    trace,
+                    headers=headers,
+                )
+            if name.split(".", 1)[0] not in edge.fields:
                 return graph_error(
                     400,
                     f"(#100) Tried accessing nonexisting field ({name}) on node type ({edge.node_type})",
@@ -512,6 +522,9 @@ class Graph:
         def record_at(i: int) -> dict:
             position = ordered_position(positions, i, newest_first)
             record = shown(seed, _project(self.state.data.record(edge.stream, position), fields))
+            if edge.stream == "facebook/page_posts":
+                full = self.state.data.record(edge.stream, position)
+                record.update(post_activity(self.state.data, full["id"], full["created_time"], fields))
             if "parent" in fields and position in replies:
                 parent = self.state.data.record(edge.stream, replies[position])
                 record["parent"] = shown(seed, _project(parent, parent_fields or PARENT_DEFAULT_FIELDS))
@@ -635,6 +648,39 @@ def cursor_link(base: str, params, name: str, cursor: str) -> str:
     (pyfacebook's recorded pages, cdp_platform_tests/contracts/instagram/SOURCES.md)."""
     kept = [(k, v) for k, v in params if k not in {"after", "before"}]
     return with_query(base, [*kept, (name, cursor)])
+
+
+# ---- a post's activity ----------------------------------------------------------------------------
+# Graph's Post has ``updated_time``: "the time when the post was last updated, which occurs when the
+# post was created, edited, or a user comments on a post"; and the comments edge asked as a field,
+# ``comments.filter(stream).limit(0).summary(true)``, answers ``{data: [], summary: {order,
+# total_count, can_comment}}`` where total_count counts replies too with filter(stream), top-level
+# comments only otherwise (Graph API reference, "Page Post" and "Object Comments"). Sandbox posts are
+# never edited, so updated_time is the post's last comment, or its creation.
+_MODIFIER = re.compile(r"\.(\w+)\(([^)]*)\)")
+
+
+def post_activity(data, post_id: str, created_time: str, fields: Sequence[str]) -> dict:
+    """``updated_time`` and ``comments{summary}`` of one post, for the names among ``fields``
+    (a ``comments`` field is emulated with ``.limit(0)`` only: checked in ``Graph.edge``)."""
+    out: dict = {}
+    comments = [name for name in fields if name.split(".", 1)[0] == "comments"]
+    if "updated_time" not in fields and not comments:
+        return out
+    children = data.children("facebook/post_comments", post_id)
+    if "updated_time" in fields:
+        last = data.modified_at("facebook/post_comments", children[-1]) if children else None
+        out["updated_time"] = last.strftime("%Y-%m-%dT%H:%M:%S+0000") if last is not None else created_time
+    for name in comments:
+        modifiers = dict(_MODIFIER.findall(name))
+        total = len(children)
+        if modifiers.get("filter", "toplevel") != "stream":
+            total -= len(comment_replies(data, "facebook/post_comments", post_id))
+        value: dict = {"data": []}
+        if modifiers.get("summary") == "true":
+            value["summary"] = {"order": "chronological", "total_count": total, "can_comment": True}
+        out["comments"] = value
+    return out
 
 
 # ---- comment replies -----------------------------------------------------------------------------

@@ -14,7 +14,15 @@ from pydantic import Field
 
 from cdp_platform.http import Auth, RequestSpec
 from cdp_platform.sources.facebook.declaration import SOURCE
-from cdp_platform.sources.graph import GRAPH_VERSION, PAGE_LIMIT, comment_slices, edge_request, unix
+from cdp_platform.sources.graph import (
+    GRAPH_VERSION,
+    PAGE_LIMIT,
+    ParentFields,
+    comment_slices,
+    edge_request,
+    landed_parents,
+    unix,
+)
 from cdp_platform.sources.graph_auth import GraphTokenAuth
 from cdp_platform.sources.stream import Slice, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
@@ -26,6 +34,15 @@ COMMENT_FIELDS = "id,message,created_time,from,parent{id}"
 # Graph's comments edge returns top-level comments only unless asked for the whole stream; in a
 # recorded page 4 of 10 comments were replies (issue 17), so without it replies are never read.
 COMMENT_PARAMS = {"filter": "stream"}
+# What a post's listing says of its comments, so a post with nothing new is not asked again: the
+# count of all of them, replies included (``filter(stream)``, as the comments are read), and
+# ``updated_time``, which Graph moves when someone comments on the post (or it is edited).
+POST_ACTIVITY = ParentFields(
+    "id,created_time,updated_time,comments.filter(stream).limit(0).summary(true)",
+    created_path="created_time",
+    count_path="comments.summary.total_count",
+    activity_path="updated_time",
+)
 
 
 class FacebookResource(VendorResource):
@@ -101,7 +118,8 @@ STREAMS = (
     declared_stream(
         SOURCE,
         "post_comments",
-        comment_slices("page_id", "posts", COMMENT_FIELDS, COMMENT_PARAMS),
+        comment_slices("page_id", "posts", COMMENT_FIELDS, COMMENT_PARAMS, POST_ACTIVITY),
         shape=with_post,
+        landed=landed_parents,
     ),
 )

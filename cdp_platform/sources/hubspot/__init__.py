@@ -55,26 +55,19 @@ from cdp_platform.http import (
 )
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.pagination import LoopGuard, Page, get_path
+from cdp_platform.sources.hubspot.cleansed import companies, contacts, deals
+from cdp_platform.sources.hubspot.cleansed.objects import requested_properties
 from cdp_platform.sources.hubspot.declaration import SOURCE
 from cdp_platform.sources.hubspot.search import MODIFIED_DATE_PROPERTY, extract_search, to_ms
 from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext, declared_stream
 from cdp_platform.sources.vendor import VendorResource
 
+# The properties each search asks for: what the cleansed entity's fields read and what every object
+# carries, from the entity's declaration (a property is spelled once, on its field).
 PROPERTIES: dict[str, tuple[str, ...]] = {
-    "contacts": (
-        "email", "firstname", "lastname", "phone", "address", "city", "zip", "country", "company", "jobtitle",
-        "date_of_birth", "twitterhandle", "instagram_username", "lifecyclestage", "hs_email_optout",
-        "createdate", "lastmodifieddate", "hs_object_id",
-    ),
-    "companies": (
-        "name", "domain", "city", "country", "industry", "numberofemployees", "phone", "createdate",
-        "hs_lastmodifieddate", "hs_object_id",
-    ),
-    "deals": (
-        "dealname", "amount", "closedate", "dealstage", "pipeline", "hs_is_closed_won", "createdate",
-        "hs_lastmodifieddate", "hs_object_id",
-    ),
-}  # fmt: skip
+    entity.raw_stream: requested_properties(entity)
+    for entity in (contacts.ENTITY, companies.ENTITY, deals.ENTITY)
+}
 
 
 class HubSpotResource(VendorResource):

@@ -7,7 +7,13 @@ from typing import Any
 from pydantic import Field
 
 from cdp_platform.http import Auth
-from cdp_platform.sources.graph import GRAPH_VERSION, comment_slices, edge_request
+from cdp_platform.sources.graph import (
+    GRAPH_VERSION,
+    ParentFields,
+    comment_slices,
+    edge_request,
+    landed_parents,
+)
 from cdp_platform.sources.graph_auth import GraphTokenAuth
 from cdp_platform.sources.instagram.declaration import SOURCE
 from cdp_platform.sources.stream import declared_stream, single
@@ -15,6 +21,12 @@ from cdp_platform.sources.vendor import VendorResource
 
 MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,comments_count"
 COMMENT_FIELDS = "id,text,timestamp,username,like_count"
+# A medium's listing gives its comments_count; IG Media has no last-activity time (no
+# updated_time), so a deletion and a new comment between two reads look unchanged: the one case a
+# skip can miss a comment (see cdp_platform/sources/parent_state.py).
+MEDIA_ACTIVITY = ParentFields(
+    "id,timestamp,comments_count", created_path="timestamp", count_path="comments_count"
+)
 
 
 class InstagramResource(VendorResource):
@@ -59,6 +71,10 @@ STREAMS = (
         ),
     ),
     declared_stream(
-        SOURCE, "media_comments", comment_slices("user_id", "media", COMMENT_FIELDS), shape=with_media
+        SOURCE,
+        "media_comments",
+        comment_slices("user_id", "media", COMMENT_FIELDS, parent_fields=MEDIA_ACTIVITY),
+        shape=with_media,
+        landed=landed_parents,
     ),
 )

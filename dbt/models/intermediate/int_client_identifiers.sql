@@ -26,7 +26,7 @@ identifiers as (
             {%- endif %}
             or crm_id is not null
         ) as is_identified,
-        {%- for column in ['record_id', 'source', 'email', 'phone', 'crm_id'] + profile_identifiers() %}
+        {%- for column in ['record_id', 'source'] + identifier_columns() %}
         list_sort(list_distinct(list({{ column }}))) as {{ column }}s,
         {%- endfor %}
         min(first_seen_at) as first_seen_at,

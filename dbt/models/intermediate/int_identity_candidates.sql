@@ -36,6 +36,7 @@ final as (
         {%- for column in profile_identifiers() %}
         {{ column }},
         {%- endfor %}
+        ga_client_id,
         first_seen_at,
         last_seen_at,
 

@@ -8,9 +8,9 @@
     'first_name', 'last_name', 'full_name', 'name_source', 'email', 'email_source', 'phone',
     'phone_source', 'street', 'city', 'postcode', 'country', 'address_source', 'date_of_birth',
 ] %}
-{#- The lists of every identifier: the generic ones, then each network's (profile_identifiers). -#}
+{#- The lists of every record, source and identifier (identifier_columns). -#}
 {%- set identifier_lists = [] %}
-{%- for column in ['record_id', 'source', 'email', 'phone', 'crm_id'] + profile_identifiers() %}
+{%- for column in ['record_id', 'source'] + identifier_columns() %}
     {%- do identifier_lists.append(column ~ 's') %}
 {%- endfor %}
 {%- set crm_columns = [

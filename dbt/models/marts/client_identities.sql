@@ -4,7 +4,7 @@
     the record belongs to the client (identity_map's link_rule, match_probability, link_evidence).
 -#}
 
-{%- set identifier_columns = ['email', 'phone', 'crm_id'] + profile_identifiers() %}
+{%- set identifier_columns = identifier_columns() %}
 
 with
 

@@ -9,7 +9,6 @@ per question, so a malformed list yields no answer instead of breaking the frame
 
 from __future__ import annotations
 
-import pandera.polars as pa
 import polars as pl
 
 from cdp_platform.cleansed import columns
@@ -53,10 +52,10 @@ ENTITY = CleansedEntity(
     person_keys=(PersonKey("record_id", "leads"),),
     engagement_count="lead_forms",
     fields=(
-        Field("lead_id", "string", "$.id", required=True, json_type="string"),
+        Field("lead_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
         Field("created_at", "timestamp", "$.created_time", required=True, json_type="string"),
-        Field("ad_id", "string", "$.ad_id"),
-        Field("form_id", "string", "$.form_id"),
+        Field("ad_id", "string", "$.ad_id", may_be_absent=True, column=columns.reference()),
+        Field("form_id", "string", "$.form_id", may_be_absent=True, column=columns.reference()),
         Field("email", "email"),
         Field("full_name", "name"),
         Field("first_name", "name"),
@@ -69,30 +68,9 @@ ENTITY = CleansedEntity(
         Field("country_code", "country"),
         Field("date_of_birth", "date"),
     ),
-    schema=pa.DataFrameSchema(
-        {
-            "record_id": columns.identifier(),
-            "lead_id": columns.identifier(),
-            "created_at": columns.timestamp(nullable=False),
-            "ad_id": columns.reference(),
-            "form_id": columns.reference(),
-            **columns.person_columns(),
-            "street": columns.text(),
-            "city": columns.text(),
-            "postcode": columns.text(),
-            "country": columns.text(),
-            "country_code": columns.country_code(),
-            "date_of_birth": columns.day(),
-        }
-    ),
     key_columns=("record_id", "lead_id"),
-    expected_payload={
-        "id": "string",
-        "created_time": "string",
-        "ad_id": "string?",
-        "form_id": "string?",
-        "field_data": "array",
-    },
+    # The answers, read by ``prepare`` (the person fields above have no path of their own).
+    envelope_payload={"field_data": "array"},
     prepare=pivot_field_data,
     extra_columns=_derive,
     description="Facebook Lead Ads leads: answers pivoted to email, names, phone (E.164), city.",

@@ -9,7 +9,6 @@ format as ``unparseable_timestamp``, an empty dimension as ``missing_required``.
 
 from __future__ import annotations
 
-import pandera.polars as pa
 import polars as pl
 
 from cdp_platform.cleansed import columns
@@ -46,10 +45,30 @@ ENTITY = CleansedEntity(
         Field(
             "activity_date", "date", _dimension("date"), required=True, json_type="string", pattern=r"^\d{8}$"
         ),
-        Field("ga_client_id", "string", _dimension(CLIENT_ID_DIMENSION), required=True, json_type="string"),
-        Field("crm_id", "string", _dimension(CRM_ID_DIMENSION), required=True, json_type="string"),
         Field(
-            "source_medium", "string", _dimension("sessionSourceMedium"), required=True, json_type="string"
+            "ga_client_id",
+            "string",
+            _dimension(CLIENT_ID_DIMENSION),
+            required=True,
+            json_type="string",
+            column=columns.identifier(unique=False),  # repeats: a row per day and source/medium
+        ),
+        # "(not set)" is nulled after the row rules (``_derive``), so the column is optional.
+        Field(
+            "crm_id",
+            "string",
+            _dimension(CRM_ID_DIMENSION),
+            required=True,
+            json_type="string",
+            column=columns.reference(),
+        ),
+        Field(
+            "source_medium",
+            "string",
+            _dimension("sessionSourceMedium"),
+            required=True,
+            json_type="string",
+            column=columns.text(),
         ),
         Field("sessions", "integer", _metric("sessions"), json_type="string"),
         Field("engaged_sessions", "integer", _metric("engagedSessions"), json_type="string"),
@@ -57,34 +76,7 @@ ENTITY = CleansedEntity(
         Field("conversions", "integer", _metric("conversions"), json_type="string"),
         Field("revenue", "amount", _metric("purchaseRevenue"), json_type="string"),
     ),
-    schema=pa.DataFrameSchema(
-        {
-            "record_id": columns.identifier(),
-            "activity_date": columns.day(nullable=False),
-            "ga_client_id": pa.Column(pl.String, nullable=False, checks=pa.Check.str_length(min_value=1)),
-            "crm_id": columns.reference(),
-            "source_medium": columns.text(),
-            "sessions": columns.count(),
-            "engaged_sessions": columns.count(),
-            "page_views": columns.count(),
-            "conversions": columns.count(),
-            "revenue": columns.amount(),
-        }
-    ),
     key_columns=("record_id", "ga_client_id", "activity_date"),
-    expected_payload={
-        "dimensions": "object",
-        "dimensions.date": "string",
-        f"dimensions.{CRM_ID_DIMENSION}": "string",
-        f"dimensions.{CLIENT_ID_DIMENSION}": "string",
-        "dimensions.sessionSourceMedium": "string",
-        "metrics": "object",
-        "metrics.sessions": "string",
-        "metrics.engagedSessions": "string",
-        "metrics.screenPageViews": "string",
-        "metrics.conversions": "string",
-        "metrics.purchaseRevenue": "string",
-    },
     extra_columns=_derive,
     description="GA4 activity per visitor per day: metrics typed, the logged-in CRM contact id.",
 )

@@ -6,7 +6,7 @@ from cdp_platform.cleansed.entity import CleansedEntity, Field
 from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
     OBJECT_FIELDS,
-    object_payload,
+    object_envelope,
 )
 
 ENTITY = CleansedEntity(
@@ -21,23 +21,10 @@ ENTITY = CleansedEntity(
         Field("country", "string", "$.properties.country"),
         Field("country_code", "country", "$.properties.country"),
         Field("industry", "string", "$.properties.industry"),
-        Field("employees", "integer", "$.properties.numberofemployees"),
+        Field("employees", "integer", "$.properties.numberofemployees", sent_as="string"),
         Field("phone", "phone", "$.properties.phone", region_from="country"),
     ),
     key_columns=KEY_COLUMNS,
-    expected_payload=object_payload(
-        {
-            "name": "string",
-            "domain": "string",
-            "city": "string",
-            "country": "string",
-            "industry": "string",
-            "numberofemployees": "string",
-            "phone": "string",
-            "createdate": "string",
-            "hs_lastmodifieddate": "string",
-            "hs_object_id": "string",
-        }
-    ),
+    envelope_payload=object_envelope("companies"),
     description="HubSpot companies: properties typed, phones E.164.",
 )

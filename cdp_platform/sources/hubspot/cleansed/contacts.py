@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import pandera.polars as pa
-
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import full_name_from_parts
 from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
-    OBJECT_COLUMNS,
     OBJECT_FIELDS,
     first_association,
-    object_payload,
+    object_envelope,
 )
 
 LIFECYCLE_STAGES = (
@@ -49,53 +46,20 @@ ENTITY = CleansedEntity(
         Field("date_of_birth", "date", "$.properties.date_of_birth"),
         Field("twitter_handle", "handle", "$.properties.twitterhandle"),
         Field("instagram_username", "handle", "$.properties.instagram_username"),
-        Field("lifecycle_stage", "string", "$.properties.lifecyclestage"),
-        Field("email_opt_out", "boolean", "$.properties.hs_email_optout"),
-        Field("company_id", "string", first_association("companies")),
-    ),
-    schema=pa.DataFrameSchema(
-        {
-            **OBJECT_COLUMNS,
-            **columns.person_columns(),
-            "street": columns.text(),
-            "city": columns.text(),
-            "postcode": columns.text(),
-            "country": columns.text(),
-            "country_code": columns.country_code(),
-            "company": columns.text(),
-            "job_title": columns.text(),
-            "date_of_birth": columns.day(),
-            "twitter_handle": columns.handle(),
-            "instagram_username": columns.handle(),
-            "lifecycle_stage": columns.one_of(LIFECYCLE_STAGES),
-            "email_opt_out": columns.flag(),
-            "company_id": columns.reference(),
-        }
+        Field(
+            "lifecycle_stage",
+            "string",
+            "$.properties.lifecyclestage",
+            column=columns.one_of(LIFECYCLE_STAGES),
+        ),
+        Field(
+            "email_opt_out", "boolean", "$.properties.hs_email_optout", sent_as="string", may_be_absent=True
+        ),
+        Field("company_id", "string", first_association("companies"), column=columns.reference()),
+        Field("full_name", "name", computed=True),
     ),
     key_columns=KEY_COLUMNS,
-    expected_payload=object_payload(
-        {
-            "email": "string",
-            "firstname": "string",
-            "lastname": "string",
-            "phone": "string",
-            "address": "string",
-            "city": "string",
-            "zip": "string",
-            "country": "string",
-            "company": "string",
-            "jobtitle": "string",
-            "date_of_birth": "string",
-            "twitterhandle": "string",
-            "instagram_username": "string",
-            "lifecyclestage": "string",
-            "hs_email_optout": "string?",
-            "createdate": "string",
-            "lastmodifieddate": "string",
-            "hs_object_id": "string",
-        },
-        associations=("companies",),
-    ),
+    envelope_payload=object_envelope("contacts", associations=("companies",)),
     extra_columns=full_name_from_parts,
     description="HubSpot contacts (people): properties typed, emails checked, phones E.164, handles bare.",
 )

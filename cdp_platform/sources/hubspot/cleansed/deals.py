@@ -8,7 +8,7 @@ from cdp_platform.sources.hubspot.cleansed.objects import (
     KEY_COLUMNS,
     OBJECT_FIELDS,
     first_association,
-    object_payload,
+    object_envelope,
 )
 
 ENTITY = CleansedEntity(
@@ -20,28 +20,15 @@ ENTITY = CleansedEntity(
     fields=(
         *OBJECT_FIELDS,
         Field("deal_name", "string", "$.properties.dealname"),
-        Field("amount", "amount", "$.properties.amount"),
+        Field("amount", "amount", "$.properties.amount", sent_as="string"),
         Field("close_date", "date", "$.properties.closedate"),
         Field("stage", "string", "$.properties.dealstage"),
         Field("pipeline", "string", "$.properties.pipeline"),
-        Field("is_won", "boolean", "$.properties.hs_is_closed_won"),
+        Field("is_won", "boolean", "$.properties.hs_is_closed_won", sent_as="string"),
         Field("contact_id", "string", first_association("contacts"), column=columns.reference()),
         Field("company_id", "string", first_association("companies"), column=columns.reference()),
     ),
     key_columns=KEY_COLUMNS,
-    expected_payload=object_payload(
-        {
-            "dealname": "string",
-            "amount": "string",
-            "closedate": "string",
-            "dealstage": "string",
-            "pipeline": "string",
-            "hs_is_closed_won": "string",
-            "createdate": "string",
-            "hs_lastmodifieddate": "string",
-            "hs_object_id": "string",
-        },
-        associations=("contacts", "companies"),
-    ),
+    envelope_payload=object_envelope("deals", associations=("contacts", "companies")),
     description="HubSpot deals (won = purchases): amounts Decimal, close dates, contact and company ids.",
 )

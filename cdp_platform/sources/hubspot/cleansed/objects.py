@@ -1,7 +1,7 @@
 """What every HubSpot CRM object carries, and how its string-only properties are read.
 
 HubSpot sends every property value as a string (numbers, dates and booleans too), so the typing
-happens here, by field kind. The object's own ``id`` is documented as a string: one served as a
+happens here, by field kind; a number or boolean property's field says ``sent_as="string"``. The object's own ``id`` is documented as a string: one served as a
 number is a broken record (``wrong_type``). ``updatedAt`` in another format is unreadable
 (``unparseable_timestamp``). Associations come from the raw row's context (see
 :func:`first_association`); the list endpoint's inline ``associations`` are still expected as
@@ -11,7 +11,8 @@ optional, so either way of ingesting passes the drift check.
 from __future__ import annotations
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import Field, field_column
+from cdp_platform.cleansed.entity import CleansedEntity, Field
+from cdp_platform.sources.hubspot.declaration import MODIFIED_DATE_PROPERTY
 
 OBJECT_FIELDS: tuple[Field, ...] = (
     Field(
@@ -29,27 +30,34 @@ OBJECT_FIELDS: tuple[Field, ...] = (
     Field("archived", "boolean", "$.archived"),
 )
 
-OBJECT_COLUMNS = {"record_id": columns.identifier(), **{f.name: field_column(f) for f in OBJECT_FIELDS}}
-
 KEY_COLUMNS = ("record_id", "crm_id")
 
 
-def object_payload(properties: dict[str, str], associations: tuple[str, ...] = ()) -> dict[str, str]:
-    """The expected payload: the envelope, ``properties.<name>`` (all strings), and the optional
-    association lists (objects; their result arrays are not entered by drift detection)."""
+def object_envelope(object_type: str, associations: tuple[str, ...] = ()) -> dict[str, str]:
+    """What every object's payload carries beside the properties its fields read: the properties
+    HubSpot always returns (its creation and modification dates and id, copies of the envelope's
+    ``createdAt``/``updatedAt``/``id``; the modification date is the one partitions search on) and
+    the list endpoint's optional inline association lists (objects; their result arrays are not
+    entered by drift detection)."""
     expected = {
-        "id": "string",
-        "properties": "object",
-        "createdAt": "string",
-        "updatedAt": "string",
-        "archived": "boolean",
+        "properties.createdate": "string",
+        f"properties.{MODIFIED_DATE_PROPERTY[object_type]}": "string",
+        "properties.hs_object_id": "string",
         "associations": "object?",
-        **{f"properties.{name}": kind for name, kind in properties.items()},
     }
     for name in associations:
         expected[f"associations.{name}"] = "object?"
         expected[f"associations.{name}.results"] = "array?"
     return expected
+
+
+def requested_properties(entity: CleansedEntity) -> tuple[str, ...]:
+    """The properties a search asks for: those the entity's fields read, in field order, then the
+    ones every object carries (:func:`object_envelope`), so the request and the drift check agree."""
+    keys = [f.payload_key for f in entity.fields] + list(entity.envelope_payload or {})
+    return tuple(
+        dict.fromkeys(k.removeprefix("properties.") for k in keys if k and k.startswith("properties."))
+    )
 
 
 def first_association(name: str) -> str:

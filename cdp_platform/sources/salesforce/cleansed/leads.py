@@ -8,8 +8,8 @@ from cdp_platform.cleansed.derived import full_name_from_parts, null_placeholder
 from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
+    SYSTEM_ENVELOPE,
     SYSTEM_FIELDS,
-    SYSTEM_PAYLOAD,
 )
 
 # Salesforce requires Company on a lead, so web forms fill in this placeholder when nobody gave one.
@@ -44,29 +44,11 @@ ENTITY = CleansedEntity(
         Field("lead_source", "string", "$.LeadSource"),
         Field("status", "string", "$.Status"),
         Field("is_converted", "boolean", "$.IsConverted"),
-        Field("email_opt_out", "boolean", "$.HasOptedOutOfEmail"),
+        Field("email_opt_out", "boolean", "$.HasOptedOutOfEmail", may_be_absent=True),
         Field("twitter_handle", "handle", "$.Twitter_Handle__c", role="handle", pii=True),
     ),
     key_columns=KEY_COLUMNS,
-    expected_payload={
-        **SYSTEM_PAYLOAD,
-        "FirstName": "string",
-        "LastName": "string",
-        "Name": "string",
-        "Company": "string",
-        "Title": "string",
-        "Email": "string",
-        "Phone": "string",
-        "Street": "string",
-        "City": "string",
-        "PostalCode": "string",
-        "Country": "string",
-        "LeadSource": "string",
-        "Status": "string",
-        "IsConverted": "boolean",
-        "HasOptedOutOfEmail": "boolean?",
-        "Twitter_Handle__c": "string",
-    },
+    envelope_payload=SYSTEM_ENVELOPE,
     extra_columns=_derive,
     description="Salesforce leads (people not yet contacts): emails checked, phones E.164.",
 )

@@ -9,7 +9,7 @@ number is a broken record (quarantined ``wrong_type``), one in another format is
 from __future__ import annotations
 
 from cdp_platform.cleansed import columns
-from cdp_platform.cleansed.entity import CleansedEntity, Field, derived_payload, field_column
+from cdp_platform.cleansed.entity import CleansedEntity, Field
 
 SYSTEM_FIELDS: tuple[Field, ...] = (
     Field(
@@ -47,8 +47,6 @@ SYSTEM_FIELDS: tuple[Field, ...] = (
     ),
 )
 
-SYSTEM_COLUMNS = {"record_id": columns.identifier(), **{f.name: field_column(f) for f in SYSTEM_FIELDS}}
-
 KEY_COLUMNS = ("record_id", "crm_id")
 
 # What every record carries beside its fields: its type and URL.
@@ -58,9 +56,6 @@ SYSTEM_ENVELOPE = {
     "attributes.url": "string",
 }
 
-# The system fields every object's query selects, with their JSON types.
-SYSTEM_PAYLOAD = {**SYSTEM_ENVELOPE, **derived_payload(SYSTEM_FIELDS)}
-
 
 def lookup_envelope(relationship: str) -> dict[str, str]:
     """What a parent lookup carries beside the fields read from it (``Account.attributes``)."""
@@ -69,11 +64,6 @@ def lookup_envelope(relationship: str) -> dict[str, str]:
         f"{relationship}.attributes.type": "string",
         f"{relationship}.attributes.url": "string",
     }
-
-
-def lookup_payload(relationship: str) -> dict[str, str]:
-    """A parent lookup (``Account: {attributes, Name}``)."""
-    return {relationship: "object", **lookup_envelope(relationship), f"{relationship}.Name": "string"}
 
 
 # The system fields a query selects first (the record's id and deletion flag) and last (its times).

@@ -93,23 +93,66 @@ def converts_back(amount: str, minor: str, currency: str) -> pa.Check:
             (pl.col(amount).is_null() | pl.col(minor).is_null() | (back == pl.col(minor))).alias("ok")
         )
 
-    return pa.Check(check, name=f"{amount}_converts_back_to_{minor}", error=f"{amount} is {minor} in its currency's units")
+    return pa.Check(
+        check, name=f"{amount}_converts_back_to_{minor}", error=f"{amount} is {minor} in its currency's units"
+    )
 
 
+# The customer object as Stripe documents it (API reference, "The Customer object"); null values
+# carry the field's documented type. The stream also holds customer.updated events (the customer
+# inside, under data.object), so a customer key is absent from a day that holds only events
+# (``may_be_absent``), while a new field or a changed type is drift either way.
 CUSTOMER_FIELDS = (
-    Field("customer_id", "string", "$.id", required=True, json_type="string"),
+    Field("customer_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
     Field("created_at", "timestamp", "$.created", required=True, json_type="number"),
-    Field("email", "email", "$.email"),
-    Field("phone", "phone", "$.phone", region_from="country"),
-    Field("full_name", "name", "$.name"),
-    Field("street", "string", "$.address.line1"),
-    Field("city", "string", "$.address.city"),
-    Field("postcode", "string", "$.address.postal_code"),
-    Field("country", "string", "$.address.country"),
-    Field("country_code", "country", "$.address.country"),
-    Field("currency", "string", "$.currency"),
-    Field("is_deleted", "boolean", "$.deleted"),
+    Field("email", "email", "$.email", may_be_absent=True),
+    Field("phone", "phone", "$.phone", region_from="country", may_be_absent=True),
+    Field("full_name", "name", "$.name", may_be_absent=True),
+    Field("street", "string", "$.address.line1", may_be_absent=True),
+    Field("city", "string", "$.address.city", may_be_absent=True),
+    Field("postcode", "string", "$.address.postal_code", may_be_absent=True),
+    Field("country", "string", "$.address.country", may_be_absent=True),
+    Field("country_code", "country", "$.address.country", may_be_absent=True),
+    Field("currency", "string", "$.currency", may_be_absent=True, column=currency_code()),
+    # Only a deleted customer carries ``deleted`` (``{"id", "object", "deleted": true}``).
+    Field("is_deleted", "boolean", "$.deleted", may_be_absent=True),
+    Field("first_name", "name", computed=True),
+    Field("last_name", "name", computed=True),
 )
+
+# What the customer object and the event around one carry beside the keys the fields read.
+# ``metadata`` holds the merchant's own keys.
+CUSTOMER_ENVELOPE = {
+    "object": "string",
+    "address.line2": "string?",
+    "address.state": "string?",
+    "balance": "number?",
+    "default_source": "string?",
+    "delinquent": "boolean?",
+    "description": "string?",
+    "discount": "object?",
+    "invoice_prefix": "string?",
+    "invoice_settings": "object?",
+    "invoice_settings.custom_fields": "array?",
+    "invoice_settings.default_payment_method": "string?",
+    "invoice_settings.footer": "string?",
+    "invoice_settings.rendering_options": "object?",
+    "livemode": "boolean",
+    "metadata": "map?",
+    "next_invoice_sequence": "number?",
+    "preferred_locales": "array?",
+    "shipping": "object?",
+    "tax_exempt": "string?",
+    "test_clock": "string?",
+    # The event envelope ("The Event object").
+    "api_version": "string?",
+    "data": "object?",
+    "data.object": "map?",
+    "data.previous_attributes": "map?",
+    "pending_webhooks": "number?",
+    "request": "map?",
+    "type": "string?",
+}
 
 CUSTOMERS = CleansedEntity(
     source="stripe",
@@ -120,69 +163,8 @@ CUSTOMERS = CleansedEntity(
     fields=CUSTOMER_FIELDS,
     prepare=_from_events(CUSTOMER_FIELDS),
     extra_columns=parts_from_full_name,
-    schema=pa.DataFrameSchema(
-        {
-            "record_id": columns.identifier(),
-            "customer_id": columns.identifier(),
-            "created_at": columns.timestamp(nullable=False),
-            **columns.person_columns(),
-            "street": columns.text(),
-            "city": columns.text(),
-            "postcode": columns.text(),
-            "country": columns.text(),
-            "country_code": columns.country_code(),
-            "currency": currency_code(),
-            "is_deleted": columns.flag(),
-        }
-    ),
     key_columns=("record_id", "customer_id"),
-    # The customer object as Stripe documents it (API reference, "The Customer object"); null
-    # values carry the field's documented type. ``metadata`` holds the merchant's own keys. The
-    # stream also holds customer.updated events (the customer inside, under data.object): their
-    # envelope is declared too, and a customer field is absent from a day that holds only events
-    # (``?``), while a new field or a changed type is drift either way.
-    expected_payload={
-        "id": "string",
-        "object": "string",
-        "address": "object?",
-        "address.city": "string?",
-        "address.country": "string?",
-        "address.line1": "string?",
-        "address.line2": "string?",
-        "address.postal_code": "string?",
-        "address.state": "string?",
-        "balance": "number?",
-        "created": "number",
-        "currency": "string?",
-        "default_source": "string?",
-        "delinquent": "boolean?",
-        "description": "string?",
-        "discount": "object?",
-        "email": "string?",
-        "invoice_prefix": "string?",
-        "invoice_settings": "object?",
-        "invoice_settings.custom_fields": "array?",
-        "invoice_settings.default_payment_method": "string?",
-        "invoice_settings.footer": "string?",
-        "invoice_settings.rendering_options": "object?",
-        "livemode": "boolean",
-        "metadata": "map?",
-        "name": "string?",
-        "next_invoice_sequence": "number?",
-        "phone": "string?",
-        "preferred_locales": "array?",
-        "shipping": "object?",
-        "tax_exempt": "string?",
-        "test_clock": "string?",
-        # The event envelope ("The Event object").
-        "api_version": "string?",
-        "data": "object?",
-        "data.object": "map?",
-        "data.previous_attributes": "map?",
-        "pending_webhooks": "number?",
-        "request": "map?",
-        "type": "string?",
-    },
+    envelope_payload=CUSTOMER_ENVELOPE,
     description="Stripe customers (people), the latest version of each: emails checked, phones E.164, "
     "addresses with ISO country codes; changed customers come from customer.updated events.",
 )
@@ -204,67 +186,51 @@ CHARGES = CleansedEntity(
     # A charge is its paying customer's (erasure and suppression follow it there).
     person_keys=(PersonKey("customer_id", "customers"),),
     fields=(
-        Field("charge_id", "string", "$.id", required=True, json_type="string"),
+        Field("charge_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
         Field("created_at", "timestamp", "$.created", required=True, json_type="number"),
-        Field("customer_id", "string", "$.customer", json_type="string"),
-        Field("amount_minor", "integer", "$.amount", required=True, json_type="number"),
+        Field("customer_id", "string", "$.customer", json_type="string", column=columns.reference()),
+        Field("amount_minor", "integer", "$.amount", required=True, json_type="number", column=minor_units()),
         Field("amount_refunded_minor", "integer", "$.amount_refunded", json_type="number"),
-        Field("currency", "string", "$.currency", required=True, pattern=r"^[a-z]{3}$"),
+        Field(
+            "currency", "string", "$.currency", required=True, pattern=r"^[a-z]{3}$", column=currency_code()
+        ),
         Field("settled_amount_minor", "integer", "$.balance_transaction.amount", json_type="number"),
-        Field("settled_currency", "string", "$.balance_transaction.currency", pattern=r"^[a-z]{3}$"),
-        Field("status", "string", "$.status"),
+        Field(
+            "settled_currency",
+            "string",
+            "$.balance_transaction.currency",
+            pattern=r"^[a-z]{3}$",
+            column=currency_code(),
+        ),
+        Field("status", "string", "$.status", column=columns.one_of(("succeeded", "pending", "failed"))),
         Field("paid", "boolean", "$.paid"),
         Field("refunded", "boolean", "$.refunded"),
         Field("billing_email", "email", "$.billing_details.email"),
         Field("billing_name", "string", "$.billing_details.name"),
         Field("description", "string", "$.description"),
+        Field("amount", "amount", computed=True, column=money()),
+        Field("amount_refunded", "amount", computed=True, column=money()),
+        Field("settled_amount", "amount", computed=True, column=money()),
     ),
     extra_columns=_with_amounts,
-    schema=pa.DataFrameSchema(
-        {
-            "record_id": columns.identifier(),
-            "charge_id": columns.identifier(),
-            "created_at": columns.timestamp(nullable=False),
-            "customer_id": columns.reference(),
-            "amount_minor": minor_units(),
-            "amount_refunded_minor": minor_units(),
-            "currency": currency_code(),
-            "settled_amount_minor": minor_units(),
-            "settled_currency": currency_code(),
-            "status": columns.one_of(("succeeded", "pending", "failed")),
-            "paid": columns.flag(),
-            "refunded": columns.flag(),
-            "billing_email": columns.email(),
-            "billing_name": columns.text(),
-            "description": columns.text(),
-            "amount": money(),
-            "amount_refunded": money(),
-            "settled_amount": money(),
-        },
-        checks=[
-            converts_back("amount", "amount_minor", "currency"),
-            converts_back("settled_amount", "settled_amount_minor", "settled_currency"),
-        ],
+    checks=(
+        converts_back("amount", "amount_minor", "currency"),
+        converts_back("settled_amount", "settled_amount_minor", "settled_currency"),
     ),
     key_columns=("record_id", "charge_id"),
     # The charge object as Stripe documents it ("The Charge object"), balance_transaction expanded
-    # (the stream asks for it); null values carry the documented type. Card details are those of
-    # card payments: another payment method's details show as drift, by name.
-    expected_payload={
-        "id": "string",
+    # (the stream asks for it), beside the keys the fields read; null values carry the documented
+    # type. Card details are those of card payments: another payment method's details show as
+    # drift, by name.
+    envelope_payload={
         "object": "string",
-        "amount": "number",
         "amount_captured": "number",
-        "amount_refunded": "number",
         "application": "string",
         "application_fee": "string",
         "application_fee_amount": "number",
-        "balance_transaction": "object",
-        "balance_transaction.amount": "number",
         "balance_transaction.available_on": "number",
         "balance_transaction.balance_type": "string",
         "balance_transaction.created": "number",
-        "balance_transaction.currency": "string",
         "balance_transaction.description": "string",
         "balance_transaction.exchange_rate": "number",
         "balance_transaction.fee": "number",
@@ -276,7 +242,6 @@ CHARGES = CleansedEntity(
         "balance_transaction.source": "string",
         "balance_transaction.status": "string",
         "balance_transaction.type": "string",
-        "billing_details": "object",
         "billing_details.address": "object",
         "billing_details.address.city": "string",
         "billing_details.address.country": "string",
@@ -284,16 +249,10 @@ CHARGES = CleansedEntity(
         "billing_details.address.line2": "string",
         "billing_details.address.postal_code": "string",
         "billing_details.address.state": "string",
-        "billing_details.email": "string",
-        "billing_details.name": "string",
         "billing_details.phone": "string",
         "billing_details.tax_id": "string",
         "calculated_statement_descriptor": "string",
         "captured": "boolean",
-        "created": "number",
-        "currency": "string",
-        "customer": "string",
-        "description": "string",
         "disputed": "boolean",
         "failure_balance_transaction": "string",
         "failure_code": "string",
@@ -308,7 +267,6 @@ CHARGES = CleansedEntity(
         "outcome.risk_level": "string",
         "outcome.seller_message": "string",
         "outcome.type": "string",
-        "paid": "boolean",
         "payment_intent": "string",
         "payment_method": "string",
         "payment_method_details": "object",
@@ -323,14 +281,12 @@ CHARGES = CleansedEntity(
         "receipt_email": "string",
         "receipt_number": "string",
         "receipt_url": "string",
-        "refunded": "boolean",
         "review": "string",
         "shipping": "object",
         "source": "object",
         "source_transfer": "string",
         "statement_descriptor": "string",
         "statement_descriptor_suffix": "string",
-        "status": "string",
         "transfer_data": "object",
         "transfer_group": "string",
     },
@@ -343,39 +299,28 @@ REFUNDS = CleansedEntity(
     entity="refunds",
     raw_stream="refunds",
     fields=(
-        Field("refund_id", "string", "$.id", required=True, json_type="string"),
+        Field("refund_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
         Field("created_at", "timestamp", "$.created", required=True, json_type="number"),
-        Field("charge_id", "string", "$.charge", required=True, json_type="string"),
-        Field("amount_minor", "integer", "$.amount", required=True, json_type="number"),
-        Field("currency", "string", "$.currency", required=True, pattern=r"^[a-z]{3}$"),
-        Field("status", "string", "$.status"),
+        Field(
+            "charge_id", "string", "$.charge", required=True, json_type="string", column=columns.reference()
+        ),
+        Field("amount_minor", "integer", "$.amount", required=True, json_type="number", column=minor_units()),
+        Field(
+            "currency", "string", "$.currency", required=True, pattern=r"^[a-z]{3}$", column=currency_code()
+        ),
+        Field(
+            "status",
+            "string",
+            "$.status",
+            column=columns.one_of(("succeeded", "pending", "requires_action", "failed", "canceled")),
+        ),
         Field("reason", "string", "$.reason"),
+        Field("amount", "amount", computed=True, column=money()),
     ),
     extra_columns=_with_amounts,
-    schema=pa.DataFrameSchema(
-        {
-            "record_id": columns.identifier(),
-            "refund_id": columns.identifier(),
-            "created_at": columns.timestamp(nullable=False),
-            "charge_id": columns.reference(),
-            "amount_minor": minor_units(),
-            "currency": currency_code(),
-            "status": columns.one_of(("succeeded", "pending", "requires_action", "failed", "canceled")),
-            "reason": columns.text(),
-            "amount": money(),
-        },
-        checks=[converts_back("amount", "amount_minor", "currency")],
-    ),
+    checks=(converts_back("amount", "amount_minor", "currency"),),
     key_columns=("record_id", "refund_id"),
-    expected_payload={
-        "id": "string",
-        "object": "string",
-        "amount": "number",
-        "charge": "string",
-        "created": "number",
-        "currency": "string",
-        "status": "string",
-    },
+    envelope_payload={"object": "string"},
     description="Stripe refunds, amounts in the currency's units; subtracted from their charges' purchases.",
 )
 

@@ -8,8 +8,6 @@ leaves the author columns null.
 
 from __future__ import annotations
 
-import pandera.polars as pa
-
 from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import parts_from_full_name
 from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
@@ -23,39 +21,20 @@ ENTITY = CleansedEntity(
     person_keys=(PersonKey("author_id", "authors"),),
     engagement_count="twitter_mentions",
     fields=(
-        Field("tweet_id", "string", "$.id", required=True, json_type="string"),
+        Field("tweet_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
         Field("text", "string", "$.text"),
         Field("created_at", "timestamp", "$.created_at", required=True, json_type="string"),
-        Field("lang", "string", "$.lang"),
-        Field("author_id", "string", "$.author_id", json_type="string"),
+        Field("lang", "string", "$.lang", may_be_absent=True),
+        Field("author_id", "string", "$.author_id", json_type="string", column=columns.reference()),
         Field("twitter_handle", "handle", "context:$.author.username"),
         Field("full_name", "display_name", "context:$.author.name"),
-        *(Field(metric, "integer", f"$.public_metrics.{metric}") for metric in METRICS),
-    ),
-    schema=pa.DataFrameSchema(
-        {
-            "record_id": columns.identifier(),
-            "tweet_id": columns.identifier(),
-            "text": columns.text(),
-            "created_at": columns.timestamp(nullable=False),
-            "lang": columns.text(),
-            "author_id": columns.reference(),
-            "twitter_handle": columns.handle(),
-            **columns.name_columns(),
-            **{metric: columns.count() for metric in METRICS},
-        }
+        *(Field(metric, "integer", f"$.public_metrics.{metric}", may_be_absent=True) for metric in METRICS),
+        Field("first_name", "name", computed=True),
+        Field("last_name", "name", computed=True),
     ),
     key_columns=("record_id", "tweet_id"),
-    expected_payload={
-        "id": "string",
-        "text": "string",
-        "edit_history_tweet_ids": "array",
-        "author_id": "string",
-        "created_at": "string",
-        "lang": "string?",
-        "public_metrics": "object?",
-        **{f"public_metrics.{metric}": "number?" for metric in METRICS},
-    },
+    # Every tweet lists its versions' ids (an array: drift does not enter it).
+    envelope_payload={"edit_history_tweet_ids": "array"},
     extra_columns=parts_from_full_name,
     description="Tweets mentioning the brand, with the author's handle and name.",
 )
