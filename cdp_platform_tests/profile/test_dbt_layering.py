@@ -70,9 +70,10 @@ def test_every_union_has_contributors_and_every_source_gives_identity_candidates
     ]
 
 
-def test_contributions_live_in_their_sources_folder_and_are_ephemeral():
-    """A contribution is part of its source's home: in ``staging/<source>/``, named for it, and
-    inlined into the union (no view of its own, no asset in Dagster)."""
+def test_contributions_live_in_their_sources_folder_and_are_views():
+    """A contribution is part of its source's home: in ``staging/<source>/``, named for it, and a
+    view: an asset Dagster materializes and draws between the source and the union (as an ephemeral
+    model it was an asset of the profile's jobs that no run ever materialized)."""
     misplaced = []
     for path in sorted((DBT / "models").rglob("*.yml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -85,8 +86,8 @@ def test_contributions_live_in_their_sources_folder_and_are_ephemeral():
                 misplaced.append(
                     (path.relative_to(DBT).as_posix(), model["name"], "not in its source's folder")
                 )
-            if config.get("materialized") != "ephemeral":
-                misplaced.append((path.relative_to(DBT).as_posix(), model["name"], "not ephemeral"))
+            if config.get("materialized") != "view":
+                misplaced.append((path.relative_to(DBT).as_posix(), model["name"], "not a view"))
             if not (path.parent / f"{model['name']}.sql").is_file():
                 misplaced.append((path.relative_to(DBT).as_posix(), model["name"], "no .sql beside its YAML"))
     assert misplaced == []

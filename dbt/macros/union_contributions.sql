@@ -5,10 +5,6 @@
     macros/contributors.sql, generated from those declarations, because dbt infers refs while
     parsing, before the graph exists); an intermediate model never names a source.
 
-    For models only: a dbt test that called it would become a Dagster asset check whose additional
-    dependencies include the ephemeral contributions, which are no assets (dagster-dbt 0.29), and
-    the Definitions would not load.
-
     A union nobody contributes to is an error, not an empty table: it would be a profile without
     that part, built without complaint. -#}
 {% macro union_contributions(union) -%}
