@@ -218,7 +218,9 @@ def test_stripe_end_to_end_on_a_port_under_the_storm(tmp_path, monkeypatch, data
             # Stripe on the port under the storm; the other sources in process (their storms are
             # the raw ingestion tests'): the profile still joins every source.
             **server.environ(monkeypatch, only=("stripe",)),
-            "CDP_STRIPE_PAGE_SIZE": "2",
+            # Short pages, so the storm meets many requests; the shortest (1 and 3 a page) are the
+            # raw storm tests' (sources/stripe/test_stripe_raw.py).
+            "CDP_STRIPE_PAGE_SIZE": "10",
             "CDP_HTTP_TIMEOUT_SECONDS": "3",
         }
         for name, value in environ.items():

@@ -369,6 +369,8 @@ def _category(key: str) -> str:
         return "lake/dead_letters"
     if relative.startswith("raw/"):
         return "lake/raw"
+    if relative.startswith("_cache/"):
+        return "lake/cache"
     return "lake/other"
 
 
@@ -439,13 +441,15 @@ def test_every_object_written_to_the_s3_lake_is_encrypted_at_rest(ingestion):
             unencrypted.append(version["Key"])
     assert unencrypted == []
     # Everything the platform writes was there to check: partitions, page spools and cursors
-    # (deleted after success, kept as versions), dead letters.
+    # (deleted after success, kept as versions), dead letters, the comment streams' parent listings
+    # cached for a later run of the day (ids and counts, no personal data; encrypted all the same).
     assert by_category.get("lake/raw", 0) >= 6 * len(PARTITIONS)
     assert by_category.get("lake/dead_letters", 0) > 1
     keys = [version["Key"] for version in versions]
     assert any(key.endswith("/state.json") for key in keys)
     assert any("/pages/" in key and key.endswith(".parquet") for key in keys)
-    assert set(by_category) <= {"lake/raw", "lake/dead_letters", "lake/checkpoints"}, by_category
+    assert by_category.get("lake/cache", 0) > 0
+    assert set(by_category) <= {"lake/raw", "lake/dead_letters", "lake/checkpoints", "lake/cache"}, by_category
     # The endpoint does tell an unencrypted object apart, so the check above could fail.
     ingestion.s3.put_object(Bucket=ingestion.bucket, Key="control/plain", Body=b"x")
     assert "ServerSideEncryption" not in ingestion.s3.head_object(
