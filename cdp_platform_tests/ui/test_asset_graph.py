@@ -30,15 +30,17 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = dev.PROJECT / "test-artifacts" / "ui"
 # Every asset on a path between the two, in the UI's own selection syntax.
 SELECTION = 'key:"raw/hubspot/contacts"+ and +key:"client_360"'
-# Wide and tall enough (nine intermediate models build client_360) that the whole path fits at a
+# Wide and tall enough (nine intermediate models build client_360, each source's contributions
+# stand between its staging views and the unions) that the whole path fits at a
 # zoom where nodes are drawn in full, with their names
 # (below 0.6 the graph draws bare boxes with shortened names).
-VIEWPORT = {"width": 3200, "height": 3000}
+VIEWPORT = {"width": 3600, "height": 3000}
 # (group box, name drawn) of each asset along one path, from the raw asset to the mart.
 LINEAGE = [
     ("raw_hubspot", "contacts"),
     ("cleansed", "contacts"),
     ("staging", "stg_hubspot__contacts"),
+    ("staging", "stg_hubspot__identity_candidates"),
     ("intermediate", "int_identity_candidates"),
     ("profile", "identity_map"),
     ("profile", "client_360"),
