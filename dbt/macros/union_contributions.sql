@@ -1,7 +1,8 @@
 {#- Every row the sources contribute to `union` (identity_candidates, interactions, crm_records,
     web_activity): the models that declare `config.meta.cdp_contributes: <union>` in their YAML,
     each in the union's shape (see the intermediate model that reads it), stacked by column name
-    so a contribution's columns may come in any order. The list comes from contributors() (dbt/
+    so a contribution's columns may come in any order, and it leaves out the
+    columns it has nothing for (null in the union): a source never spells another's columns. The list comes from contributors() (dbt/
     macros/contributors.sql, generated from those declarations, because dbt infers refs while
     parsing, before the graph exists); an intermediate model never names a source.
 

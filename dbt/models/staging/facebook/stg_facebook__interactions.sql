@@ -32,7 +32,6 @@ comment_interactions as (
         comments.created_at as occurred_at,
         comments.text,
         posts.text as context_text,
-        null::decimal(18, 2) as amount,
 
     from comments
     left join posts
@@ -48,9 +47,6 @@ lead_forms as (
         'facebook' as channel,
         'lead_form' as interaction_type,
         created_at as occurred_at,
-        null::varchar as text,
-        null::varchar as context_text,
-        null::decimal(18, 2) as amount,
 
     from leads
 

@@ -18,8 +18,6 @@ web_session_days as (
         'google_analytics' as channel,
         'web_session_day' as interaction_type,
         {{ utc_midnight('activity_date') }} as occurred_at,
-        null::varchar as text,
-        null::varchar as context_text,
         revenue::decimal(18, 2) as amount,
 
     from web_activity

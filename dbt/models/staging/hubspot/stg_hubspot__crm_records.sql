@@ -12,8 +12,6 @@ contacts as (
         coalesce(companies.account_name, contacts.account_name) as account_name,
         companies.industry as account_industry,
         contacts.lifecycle_stage,
-        null::varchar as lead_status,
-        null::varchar as lead_source,
         contacts.email_opt_out,
         coalesce(contacts.last_modified_at, contacts.updated_at) as changed_at,
     from {{ ref('stg_hubspot__contacts') }} as contacts

@@ -28,8 +28,6 @@ contact_candidates as (
         contact_id as crm_id,
         twitter_handle,
         instagram_username,
-        null::varchar as facebook_id,
-        null::varchar as ga_client_id,
         created_at as first_seen_at,
         coalesce(last_modified_at, updated_at) as last_seen_at,
 

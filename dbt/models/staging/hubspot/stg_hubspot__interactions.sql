@@ -21,8 +21,6 @@ purchases as (
         'hubspot' as channel,
         'purchase' as interaction_type,
         coalesce({{ utc_midnight('close_date') }}, last_modified_at, updated_at) as occurred_at,
-        null::varchar as text,
-        null::varchar as context_text,
         amount::decimal(18, 2) as amount,
 
     from deals

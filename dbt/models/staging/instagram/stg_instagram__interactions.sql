@@ -26,7 +26,6 @@ comment_interactions as (
         comments.created_at as occurred_at,
         comments.text,
         media.text as context_text,
-        null::decimal(18, 2) as amount,
 
     from comments
     left join media

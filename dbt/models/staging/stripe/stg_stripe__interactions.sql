@@ -24,8 +24,6 @@ purchases as (
         'stripe' as channel,
         'purchase' as interaction_type,
         charges.created_at as occurred_at,
-        null::varchar as text,
-        null::varchar as context_text,
         round(
             charges.settled_amount
             * (charges.amount_minor - coalesce(refunded.refunded_minor, 0))

@@ -19,8 +19,6 @@ tweets as (
         'tweet' as interaction_type,
         created_at as occurred_at,
         text,
-        null::varchar as context_text,
-        null::decimal(18, 2) as amount,
 
     from mentions
 
