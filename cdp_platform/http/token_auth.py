@@ -89,6 +89,10 @@ class OAuth2TokenAuth(Auth):
         self.access_token = str(token)
         if body.get("refresh_token"):
             self.refresh_token = str(body["refresh_token"])
+        self._accepted(body)
+
+    def _accepted(self, body: dict) -> None:
+        """What a provider's token answer says beyond the token (a subclass reads it)."""
 
     async def ensure(self, client: VendorClient) -> None:
         if self.access_token is not None:
@@ -101,8 +105,11 @@ class OAuth2TokenAuth(Auth):
         if self.access_token:
             request.headers["Authorization"] = f"Bearer {self.access_token}"
 
+    # Error codes that mean "this token is no longer valid" besides HTTP 401 (a subclass names them).
+    renew_codes: tuple[str, ...] = ()
+
     async def refresh(self, client: VendorClient, info: ErrorInfo, request: httpx.Request) -> bool:
-        if info.status != 401:
+        if info.status != 401 and info.code not in self.renew_codes:
             return False
         async with self._lock.get():
             if bearer_of(request) != self.access_token:
