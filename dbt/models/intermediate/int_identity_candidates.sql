@@ -22,16 +22,7 @@ final as (
     select
         record_id,
         source,
-        first_name,
-        last_name,
-        full_name,
-        email,
-        phone,
-        date_of_birth,
-        street,
-        city,
-        postcode,
-        country,
+        {{ person_details() }}
         crm_id,
         {%- for column in profile_identifiers() %}
         {{ column }},

@@ -22,16 +22,7 @@ lead_candidates as (
     select
         {{ record_key_prefix('facebook', 'leads') }} || record_id as record_id,
         'facebook/leads' as source,
-        first_name,
-        last_name,
-        full_name,
-        email,
-        phone,
-        date_of_birth,
-        street,
-        city,
-        postcode,
-        country,
+        {{ person_details() }}
         created_at as first_seen_at,
         created_at as last_seen_at,
 

@@ -15,16 +15,7 @@ contact_candidates as (
     select
         {{ record_key_prefix('hubspot', 'contacts') }} || record_id as record_id,
         'hubspot/contacts' as source,
-        first_name,
-        last_name,
-        full_name,
-        email,
-        phone,
-        date_of_birth,
-        street,
-        city,
-        postcode,
-        country,
+        {{ person_details() }}
         contact_id as crm_id,
         twitter_handle,
         instagram_username,

@@ -16,15 +16,7 @@ customer_candidates as (
     select
         {{ record_key_prefix('stripe', 'customers') }} || record_id as record_id,
         'stripe/customers' as source,
-        first_name,
-        last_name,
-        full_name,
-        email,
-        phone,
-        street,
-        city,
-        postcode,
-        country,
+        {{ person_details(without=['date_of_birth']) }}
         created_at as first_seen_at,
         updated_at as last_seen_at,
 
