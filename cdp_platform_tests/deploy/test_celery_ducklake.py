@@ -26,6 +26,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cdp_platform.definitions import build_definitions
 from cdp_platform.io.warehouse import connect_warehouse
 from cdp_platform.settings import load_settings
 from cdp_platform_tests.deploy.test_celery import (  # noqa: F401  (redis_db is a fixture)
@@ -109,6 +110,17 @@ def test_two_workers_write_several_tables_of_one_ducklake_at_once(
     settings = load_settings(env)
     assert settings.warehouse.is_lake
     ingest(env, list(DAYS), selection=[k.to_user_string() for k in RAW])
+
+    # Dagster writes a pool's row at its default limit when a run first claims the pool; two runs
+    # starting at the same instant race on that insert (a UniqueViolation on
+    # concurrency_limits_concurrency_key_key failed one run in CI). A deployment sets its pools
+    # once before runs start (README, Production), and so does the test.
+    defs = build_definitions(settings)
+    pools = {defs.resolve_assets_def(key).node_def.pool for key in CLEANSED} - {None}
+    assert pools and all(pool.startswith("warehouse/") for pool in pools), pools
+    with dg.DagsterInstance.get() as instance:
+        for pool in pools:
+            instance.event_log_storage.set_concurrency_slots(pool, 1)
 
     worker_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     suffix = uuid.uuid4().hex[:6]
