@@ -273,6 +273,10 @@ class CleansedEntity:
     engagement_count: str | None = None
     # Checks across columns (an amount converts back to its minor units), on the derived schema.
     checks: tuple[pa.Check, ...] = ()
+    # The records carry the people's handles on the declared networks in fields the account chose
+    # (a CRM's person records): how such a field's name is read from the payload
+    # (``$.properties.<name>``). The columns come from :mod:`cdp_platform.cleansed.handles`.
+    handle_path: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]

@@ -1081,7 +1081,16 @@ class HubSpotDeals(_DealStream):
 VENDOR = EmulatedVendor(
     position=20,
     api=HubSpot,
-    mounts=(Mount("hubspot", "hubspot", credentials={"access_token": HUBSPOT_PRIVATE_APP_TOKEN}),),
+    mounts=(
+        Mount(
+            "hubspot",
+            "hubspot",
+            credentials={"access_token": HUBSPOT_PRIVATE_APP_TOKEN},
+            # HubSpot's standard twitterhandle property, and a custom property the emulated
+            # portal added for Instagram (the contacts stream writes both).
+            handle_fields={"contacts": "twitter_handle=twitterhandle,instagram_username=instagram_username"},
+        ),
+    ),
     accepts={
         "hubspot_private_app_token": HUBSPOT_PRIVATE_APP_TOKEN,
         "hubspot_client_id": HUBSPOT_CLIENT_ID,

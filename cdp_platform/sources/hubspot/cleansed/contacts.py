@@ -10,6 +10,7 @@ from cdp_platform.sources.hubspot.cleansed.objects import (
     OBJECT_FIELDS,
     first_association,
     object_envelope,
+    property_path,
 )
 
 LIFECYCLE_STAGES = (
@@ -44,8 +45,6 @@ ENTITY = CleansedEntity(
         Field("company", "string", "$.properties.company"),
         Field("job_title", "string", "$.properties.jobtitle"),
         Field("date_of_birth", "date", "$.properties.date_of_birth"),
-        Field("twitter_handle", "handle", "$.properties.twitterhandle"),
-        Field("instagram_username", "handle", "$.properties.instagram_username"),
         Field(
             "lifecycle_stage",
             "string",
@@ -61,5 +60,7 @@ ENTITY = CleansedEntity(
     key_columns=KEY_COLUMNS,
     envelope_payload=object_envelope("contacts", associations=("companies",)),
     extra_columns=full_name_from_parts,
+    # The properties holding handles are the portal's choice (CDP_HUBSPOT_CONTACTS_HANDLE_FIELDS).
+    handle_path=property_path,
     description="HubSpot contacts (people): properties typed, emails checked, phones E.164, handles bare.",
 )

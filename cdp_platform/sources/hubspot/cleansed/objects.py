@@ -60,6 +60,11 @@ def requested_properties(entity: CleansedEntity) -> tuple[str, ...]:
     )
 
 
+def property_path(name: str) -> str:
+    """Where a property's value is in an object's payload."""
+    return f"$.properties.{name}"
+
+
 def first_association(name: str) -> str:
     """Where the first associated object's id is: search results carry no associations, so the
     raw layer reads them from the v4 batch endpoint and keeps them in the row's context as

@@ -13,6 +13,7 @@ from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
     SYSTEM_ENVELOPE,
     SYSTEM_FIELDS,
+    field_path,
     lookup_envelope,
 )
 
@@ -86,25 +87,11 @@ ENTITY = CleansedEntity(
         Field("title", "string", "$.Title", description="Job title."),
         Field("lead_source", "string", "$.LeadSource", description="Where the contact came from."),
         Field("email_opt_out", "boolean", "$.HasOptedOutOfEmail", description="Opted out of email."),
-        Field(
-            "twitter_handle",
-            "handle",
-            "$.Twitter_Handle__c",
-            description="Twitter handle, bare.",
-            role="handle",
-            pii=True,
-        ),
-        Field(
-            "instagram_username",
-            "handle",
-            "$.Instagram_Username__c",
-            description="Instagram username, bare.",
-            role="handle",
-            pii=True,
-        ),
     ),
     key_columns=KEY_COLUMNS,
     envelope_payload={**SYSTEM_ENVELOPE, **lookup_envelope("Account")},
     extra_columns=full_name_from_parts,
+    # The fields holding handles are custom fields of the org (CDP_SALESFORCE_CONTACTS_HANDLE_FIELDS).
+    handle_path=field_path,
     description="Salesforce contacts (people): emails lowercased and checked, phones E.164, handles bare.",
 )

@@ -10,6 +10,7 @@ from cdp_platform.sources.salesforce.cleansed.system import (
     KEY_COLUMNS,
     SYSTEM_ENVELOPE,
     SYSTEM_FIELDS,
+    field_path,
 )
 
 # Salesforce requires Company on a lead, so web forms fill in this placeholder when nobody gave one.
@@ -45,10 +46,11 @@ ENTITY = CleansedEntity(
         Field("status", "string", "$.Status"),
         Field("is_converted", "boolean", "$.IsConverted"),
         Field("email_opt_out", "boolean", "$.HasOptedOutOfEmail", may_be_absent=True),
-        Field("twitter_handle", "handle", "$.Twitter_Handle__c", role="handle", pii=True),
     ),
     key_columns=KEY_COLUMNS,
     envelope_payload=SYSTEM_ENVELOPE,
     extra_columns=_derive,
+    # The fields holding handles are custom fields of the org (CDP_SALESFORCE_LEADS_HANDLE_FIELDS).
+    handle_path=field_path,
     description="Salesforce leads (people not yet contacts): emails checked, phones E.164.",
 )

@@ -57,6 +57,11 @@ SYSTEM_ENVELOPE = {
 }
 
 
+def field_path(name: str) -> str:
+    """Where a field's value is in a record's payload (a custom field's API name ends in ``__c``)."""
+    return f"$.{name}"
+
+
 def lookup_envelope(relationship: str) -> dict[str, str]:
     """What a parent lookup carries beside the fields read from it (``Account.attributes``)."""
     return {
