@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from cdp_platform import cleansed
 from cdp_platform.cleansed.entity import KINDS
 from cdp_platform.definitions import build_definitions
 from cdp_platform.identity.normalize import input_columns
@@ -75,6 +76,19 @@ def test_every_raw_cleansed_and_identity_column_has_a_description(specs):
             if not says_what_it_holds(column.name, column.description)
         )
     assert not missing, f"{len(missing)} column(s) without a description:\n" + "\n".join(missing)
+
+
+def test_every_cleansed_field_says_what_it_holds_at_the_vendor():
+    """A cleansed column's description is the field's own, then what the cleansing does (derived
+    from its kind and rules): the latter alone, or with a name-like description, says nothing about
+    what the vendor's value is."""
+    missing = [
+        f"{'/'.join(entity.asset_path)}: {field.name}"
+        for entity in cleansed.ENTITIES
+        for field in entity.fields
+        if not says_what_it_holds(field.name, field.description)
+    ]
+    assert not missing, f"{len(missing)} field(s) without a description of their own:\n" + "\n".join(missing)
 
 
 def test_the_candidates_model_documents_every_column_it_has(specs):
