@@ -658,9 +658,8 @@ def _violation(field_: Field, raw: pl.Expr, value: pl.Expr) -> tuple[str, pl.Exp
 # What a kind's value becomes (see :func:`_normalized`), said after the field's own description.
 _KIND_NOTES = {
     "string": "Trimmed; empty text is null.",
-    "timestamp": "In UTC, read from the vendor's ISO 8601 text (any offset), milliseconds or seconds since "
-    "the epoch, or a YYYYMMDD date.",
-    "date": "A calendar date, read from an ISO date or timestamp, milliseconds since the epoch or YYYYMMDD.",
+    "timestamp": "In UTC.",
+    "date": "A calendar date.",
     "email": "Trimmed and lower-cased.",
     "name": "Whitespace collapsed, a word in ALL CAPS or all lower case title-cased (McDonald kept as "
     "typed); null when it has no letter.",
@@ -677,15 +676,15 @@ _KIND_NOTES = {
     "float": "A number, read from a JSON number or numeric text.",
     "boolean": "true or false, read from JSON booleans or true/false, 1/0, yes/no in any case.",
 }
-# What quarantines a row for a field of each kind (see :func:`_violation`).
+# The rule a present value of each kind can break, and when (see :func:`_violation`).
 _KIND_RULES = {
-    "timestamp": "unreadable (unparseable_timestamp)",
-    "date": "unreadable (unparseable_timestamp)",
-    "email": "not a syntactically valid address (invalid_email)",
-    "amount": "present but not a number (wrong_type)",
-    "integer": "present but not a number (wrong_type)",
-    "float": "present but not a number (wrong_type)",
-    "boolean": "present but not a boolean (wrong_type)",
+    "timestamp": ("unparseable_timestamp", "unreadable as a time"),
+    "date": ("unparseable_timestamp", "unreadable as a date"),
+    "email": ("invalid_email", "not a valid address"),
+    "amount": ("wrong_type", "not readable as a number"),
+    "integer": ("wrong_type", "not readable as a number"),
+    "float": ("wrong_type", "not readable as a number"),
+    "boolean": ("wrong_type", "not readable as a boolean"),
 }
 
 
@@ -714,19 +713,21 @@ def field_description(field_: Field, rejected_table: str) -> str:
     if field_.computed:
         return _sentence(field_.description)
     note = _phone_note(field_) if field_.kind == "phone" else _KIND_NOTES[field_.kind]
-    quarantined = []
+    broken: dict[str, list[str]] = {}  # rule -> when a value breaks it, in the order rules are tried
     if field_.required:
-        quarantined.append("missing (missing_required)")
+        broken["missing_required"] = ["missing"]
     if field_.json_type is not None:
-        quarantined.append(f"sent as another JSON type than {field_.json_type} (wrong_type)")
+        broken["wrong_type"] = [f"sent as another JSON type than {field_.json_type}"]
     if field_.kind in _KIND_RULES:
-        quarantined.append(_KIND_RULES[field_.kind])
+        rule, when = _KIND_RULES[field_.kind]
+        broken.setdefault(rule, []).append(when)
     if field_.pattern is not None:
         rule = "unparseable_timestamp" if field_.kind in ("timestamp", "date") else "unexpected_format"
-        quarantined.append(f"not in the vendor's documented format {field_.pattern} ({rule})")
+        broken.setdefault(rule, []).append(f"not in the vendor's documented format {field_.pattern}")
     parts = [_sentence(field_.description), note]
-    if quarantined:
-        parts.append(f"A row with it {', or '.join(quarantined)} is quarantined in {rejected_table}.")
+    if broken:
+        conditions = "; ".join(f"{' or '.join(whens)} ({rule})" for rule, whens in broken.items())
+        parts.append(f"The record goes to {rejected_table} when it is {conditions}.")
     if field_.kind in ORIGINAL_KINDS:
         parts.append(f"As sent: {field_.name}_original.")
     return " ".join(parts)

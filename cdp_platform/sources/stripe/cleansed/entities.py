@@ -310,14 +310,14 @@ CHARGES = CleansedEntity(
             required=True,
             json_type="number",
             column=minor_units(),
-            description=f"The amount charged, {MINOR_UNITS} (amount).",
+            description=f"The amount charged (amount), {MINOR_UNITS}.",
         ),
         Field(
             "amount_refunded_minor",
             "integer",
             "$.amount_refunded",
             json_type="number",
-            description=f"The amount refunded so far, {MINOR_UNITS} (amount_refunded).",
+            description=f"The amount refunded so far (amount_refunded), {MINOR_UNITS}.",
         ),
         Field(
             "currency",
@@ -525,7 +525,7 @@ REFUNDS = CleansedEntity(
             required=True,
             json_type="number",
             column=minor_units(),
-            description=f"The amount refunded, {MINOR_UNITS} (amount).",
+            description=f"The amount refunded (amount), {MINOR_UNITS}.",
         ),
         Field(
             "currency",
