@@ -9,6 +9,9 @@ is no more than the column's name or its kind ("email", "string"), or too short 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -16,6 +19,8 @@ from cdp_platform import cleansed
 from cdp_platform.cleansed.entity import KINDS
 from cdp_platform.definitions import build_definitions
 from cdp_platform.identity.normalize import input_columns
+from cdp_platform.profile import DBT_PROJECT
+from cdp_platform.profile.column_descriptions import column_descriptions
 from cdp_platform.settings import load_settings
 
 # The dbt model identity resolution reads, and the columns beyond the resolver's input it carries.
@@ -35,9 +40,12 @@ def specs() -> dict[str, dg.AssetSpec]:
 
 
 def _in_scope(key: str) -> bool:
-    return (
-        key.startswith(("raw/", "cleansed/")) or key == "identity_map" or key.endswith("identity_candidates")
-    )
+    return key.startswith(("raw/", "cleansed/")) or key in ("identity_map", CANDIDATES_MODEL)
+
+
+def _expected_candidate_columns() -> list[str]:
+    # The resolver also reads a region where a source has one; no source's candidates do.
+    return [*(c for c in input_columns() if c != "region"), *CANDIDATE_EXTRA_COLUMNS]
 
 
 def says_what_it_holds(name: str, description: str | None) -> bool:
@@ -95,9 +103,28 @@ def test_the_candidates_model_documents_every_column_it_has(specs):
     """dbt lists only the columns the YAML names: every column identity resolution reads must be
     among them (an undocumented column would not be checked above at all)."""
     documented = {column.name for column in _columns(specs[CANDIDATES_MODEL]) or []}
-    # The resolver also reads a region where a source has one; no source's candidates do.
-    expected = [*(c for c in input_columns() if c != "region"), *CANDIDATE_EXTRA_COLUMNS]
-    assert [c for c in expected if c not in documented] == []
+    assert [c for c in _expected_candidate_columns() if c not in documented] == []
+
+
+def test_every_source_s_identity_candidates_describe_their_columns():
+    """A source's contribution to the candidates (``meta.cdp_contributes: identity_candidates``) has
+    the candidates' shape: whichever of their columns it has, its materialization's schema (written
+    from the warehouse, :mod:`cdp_platform.profile.table_metadata`) says what each holds."""
+    manifest = json.loads(Path(DBT_PROJECT.manifest_path).read_text())
+    contributions = [
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and ((node.get("config") or {}).get("meta") or {}).get("cdp_contributes") == "identity_candidates"
+    ]
+    assert len(contributions) >= 7
+    missing = [
+        f"{manifest['nodes'][unique_id]['name']}: {name}"
+        for unique_id in sorted(contributions)
+        for name in _expected_candidate_columns()
+        if not says_what_it_holds(name, column_descriptions(manifest, unique_id).get(name))
+    ]
+    assert not missing, f"{len(missing)} column(s) without a description:\n" + "\n".join(missing)
 
 
 @pytest.mark.parametrize(

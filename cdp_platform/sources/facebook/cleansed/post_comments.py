@@ -61,7 +61,8 @@ ENTITY = CleansedEntity(
             "$.from.id",
             may_be_absent=True,
             column=columns.reference(),
-            description="The commenter's Facebook id (from.id); null when their privacy settings hide them.",
+            description="The commenter's Facebook user id (from.id, app-scoped); null when their privacy "
+            "settings hide them.",
         ),
         Field(
             "full_name",
