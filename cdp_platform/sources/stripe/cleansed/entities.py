@@ -186,8 +186,8 @@ CUSTOMER_FIELDS = (
         "$.currency",
         may_be_absent=True,
         column=currency_code(),
-        description="The currency the customer is billed in (currency, lowercase ISO 4217); null while "
-        "Stripe has set none.",
+        description="The currency the customer is charged in for recurring billing (currency, lowercase "
+        "ISO 4217); null until Stripe sets one.",
     ),
     # Only a deleted customer carries ``deleted`` (``{"id", "object", "deleted": true}``).
     Field(
@@ -547,7 +547,7 @@ REFUNDS = CleansedEntity(
             "reason",
             "string",
             "$.reason",
-            description="Why the charge was refunded (reason: duplicate, fraudulent or requested_by_customer); "
+            description="Why the charge was refunded (reason, e.g. duplicate, fraudulent, requested_by_customer); "
             "null when no reason was given.",
         ),
         Field(
