@@ -17,7 +17,9 @@ touched; any ``CDP_*`` variable set in the environment applies as it would to ``
 Prints one JSON object: seconds from the launch to ``client_360`` built and to the backfill's end,
 the backfill's final status, its runs (count, by status, the slowest), the materialized partitions
 of every asset (and the assets left with fewer than all), every asset check evaluation that did not
-pass (with its description), and the load average before and after (the machine may be shared).
+pass (with its description), the load average before and after (the machine may be shared), when each
+run was created, started and ended (the gaps between runs are the daemon's ticks and the run queue),
+and the CPU seconds that ``dagster dev`` and every process it started used (load-independent).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -101,14 +104,25 @@ def report(instance, backfill_id: str, launched: float, built: float | None, end
     from dagster._core.storage.tags import BACKFILL_ID_TAG
 
     backfill = instance.get_backfill(backfill_id)
-    runs = instance.get_runs(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    records = instance.get_run_records(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    runs = [record.dagster_run for record in records]
     by_status: dict[str, int] = {}
     durations = []
-    for run in runs:
+    timeline = []
+    for record in sorted(records, key=lambda r: r.create_timestamp):
+        run = record.dagster_run
         by_status[run.status.value] = by_status.get(run.status.value, 0) + 1
-        stats = instance.get_run_stats(run.run_id)
-        if stats.start_time and stats.end_time:
-            durations.append((round(stats.end_time - stats.start_time, 1), run.run_id[:8], _run_label(run)))
+        if record.start_time and record.end_time:
+            durations.append((round(record.end_time - record.start_time, 1), run.run_id[:8], _run_label(run)))
+        timeline.append(
+            {
+                "run": run.run_id[:8],
+                "created": round(record.create_timestamp.timestamp() - launched, 1),
+                "started": round(record.start_time - launched, 1) if record.start_time else None,
+                "ended": round(record.end_time - launched, 1) if record.end_time else None,
+                "what": _run_label(run),
+            }
+        )
     durations.sort(reverse=True)
     target = backfill.asset_backfill_data.target_subset if backfill.asset_backfill_data else None
     partitions: dict[str, str] = {}
@@ -146,6 +160,9 @@ def report(instance, backfill_id: str, launched: float, built: float | None, end
         "runs_by_status": by_status,
         "slowest_runs": [{"seconds": s, "run": r, "what": w} for s, r, w in durations[:5]],
         "run_seconds_total": round(sum(s for s, _, _ in durations), 1),
+        # Seconds after the launch at which each run was created (by the backfill daemon), started
+        # (its process had loaded the code location) and ended: the gaps are daemon ticks and queues.
+        "runs_timeline": timeline,
         "partitions_materialized": partitions,
         "assets_not_complete": short,
         "checks_not_passed": sorted(not_passed, key=lambda e: (e["asset"], e["check"], str(e["partition"]))),
@@ -193,6 +210,8 @@ def main() -> None:
     port = free_port()
     log = args.root / "dagster-dev.log"
     loads = {"before": load_average()}
+    spent = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = spent.ru_utime + spent.ru_stime
     started = time.monotonic()
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -261,17 +280,29 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "log": str(log),
         }
-        print(json.dumps(result, indent=1, default=str))
         if args.keep:
+            print(json.dumps(result, indent=1, default=str))
             print(f"dagster dev still serves http://127.0.0.1:{port}; Ctrl-C stops it", file=sys.stderr)
             process.wait()
+            return
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
+    # CPU seconds of dagster dev and every process it waited for (webserver, daemon, code server,
+    # run workers, dbt): what the work cost, which unlike the seconds above hardly depends on how
+    # busy a shared machine is. Counted once dagster dev has exited.
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu_seconds_dagster_dev"] = round(used.ru_utime + used.ru_stime - cpu_before, 1)
+    print(json.dumps(result, indent=1, default=str))
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Every model but ``client_interactions`` is unpartitioned: each build reads all cleansed partitions
 and keeps the latest version of each record. ``client_interactions`` is incremental and carries the
 daily partitions of the layers below, so a partition run (or a backfill, as one run over its range)
-rebuilds exactly its window: the window is handed to dbt as the vars ``min_date`` and ``max_date``.
+rebuilds exactly its window: the window is handed to dbt as ``CDP_TIMELINE_MIN_DATE`` and
+``CDP_TIMELINE_MAX_DATE`` in its environment (see ``WINDOW_ENV``).
 
 Both run ``dbt build``, so a model's tests run right after it and come back as asset checks. dbt
 writes the DuckDB warehouse, which allows one writing process: both are in the warehouse pool.
@@ -13,9 +14,10 @@ builds with ``--full-refresh``: the timeline is recreated from its inputs, which
 whose records are gone from the layers below; a daily window run only replaces its own rows.
 """
 
-import json
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -66,6 +68,31 @@ def partition_window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     return {"min_date": window.start.date().isoformat(), "max_date": window.end.date().isoformat()}
 
 
+# The partition window reaches the timeline model as environment variables rather than `--vars`:
+# dbt keys its partial parsing on the command line's vars, so every window given as `--vars` made
+# dbt parse the whole project again (measured: 12.1 CPU-seconds for the timeline's `dbt build`
+# instead of 6.6-7.1); an environment variable a model reads makes dbt parse that one file again.
+# The model still takes the vars `min_date` and `max_date` from a plain `dbt build --vars`.
+WINDOW_ENV = {"min_date": "CDP_TIMELINE_MIN_DATE", "max_date": "CDP_TIMELINE_MAX_DATE"}
+
+
+@contextmanager
+def dbt_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` while a dbt process is started in the block (``DbtCliResource.
+    cli`` hands dbt a copy of the environment when it starts it), as it was afterwards. A step
+    runs alone in its process (in-process executor locally, a process per step in production)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def full_refresh_args(context: dg.AssetExecutionContext) -> list[str]:
     """``["--full-refresh"]`` for a run tagged for it, unless the run has a partition: a full refresh
     limited to one window would recreate the timeline with that window's rows only."""
@@ -94,7 +121,9 @@ def build_dbt_assets(
     def profile_dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource
     ) -> Iterator[Any]:
-        yield from stream_and_clean(dbt.cli(["build", *full_refresh_args(context)], context=context), warehouse)
+        yield from stream_and_clean(
+            dbt.cli(["build", *full_refresh_args(context)], context=context), warehouse
+        )
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -110,7 +139,8 @@ def build_dbt_assets(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource
     ) -> Iterator[Any]:
         window = partition_window_vars(context)
-        args = ["build", *full_refresh_args(context), *(["--vars", json.dumps(window)] if window else [])]
-        yield from stream_and_clean(dbt.cli(args, context=context), warehouse)
+        with dbt_environment({name: window.get(var, "") for var, name in WINDOW_ENV.items()}):
+            invocation = dbt.cli(["build", *full_refresh_args(context)], context=context)
+        yield from stream_and_clean(invocation, warehouse)
 
     return [profile_dbt_models, profile_dbt_timeline]

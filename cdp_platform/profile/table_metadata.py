@@ -21,6 +21,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from cdp_platform.profile.column_descriptions import column_descriptions
+
 PREVIEW_ROWS = 5
 # A text column is shown in previews when it holds at most this many distinct values...
 CATEGORY_MAX_VALUES = 12
@@ -116,7 +118,7 @@ def with_table_metadata(
             if node is None or node.get("resource_type") != "model" or not node.get("relation_name"):
                 yield event
                 continue
-            descriptions = {name: col.get("description", "") for name, col in node.get("columns", {}).items()}
+            descriptions = column_descriptions(manifest, unique_id)
             try:
                 extra = table_metadata(connection, node["relation_name"], descriptions)
             except duckdb.Error as exc:

@@ -21,8 +21,10 @@ from cdp_platform.automation.conditions import (
     profile_after_the_day,
     timeline_after_the_day,
 )
+from cdp_platform.profile.column_descriptions import described_schema
 
 CLEANSED_SOURCE_PREFIX = "cleansed_"
+COLUMN_SCHEMA = "dagster/column_schema"
 GROUP_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "profile"}
 
 
@@ -59,15 +61,24 @@ class ProfileTranslator(DagsterDbtTranslator):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
-        """The incremental (daily-partitioned) models also depend on the cleansed tables they read
+        """Every column of a model's schema says what it holds (:mod:`cdp_platform.profile.column_descriptions`).
+
+        The incremental (daily-partitioned) models also depend on the cleansed tables they read
         through the models between: the timeline's window D holds the interactions of cleansed
         partition D. Without these edges Dagster cannot reach the timeline from the cleansed layer
         through partitioned assets only, and a backfill of chosen partitions (the UI's "Materialize
         all" with all partitions picked) leaves it out of its target altogether (measured: 77 of 78
         assets targeted, the timeline missing, and its pseudonymized copy then failing)."""
         spec = super().get_asset_spec(manifest, unique_id, project)
+        schema = spec.metadata.get(COLUMN_SCHEMA)
+        if schema is not None:
+            described = described_schema(schema, manifest, unique_id)
+            spec = spec.replace_attributes(metadata={**spec.metadata, COLUMN_SCHEMA: described})
         props = self.get_resource_props(manifest, unique_id)
-        if props.get("resource_type") != "model" or props.get("config", {}).get("materialized") != "incremental":
+        if (
+            props.get("resource_type") != "model"
+            or props.get("config", {}).get("materialized") != "incremental"
+        ):
             return spec
         parents = manifest.get("parent_map", {})
         seen, stack, cleansed = set(), list(parents.get(unique_id, [])), set()

@@ -1,10 +1,11 @@
 {#-
     The timeline of every client across channels, with sentiment on texts.
 
-    Incremental on interaction_id. Dagster runs it per daily partition with the vars min_date and
-    max_date (the partition window, [min_date, max_date)): only interactions that occurred in the
-    window are rebuilt, and delete+insert on interaction_id replaces them, so a re-run of a window
-    never doubles a row. Without the vars (a plain `dbt build`) every interaction is rebuilt.
+    Incremental on interaction_id. Dagster runs it per daily partition with the window [min_date,
+    max_date) (as CDP_TIMELINE_MIN_DATE and CDP_TIMELINE_MAX_DATE in its environment; by hand, the
+    vars min_date and max_date): only interactions that occurred in the window are rebuilt, and
+    delete+insert on interaction_id replaces them, so a re-run of a window never doubles a row.
+    Without a window (a plain `dbt build`) every interaction is rebuilt.
 -#}
 
 {{
@@ -16,8 +17,10 @@
     )
 }}
 
-{%- set min_date = var('min_date', none) -%}
-{%- set max_date = var('max_date', none) -%}
+{#- Dagster passes the window in the environment (CDP_TIMELINE_MIN_DATE / _MAX_DATE), which keeps
+    dbt's partial parsing (vars on the command line make dbt parse the whole project again). -#}
+{%- set min_date = var('min_date', none) or env_var('CDP_TIMELINE_MIN_DATE', '') or none -%}
+{%- set max_date = var('max_date', none) or env_var('CDP_TIMELINE_MAX_DATE', '') or none -%}
 
 with
 
