@@ -144,7 +144,8 @@ def with_handles(entity: CleansedEntity, mapping: Mapping[str, str]) -> Cleansed
             entity.handle_path(mapping[column]),
             role="handle",
             pii=True,
-            description=f"The account's field {mapping[column]} ({variable}), bare.",
+            description=f"The person's {column} as the account keeps it, in its field {mapping[column]} "
+            f"(mapped by {variable}).",
         )
         for column in columns
         if column in mapping
@@ -157,7 +158,8 @@ def with_handles(entity: CleansedEntity, mapping: Mapping[str, str]) -> Cleansed
             computed=True,
             role="handle",
             pii=True,
-            description=f"Always null: {variable} maps no field of the account to {column}.",
+            description=f"The person's {column}: always null, since {variable} maps no field of the "
+            "account to it.",
         )
         for column in unmapped
     )
