@@ -39,7 +39,7 @@ if [ ! -f dbt/target/manifest.json ] \
   || [ "$(cat dbt/target/.parse_env 2>/dev/null)" != "$PARSE_ENV" ] \
   || [ -n "$(find dbt \( -path dbt/target -o -path dbt/logs -o -path dbt/dbt_packages \) -prune \
              -o -type f ! -name .user.yml -newer dbt/target/manifest.json -print -quit)" ]; then
-  dbt parse --quiet --project-dir dbt --profiles-dir dbt --target "$CDP_DBT_TARGET_RESOLVED"
+  dbt parse --quiet --project-dir "$PWD/dbt" --profiles-dir "$PWD/dbt" --target "$CDP_DBT_TARGET_RESOLVED"
   printf '%s\n' "$PARSE_ENV" > dbt/target/.parse_env
 fi
 unset CDP_DBT_TARGET_RESOLVED PARSE_ENV

@@ -77,4 +77,9 @@ def cleansed_assets(partitions_def: dg.PartitionsDefinition, phone_region: str) 
     return [build_cleansed_asset(spec, partitions_def, phone_region) for spec in _source_entities()]
 
 
-__all__ = ["ENTITIES", "cleansed_assets", "entity"]
+def cleansed_table_keys() -> list[dg.AssetKey]:
+    """The key of every entity's cleansed table (not its quarantine)."""
+    return [dg.AssetKey(spec.asset_path) for spec in _source_entities()]
+
+
+__all__ = ["ENTITIES", "cleansed_assets", "cleansed_table_keys", "entity"]
