@@ -263,7 +263,10 @@ def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str
             }
         }
         with dg.execute_job(
-            dg.reconstructable(bench_profile_job), instance=instance, run_config=run_config, raise_on_error=False
+            dg.reconstructable(bench_profile_job),
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
         ) as result:
             run_id, success = result.run_id, result.success
     total = round(time.perf_counter() - started, 1)
@@ -330,7 +333,9 @@ def main() -> None:
     parser.add_argument(
         "--prepare-workers", type=int, default=2, help="processes extracting the raw layer, one source each"
     )
-    parser.add_argument("--rebuild", action="store_true", help="prepare again even if a build is under --root")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="prepare again even if a build is under --root"
+    )
     parser.add_argument("--_arm", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_lake", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--_workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -350,7 +355,9 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    def child(name: str, root: Path, lake: dict | None = None, env: dict | None = None, workers: int = 1) -> dict:
+    def child(
+        name: str, root: Path, lake: dict | None = None, env: dict | None = None, workers: int = 1
+    ) -> dict:
         command = [
             sys.executable,
             __file__,
