@@ -57,74 +57,132 @@ def _rss_mb() -> dict[str, float]:
     }
 
 
-def prepare(root: Path, persons: int, span_days: int) -> dict:
-    """Raw and cleansed for every day of the history, into the DuckDB file."""
-    environ = _environ(root, persons, span_days)
-    os.environ.update(environ)
+# The prepare's sandbox answers at this time scale (the maximum CDP_SANDBOX_TIME_SCALE allows): its
+# quota windows, and the windows the pacers are told, are 3,600 times shorter, so pacing never
+# waits. The records do not depend on it (tested: cdp_platform_tests/benchmarks/test_profile_scale_prepare.py).
+PREPARE_TIME_SCALE = "3600"
+
+
+def _days(span_days: int) -> list[str]:
     import datetime
 
-    import dagster as dg
-
-    from cdp_platform.definitions import build_definitions
-    from cdp_platform.settings import load_settings
-
-    defs = build_definitions(load_settings(environ))
-    graph = defs.resolve_asset_graph()
-    keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
     today = datetime.date.fromisoformat(SANDBOX_TODAY)
-    days = [(today - datetime.timedelta(days=n)).isoformat() for n in range(span_days, -1, -1)]
-    defs = dg.Definitions.merge(
-        defs,
-        dg.Definitions(
-            jobs=[
-                dg.define_asset_job("bench_raw", selection=[k for k in keys if k.path[0] == "raw"]),
-                dg.define_asset_job("bench_cleansed", selection=[k for k in keys if k.path[0] == "cleansed"]),
-            ]
-        ),
+    return [(today - datetime.timedelta(days=n)).isoformat() for n in range(span_days, -1, -1)]
+
+
+def _range_tags(days: list[str]) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+
+
+def _layer_keys(defs, layer: str) -> list:
+    graph = defs.resolve_asset_graph()
+    return sorted(
+        (k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and k.path[0] == layer),
+        key=lambda k: k.path,
     )
-    instance = dg.DagsterInstance.ephemeral()
-    seconds = {}
-    started = time.perf_counter()
-    for day in days:
-        assert (
-            defs.resolve_job_def("bench_raw").execute_in_process(partition_key=day, instance=instance).success
-        )
-    seconds["raw"] = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
-    assert defs.resolve_job_def("bench_cleansed").execute_in_process(tags=window, instance=instance).success
-    seconds["cleansed"] = round(time.perf_counter() - started, 1)
-    return {"seconds": seconds, **_rss_mb()}
 
 
-def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str]) -> dict:
-    """The profile run on one warehouse kind, in this process."""
-    environ = _environ(root, persons, span_days)
-    environ.update(lake)
+def raw_group(root: Path, persons: int, span_days: int, group: str) -> dict:
+    """The raw assets of one source (``raw/<group>/...``) over the whole history in one run, as a
+    backfill of that range runs them: the product's own extraction through its vendor resource,
+    against the in-process sandbox, into ``root``'s lake.
+
+    Two things differ from the local default, neither changing a record: the sandbox's quota
+    windows are :data:`PREPARE_TIME_SCALE` times shorter (pacing does not wait), and the sandbox's
+    people are kept once built (its cache holds 8,192; the records of one source name the same
+    people from several streams, and the association reads name them again)."""
+    import functools
+
+    import dagster as dg
+
+    from cdp_platform.definitions import build_definitions
+    from cdp_platform.sandbox.wiring import sandbox_server
+    from cdp_platform.settings import load_settings
+
+    environ = {**_environ(root, persons, span_days), "CDP_SANDBOX_TIME_SCALE": PREPARE_TIME_SCALE}
     os.environ.update(environ)
+    settings = load_settings(environ)
+    defs = build_definitions(settings)
+    # The app and data the vendor resources reach (built once per process and configuration).
+    population = sandbox_server(settings).data().population
+    if not hasattr(population.person, "cache_info") or population.person.cache_info().maxsize is not None:
+        population.person = functools.lru_cache(maxsize=None)(population._build_person)
+    keys = [k for k in _layer_keys(defs, "raw") if k.path[1] == group]
+    job = dg.define_asset_job(f"bench_raw_{group}", selection=keys)
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    started = time.perf_counter()
+    result = defs.resolve_job_def(job.name).execute_in_process(
+        tags=_range_tags(_days(span_days)), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        raise RuntimeError(f"raw of {group} failed in steps {failed}")
+    records = 0
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            value = event.event_specific_data.materialization.metadata.get("row_count")
+            records += int(value.value) if value is not None else 0
+    return {
+        "group": group,
+        "records": records,
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _raw_group_job(arguments: tuple) -> dict:
+    return raw_group(*arguments)
+
+
+def prepare(root: Path, persons: int, span_days: int, workers: int) -> dict:
+    """Raw (one run per source, ``workers`` processes at once) and cleansed (one run over the
+    range, through the cleansed assets and their IO manager) for every day of the history."""
+    import multiprocessing
+
     import dagster as dg
 
     from cdp_platform.definitions import build_definitions
     from cdp_platform.settings import load_settings
 
-    settings = load_settings(environ)
-    copy_seconds = None
-    if kind == "ducklake":
-        from cdp_platform.io.warehouse import connect_warehouse
+    environ = _environ(root, persons, span_days)
+    os.environ.update(environ)
+    defs = build_definitions(load_settings(environ))
+    groups = sorted({k.path[1] for k in _layer_keys(defs, "raw")})
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    # Each process imports the platform once and takes the next source when done (the people it
+    # built stay cached for the next source's records of them).
+    with context.Pool(max(1, workers)) as pool:
+        by_group = pool.map(
+            _raw_group_job, [(root, persons, span_days, group) for group in groups], chunksize=1
+        )
+    seconds = {"raw": round(time.perf_counter() - started, 1)}
+    job = dg.define_asset_job("bench_cleansed", selection=_layer_keys(defs, "cleansed"))
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    started = time.perf_counter()
+    result = defs.resolve_job_def(job.name).execute_in_process(
+        tags=_range_tags(_days(span_days)), instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    seconds["cleansed"] = round(time.perf_counter() - started, 1)
+    return {
+        "seconds": seconds,
+        "raw_records": sum(g["records"] for g in by_group),
+        "raw_by_source": {g["group"]: {k: v for k, v in g.items() if k != "group"} for g in by_group},
+        "workers": workers,
+        **_rss_mb(),
+    }
 
-        started = time.perf_counter()
-        with connect_warehouse(settings.warehouse) as con:
-            con.execute(f"attach '{root / 'warehouse.duckdb'}' as built (read_only)")
-            tables = con.execute(
-                "select table_schema, table_name from information_schema.tables where table_catalog = 'built' "
-                "and table_type = 'BASE TABLE' and table_schema like 'cleansed%'"
-            ).fetchall()
-            for schema, table in tables:
-                con.execute(f'create schema if not exists "{schema}"')
-                con.execute(f'create table "{schema}"."{table}" as select * from built."{schema}"."{table}"')
-            con.execute("detach built")
-        copy_seconds = round(time.perf_counter() - started, 1)
-    defs = build_definitions(settings)
+
+def _profile_definitions(settings, executor=None):
+    """The definitions with a job of the profile: every unpartitioned asset but the pseudonymized
+    copies (dbt models, identity_map, sentiment, scores, the erasure audit); ``executor``: the
+    local default's unless given."""
+    import dagster as dg
+
+    from cdp_platform.definitions import DEFAULT, build_definitions
+
+    defs = build_definitions(settings, executor=executor or DEFAULT)
     graph = defs.resolve_asset_graph()
     profile = [
         k
@@ -133,16 +191,90 @@ def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str
         and graph.get(k).partitions_def is None
         and k.path[0] != "pseudonymized"
     ]
-    defs = dg.Definitions.merge(
+    return dg.Definitions.merge(
         defs, dg.Definitions(jobs=[dg.define_asset_job("bench_profile", selection=profile)])
     )
-    instance = dg.DagsterInstance.ephemeral()
+
+
+def bench_profile_job():
+    """The profile job from this process's environment: what each step process of the
+    two-worker arm loads (``dg.reconstructable``)."""
+    import dagster as dg
+
+    from cdp_platform.settings import load_settings
+
+    return _profile_definitions(load_settings(dict(os.environ)), dg.multiprocess_executor).resolve_job_def(
+        "bench_profile"
+    )
+
+
+def _copy_cleansed_into_lake(settings, built: Path) -> float:
+    from cdp_platform.io.warehouse import connect_warehouse
+
     started = time.perf_counter()
-    result = defs.resolve_job_def("bench_profile").execute_in_process(instance=instance, raise_on_error=False)
+    with connect_warehouse(settings.warehouse) as con:
+        con.execute(f"attach '{built}' as built (read_only)")
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_catalog = 'built' "
+            "and table_type = 'BASE TABLE' and table_schema like 'cleansed%'"
+        ).fetchall()
+        for schema, table in tables:
+            con.execute(f'create schema if not exists "{schema}"')
+            con.execute(f'create table "{schema}"."{table}" as select * from built."{schema}"."{table}"')
+        con.execute("detach built")
+    return round(time.perf_counter() - started, 1)
+
+
+def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str], workers: int) -> dict:
+    """The profile run on one warehouse kind, in this process (``workers`` 1) or with its steps in
+    up to ``workers`` processes at once (Dagster's multiprocess executor, forked from a server that
+    preloaded the platform, as production's step executor; each pool admits one step at a time, as
+    deploy/dagster.yaml sets, so on DuckLake two steps never write one table together)."""
+    environ = _environ(root, persons, span_days)
+    environ.update(lake)
+    os.environ.update(environ)
+    import dagster as dg
+
+    from cdp_platform.settings import load_settings
+
+    settings = load_settings(environ)
+    copy_seconds = (
+        _copy_cleansed_into_lake(settings, root / "warehouse.duckdb") if kind.startswith("ducklake") else None
+    )
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    if workers == 1:
+        instance = dg.DagsterInstance.ephemeral()
+        job = _profile_definitions(settings).resolve_job_def("bench_profile")
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        run_id, success = result.run_id, result.success
+    else:
+        (root / "dagster_home").mkdir(exist_ok=True)
+        instance = dg.DagsterInstance.local_temp(
+            str(root / "dagster_home"),
+            overrides={"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}},
+        )
+        run_config = {
+            "execution": {
+                "config": {
+                    "max_concurrent": workers,
+                    "start_method": {"forkserver": {"preload_modules": ["cdp_platform.preload"]}},
+                }
+            }
+        }
+        with dg.execute_job(
+            dg.reconstructable(bench_profile_job),
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
+        ) as result:
+            run_id, success = result.run_id, result.success
     total = round(time.perf_counter() - started, 1)
+    load_after = os.getloadavg()
     stages: dict[str, float] = {}
     begun: dict[str, float] = {}
-    for event in instance.all_logs(result.run_id):
+    failed = []
+    for event in instance.all_logs(run_id):
         dagster_event = event.dagster_event
         if dagster_event is None or event.step_key is None:
             continue
@@ -150,13 +282,18 @@ def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str
             begun[event.step_key] = event.timestamp
         elif dagster_event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
             stages[event.step_key] = round(event.timestamp - begun[event.step_key], 1)
-    failed = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+            if dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                error = dagster_event.step_failure_data.error
+                failed.append(f"{event.step_key}: {error.message.strip()[:300] if error else '?'}")
     return {
-        "success": result.success,
+        "success": success,
+        "workers": workers,
         "failed_steps": failed,
         "seconds_total": total,
         "seconds_by_stage": dict(sorted(stages.items())),
         "seconds_copy_into_lake": copy_seconds,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
         **_rss_mb(),
     }
 
@@ -173,30 +310,54 @@ def _database(name: str, host: str, create: bool) -> None:
     admin.close()
 
 
+# Arms: name -> (warehouse kind, workers).
+ARMS = {"file": ("file", 1), "ducklake": ("ducklake", 1), "ducklake2": ("ducklake", 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--span-days", type=int, default=3, help="the sandbox's whole history, in days")
     parser.add_argument(
-        "--root", type=Path, required=True, help="an empty folder for the lake and warehouses"
+        "--root",
+        type=Path,
+        required=True,
+        help="a folder for the build (kept under it per persons and days, reused by later runs) and the arms",
     )
     parser.add_argument("--postgres", default="127.0.0.1", help="host of the PostgreSQL for the catalog")
-    parser.add_argument("--arms", default="file,ducklake")
     parser.add_argument(
-        "--reuse-build", action="store_true", help="keep the raw+cleansed build of an earlier run under --root"
+        "--arms",
+        default="file,ducklake,ducklake2",
+        help=f"comma-separated, of {', '.join(ARMS)} (ducklake2: DuckLake with two step processes)",
+    )
+    parser.add_argument(
+        "--prepare-workers", type=int, default=2, help="processes extracting the raw layer, one source each"
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="prepare again even if a build is under --root"
     )
     parser.add_argument("--_arm", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_lake", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--_workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    unknown = [name for name in args.arms.split(",") if name not in ARMS]
+    if unknown:
+        parser.error(f"--arms: unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ARMS)}")
+    if args.persons < 1 or args.span_days < 1 or args.prepare_workers < 1:
+        parser.error("--persons, --span-days and --prepare-workers must be at least 1")
 
     if args._arm == "prepare":
-        print(json.dumps(prepare(args.root, args.persons, args.span_days)))
+        print(json.dumps(prepare(args.root, args.persons, args.span_days, args.prepare_workers)))
         return
     if args._arm:
-        print(json.dumps(arm(args._arm, args.root, args.persons, args.span_days, json.loads(args._lake))))
+        kind = ARMS[args._arm][0]
+        result = arm(kind, args.root, args.persons, args.span_days, json.loads(args._lake), args._workers)
+        print(json.dumps(result))
         return
 
-    def child(name: str, root: Path, lake: dict | None = None, env: dict | None = None) -> dict:
+    def child(
+        name: str, root: Path, lake: dict | None = None, env: dict | None = None, workers: int = 1
+    ) -> dict:
         command = [
             sys.executable,
             __file__,
@@ -204,27 +365,46 @@ def main() -> None:
             str(args.persons),
             "--span-days",
             str(args.span_days),
+            "--prepare-workers",
+            str(args.prepare_workers),
         ]
         command += ["--root", str(root), "--_arm", name, "--_lake", json.dumps(lake or {})]
-        out = subprocess.run(
-            command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
-        )
+        command += ["--_workers", str(workers)]
+        out = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
+        if out.returncode != 0:
+            raise SystemExit(f"the {name} process failed ({out.returncode}):\n{out.stderr[-4000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    built = args.root / "built"
-    built.mkdir(parents=True, exist_ok=True)
-    reuse = args.reuse_build and (built / "warehouse.duckdb").exists()
+    # The raw and cleansed build of this size, shared by the arms and by later runs.
+    built = args.root / f"built_{args.persons}p_{args.span_days}d"
+    marker = built / "prepared.json"
+    if args.rebuild or not marker.exists():
+        shutil.rmtree(built, ignore_errors=True)
+        built.mkdir(parents=True)
+        load_before = os.getloadavg()
+        started = time.perf_counter()
+        prepared = child("prepare", built)
+        prepared["seconds"]["in_all"] = round(time.perf_counter() - started, 1)
+        prepared["load_average_before"] = [round(x, 2) for x in load_before]
+        prepared["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        marker.write_text(json.dumps(prepared, indent=2))
+        prepare_report = prepared
+    else:
+        prepare_report = {"reused": str(built), **json.loads(marker.read_text())}
     report: dict = {
         "persons": args.persons,
         "span_days": args.span_days,
-        "prepare": "reused" if reuse else child("prepare", built),
+        "cpus": os.cpu_count(),
+        "nice": os.nice(0),
+        "prepare": prepare_report,
     }
     for name in args.arms.split(","):
+        kind, workers = ARMS[name]
         root = args.root / name
         shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(built, root)
-        if name == "file":
-            report[name] = child(name, root)
+        if kind == "file":
+            report[name] = child(name, root, workers=workers)
             continue
         import boto3
         from moto.server import ThreadedMotoServer
@@ -256,14 +436,17 @@ def main() -> None:
                 "CDP_DUCKLAKE_DATA_PATH": "s3://cdp-bench/warehouse",
                 "CDP_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             }
-            report[name] = child(name, root, lake, credentials)
+            report[name] = child(name, root, lake, credentials, workers)
         finally:
             _database(database, args.postgres, create=False)
             server.stop()
-    if "file" in report and "ducklake" in report:
-        report["ducklake_over_file"] = round(
-            report["ducklake"]["seconds_total"] / report["file"]["seconds_total"], 2
-        )
+        shutil.rmtree(root, ignore_errors=True)
+    if "file" in report:
+        for name in ("ducklake", "ducklake2"):
+            if name in report:
+                report[f"{name}_over_file"] = round(
+                    report[name]["seconds_total"] / report["file"]["seconds_total"], 2
+                )
     print(json.dumps(report, indent=2))
 
 
