@@ -1,21 +1,38 @@
 """The profile (dbt, identity, scores) at scale, on the DuckDB file and on a DuckLake.
 
-    python benchmarks/profile_scale.py --persons 100000 --root /tmp/cdp_profile_scale
+    nice -n 19 python benchmarks/profile_scale.py --persons 100000 --root /tmp/cdp_profile_scale
 
 One sandbox of ``--persons`` persons whose whole history is ``--span-days`` days (so every person
-is in the few partitions built) is ingested and cleansed once into the DuckDB file (``prepare``,
-timed). Then each arm builds the profile, every unpartitioned asset but the pseudonymized copies
-(dbt models, identity_map, the sentiment and the scores), in a process of its own so its peak RSS
-is its own:
+is in the few partitions built) is ingested and cleansed once (``prepare``, timed) and kept under
+``--root`` per size (``built_<persons>p_<days>d``), so every arm and every later run starts from the
+same build (``--rebuild`` makes it again):
 
-- ``file``: on the prepared DuckDB file (a copy of it);
+- raw: each source's raw assets in one run over the whole history (as a backfill runs them), the
+  sources spread over ``--prepare-workers`` processes. It is the product's own extraction over
+  HTTP from the in-process sandbox, with the sandbox's quota windows 3,600 times shorter and its
+  people cached once built; the records are those the local default's daily runs land
+  (``cdp_platform_tests/benchmarks/test_profile_scale_prepare.py``). The sandbox making the records
+  (a few hundred to a few thousand a second per core) is most of this step's time;
+- cleansed: the cleansed assets in one run over the range, into the DuckDB file.
+
+Then each arm builds the profile, every unpartitioned asset but the pseudonymized copies (dbt
+models, identity_map, the sentiment, the scores, the erasure audit), in a process of its own so its
+peak RSS is its own:
+
+- ``file``: on the prepared DuckDB file (a copy of it), steps one after another in that process;
 - ``ducklake``: the cleansed tables copied into a DuckLake whose catalog is a fresh database of the
   PostgreSQL at ``--postgres`` and whose Parquet files are on a moto S3 server on loopback (the
-  copy is not timed as a stage).
+  copy is not timed as a stage), steps one after another;
+- ``ducklake2``: the same with two step processes (Dagster's multiprocess executor forked from a
+  server that preloaded the platform, as production's step executor), every pool of one slot as
+  deploy/dagster.yaml sets them: on DuckLake each table is its own pool, so steps writing
+  different tables run at once where the asset graph allows it.
 
 Prints one JSON object: per arm, seconds per stage (each Dagster step of the profile run, from its
-events) and in all, and peak RSS of the arm's process and of its children (dbt runs in one).
-Needs PostgreSQL (trust auth) for the DuckLake arm; nothing downloads.
+events) and in all, peak RSS of the arm's process and of its children (dbt, step processes), the
+load average before and after. The machine's load is part of every number: run it under
+``nice -n 19`` on a shared machine and read the load averages. Needs PostgreSQL (trust auth) for
+the DuckLake arms; nothing downloads.
 """
 
 from __future__ import annotations
