@@ -67,10 +67,15 @@ def _environ(root: Path, persons: int, span_days: int) -> dict[str, str]:
     }
 
 
-def _rss_mb() -> dict[str, float]:
+def _usage() -> dict[str, float]:
+    """Peak RSS and CPU seconds (user + system) of this process and of its waited-for children:
+    CPU seconds depend far less on the machine's load than wall seconds do."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "peak_rss_children_mb": round(children.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
+        "cpu_seconds_children": round(children.ru_utime + children.ru_stime, 1),
     }
 
 
@@ -139,11 +144,14 @@ def raw_group(root: Path, persons: int, span_days: int, group: str) -> dict:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             value = event.event_specific_data.materialization.metadata.get("row_count")
             records += int(value.value) if value is not None else 0
+    own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "group": group,
         "records": records,
         "seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # Of the worker process so far (it may have done another source before this one).
+        "peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "worker_cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
     }
 
 
@@ -187,7 +195,7 @@ def prepare(root: Path, persons: int, span_days: int, workers: int) -> dict:
         "raw_records": sum(g["records"] for g in by_group),
         "raw_by_source": {g["group"]: {k: v for k, v in g.items() if k != "group"} for g in by_group},
         "workers": workers,
-        **_rss_mb(),
+        **_usage(),
     }
 
 
@@ -311,7 +319,7 @@ def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str
         "seconds_copy_into_lake": copy_seconds,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
-        **_rss_mb(),
+        **_usage(),
     }
 
 
