@@ -1,21 +1,38 @@
 """The profile (dbt, identity, scores) at scale, on the DuckDB file and on a DuckLake.
 
-    python benchmarks/profile_scale.py --persons 100000 --root /tmp/cdp_profile_scale
+    nice -n 19 python benchmarks/profile_scale.py --persons 100000 --root /tmp/cdp_profile_scale
 
 One sandbox of ``--persons`` persons whose whole history is ``--span-days`` days (so every person
-is in the few partitions built) is ingested and cleansed once into the DuckDB file (``prepare``,
-timed). Then each arm builds the profile, every unpartitioned asset but the pseudonymized copies
-(dbt models, identity_map, the sentiment and the scores), in a process of its own so its peak RSS
-is its own:
+is in the few partitions built) is ingested and cleansed once (``prepare``, timed) and kept under
+``--root`` per size (``built_<persons>p_<days>d``), so every arm and every later run starts from the
+same build (``--rebuild`` makes it again):
 
-- ``file``: on the prepared DuckDB file (a copy of it);
+- raw: each source's raw assets in one run over the whole history (as a backfill runs them), the
+  sources spread over ``--prepare-workers`` processes. It is the product's own extraction over
+  HTTP from the in-process sandbox, with the sandbox's quota windows 3,600 times shorter and its
+  people cached once built; the records are those the local default's daily runs land
+  (``cdp_platform_tests/benchmarks/test_profile_scale_prepare.py``). The sandbox making the records
+  (a few hundred to a few thousand a second per core) is most of this step's time;
+- cleansed: the cleansed assets in one run over the range, into the DuckDB file.
+
+Then each arm builds the profile, every unpartitioned asset but the pseudonymized copies (dbt
+models, identity_map, the sentiment, the scores, the erasure audit), in a process of its own so its
+peak RSS is its own:
+
+- ``file``: on the prepared DuckDB file (a copy of it), steps one after another in that process;
 - ``ducklake``: the cleansed tables copied into a DuckLake whose catalog is a fresh database of the
   PostgreSQL at ``--postgres`` and whose Parquet files are on a moto S3 server on loopback (the
-  copy is not timed as a stage).
+  copy is not timed as a stage), steps one after another;
+- ``ducklake2``: the same with two step processes (Dagster's multiprocess executor forked from a
+  server that preloaded the platform, as production's step executor), every pool of one slot as
+  deploy/dagster.yaml sets them: on DuckLake each table is its own pool, so steps writing
+  different tables run at once where the asset graph allows it.
 
 Prints one JSON object: per arm, seconds per stage (each Dagster step of the profile run, from its
-events) and in all, and peak RSS of the arm's process and of its children (dbt runs in one).
-Needs PostgreSQL (trust auth) for the DuckLake arm; nothing downloads.
+events) and in all, peak RSS of the arm's process and of its children (dbt, step processes), the
+load average before and after. The machine's load is part of every number: run it under
+``nice -n 19`` on a shared machine and read the load averages. Needs PostgreSQL (trust auth) for
+the DuckLake arms; nothing downloads.
 """
 
 from __future__ import annotations
@@ -50,10 +67,15 @@ def _environ(root: Path, persons: int, span_days: int) -> dict[str, str]:
     }
 
 
-def _rss_mb() -> dict[str, float]:
+def _usage() -> dict[str, float]:
+    """Peak RSS and CPU seconds (user + system) of this process and of its waited-for children:
+    CPU seconds depend far less on the machine's load than wall seconds do."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "peak_rss_children_mb": round(children.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
+        "cpu_seconds_children": round(children.ru_utime + children.ru_stime, 1),
     }
 
 
@@ -122,11 +144,14 @@ def raw_group(root: Path, persons: int, span_days: int, group: str) -> dict:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             value = event.event_specific_data.materialization.metadata.get("row_count")
             records += int(value.value) if value is not None else 0
+    own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "group": group,
         "records": records,
         "seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # Of the worker process so far (it may have done another source before this one).
+        "peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "worker_cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
     }
 
 
@@ -170,7 +195,7 @@ def prepare(root: Path, persons: int, span_days: int, workers: int) -> dict:
         "raw_records": sum(g["records"] for g in by_group),
         "raw_by_source": {g["group"]: {k: v for k, v in g.items() if k != "group"} for g in by_group},
         "workers": workers,
-        **_rss_mb(),
+        **_usage(),
     }
 
 
@@ -294,7 +319,7 @@ def arm(kind: str, root: Path, persons: int, span_days: int, lake: dict[str, str
         "seconds_copy_into_lake": copy_seconds,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
-        **_rss_mb(),
+        **_usage(),
     }
 
 
