@@ -24,7 +24,7 @@ import dagster as dg
 
 from cdp_platform.io.resources import LakeResource
 from cdp_platform.sources.raw_assets import vendor_pool
-from cdp_platform.webhooks.fetch import FetchReport, fetch_pending, mark_pending, pending_days
+from cdp_platform.webhooks.fetch import BY_ID_TRIGGER, FetchReport, fetch_pending, mark_pending, pending_days
 from cdp_platform.webhooks.landing import STREAM, LandingReport, drain
 from cdp_platform.webhooks.queue import (
     DEAD,
@@ -208,7 +208,7 @@ def fetch_op(spec: WebhookSpec, first_day: date) -> dg.OpDefinition:
                     dg.AssetMaterialization(
                         asset_key=dg.AssetKey(streams[stream].asset_path),
                         partition=day,
-                        metadata={"row_count": dg.MetadataValue.int(rows), "trigger": "webhooks: read by id"},
+                        metadata={"row_count": dg.MetadataValue.int(rows), "trigger": BY_ID_TRIGGER},
                     )
                 )
         context.add_output_metadata(fetch_metadata(report), output_name="result")

@@ -54,6 +54,9 @@ from cdp_platform.webhooks.landing import STREAM, events_file
 
 # The raw rows' ``slice`` of a record read by id (a window's rows carry their request's slice).
 BY_ID_SLICE = "by_id"
+# The ``trigger`` metadata of a raw partition's materialization written by the read by id, which
+# the profile refresh sensor (.intraday) looks for.
+BY_ID_TRIGGER = "webhooks: read by id"
 
 OnPage = Callable[[Page], Awaitable[None]]
 
