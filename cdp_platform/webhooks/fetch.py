@@ -248,28 +248,17 @@ class FetchReport:
     requests: int = 0
     dead_letters: int = 0
     suppressed: int = 0
-    # The vendor's event time (epoch seconds) of the earliest event naming each record read.
-    event_times: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def changed_objects(
-    events: pl.DataFrame, refreshes: Mapping[str, str]
-) -> tuple[dict[str, list[str]], dict[str, dict[str, float]]]:
-    """Stream -> the distinct object ids the events name (in event order), and each one's earliest
-    event time; events of types no stream holds, or naming no object, are left out."""
+def changed_objects(events: pl.DataFrame, refreshes: Mapping[str, str]) -> dict[str, list[str]]:
+    """Stream -> the distinct object ids the events name, in event order; events of types no
+    stream holds, or naming no object, are left out."""
     ids: dict[str, dict[str, None]] = defaultdict(dict)
-    times: dict[str, dict[str, float]] = defaultdict(dict)
-    for event_type, object_id, occurred in events.select(
-        "event_type", "object_id", "occurred_at"
-    ).iter_rows():
+    for event_type, object_id in events.select("event_type", "object_id").iter_rows():
         stream = stream_of(refreshes, event_type or "")
-        if stream is None or not object_id:
-            continue
-        ids[stream][object_id] = None
-        if occurred is not None:
-            seconds = occurred.timestamp()
-            times[stream][object_id] = min(times[stream].get(object_id, seconds), seconds)
-    return {s: list(v) for s, v in ids.items()}, {s: dict(v) for s, v in times.items()}
+        if stream is not None and object_id:
+            ids[stream][object_id] = None
+    return {stream: list(found) for stream, found in ids.items()}
 
 
 def _pending_events(lake: Lake, source: str, pending: Mapping[str, int]) -> pl.DataFrame:
@@ -279,9 +268,7 @@ def _pending_events(lake: Lake, source: str, pending: Mapping[str, int]) -> pl.D
         if lake.exists(key):
             frames.append(read_frame(lake, key).slice(from_row))
     if not frames:
-        return pl.DataFrame(
-            schema={"event_type": pl.String, "object_id": pl.String, "occurred_at": pl.Datetime("us", "UTC")}
-        )
+        return pl.DataFrame(schema={"event_type": pl.String, "object_id": pl.String})
     return pl.concat(frames, how="diagonal_relaxed")
 
 
@@ -307,7 +294,7 @@ def fetch_pending(
     report.days = list(pending)
     events = _pending_events(lake, source, pending)
     report.events = events.height
-    by_stream, report.event_times = changed_objects(events, refreshes)
+    by_stream = changed_objects(events, refreshes)
     unknown = sorted(set(by_stream) - set(streams))
     if unknown:
         raise ValueError(
