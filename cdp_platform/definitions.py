@@ -76,6 +76,7 @@ def build_definitions(
                     webhooks,
                     production=settings.env == "production",
                     otlp_endpoint=settings.otlp_endpoint,
+                    vendor_sources=list(settings.vendors),
                 ),
                 dg.Definitions(executor=executor),
             ),
