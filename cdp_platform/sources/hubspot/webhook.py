@@ -13,7 +13,7 @@ daily search asks; an id HubSpot no longer knows is left out of ``results`` (HTT
 from collections.abc import Sequence
 
 from cdp_platform.http import RequestSpec
-from cdp_platform.sources.hubspot import ASSOCIATED, PROPERTIES, with_associations
+from cdp_platform.sources.hubspot import ASSOCIATED, properties, with_associations
 from cdp_platform.webhooks.events import each_item
 from cdp_platform.webhooks.fetch import ObjectFetch
 from cdp_platform.webhooks.signatures import SignedRequestWithTimestamp
@@ -26,7 +26,7 @@ def batch_read(object_type: str, ids: Sequence[str]) -> RequestSpec:
     return RequestSpec(
         "POST",
         f"/crm/v3/objects/{object_type}/batch/read",
-        json={"properties": list(PROPERTIES[object_type]), "inputs": [{"id": i} for i in ids]},
+        json={"properties": list(properties(object_type)), "inputs": [{"id": i} for i in ids]},
     )
 
 
