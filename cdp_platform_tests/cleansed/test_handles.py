@@ -168,3 +168,20 @@ def test_every_crm_person_entity_carries_every_declared_handle():
     }
     for entity in carriers:
         assert set(handle_columns()) <= set(entity.columns), entity.entity
+
+
+def test_the_sandbox_on_a_port_tells_the_same_handle_fields_the_local_default_maps():
+    from cdp_platform.sandbox.cli import account_settings
+    from cdp_platform_tests.cleansed.raw_rows import sandbox
+
+    told = {k: v for k, v in account_settings(sandbox()).items() if k.endswith("_HANDLE_FIELDS")}
+    assert set(told) == {
+        "CDP_HUBSPOT_CONTACTS_HANDLE_FIELDS",
+        "CDP_SALESFORCE_CONTACTS_HANDLE_FIELDS",
+        "CDP_SALESFORCE_LEADS_HANDLE_FIELDS",
+    }
+    local = load_settings({})
+    for source in ("hubspot", "salesforce"):
+        for entity, mapping in local.vendors[source].handle_fields.items():
+            variable = handle_fields_var(source, entity)
+            assert parse_handle_fields(variable, told[variable]) == mapping
