@@ -394,7 +394,7 @@ def event_to_client_360(args: argparse.Namespace) -> dict:
                     with duckdb.connect(warehouse, read_only=True) as connection:
                         present = set(
                             connection.execute(
-                                "select i.record_id from client_identities i join client_360 c using (client_id)"
+                                "select i.record_id from marts.client_identities i join marts.client_360 c using (client_id)"
                             )
                             .pl()["record_id"]
                             .to_list()
