@@ -152,7 +152,8 @@ def test_webhook_changes_reach_the_marts_as_the_daily_build_would(tmp_path, monk
                     metadata={"trigger": BY_ID_TRIGGER},
                 )
             )
-        fetched += ids
+        # client_identities keys a record by its entity's record key, "<source>:<stream>:<id>".
+        fetched += [f"{source}:{stream}:{record_id}" for record_id in ids]
 
     # The sensor asks for the touched cleansed partitions and the profile; that run is executed.
     sensor = defs.get_sensor_def(SENSOR_NAME)
