@@ -316,7 +316,8 @@ def event_to_client_360(args: argparse.Namespace) -> dict:
     fetched_vendors = {name for name, spec in WEBHOOK_SPECS.items() if spec.fetch is not None}
     data = SandboxData(SandboxConfig(persons=args.persons, seed=7, today=today, span_days=args.span_days + 1))
     found = [c for c in changes(data, *day_window(today)) if c.vendor in fetched_vendors]
-    record_of = {f"{c.vendor}:{c.event_id}": c.record_id for c in found}
+    # client_identities keys a record by its entity's record key, "<source>:<stream>:<id>".
+    record_of = {f"{c.vendor}:{c.event_id}": f"{c.stream.replace('/', ':')}:{c.record_id}" for c in found}
     planned = deliveries(found)
 
     port = _free_port()
@@ -394,7 +395,7 @@ def event_to_client_360(args: argparse.Namespace) -> dict:
                     with duckdb.connect(warehouse, read_only=True) as connection:
                         present = set(
                             connection.execute(
-                                "select i.record_id from client_identities i join client_360 c using (client_id)"
+                                "select i.record_id from marts.client_identities i join marts.client_360 c using (client_id)"
                             )
                             .pl()["record_id"]
                             .to_list()

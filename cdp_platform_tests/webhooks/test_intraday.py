@@ -76,7 +76,7 @@ def _rows(warehouse: str, record_ids: list[str]) -> dict[str, pl.DataFrame]:
     with duckdb.connect(warehouse, read_only=True) as connection:
         clients = (
             connection.execute(
-                "select distinct client_id from client_identities where record_id in (select unnest(?))",
+                "select distinct client_id from marts.client_identities where record_id in (select unnest(?))",
                 [record_ids],
             )
             .pl()["client_id"]
@@ -85,7 +85,7 @@ def _rows(warehouse: str, record_ids: list[str]) -> dict[str, pl.DataFrame]:
         out = {}
         for mart in MARTS:
             frame = connection.execute(
-                f"select * from {mart} where client_id in (select unnest(?))", [clients]
+                f"select * from marts.{mart} where client_id in (select unnest(?))", [clients]
             ).pl()
             out[mart] = frame.sort(frame.columns)
         out["clients"] = pl.DataFrame({"client_id": sorted(clients)})
@@ -152,7 +152,8 @@ def test_webhook_changes_reach_the_marts_as_the_daily_build_would(tmp_path, monk
                     metadata={"trigger": BY_ID_TRIGGER},
                 )
             )
-        fetched += ids
+        # client_identities keys a record by its entity's record key, "<source>:<stream>:<id>".
+        fetched += [f"{source}:{stream}:{record_id}" for record_id in ids]
 
     # The sensor asks for the touched cleansed partitions and the profile; that run is executed.
     sensor = defs.get_sensor_def(SENSOR_NAME)
@@ -169,7 +170,7 @@ def test_webhook_changes_reach_the_marts_as_the_daily_build_would(tmp_path, monk
     intraday = _rows(warehouse, fetched)
     with duckdb.connect(warehouse, read_only=True) as connection:
         linked = connection.execute(
-            "select count(distinct record_id) from client_identities where record_id in (select unnest(?))",
+            "select count(distinct record_id) from marts.client_identities where record_id in (select unnest(?))",
             [fetched],
         ).fetchone()[0]
     assert linked == len(set(fetched)), "a record read by id is missing from client_identities"
