@@ -143,7 +143,7 @@ def dlt_source(args: argparse.Namespace) -> Any:
     from dlt.sources.rest_api import rest_api_source
 
     from cdp_platform.sandbox import credentials as creds
-    from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot import properties
     from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
@@ -159,7 +159,7 @@ def dlt_source(args: argparse.Namespace) -> Any:
             body = search_request(
                 "contacts",
                 SearchWindow(to_ms(start), to_ms(end)),
-                properties=PROPERTIES["contacts"],
+                properties=properties("contacts"),
                 limit=args.page_size or 200,
             ).json
             resources.append(
@@ -269,7 +269,7 @@ def bare_arm(args: argparse.Namespace) -> dict[str, list[str]]:
     import httpx
 
     from cdp_platform.sandbox import credentials as creds
-    from cdp_platform.sources.hubspot import PROPERTIES
+    from cdp_platform.sources.hubspot import properties
     from cdp_platform.sources.hubspot.search import SearchWindow, search_request, to_ms
     from cdp_platform.sources.salesforce import query_request, window_query
     from cdp_platform.sources.twitter import twitter_time
@@ -303,7 +303,7 @@ def bare_arm(args: argparse.Namespace) -> dict[str, list[str]]:
                     body = search_request(
                         "contacts",
                         SearchWindow(to_ms(start), to_ms(end)),
-                        properties=PROPERTIES["contacts"],
+                        properties=properties("contacts"),
                         limit=args.page_size or 200,
                     ).json
                     while True:
@@ -381,6 +381,11 @@ def child(args: argparse.Namespace) -> None:
         importlib.import_module(module)
     from ingestion_throughput import account_options
 
+    from cdp_platform.settings import load_settings
+
+    # The sandbox's accounts as the local default configures them (the fields holding handles among
+    # them, which the searches ask for): the sandbox served on a port is the same emulator.
+    load_settings({})
     ACCOUNTS.update(account_options(args.seed))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_before = time.process_time()

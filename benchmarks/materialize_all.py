@@ -17,7 +17,9 @@ touched; any ``CDP_*`` variable set in the environment applies as it would to ``
 Prints one JSON object: seconds from the launch to ``client_360`` built and to the backfill's end,
 the backfill's final status, its runs (count, by status, the slowest), the materialized partitions
 of every asset (and the assets left with fewer than all), every asset check evaluation that did not
-pass (with its description), and the load average before and after (the machine may be shared).
+pass (with its description), the load average before and after (the machine may be shared), when each
+run was created, started and ended (the gaps between runs are the daemon's ticks and the run queue),
+and the CPU seconds that ``dagster dev`` and every process it started used after the launch.
 """
 
 from __future__ import annotations
@@ -90,6 +92,33 @@ def wait_loaded(port: int, process: subprocess.Popen, log: Path, timeout: float 
     raise SystemExit(f"the code location did not load within {timeout:.0f} s; see {log}")
 
 
+class SessionCpu:
+    """CPU seconds used by the processes of one session (``dagster dev`` and everything it starts:
+    webserver, daemon, code server, run workers, dbt), from ``/proc`` (Linux), sampled: the last
+    reading of each process counts, so a process living less than a sampling interval is missed.
+    Unlike the wall-clock seconds, this hardly depends on how busy a shared machine is."""
+
+    def __init__(self, session: int) -> None:
+        self.session = session
+        self.seen: dict[int, float] = {}
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # after the command: state, ppid, pgrp, session (3rd..6th fields), utime, stime (14th, 15th)
+            if int(fields[3]) == self.session:
+                self.seen[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self.tick
+
+    def total(self) -> float:
+        return round(sum(self.seen.values()), 1)
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -101,14 +130,25 @@ def report(instance, backfill_id: str, launched: float, built: float | None, end
     from dagster._core.storage.tags import BACKFILL_ID_TAG
 
     backfill = instance.get_backfill(backfill_id)
-    runs = instance.get_runs(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    records = instance.get_run_records(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    runs = [record.dagster_run for record in records]
     by_status: dict[str, int] = {}
     durations = []
-    for run in runs:
+    timeline = []
+    for record in sorted(records, key=lambda r: r.create_timestamp):
+        run = record.dagster_run
         by_status[run.status.value] = by_status.get(run.status.value, 0) + 1
-        stats = instance.get_run_stats(run.run_id)
-        if stats.start_time and stats.end_time:
-            durations.append((round(stats.end_time - stats.start_time, 1), run.run_id[:8], _run_label(run)))
+        if record.start_time and record.end_time:
+            durations.append((round(record.end_time - record.start_time, 1), run.run_id[:8], _run_label(run)))
+        timeline.append(
+            {
+                "run": run.run_id[:8],
+                "created": round(record.create_timestamp.timestamp() - launched, 1),
+                "started": round(record.start_time - launched, 1) if record.start_time else None,
+                "ended": round(record.end_time - launched, 1) if record.end_time else None,
+                "what": _run_label(run),
+            }
+        )
     durations.sort(reverse=True)
     target = backfill.asset_backfill_data.target_subset if backfill.asset_backfill_data else None
     partitions: dict[str, str] = {}
@@ -146,6 +186,9 @@ def report(instance, backfill_id: str, launched: float, built: float | None, end
         "runs_by_status": by_status,
         "slowest_runs": [{"seconds": s, "run": r, "what": w} for s, r, w in durations[:5]],
         "run_seconds_total": round(sum(s for s, _, _ in durations), 1),
+        # Seconds after the launch at which each run was created (by the backfill daemon), started
+        # (its process had loaded the code location) and ended: the gaps are daemon ticks and queues.
+        "runs_timeline": timeline,
         "partitions_materialized": partitions,
         "assets_not_complete": short,
         "checks_not_passed": sorted(not_passed, key=lambda e: (e["asset"], e["check"], str(e["partition"]))),
@@ -229,6 +272,9 @@ def main() -> None:
         print(f"backfill {backfill_id}: {len(selection)} assets x {len(keys)} partitions", file=sys.stderr)
 
         os.environ["DAGSTER_HOME"] = str(home)
+        cpu = SessionCpu(process.pid)
+        cpu.sample()
+        cpu_at_launch = cpu.total()
         import dagster as dg
 
         instance = dg.DagsterInstance.get()
@@ -236,6 +282,7 @@ def main() -> None:
         deadline = time.monotonic() + args.timeout
         last = ""
         while time.monotonic() < deadline:
+            cpu.sample()
             if built is None:
                 event = instance.get_latest_materialization_event(dg.AssetKey("client_360"))
                 if event is not None:
@@ -259,19 +306,28 @@ def main() -> None:
             "timed_out": ended is None,
             "load_average": {**loads, "after": load_average()},
             "cpu_count": os.cpu_count(),
+            # CPU seconds of dagster dev and all it started (SessionCpu), from the launch to the end.
+            "cpu_seconds_after_launch": round(cpu.total() - cpu_at_launch, 1),
             "log": str(log),
         }
-        print(json.dumps(result, indent=1, default=str))
         if args.keep:
+            print(json.dumps(result, indent=1, default=str))
             print(f"dagster dev still serves http://127.0.0.1:{port}; Ctrl-C stops it", file=sys.stderr)
             process.wait()
+            return
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
+    print(json.dumps(result, indent=1, default=str))
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 if __name__ == "__main__":

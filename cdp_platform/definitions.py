@@ -15,9 +15,10 @@ import click
 import dagster as dg
 
 from cdp_platform.automation import automation_definitions, with_automation, with_mart_freshness_policies
-from cdp_platform.automation.conditions import profile_after_the_day
+from cdp_platform.automation.conditions import day_landed_everywhere, profile_after_the_day
 from cdp_platform.automation.ducklake_maintenance import ducklake_maintenance_definitions
-from cdp_platform.cleansed import cleansed_assets
+from cdp_platform.cleansed import cleansed_assets, cleansed_table_keys
+from cdp_platform.cleansed.landed import sources_landed_asset
 from cdp_platform.identity.assets import identity_map_asset
 from cdp_platform.identity.grading import IDENTITY_TRUTH_KEY, IdentityTruth
 from cdp_platform.io.resources import io_resources
@@ -62,23 +63,27 @@ def build_definitions(
     it to whoever merges these definitions with their own (the Celery code location)."""
     if executor is DEFAULT:
         executor = STEP_EXECUTOR if settings.env == "production" else LOCAL_EXECUTOR
-    return with_warehouse_pools(with_mart_freshness_policies(
-        dg.Definitions.merge(
-            layer_definitions(settings),
-            automation_definitions(settings),
-            privacy_definitions(settings),
-            pseudonymized_definitions(settings),
-            ducklake_maintenance_definitions(settings),
-            webhook_definitions(
-                daily_partitions(settings.partitions_start),
-                webhooks,
-                production=settings.env == "production",
-                otlp_endpoint=settings.otlp_endpoint,
+    return with_warehouse_pools(
+        with_mart_freshness_policies(
+            dg.Definitions.merge(
+                layer_definitions(settings),
+                automation_definitions(settings),
+                privacy_definitions(settings),
+                pseudonymized_definitions(settings),
+                ducklake_maintenance_definitions(settings),
+                webhook_definitions(
+                    daily_partitions(settings.partitions_start),
+                    webhooks,
+                    production=settings.env == "production",
+                    otlp_endpoint=settings.otlp_endpoint,
+                    vendor_sources=list(settings.vendors),
+                ),
+                dg.Definitions(executor=executor),
             ),
-            dg.Definitions(executor=executor),
+            settings,
         ),
-        settings,
-    ), settings.warehouse)
+        settings.warehouse,
+    )
 
 
 def local_wiring(settings: Settings) -> tuple[InProcessServer | None, dict[str, dg.ConfigurableResource]]:
@@ -110,13 +115,20 @@ def layer_definitions(settings: Settings) -> dg.Definitions:
         raw_definitions(settings, server),
         dg.Definitions(assets=with_automation(cleansed_assets(partitions, settings.default_phone_region))),
         dg.Definitions(
+            assets=[sources_landed_asset(partitions, cleansed_table_keys(), day_landed_everywhere())]
+        ),
+        dg.Definitions(
             assets=feeding_candidates(list(profile.assets or []), [a.key for a in candidates]),
             resources=profile.resources,
         ),
         # The Python steps of the profile follow the day like its dbt models (see the translator).
         dg.Definitions(
             assets=with_automation(
-                [identity_map_asset(production=settings.env == "production"), *predictive_assets(), *candidates],
+                [
+                    identity_map_asset(production=settings.env == "production"),
+                    *predictive_assets(),
+                    *candidates,
+                ],
                 profile_after_the_day(),
             )
         ),

@@ -47,6 +47,9 @@ class VendorSettings:
     ``credential_vars`` maps the credential's role (``access_token``, ``client_secret``...) to the
     name of the environment variable that holds it; values are resolved later through ``EnvVar``.
     ``options`` are non-secret, vendor-specific identifiers (an analytics property id, a social page id).
+    ``handle_fields``: per entity carrying the people's handles (a CRM's contacts), which of the
+    account's fields holds which network's handle (``CDP_<SOURCE>_<ENTITY>_HANDLE_FIELDS``, see
+    :mod:`cdp_platform.cleansed.handles`): entity -> identifier column -> field name.
     """
 
     name: str
@@ -56,6 +59,7 @@ class VendorSettings:
     credentials_present: frozenset[str] = frozenset()
     page_size: int | None = None
     timeout_seconds: float = 30.0
+    handle_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -302,7 +306,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             credential_vars={role: env_var_name(vendor, role) for role in roles},
             options={k: v for k, v in options.items() if v is not None},
             credentials_present=present,
+            handle_fields=_handle_fields(environ, vendor, sandboxed=base_url is None),
         )
+    _configure_handles(vendors)
 
     return Settings(
         env=env,
@@ -345,6 +351,41 @@ def _sources_dir(environ: Mapping[str, str]) -> Path | None:
     folder = Path(text).expanduser().resolve() if text else None
     configure(folder)
     return folder
+
+
+def _handle_fields(environ: Mapping[str, str], vendor: str, sandboxed: bool) -> dict[str, dict[str, str]]:
+    """``CDP_<SOURCE>_<ENTITY>_HANDLE_FIELDS`` of each of the source's entities that carry handles.
+    Unset for a source the bundled sandbox serves: the sandbox's account's fields, as it declares
+    them (its emulated accounts have these fields; a real account says which it has)."""
+    # Imported when used: the entities live in the sources' folders, which import this module.
+    from cdp_platform.cleansed.handles import handle_carriers, handle_fields_var, parse_handle_fields
+
+    fields: dict[str, dict[str, str]] = {}
+    for entity in handle_carriers(vendor):
+        variable = handle_fields_var(vendor, entity)
+        text = _get(environ, variable)
+        if text is None and sandboxed:
+            # Only a vendor without a base URL gets here, which production forbids: a production
+            # process never imports the emulator.
+            from cdp_platform.sandbox.plugins import source_mounts
+
+            mount = source_mounts().get(vendor)
+            text = mount.handle_fields.get(entity) if mount is not None else None
+        fields[entity] = parse_handle_fields(variable, text)
+    return fields
+
+
+def _configure_handles(vendors: Mapping[str, VendorSettings]) -> None:
+    """The cleansed entities of this process read the handle fields these settings map."""
+    from cdp_platform.cleansed.handles import configure
+
+    configure(
+        {
+            (name, entity): mapping
+            for name, vendor in vendors.items()
+            for entity, mapping in vendor.handle_fields.items()
+        }
+    )
 
 
 def _pseudonymized_warehouse(environ: Mapping[str, str], warehouse_path: Path) -> Path | None:

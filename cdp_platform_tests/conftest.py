@@ -14,6 +14,55 @@ from cdp_platform.io.lake import LocalLake, S3Lake
 from cdp_platform_tests.support import dagster_dev as dev
 from cdp_platform_tests.support.services import free_port, require_service
 
+# Modules sharing a build that is made once per worker process (a session fixture: ``dagster_dev``)
+# or once per session under a file lock (the sandbox marts, the crafted profile warehouse): under
+# ``--dist loadscope`` each group is one work unit, so one worker makes the build and runs its users
+# while the other works on, instead of making it a second time or waiting on the lock.
+SHARED_BUILDS: dict[str, tuple[str, ...]] = {
+    "dagster_dev": (
+        "cdp_platform_tests/test_dagster_dev.py",
+        "cdp_platform_tests/ui/test_asset_graph.py",  # request.getfixturevalue("dagster_dev")
+    ),
+    "sandbox_marts": (
+        "cdp_platform_tests/identity/test_review_pipeline.py",
+        "cdp_platform_tests/predictive/test_sentiment_accuracy.py",
+        "cdp_platform_tests/privacy/test_consent.py",
+        "cdp_platform_tests/privacy/test_erasure.py",
+        "cdp_platform_tests/privacy/test_pseudonymize.py",
+    ),
+    "built": (  # cdp_platform_tests/profile/conftest.py
+        "cdp_platform_tests/profile/test_country_codes.py",
+        "cdp_platform_tests/profile/test_profile_build.py",
+    ),
+}
+_WORK_UNIT = {
+    module: f"shared build: {name}" for name, modules in SHARED_BUILDS.items() for module in modules
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadscope`` with the modules of a shared build in one work unit (SHARED_BUILDS)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedBuildScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _WORK_UNIT.get(nodeid.split("::")[0], super()._split_scope(nodeid))
+
+    return SharedBuildScheduling(config, log)
+
+
+def _check_shared_builds(items: list[pytest.Item]) -> None:
+    """A module that asks for a shared build by argument is listed with it in SHARED_BUILDS."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        for name in SHARED_BUILDS.keys() & set(getattr(item, "fixturenames", ())):
+            if module not in SHARED_BUILDS[name]:
+                raise pytest.UsageError(
+                    f"{module} uses the shared build {name!r}: add it to SHARED_BUILDS in cdp_platform_tests/conftest.py"
+                )
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -22,6 +71,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     last, a long module would leave the other worker idle at the end. A serial run keeps its order.
     (Not ``--dist loadgroup``: with pytest 9 its ``xdist_group`` marks have no effect, since xdist
     3.8 groups by rewriting ``item._nodeid``, which pytest no longer reads.)"""
+    _check_shared_builds(items)
     if not hasattr(config, "workerinput"):
         return
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow") is not None}
@@ -125,10 +175,14 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.DevSer
     once for the tests that need the running UI (it takes a while to load), stopped at the end."""
     folder = tmp_path_factory.mktemp("dagster_dev")
     port = free_port()
-    server = dev.start(dev.readme_command(port), dev.dev_environment(folder), port, folder / "dagster-dev.log")
+    server = dev.start(
+        dev.readme_command(port), dev.dev_environment(folder), port, folder / "dagster-dev.log"
+    )
     try:
         yield server
     finally:
         graceful, leaked = dev.stop(server)
-    assert graceful, "dagster dev (scripts/dev.sh) did not stop within a minute of Ctrl-C (SIGINT to its process group)"
+    assert graceful, (
+        "dagster dev (scripts/dev.sh) did not stop within a minute of Ctrl-C (SIGINT to its process group)"
+    )
     assert not leaked, "dagster dev (scripts/dev.sh) left processes running"

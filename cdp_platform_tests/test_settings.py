@@ -148,6 +148,11 @@ def test_env_example_documents_every_variable():
     derived = {
         env_var_name(vendor, role)
         for vendor, settings in load_settings({}).vendors.items()
-        for role in ["base_url", *settings.credential_vars, *VENDOR_OPTIONS[vendor]]
+        for role in [
+            "base_url",
+            *settings.credential_vars,
+            *VENDOR_OPTIONS[vendor],
+            *(f"{entity}_handle_fields" for entity in settings.handle_fields),
+        ]
     }
     assert read_directly | derived <= documented, sorted((read_directly | derived) - documented)

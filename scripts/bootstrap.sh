@@ -22,9 +22,22 @@ mkdir -p "$DAGSTER_HOME"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || cp deploy/local/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=False DAGSTER_DISABLE_TELEMETRY=1
 # The dbt manifest Dagster loads the profile from: parsed here, once, instead of on every load of
-# the code location (dbt parse takes seconds); again only when a file under dbt/ changed since.
+# the code location (dbt parse takes seconds); again only when a file under dbt/ changed since. The
+# same parse leaves dbt's partial-parsing state (target/partial_parse.msgpack), which dagster-dbt
+# hands each dbt invocation. dbt discards that state and parses the whole project again (about 6
+# CPU-seconds, half of a small `dbt build`) when the --target argument or the profile's rendered
+# connection differ from the parse's: so the parse names the target Dagster passes (the settings'
+# rule: CDP_DBT_TARGET, else ducklake for the DuckLake warehouse, else local), and the project by its
+# absolute path (the seeds' file paths come from it; dagster-dbt runs dbt inside dbt/). For another
+# warehouse path than the parse's, the first dbt invocation of a run parses in full and leaves its
+# state for the next (cdp_platform.profile.assets.keep_parse_state).
+CDP_DBT_TARGET_RESOLVED="${CDP_DBT_TARGET:-}"
+if [ -z "$CDP_DBT_TARGET_RESOLVED" ]; then
+  if [ "${CDP_WAREHOUSE:-file}" = ducklake ]; then CDP_DBT_TARGET_RESOLVED=ducklake; else CDP_DBT_TARGET_RESOLVED=local; fi
+fi
 if [ ! -f dbt/target/manifest.json ] \
   || [ -n "$(find dbt \( -path dbt/target -o -path dbt/logs -o -path dbt/dbt_packages \) -prune \
              -o -type f ! -name .user.yml -newer dbt/target/manifest.json -print -quit)" ]; then
-  dbt parse --quiet --project-dir dbt --profiles-dir dbt
+  dbt parse --quiet --project-dir "$PWD/dbt" --profiles-dir "$PWD/dbt" --target "$CDP_DBT_TARGET_RESOLVED"
 fi
+unset CDP_DBT_TARGET_RESOLVED

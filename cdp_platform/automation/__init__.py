@@ -25,7 +25,12 @@ from cdp_platform.automation.alerts import (
     alert_webhook_resource,
     run_failure_alert_sensor,
 )
-from cdp_platform.automation.conditions import automation_sensor, follow_dependencies, with_automation
+from cdp_platform.automation.conditions import (
+    PROFILE,
+    automation_sensor,
+    follow_dependencies,
+    with_automation,
+)
 from cdp_platform.automation.crm_sensors import CRM_SOURCES, crm_change_sensor
 from cdp_platform.automation.freshness import (
     mart_freshness_checks,
@@ -40,8 +45,28 @@ from cdp_platform.automation.jobs import (
 )
 from cdp_platform.automation.schedules import daily_ingestion_schedule, weekly_schedule
 from cdp_platform.settings import Settings
+from cdp_platform.webhooks.intraday import intraday_job, webhook_profile_sensor
 from cdp_platform.webhooks.refresh import webhook_refresh_sensor
 from cdp_platform.webhooks.vendor_specs import WEBHOOK_SPECS
+
+
+def read_by_id_cleansed(specs) -> dict[dg.AssetKey, list[dg.AssetKey]]:
+    """Raw key of each stream a webhook declaration reads objects of by id -> its cleansed assets
+    (the entity and its quarantine)."""
+    import cdp_platform.cleansed as cleansed
+
+    streams = {
+        dg.AssetKey(["raw", spec.source, stream])
+        for spec in specs.values()
+        if spec.fetch is not None
+        for stream in spec.refreshes.values()
+    }
+    out: dict[dg.AssetKey, list[dg.AssetKey]] = {key: [] for key in sorted(streams, key=str)}
+    for entity in cleansed.ENTITIES:
+        key = dg.AssetKey(entity.raw_path)
+        if key in out:
+            out[key] += [dg.AssetKey(entity.asset_path), dg.AssetKey(entity.rejected_path)]
+    return {key: keys for key, keys in out.items() if keys}
 
 
 def automation_definitions(settings: Settings) -> dg.Definitions:
@@ -61,6 +86,10 @@ def automation_definitions(settings: Settings) -> dg.Definitions:
     # Webhook events of today refresh today's partition of the streams they announce changes in.
     raw_keys = {source: {key.path[-1]: key for key in raw_asset_keys(source)} for source in jobs}
     sensors.append(webhook_refresh_sensor(WEBHOOK_SPECS, jobs, raw_keys, default_status=sensor_status))
+    # Objects read by id (the landing job) refresh their cleansed partitions and the profile.
+    cleansed_of = read_by_id_cleansed(WEBHOOK_SPECS)
+    intraday = intraday_job(cleansed_of, PROFILE)
+    sensors.append(webhook_profile_sensor(intraday, cleansed_of, PROFILE, default_status=sensor_status))
     rebuild = profile_rebuild_job()
     schedules.append(weekly_schedule(rebuild, default_status=schedule_status))
     freshness_checks = mart_freshness_checks(settings)
@@ -70,7 +99,7 @@ def automation_definitions(settings: Settings) -> dg.Definitions:
         sensors.append(run_failure_alert_sensor())
         resources[ALERT_RESOURCE_KEY] = alert_webhook_resource()
     return dg.Definitions(
-        jobs=[*jobs.values(), rebuild],
+        jobs=[*jobs.values(), rebuild, intraday],
         schedules=schedules,
         sensors=sensors,
         asset_checks=freshness_checks,

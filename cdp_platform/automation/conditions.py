@@ -72,6 +72,12 @@ def profile_after_the_day() -> dg.AutomationCondition:
     ).with_label("profile_after_the_day")
 
 
+def day_landed_everywhere() -> dg.AutomationCondition:
+    """For ``sources_landed``: yesterday's partition, once every source's cleansed tables hold it
+    (again when one of them is updated later)."""
+    return (follow_dependencies() & completed_day()).with_label("day_landed_everywhere")
+
+
 def timeline_after_the_day() -> dg.AutomationCondition:
     """For the daily-partitioned timeline: the completed day's window, once what it reads was rebuilt
     after that day ended (a day's rollover alone requests nothing)."""

@@ -17,7 +17,13 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from cdp_platform.cleansed import checks
-from cdp_platform.cleansed.entity import CleansedEntity, cleanse
+from cdp_platform.cleansed.entity import (
+    REJECTED_COLUMNS,
+    REJECTED_SCHEMA,
+    CleansedEntity,
+    cleanse,
+    column_descriptions,
+)
 from cdp_platform.io.warehouse import WAREHOUSE_POOL
 
 PARTITION_EXPR = "partition_date"
@@ -68,7 +74,8 @@ def _stored_rows(connection: duckdb.DuckDBPyConnection, table: str, dates: list)
 
 
 def column_schema(entity: CleansedEntity) -> dg.TableSchema:
-    """The cleansed table's columns and types (what dbt staging reads), shown in the Dagster UI.
+    """The cleansed table's columns, types and what each holds (what dbt staging reads), shown in
+    the Dagster UI.
 
     Derived by cleansing an empty raw partition, so it is exactly what the asset writes."""
     empty = pl.DataFrame(
@@ -80,19 +87,19 @@ def column_schema(entity: CleansedEntity) -> dg.TableSchema:
         }
     )
     clean = cleanse(empty, entity, date(1970, 1, 1)).clean
-    kinds = {f.name: f.kind for f in entity.fields}
+    return _described(clean.schema, column_descriptions(entity))
+
+
+def rejected_column_schema() -> dg.TableSchema:
+    """The quarantine's columns, the same for every entity."""
+    return _described(pl.Schema(REJECTED_SCHEMA), REJECTED_COLUMNS)
+
+
+def _described(schema: pl.Schema, descriptions: dict[str, str]) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(
-                name,
-                str(dtype),
-                description=(
-                    f"{name.removesuffix('_original')} exactly as the vendor sent it"
-                    if name.endswith("_original")
-                    else kinds.get(name, "")
-                ),
-            )
-            for name, dtype in clean.schema.items()
+            dg.TableColumn(name, str(dtype), description=descriptions.get(name) or None)
+            for name, dtype in schema.items()
         ]
     )
 
@@ -102,6 +109,7 @@ def build_cleansed_asset(
 ) -> dg.AssetsDefinition:
     schema_meta = {"partition_expr": PARTITION_EXPR, "schema": entity.schema_name}
     clean_meta = {**schema_meta, "dagster/column_schema": column_schema(entity)}
+    rejected_meta = {**schema_meta, "dagster/column_schema": rejected_column_schema()}
 
     @dg.multi_asset(
         name=f"cleansed_{entity.source}_{entity.entity}",
@@ -116,7 +124,7 @@ def build_cleansed_asset(
             "rejected": dg.AssetOut(
                 key=entity.rejected_path,
                 group_name="cleansed",
-                metadata=schema_meta,
+                metadata=rejected_meta,
                 description=f"Quarantine of {entity.source} {entity.entity}: each rejected raw row with its rule.",
                 kinds={"polars", "duckdb"},
             ),

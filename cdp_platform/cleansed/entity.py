@@ -273,6 +273,10 @@ class CleansedEntity:
     engagement_count: str | None = None
     # Checks across columns (an amount converts back to its minor units), on the derived schema.
     checks: tuple[pa.Check, ...] = ()
+    # The records carry the people's handles on the declared networks in fields the account chose
+    # (a CRM's person records): how such a field's name is read from the payload
+    # (``$.properties.<name>``). The columns come from :mod:`cdp_platform.cleansed.handles`.
+    handle_path: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -395,6 +399,30 @@ REJECTED_SCHEMA = {
     "payload": pl.String,
     "partition_date": pl.Date,
 }
+
+# What the columns every cleansed table has beside its fields hold, shown in the UI.
+TABLE_COLUMNS = {
+    RAW_ID: "The record's id at the vendor, as the raw layer keyed it: one row per id and day, the "
+    "latest version the day received.",
+    RAW_UPDATED: "When the vendor last changed the record (the stream's change time), UTC: of the "
+    "versions of a record one day received, the latest is kept.",
+    "partition_date": "The day (UTC) the vendor created or changed the record: the raw partition it "
+    "was read from.",
+}
+# And those of the quarantine (``<entity>_rejected``).
+REJECTED_COLUMNS = {
+    RAW_ID: "The quarantined record's id at the vendor, as the raw layer keyed it.",
+    RAW_UPDATED: "When the vendor last changed the quarantined record (the stream's change time), UTC.",
+    "rule": "The first rule the record broke: missing_required, wrong_type, unparseable_timestamp, "
+    "invalid_email or unexpected_format.",
+    "field": "The cleansed column whose value broke the rule.",
+    "value": "The offending value exactly as the vendor sent it; null when it was missing.",
+    RAW_PAYLOAD: "The whole record exactly as the vendor sent it (JSON text), to repair it at the "
+    "vendor or replay it.",
+    "partition_date": TABLE_COLUMNS["partition_date"],
+}
+# The kinds whose text as sent is kept beside the normalized value (``<field>_original``).
+ORIGINAL_KINDS = ("email", "phone")
 
 
 def _path_keys(path: str) -> list[str | int] | None:
@@ -631,6 +659,107 @@ def _violation(field_: Field, raw: pl.Expr, value: pl.Expr) -> tuple[str, pl.Exp
     return None
 
 
+# What a kind's value becomes (see :func:`_normalized`), said after the field's own description.
+_KIND_NOTES = {
+    "string": "Trimmed; empty text is null.",
+    "timestamp": "In UTC.",
+    "date": "A calendar date.",
+    "email": "Trimmed and lower-cased.",
+    "name": "Whitespace collapsed, a word in ALL CAPS or all lower case title-cased (McDonald kept as "
+    "typed); null when it has no letter.",
+    "display_name": "The person's name out of a display name: a tagline after a pipe or a spaced dash, "
+    "pronouns, asides in brackets, credentials, titles and emoji removed, then cased as a name; null "
+    "when no letter is left.",
+    "handle": "The bare username, lower-cased (@Jane_Doe and a profile URL both read as jane_doe); null "
+    "when what is left is not a username.",
+    "country": "The ISO 3166-1 alpha-2 code, read from a country's name (in several languages) or code; "
+    "null when the country is not recognised.",
+    "amount": "A decimal with two places, read from a JSON number or numeric text (thousands commas "
+    "ignored).",
+    "integer": "A whole number, read from a JSON number or numeric text.",
+    "float": "A number, read from a JSON number or numeric text.",
+    "boolean": "true or false, read from JSON booleans or true/false, 1/0, yes/no in any case.",
+}
+# The rule a present value of each kind can break, and when (see :func:`_violation`).
+_KIND_RULES = {
+    "timestamp": ("unparseable_timestamp", "unreadable as a time"),
+    "date": ("unparseable_timestamp", "unreadable as a date"),
+    "email": ("invalid_email", "not a valid address"),
+    "amount": ("wrong_type", "not readable as a number"),
+    "integer": ("wrong_type", "not readable as a number"),
+    "float": ("wrong_type", "not readable as a number"),
+    "boolean": ("wrong_type", "not readable as a boolean"),
+}
+
+
+def _phone_note(field_: Field) -> str:
+    read_in = (
+        f"the way the record's country ({field_.region_from}) writes it, else in the platform's default region"
+        if field_.region_from
+        else "in the platform's default region"
+    )
+    return f"E.164 (+14155550123): a national number is read {read_in}; null when it is not a valid number."
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text.endswith((".", "?", "!")) else f"{text}."
+
+
+def field_description(field_: Field, rejected_table: str) -> str:
+    """A field's column as the UI describes it: the field's own description (what the value is at
+    the vendor), then what the cleansing does to the value and which values quarantine the row.
+
+    Empty when the field has no description of its own: the rules alone do not say what a column
+    holds."""
+    if not field_.description:
+        return ""
+    if field_.computed:
+        return _sentence(field_.description)
+    note = _phone_note(field_) if field_.kind == "phone" else _KIND_NOTES[field_.kind]
+    broken: dict[str, list[str]] = {}  # rule -> when a value breaks it, in the order rules are tried
+    if field_.required:
+        broken["missing_required"] = ["missing"]
+    if field_.json_type is not None:
+        broken["wrong_type"] = [f"sent as another JSON type than {field_.json_type}"]
+    if field_.kind in _KIND_RULES:
+        rule, when = _KIND_RULES[field_.kind]
+        broken.setdefault(rule, []).append(when)
+    if field_.pattern is not None:
+        rule = "unparseable_timestamp" if field_.kind in ("timestamp", "date") else "unexpected_format"
+        broken.setdefault(rule, []).append(f"not in the vendor's documented format {field_.pattern}")
+    parts = [_sentence(field_.description), note]
+    if broken:
+        conditions = "; ".join(f"{' or '.join(whens)} ({rule})" for rule, whens in broken.items())
+        parts.append(f"The record goes to {rejected_table} when it is {conditions}.")
+    if field_.kind in ORIGINAL_KINDS:
+        parts.append(f"As sent: {field_.name}_original.")
+    return " ".join(parts)
+
+
+def original_description(field_: Field) -> str:
+    """The ``<field>_original`` column kept beside an email or a phone."""
+    return (
+        f"{field_.name} exactly as the vendor sent it, before normalization: the evidence where "
+        f"{field_.name} is null or differs."
+    )
+
+
+def column_descriptions(entity: CleansedEntity) -> dict[str, str]:
+    """What each column of the entity's cleansed table holds: the columns every table has, each
+    field's (:func:`field_description`) and each original's."""
+    rejected = entity.rejected_path[-1]
+    return {
+        **TABLE_COLUMNS,
+        **{f.name: field_description(f, rejected) for f in entity.fields},
+        **{
+            f"{f.name}_original": original_description(f)
+            for f in entity.read_fields
+            if f.kind in ORIGINAL_KINDS
+        },
+    }
+
+
 def cleanse(
     raw: pl.DataFrame, entity: CleansedEntity, partition_date, phone_region: str = "US"
 ) -> CleanseResult:
@@ -710,7 +839,7 @@ def cleanse(
     )
     accepted = frame.filter(pl.col("__rule").is_null())
     originals = [
-        pl.col(f"__raw_{f.name}").alias(f"{f.name}_original") for f in fields if f.kind in ("email", "phone")
+        pl.col(f"__raw_{f.name}").alias(f"{f.name}_original") for f in fields if f.kind in ORIGINAL_KINDS
     ]
     accepted = accepted.select(
         pl.col(RAW_ID).alias("record_id"),

@@ -177,31 +177,45 @@ def review_queue(resolution: Resolution, key: bytes) -> pl.DataFrame:
     )
 
 
-# What each column of identity_map holds, shown beside its type in the UI.
-IDENTITY_MAP_COLUMNS: dict[str, str] = {
-    "record_id": "The person-like record: <source system>:<object>:<id> of a CRM contact or lead, a web "
-    "visitor, a lead form answer or a social profile (int_identity_candidates).",
-    "client_id": "The client this record belongs to: stable across runs (a client keeps its id while any "
-    "of its records remain), the key of client_360, client_interactions and client_identities.",
-    "first_seen": "When this record was first resolved to a client.",
-    "link_rule": "The rules of the accepted links that touch this record, sorted and comma-separated "
-    "(email, crm_id, ..., probabilistic); empty for a client of one record.",
-    "match_probability": "The highest probability of an accepted probabilistic link touching this "
-    "record; empty when none did.",
-    "link_evidence": "The evidence of up to five of its links, as keyed hashes and rule names (never the "
-    "shared values themselves), and how many more there are.",
-    "source": "The record's source system and object (<system>/<object>).",
+# Each column of identity_map: its type and what it holds, shown beside it in the UI (declared, so
+# the UI shows it before the first run; the warehouse IO manager keeps the descriptions on every
+# materialization's schema).
+IDENTITY_MAP_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
+    "record_id": (
+        pl.String(),
+        "The person-like record: <source system>:<object>:<id> of a CRM contact or lead, a web "
+        "visitor, a lead form answer or a social profile (int_identity_candidates).",
+    ),
+    "client_id": (
+        pl.String(),
+        "The client this record belongs to: stable across runs (a client keeps its id while any "
+        "of its records remain), the key of client_360, client_interactions and client_identities.",
+    ),
+    "first_seen": (pl.Datetime("us", "UTC"), "When this record was first resolved to a client (UTC)."),
+    "link_rule": (
+        pl.String(),
+        "The rules of the accepted links that touch this record, sorted and comma-separated "
+        "(email, crm_id, ..., probabilistic); empty for a client of one record.",
+    ),
+    "match_probability": (
+        pl.Float64(),
+        "The highest probability of an accepted probabilistic link touching this record; empty when "
+        "none did.",
+    ),
+    "link_evidence": (
+        pl.String(),
+        "The evidence of up to five of its links, as keyed hashes and rule names (never the shared "
+        "values themselves), and how many more there are.",
+    ),
+    "source": (pl.String(), "The record's source system and object (<system>/<object>)."),
 }
 
-
-def identity_map_schema(table: pl.DataFrame) -> dg.TableSchema:
-    """Every column of the written table with its type and, where known, what it holds."""
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(name, str(dtype), description=IDENTITY_MAP_COLUMNS.get(name))
-            for name, dtype in table.schema.items()
-        ]
-    )
+IDENTITY_MAP_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name, str(dtype), description=description)
+        for name, (dtype, description) in IDENTITY_MAP_COLUMNS.items()
+    ]
+)
 
 
 def identity_map_asset(production: bool = False) -> dg.AssetsDefinition:
@@ -213,7 +227,7 @@ def identity_map_asset(production: bool = False) -> dg.AssetsDefinition:
         key="identity_map",
         deps=[dg.AssetKey("int_identity_candidates")],
         group_name="profile",
-        metadata={"schema": IDENTITY_SCHEMA},
+        metadata={"schema": IDENTITY_SCHEMA, "dagster/column_schema": IDENTITY_MAP_SCHEMA},
         kinds={"python", "splink", "duckdb"},
         pool=WAREHOUSE_POOL,
         check_specs=[
@@ -308,7 +322,7 @@ def identity_map_asset(production: bool = False) -> dg.AssetsDefinition:
         metadata.update(model_metadata(resolution.model))
         for problem in resolution.model.problems:
             context.log.warning(f"identity_map: match model: {problem}")
-        yield dg.Output(table, metadata={**metadata, "dagster/column_schema": identity_map_schema(table)})
+        yield dg.Output(table, metadata=metadata)
         yield model_check(resolution.model)
 
     return identity_map

@@ -26,10 +26,25 @@ from cdp_platform.io.lake import Lake, LakeError, lake_from_root
 UNPARTITIONED = "__all__"
 
 
-def table_schema(frame: pl.DataFrame) -> dg.TableSchema:
+def table_schema(frame: pl.DataFrame, declared: dg.TableSchema | None = None) -> dg.TableSchema:
+    """The columns written, with their types and, for those the asset's declared
+    ``dagster/column_schema`` describes, its descriptions: the materialization's schema is the one
+    the UI shows, so what a column holds is not lost once the asset has run."""
+    described = {c.name: c.description for c in declared.columns} if declared is not None else {}
     return dg.TableSchema(
-        columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in frame.schema.items()]
+        columns=[
+            dg.TableColumn(name=name, type=str(dtype), description=described.get(name))
+            for name, dtype in frame.schema.items()
+        ]
     )
+
+
+def declared_schema(context: dg.OutputContext) -> dg.TableSchema | None:
+    """The ``dagster/column_schema`` the output's asset declares, if any."""
+    value = (context.definition_metadata or {}).get("dagster/column_schema")
+    if isinstance(value, dg.TableSchemaMetadataValue):
+        return value.schema
+    return value if isinstance(value, dg.TableSchema) else None
 
 
 def partition_file(asset_key: dg.AssetKey, partition_key: str | None) -> str:
@@ -44,12 +59,14 @@ def write_frame(lake: Lake, key: str, frame: pl.DataFrame) -> int:
     return len(data)
 
 
-def _file_metadata(lake: Lake, key: str, frame: pl.DataFrame, size: int) -> dict:
+def _file_metadata(
+    lake: Lake, key: str, frame: pl.DataFrame, size: int, declared: dg.TableSchema | None = None
+) -> dict:
     return {
         "row_count": dg.MetadataValue.int(frame.height),
         "bytes": dg.MetadataValue.int(size),
         "uri": dg.MetadataValue.path(lake.uri(key)),
-        "dagster/column_schema": table_schema(frame),
+        "dagster/column_schema": table_schema(frame, declared),
     }
 
 
@@ -89,7 +106,7 @@ class RawLakeIOManager(dg.ConfigurableIOManager):
         partition = context.asset_partition_key if context.has_asset_partitions else None
         key = partition_file(context.asset_key, partition)
         size = write_frame(lake, key, obj)
-        context.add_output_metadata(_file_metadata(lake, key, obj, size))
+        context.add_output_metadata(_file_metadata(lake, key, obj, size, declared_schema(context)))
 
     def _write_range(self, context: dg.OutputContext, lake: Lake, obj: pl.DataFrame) -> None:
         """One output covering several daily partitions (a single-run backfill): each day's rows
@@ -118,7 +135,9 @@ class RawLakeIOManager(dg.ConfigurableIOManager):
             key = partition_file(context.asset_key, partition)
             size = write_frame(lake, key, part)
             context.step_context.add_asset_metadata(
-                _file_metadata(lake, key, part, size), asset_key=context.asset_key, partition_key=partition
+                _file_metadata(lake, key, part, size, declared_schema(context)),
+                asset_key=context.asset_key,
+                partition_key=partition,
             )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:

@@ -46,7 +46,7 @@ from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 from pydantic import Field
 
-from cdp_platform.io.lake_io_manager import table_schema
+from cdp_platform.io.lake_io_manager import declared_schema, table_schema
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +400,7 @@ class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
         # conflicting commit runs this again).
         return {
             "dagster/row_count": dg.MetadataValue.int(obj.height),
-            "dagster/column_schema": table_schema(obj),
+            "dagster/column_schema": table_schema(obj, declared_schema(context)),
             "table": dg.MetadataValue.text(f"{table_slice.schema}.{table_slice.table}"),
         }
 

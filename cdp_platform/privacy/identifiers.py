@@ -93,9 +93,9 @@ class PersonStream:
         return f'"{self.entity.schema_name}"."{self.entity.entity}_rejected"'
 
 
-@cache
 def person_streams() -> tuple[PersonStream, ...]:
-    """Every raw stream that holds personal data, with the cleansed entity that reads it."""
+    """Every raw stream that holds personal data, with the cleansed entity that reads it (as the
+    last loaded settings complete it: the handle fields an account maps are read here too)."""
     streams = []
     for entity in cleansed.ENTITIES:
         if entity.person_keys:
@@ -110,7 +110,8 @@ def person_stream(source: str, stream: str) -> PersonStream | None:
 def _needed_fields(person: PersonStream) -> list[Field]:
     by_name = {f.name: f for f in person.entity.fields}
     names = {link.field for link in person.owners if link.field != "record_id"}
-    names |= {f.name for f in person.entity.fields if f.kind in ("email", "phone", "handle")}
+    # Not the computed columns: nothing of them is in the record (a handle the account maps no field to).
+    names |= {f.name for f in person.entity.read_fields if f.kind in ("email", "phone", "handle")}
     names |= {f.region_from for f in person.entity.fields if f.kind == "phone" and f.region_from}
     return [by_name[name] for name in sorted(names)]
 

@@ -21,6 +21,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from cdp_platform.profile.column_descriptions import column_descriptions
+
 PREVIEW_ROWS = 5
 # A text column is shown in previews when it holds at most this many distinct values...
 CATEGORY_MAX_VALUES = 12
@@ -63,8 +65,16 @@ def table_metadata(
     """``dagster/row_count``, ``dagster/column_schema`` (every column, its type and, where dbt
     documents it, its description) and ``preview`` of one built relation."""
     relation = relation_name  # as dbt names it: "<database>"."<schema>"."<table>", quoted already
-    rows = connection.execute(f"select count(*) from {relation}").fetchone()[0]
     columns = connection.execute(f"describe select * from {relation}").fetchall()
+    # The rows and every text column's distinct values in one scan (a staging model is a view: each
+    # query of it reads its cleansed table again).
+    texts = [name for name, duck_type, *_ in columns if str(duck_type).upper() == "VARCHAR"]
+    counts = connection.execute(
+        "select "
+        + ", ".join(["count(*)", *(f'count(distinct "{name}")' for name in texts)])
+        + f" from {relation}"
+    ).fetchone()
+    rows, distinct = counts[0], dict(zip(texts, counts[1:], strict=True))
     schema = dg.TableSchema(
         columns=[
             dg.TableColumn(name, str(duck_type), description=descriptions.get(name) or None)
@@ -75,9 +85,8 @@ def table_metadata(
     for name, duck_type, *_ in columns:
         if _shown_type(str(duck_type)):
             shown.append(name)
-        elif str(duck_type).upper() == "VARCHAR" and rows:
-            distinct = connection.execute(f'select count(distinct "{name}") from {relation}').fetchone()[0]
-            if distinct <= CATEGORY_MAX_VALUES and rows >= distinct * CATEGORY_MIN_ROWS_PER_VALUE:
+        elif name in distinct and rows:
+            if distinct[name] <= CATEGORY_MAX_VALUES and rows >= distinct[name] * CATEGORY_MIN_ROWS_PER_VALUE:
                 shown.append(name)
     names = [name for name, *_ in columns]
     sample = connection.execute(f"select * from {relation} limit {PREVIEW_ROWS}").fetchall()
@@ -116,7 +125,7 @@ def with_table_metadata(
             if node is None or node.get("resource_type") != "model" or not node.get("relation_name"):
                 yield event
                 continue
-            descriptions = {name: col.get("description", "") for name, col in node.get("columns", {}).items()}
+            descriptions = column_descriptions(manifest, unique_id)
             try:
                 extra = table_metadata(connection, node["relation_name"], descriptions)
             except duckdb.Error as exc:

@@ -22,9 +22,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from cdp_platform.cleansed.handles import handle_fields_var
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.faults import PROFILES, ConnectionCut, FaultProfile, resolve_faults, vendor_names
 from cdp_platform.sandbox.plugins import source_mounts
+from cdp_platform.settings import env_var_name
 
 
 class _HideInjectedCuts(logging.Filter):
@@ -34,16 +36,23 @@ class _HideInjectedCuts(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionCut))
 
 
-
 def account_settings(data: Any) -> dict[str, str]:
     """The account identifiers each served source needs, as the settings name them
-    (``CDP_<SOURCE>_<OPTION>``, see .env.example), from the vendor modules' mounts."""
-    return {
-        f"CDP_{source.upper()}_{option.upper()}": value
+    (``CDP_<SOURCE>_<OPTION>``, see .env.example), and the fields of its accounts that hold
+    handles (``CDP_<SOURCE>_<ENTITY>_HANDLE_FIELDS``), from the vendor modules' mounts."""
+    options = {
+        env_var_name(source, option): value
         for source, mount in source_mounts().items()
         if mount.account_options is not None
         for option, value in mount.account_options(data).items()
     }
+    handles = {
+        handle_fields_var(source, entity): fields
+        for source, mount in source_mounts().items()
+        for entity, fields in mount.handle_fields.items()
+    }
+    return {**options, **handles}
+
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(persons=args.persons, seed=args.seed, today=args.today, span_days=args.span_days)

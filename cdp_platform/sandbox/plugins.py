@@ -48,6 +48,10 @@ class Mount:
     account_options: Callable[[Any], dict[str, str]] | None = None
     # The person-written text streams the source's interactions come from (graded for sentiment).
     person_texts: tuple[str, ...] = ()
+    # Entity -> which of the emulated account's fields hold which network's handle, in the syntax
+    # of the source's ``CDP_<SOURCE>_<ENTITY>_HANDLE_FIELDS`` (cdp_platform.cleansed.handles): the
+    # account's configuration, which the local default takes from here.
+    handle_fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,8 @@ class ProfileIdentifier:
     CRM id is 1, an email 3, a web cookie 6, a phone with the same name 7); ``limit`` is how many
     of them one person holds. ``profile_hosts``: the sites whose profile URLs end in the handle
     (``https://<host>/<handle>``), so that a handle typed as its URL is still the handle.
+    ``description`` says what its column holds, in the network's terms (shown beside the column of
+    the identity candidates).
     """
 
     column: str
@@ -220,6 +222,7 @@ class ProfileIdentifier:
     priority: int
     limit: int = 1
     profile_hosts: tuple[str, ...] = ()
+    description: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in PROFILE_ID_KINDS:

@@ -38,7 +38,15 @@ from cdp_platform.io.lake import Lake
 from cdp_platform.io.resources import RAW_IO_MANAGER_KEY
 from cdp_platform.privacy.suppression import Suppressor
 from cdp_platform.sources.partitions import partition_window
-from cdp_platform.sources.stream import Stream, StreamContext, Window, finalize_rows, page_rows
+from cdp_platform.sources.stream import (
+    RAW_SCHEMA,
+    Stream,
+    StreamContext,
+    Window,
+    finalize_rows,
+    page_rows,
+    raw_column_descriptions,
+)
 from cdp_platform.sources.vendor import MissingCredential, VendorResource
 
 
@@ -224,6 +232,17 @@ def _metadata(outcome: StreamOutcome, dead_letter_uri: str | None) -> dict:
     return meta
 
 
+def raw_column_schema(stream: Stream) -> dg.TableSchema:
+    """The columns of the stream's raw partitions, their types and what each holds."""
+    descriptions = raw_column_descriptions(stream)
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(dtype), description=descriptions[name])
+            for name, dtype in RAW_SCHEMA.items()
+        ]
+    )
+
+
 def build_raw_assets(
     source: str, streams: Sequence[Stream], resource_key: str, partitions_def: dg.PartitionsDefinition
 ) -> dg.AssetsDefinition:
@@ -237,6 +256,7 @@ def build_raw_assets(
                 group_name=f"raw_{source}",
                 io_manager_key=RAW_IO_MANAGER_KEY,
                 description=stream.description,
+                metadata={"dagster/column_schema": raw_column_schema(stream)},
                 kinds={source, "parquet"},
                 is_required=False,
             )
@@ -300,9 +320,13 @@ def build_raw_assets(
                 suppressed = suppressor.count(stream.source, stream.name) if suppressor else 0
                 if latest is not None and outcome.rows is not None:
                     outcome.rows = latest.filter_rows(stream.source, stream.name, outcome.rows)
-                    outcome.dead_letters = latest.filter_letters(stream.source, stream.name, outcome.dead_letters)
+                    outcome.dead_letters = latest.filter_letters(
+                        stream.source, stream.name, outcome.dead_letters
+                    )
                     suppressed += latest.count(stream.source, stream.name)
-                uri = write_dead_letters(lake, stream.source, stream.name, window.partition, outcome.dead_letters)
+                uri = write_dead_letters(
+                    lake, stream.source, stream.name, window.partition, outcome.dead_letters
+                )
                 # The day's own figures, on the day's own materialization (a range run records one
                 # materialization per day).
                 context.add_asset_metadata(

@@ -33,6 +33,33 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "fetched_at": pl.Datetime("us", "UTC"),
 }
 
+# What each raw column holds, shown in the UI (``{id_path}``, ``{updated_path}``: the stream's own).
+_RAW_COLUMNS = {
+    "record_id": "The record's id at the vendor, its `{id_path}` as text: one row per id and day.",
+    "updated_at": "When the vendor last changed the record, its `{updated_path}`, in UTC: of the versions "
+    "the day's pages returned (a resumed run, a record repeated across pages), the latest is kept.",
+    "payload": "The record exactly as the vendor sent it (one element of the response's record list), "
+    "as JSON text.",
+    "context": "The envelope objects the record refers to, kept beside it rather than merged into it "
+    "(a tweet's author from includes.users, a comment's parent post, a CRM object's associations), "
+    "as JSON text; null when the stream keeps none.",
+    "partition_date": "The day (UTC) whose window of creations and changes the record was fetched "
+    "for: its partition.",
+    "slice": "Which of the day's first requests fetched it: `all` for a single listing, else the "
+    "parent a fan-out stream asked (a post, a lead form) or the part of a split listing.",
+    "page": "The page's number within its slice, from 1.",
+    "request": "The request that fetched the page, `METHOD URL` with credentials redacted.",
+    "fetched_at": "When the page was received, UTC.",
+}
+
+
+def raw_column_descriptions(stream: Stream) -> dict[str, str]:
+    """What each column of the stream's raw partitions holds, in the stream's own terms."""
+    return {
+        name: text.format(id_path=stream.id_path, updated_path=stream.updated_path)
+        for name, text in _RAW_COLUMNS.items()
+    }
+
 
 @dataclass(frozen=True)
 class Window:

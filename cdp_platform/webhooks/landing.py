@@ -125,6 +125,9 @@ class LandingReport:
 # Called after a day's file is written and before its messages are acknowledged: the one moment a
 # crash tests exactly-once against (tests kill the process there).
 AfterWrite = Callable[[PartitionLanding], None]
+# Called with (source, day, rows in the day's file) before new events are appended to it: what
+# follows those rows is new (the fast path records where its reads by id start, see .fetch).
+BeforeWrite = Callable[[str, str, int], None]
 
 
 def land_messages(
@@ -135,6 +138,7 @@ def land_messages(
     first_day: date,
     clock: Callable[[], float] = time.time,
     after_write: AfterWrite | None = None,
+    before_write: BeforeWrite | None = None,
     tracer: Any = None,
 ) -> LandingReport:
     """Land one batch of taken messages; see the module docstring for the order and its reasons.
@@ -166,6 +170,8 @@ def land_messages(
         landed_at = clock()
         rows = existing
         if fresh:
+            if before_write is not None:
+                before_write(source, day, 0 if existing is None else existing.height)
             new_rows = event_rows(fresh, landed_at)
             rows = new_rows if existing is None else pl.concat([existing, new_rows], how="diagonal_relaxed")
             write_frame(lake, key, rows)
@@ -228,6 +234,7 @@ def drain(
     max_batches: int = 100,
     clock: Callable[[], float] = time.time,
     after_write: AfterWrite | None = None,
+    before_write: BeforeWrite | None = None,
     tracer: Any = None,
 ) -> LandingReport:
     """Land batches until the queue is empty (or ``max_batches``, so one run stays bounded and the
@@ -238,7 +245,14 @@ def drain(
         if not messages:
             break
         report = land_messages(
-            messages, queue, lake, first_day=first_day, clock=clock, after_write=after_write, tracer=tracer
+            messages,
+            queue,
+            lake,
+            first_day=first_day,
+            clock=clock,
+            after_write=after_write,
+            before_write=before_write,
+            tracer=tracer,
         )
         total.taken += report.taken
         total.partitions.extend(report.partitions)

@@ -7,10 +7,9 @@ The sensor reads the landing's materializations of ``raw/<source>/webhook_events
 (``WebhookSpec.refreshes``) and requests a run of the source's ingestion job for today with only those
 streams, as the CRM change sensors do. The cleansed partitions follow by their automation condition.
 
-What this is not (yet): a fetch of the changed objects by id (it re-reads today's window of the
-stream, which holds them), nor an intraday refresh of ``client_360``: the profile is still rebuilt
-once a day (see README, 'Webhooks'). Events of earlier days trigger nothing; the daily schedule has
-read, or will read, their day.
+Only for the vendors whose declaration has no read by id (``WebhookSpec.fetch``): the others' objects
+are read by id by the landing job itself (:mod:`cdp_platform.webhooks.fetch`). Events of earlier
+days trigger nothing; the daily schedule has read, or will read, their day.
 """
 
 from __future__ import annotations
@@ -61,7 +60,11 @@ def webhook_refresh_sensor(
 ) -> dg.SensorDefinition:
     """``jobs``: each source's ingestion job; ``raw_keys``: source -> stream -> raw asset key. Sources
     without a job (a declared webhook whose source is not ingested) are left out."""
-    refreshable = {spec.source: spec for spec in specs.values() if spec.refreshes and spec.source in jobs}
+    refreshable = {
+        spec.source: spec
+        for spec in specs.values()
+        if spec.refreshes and spec.fetch is None and spec.source in jobs
+    }
     # What each declaration refreshes, e.g. "crm contacts", read from the declarations themselves.
     announced = ", ".join(
         f"{source} {stream}"

@@ -19,6 +19,7 @@ from cdp_platform.webhooks.events import (
     epoch_seconds,
     lookup,
 )
+from cdp_platform.webhooks.fetch import ObjectFetch
 from cdp_platform.webhooks.signatures import Handshake, SignatureScheme
 
 
@@ -45,10 +46,13 @@ class WebhookSpec:
     handshake_var: str | None = None
     # What the vendor expects for a body that is not the JSON it sent (it retries on any non-2xx).
     malformed_status: int = 400
-    # Event type prefix -> the source's stream whose today's partition holds the changed object:
-    # the refresh sensor re-reads those streams' window when such events land (see
-    # cdp_platform/webhooks/refresh.py). Empty: events are only landed.
+    # Event type prefix -> the source's stream that holds the changed object (the longest matching
+    # prefix wins). With ``fetch``, the objects are read by id and appended to that stream's raw
+    # partitions (cdp_platform/webhooks/fetch.py); without, the refresh sensor re-reads today's
+    # window of those streams (cdp_platform/webhooks/refresh.py). Empty: events are only landed.
     refreshes: Mapping[str, str] = field(default_factory=dict)
+    # How the vendor reads a changed object by id; None: it has no such read (or none is used).
+    fetch: ObjectFetch | None = None
 
     def streams_to_refresh(self, event_types: Iterable[str]) -> set[str]:
         return {
@@ -57,6 +61,12 @@ class WebhookSpec:
             for prefix, stream in self.refreshes.items()
             if event_type.startswith(prefix)
         }
+
+    def __post_init__(self) -> None:
+        if self.fetch is not None and not self.refreshes:
+            raise ValueError(
+                f"{self.source}: a webhook that fetches by id must say which stream each event type is of (refreshes)"
+            )
 
     def events(self, body: Any, received_at: float) -> list[WebhookEvent]:
         """The events of one verified body; :class:`MalformedEvents` when it has the wrong shape."""

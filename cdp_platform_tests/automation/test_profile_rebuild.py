@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from cdp_platform.automation.jobs import FULL_REFRESH_TAG, PROFILE_REBUILD_JOB_NAME, profile_rebuild_job
 from cdp_platform.automation.schedules import WEEKLY_CRON
+from cdp_platform.cleansed.landed import SOURCES_LANDED_KEY
 from cdp_platform.definitions import build_definitions
 from cdp_platform.profile import DBT_PROJECT, prepare_manifest, profile_definitions
 from cdp_platform.profile.project import dbt_executable
@@ -45,7 +46,7 @@ def test_the_rebuild_selects_every_model_and_python_step_of_the_profile_and_noth
     between = {
         key.to_user_string()
         for key in dg.AssetSelection.key_prefixes("cleansed").downstream().resolve(graph)
-        if key.path[0] not in ("cleansed", "pseudonymized", "privacy")
+        if key.path[0] not in ("cleansed", "pseudonymized", "privacy") and key != SOURCES_LANDED_KEY
     }
     assert selected == between | seeds
     assert job.tags[FULL_REFRESH_TAG] == "true"
@@ -59,7 +60,9 @@ def test_the_weekly_schedule_requests_one_whole_run_on_sunday_night(defs):
     repository = defs.get_repository_def()
     schedule = repository.get_schedule_def(f"{PROFILE_REBUILD_JOB_NAME}_weekly")
     assert schedule.job_name == PROFILE_REBUILD_JOB_NAME
-    assert (schedule.cron_schedule, schedule.execution_timezone) == (WEEKLY_CRON, "UTC") == ("0 3 * * 0", "UTC")
+    assert (
+        (schedule.cron_schedule, schedule.execution_timezone) == (WEEKLY_CRON, "UTC") == ("0 3 * * 0", "UTC")
+    )
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # locally; running in production
     sunday = datetime.datetime(2026, 11, 29, 3, tzinfo=datetime.UTC)
     [request] = schedule.evaluate_tick(
@@ -79,9 +82,7 @@ def _interactions(path) -> dict[str, datetime.date]:
 
 
 @pytest.mark.slow
-def test_the_rebuild_drops_an_interaction_whose_record_is_gone_which_a_daily_run_keeps(
-    tmp_path, monkeypatch
-):
+def test_the_rebuild_drops_an_interaction_whose_record_is_gone_which_a_daily_run_keeps(tmp_path, monkeypatch):
     """On the crafted warehouse of the profile tests (with their stand-ins for the Python steps):
     the rebuild job builds the timeline and what it reads; an interaction then leaves the timeline's
     input; the daily run of its day keeps it (delete+insert replaces only what is still there), the
@@ -96,9 +97,19 @@ def test_the_rebuild_drops_an_interaction_whose_record_is_gone_which_a_daily_run
     # Every dbt invocation gets a target folder of its own, so each would parse the whole project
     # again (this warehouse path is new to dbt): parsed once here, they all start from that parse.
     subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", "dbt", "--profiles-dir", "dbt",
-         "--target-path", str(tmp_path / "dbt_target")],
-        cwd=DBT_PROJECT.project_dir.parent, check=True,
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            "dbt",
+            "--profiles-dir",
+            "dbt",
+            "--target-path",
+            str(tmp_path / "dbt_target"),
+        ],
+        cwd=DBT_PROJECT.project_dir.parent,
+        check=True,
     )
     monkeypatch.setenv("DBT_PARTIAL_PARSE_FILE_PATH", str(tmp_path / "dbt_target" / "partial_parse.msgpack"))
     settings = load_settings({"CDP_WAREHOUSE_PATH": str(path), "CDP_PARTITIONS_START": "2025-01-01"})
@@ -128,7 +139,9 @@ def test_the_rebuild_drops_an_interaction_whose_record_is_gone_which_a_daily_run
     assert gone in before and len(before) > 1
 
     with duckdb.connect(str(path)) as connection:
-        connection.execute("delete from intermediate.int_interactions_unioned where interaction_id = ?", [gone])
+        connection.execute(
+            "delete from intermediate.int_interactions_unioned where interaction_id = ?", [gone]
+        )
     timeline = next(a for a in profile.assets if TIMELINE in a.keys)
     daily = dg.materialize(
         [timeline], partition_key=before[gone].isoformat(), resources=resources, instance=instance

@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 
 import cdp_platform
-from cdp_platform.cleansed import ENTITIES
+from cdp_platform.cleansed import ENTITIES, entity
 from cdp_platform.cleansed.checks import drift_differences, observed_fields
-from cdp_platform.cleansed.entity import CleansedEntity, Field, cleanse, derived_payload
-from cdp_platform.sources.hubspot import PROPERTIES
-from cdp_platform.sources.hubspot.cleansed import contacts as hubspot_contacts
-from cdp_platform.sources.salesforce import FIELDS, window_query
+from cdp_platform.cleansed.entity import CleansedEntity, Field, cleanse, column_descriptions, derived_payload
+from cdp_platform.settings import load_settings
+from cdp_platform.sources.hubspot import properties
+from cdp_platform.sources.salesforce import query_fields, window_query
 from cdp_platform.sources.salesforce.cleansed.contacts import ENTITY as CONTACTS
 
 
@@ -34,7 +34,8 @@ def test_the_payload_and_the_query_read_the_fields_paths():
     # A relationship field expects its object, and the envelope the entity declares beside it.
     assert CONTACTS.expected_payload["Account"] == "object"
     assert CONTACTS.expected_payload["Account.attributes.type"] == "string"
-    assert "MailingPostalCode" in FIELDS["Contact"] and FIELDS["Contact"][:2] == ("Id", "IsDeleted")
+    contact_fields = query_fields("Contact")
+    assert "MailingPostalCode" in contact_fields and contact_fields[:2] == ("Id", "IsDeleted")
     assert "Account.Name" in window_query("Contact", *_day())
 
 
@@ -161,14 +162,18 @@ def test_payload_attributes_need_a_plain_payload_path_and_a_known_type():
 
 
 def test_hubspot_searches_for_exactly_the_properties_its_entities_expect():
-
+    load_settings({})  # the local default: the sandbox's portal maps its handle properties
     expected = {
         k.removeprefix("properties.")
-        for k in hubspot_contacts.ENTITY.expected_payload
+        for k in entity("hubspot", "contacts").expected_payload
         if k.startswith("properties.")
     }
-    assert set(PROPERTIES["contacts"]) == expected
-    assert "twitterhandle" in PROPERTIES["contacts"] and "lastmodifieddate" in PROPERTIES["contacts"]
+    assert set(properties("contacts")) == expected
+    assert "twitterhandle" in properties("contacts") and "lastmodifieddate" in properties("contacts")
+    # A portal that maps no handle property is not asked for one.
+    load_settings({"CDP_HUBSPOT_CONTACTS_HANDLE_FIELDS": "instagram_username=ig"})
+    assert "twitterhandle" not in properties("contacts") and "ig" in properties("contacts")
+    load_settings({})
 
 
 @pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: f"{e.source}/{e.entity}")
@@ -182,3 +187,27 @@ def test_the_schema_lists_every_column_the_table_gets_in_its_order(entity):
         c for c in clean.columns if c not in ("updated_at", "partition_date") and not c.endswith("_original")
     ]
     assert kept == entity.columns
+
+
+def test_a_columns_description_is_the_fields_own_then_the_rules_the_cleansing_applies():
+    """The rules a column's description names are those cleanse applies: each row below breaks one,
+    and the quarantine names exactly the rules the description lists."""
+    email = Field("email", "email", "$.email", required=True, description="The contact's email (email).")
+    entity = CleansedEntity(source="s", entity="people", raw_stream="people", fields=(email,))
+    text = column_descriptions(entity)["email"]
+    assert text == (
+        "The contact's email (email). Trimmed and lower-cased. The record goes to people_rejected when "
+        "it is missing (missing_required); not a valid address (invalid_email). As sent: email_original."
+    )
+    result = cleanse(_raw({}, {"email": "jane@@example"}, {"email": " Jane@Example.com "}), entity, None)
+    assert sorted(result.rejected["rule"].to_list()) == ["invalid_email", "missing_required"]
+    assert all(f"({rule})" in text for rule in result.rejected["rule"])
+    assert result.clean["email"].to_list() == ["jane@example.com"]
+    # Without a description of its own the column has none: the rules alone say nothing of its meaning.
+    undescribed = CleansedEntity(
+        source="s", entity="e", raw_stream="e", fields=(Field("email", "email", "$.e"),)
+    )
+    assert column_descriptions(undescribed)["email"] == ""
+    assert column_descriptions(undescribed)["email_original"].startswith(
+        "email exactly as the vendor sent it"
+    )

@@ -11,6 +11,9 @@ customers join identity resolution beside the CRMs'), once in process and once w
   settled amount, and reaches ``client_360`` and ``client_scores`` through the buyer's client;
 - identity: no client holds two true persons, and a Stripe customer's client holds the CRM
   records of the same person (the shop's customers all are CRM contacts in the sandbox).
+
+The other sources are in process in both tests, so their raw history is landed once for the module
+(raw writes only to the lake); each test starts from a copy of it and lands Stripe itself.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from cdp_platform.sandbox.records import SandboxData
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.sandbox.vendors.stripe import expected_partition, stripe_data
 from cdp_platform.settings import load_settings
+from cdp_platform_tests.e2e.landing import Landing, land_raw
 from cdp_platform_tests.sources.support import (
     SANDBOX_TODAY,
     SandboxServer,
@@ -56,15 +60,26 @@ def _window(day: str) -> tuple[int, int]:
     return start, start + 86_400
 
 
-def _materialize_everything(environ: dict[str, str], days: list[str]) -> list[dg.ExecuteInProcessResult]:
+def _is_stripe(key: dg.AssetKey) -> bool:
+    return key.path[1] == "stripe"
+
+
+def _materialize_everything(
+    environ: dict[str, str], days: list[str], others: Landing
+) -> list[dg.ExecuteInProcessResult]:
+    """Stripe's raw history, then every cleansed partition and the profile, on a copy of the other
+    sources' landing; the landing's runs are among the results."""
+    others.copy_to(Path(environ["CDP_LAKE_ROOT"]))
     defs = build_definitions(load_settings(environ))
     graph = defs.resolve_asset_graph()
 
     def keys(predicate):
         return [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and predicate(k)]
 
+    raw = keys(lambda k: k.path[0] == "raw")
+    assert sorted(k for k in raw if not _is_stripe(k)) == others.keys, "the landing holds every other raw asset"
     jobs = [
-        dg.define_asset_job("raw", selection=keys(lambda k: k.path[0] == "raw")),
+        dg.define_asset_job("raw", selection=[k for k in raw if _is_stripe(k)]),
         dg.define_asset_job("cleansed", selection=keys(lambda k: k.path[0] == "cleansed")),
         dg.define_asset_job(
             "profile",
@@ -75,6 +90,7 @@ def _materialize_everything(environ: dict[str, str], days: list[str]) -> list[dg
     instance = dg.DagsterInstance.ephemeral()
     window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     return [
+        *others.results,
         *(defs.resolve_job_def("raw").execute_in_process(partition_key=d, instance=instance) for d in days),
         defs.resolve_job_def("cleansed").execute_in_process(tags=window, instance=instance),
         defs.resolve_job_def("profile").execute_in_process(instance=instance),
@@ -194,12 +210,19 @@ def truth_dir(tmp_path_factory, data) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def others(tmp_path_factory) -> Landing:
+    """The raw history of every source but Stripe, in process: the same in both tests."""
+    root = tmp_path_factory.mktemp("others")
+    return land_raw(sandbox_environ(root, PERSONS, SPAN_DAYS), _days(), lambda k: not _is_stripe(k))
+
+
 @pytest.mark.slow
-def test_stripe_end_to_end_in_process(tmp_path, monkeypatch, data, truth_dir):
+def test_stripe_end_to_end_in_process(tmp_path, monkeypatch, data, truth_dir, others):
     environ = sandbox_environ(tmp_path, PERSONS, SPAN_DAYS)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)  # dbt reads the warehouse path from the environment
-    results = _materialize_everything(environ, _days())
+    results = _materialize_everything(environ, _days(), others)
     assert all(r.success for r in results)
     _assert_raw(tmp_path / "lake", data, _days(), exact=True)
     print(_assert_profile(tmp_path / "warehouse.duckdb", data, truth_dir, all_charges=True))
@@ -207,7 +230,7 @@ def test_stripe_end_to_end_in_process(tmp_path, monkeypatch, data, truth_dir):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # the storm's slow answers and 429 bursts cost minutes
-def test_stripe_end_to_end_on_a_port_under_the_storm(tmp_path, monkeypatch, data, truth_dir):
+def test_stripe_end_to_end_on_a_port_under_the_storm(tmp_path, monkeypatch, data, truth_dir, others):
     server = SandboxServer(
         "--persons", str(PERSONS), "--seed", "7", "--today", SANDBOX_TODAY,
         "--span-days", str(SPAN_DAYS), "--faults", "storm", "--time-scale", "20",
@@ -225,7 +248,7 @@ def test_stripe_end_to_end_on_a_port_under_the_storm(tmp_path, monkeypatch, data
         }
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
-        results = _materialize_everything(environ, _days())
+        results = _materialize_everything(environ, _days(), others)
         stripe_faults = server.stats()["faults"].get("stripe", {})
     finally:
         server.stop()

@@ -6,6 +6,9 @@ CLV fit, which a ten-day history cannot support, only warn), and client_360 must
 resolved client. Every identity candidate (CRM and lead records, commenters, tweet authors, web
 visitors) is graded against the sandbox's truth: no client may hold two true persons, and the
 identified rows of client_360 are the true persons plus the pieces missed links leave.
+
+Raw writes only to the lake, a folder for both warehouse kinds: the module lands the raw history
+once and each kind's test starts from a copy of it (its runs and checks asserted with the test's).
 """
 
 import datetime
@@ -21,6 +24,7 @@ from cdp_platform.io.warehouse import connect_warehouse
 from cdp_platform.sandbox.config import SandboxConfig
 from cdp_platform.sandbox.truth import write_truth
 from cdp_platform.settings import load_settings
+from cdp_platform_tests.e2e.landing import Landing, land_raw
 from cdp_platform_tests.sources.support import SANDBOX_TODAY, sandbox_environ
 
 PERSONS = 600
@@ -28,11 +32,25 @@ SPAN_DAYS = 10
 WARNINGS_ALLOWED = {"quarantine_empty", "fit_supported", "schema_drift"}
 
 
+def history_days() -> list[str]:
+    today = datetime.date.fromisoformat(SANDBOX_TODAY)
+    return [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
+
+
+@pytest.fixture(scope="module")
+def raw_history(tmp_path_factory) -> Landing:
+    """Every raw asset over the eleven days, landed once for both warehouse kinds."""
+    return land_raw(
+        sandbox_environ(tmp_path_factory.mktemp("raw_history"), PERSONS, SPAN_DAYS), history_days()
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # the DuckLake variant: every write is a PostgreSQL commit and S3 puts
 @pytest.mark.parametrize("warehouse", ["file", "ducklake"])
-def test_materialize_everything_builds_client_360(warehouse, tmp_path, monkeypatch, request):
+def test_materialize_everything_builds_client_360(warehouse, raw_history, tmp_path, monkeypatch, request):
     environ = sandbox_environ(tmp_path, PERSONS, SPAN_DAYS)
+    raw_history.copy_to(tmp_path / "lake")
     if warehouse == "ducklake":
         # Catalog in the machine's PostgreSQL, Parquet files on moto's S3 server; dbt on the
         # 'ducklake' target (chosen by the settings).
@@ -42,19 +60,20 @@ def test_materialize_everything_builds_client_360(warehouse, tmp_path, monkeypat
     settings = load_settings(environ)
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
-    today = datetime.date.fromisoformat(SANDBOX_TODAY)
-    days = [(today - datetime.timedelta(days=n)).isoformat() for n in range(SPAN_DAYS, -1, -1)]
+    days = history_days()
 
     def keys(predicate):
         return [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and predicate(k)]
 
     raw = keys(lambda k: k.path[0] == "raw")
+    assert sorted(raw) == raw_history.keys, (
+        "the landing covers every raw asset of this warehouse's definitions"
+    )
     cleansed = keys(lambda k: k.path[0] == "cleansed")
     profile = keys(lambda k: graph.get(k).partitions_def is None and k.path[0] != "pseudonymized")
     # The pseudonymized copies are made of the finished marts, the timeline included.
     pseudonymized = keys(lambda k: k.path[0] == "pseudonymized")
     jobs = [
-        dg.define_asset_job("raw", selection=raw),
         dg.define_asset_job("cleansed", selection=cleansed),
         dg.define_asset_job("profile", selection=profile),
         dg.define_asset_job("timeline", selection=[dg.AssetKey("client_interactions")]),
@@ -64,7 +83,7 @@ def test_materialize_everything_builds_client_360(warehouse, tmp_path, monkeypat
     instance = dg.DagsterInstance.ephemeral()
     window = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     results = [
-        *(defs.resolve_job_def("raw").execute_in_process(partition_key=d, instance=instance) for d in days),
+        *raw_history.results,
         defs.resolve_job_def("cleansed").execute_in_process(tags=window, instance=instance),
         defs.resolve_job_def("profile").execute_in_process(instance=instance),
         defs.resolve_job_def("timeline").execute_in_process(tags=window, instance=instance),

@@ -76,6 +76,26 @@ def test_partition_lands_at_its_own_key_with_metadata(lake_root, lake):
     assert columns == ["id", "day", "value"]
 
 
+def test_the_written_schema_keeps_the_descriptions_the_asset_declares(lake_root):
+    """The UI shows the latest materialization's column schema: it must still say what a column
+    holds, for the columns the asset's declared schema describes."""
+    declared = dg.TableSchema(columns=[dg.TableColumn("id", "String", description="The event's id.")])
+
+    @dg.asset(
+        key=["raw", "test", "events"], partitions_def=DAILY, metadata={"dagster/column_schema": declared}
+    )
+    def described(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return _rows_for(context.partition_key)
+
+    result = _materialize([described], _io(lake_root), partition_key="2026-11-03")
+    schema = result.asset_materializations_for_node("raw__test__events")[0].metadata["dagster/column_schema"]
+    assert {c.name: c.description for c in schema.schema.columns} == {
+        "id": "The event's id.",
+        "day": None,
+        "value": None,
+    }
+
+
 def test_overwriting_one_partition_leaves_the_others_untouched(lake_root, lake):
     io = _io(lake_root)
     for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
@@ -177,7 +197,10 @@ def test_a_range_output_lands_one_file_per_day_with_each_days_own_metadata(lake_
     result = _materialize(
         [ranged],
         io,
-        tags={"dagster/asset_partition_range_start": "2026-11-03", "dagster/asset_partition_range_end": "2026-11-05"},
+        tags={
+            "dagster/asset_partition_range_start": "2026-11-03",
+            "dagster/asset_partition_range_end": "2026-11-05",
+        },
     )
     events = {e.partition: e.metadata for e in result.asset_materializations_for_node("raw__test__ranged")}
     assert sorted(events) == ["2026-11-03", "2026-11-04", "2026-11-05"]
@@ -193,14 +216,21 @@ def test_a_range_output_lands_one_file_per_day_with_each_days_own_metadata(lake_
 
 
 def test_a_range_output_with_rows_outside_the_range_is_refused(lake_root, lake):
-    @dg.asset(key=["raw", "test", "ranged"], partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
+    @dg.asset(
+        key=["raw", "test", "ranged"], partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run()
+    )
     def spills(context: dg.AssetExecutionContext) -> pl.DataFrame:
         return _rows_for("2026-11-07").with_columns(pl.col("day").str.to_date().alias("partition_date"))
 
-    with pytest.raises(ValueError, match=r"rows of 2026-11-07 are outside the run's range 2026-11-03\.\.2026-11-05"):
+    with pytest.raises(
+        ValueError, match=r"rows of 2026-11-07 are outside the run's range 2026-11-03\.\.2026-11-05"
+    ):
         _materialize(
             [spills],
             _io(lake_root),
-            tags={"dagster/asset_partition_range_start": "2026-11-03", "dagster/asset_partition_range_end": "2026-11-05"},
+            tags={
+                "dagster/asset_partition_range_start": "2026-11-03",
+                "dagster/asset_partition_range_end": "2026-11-05",
+            },
         )
     assert not lake.exists("raw/test/ranged/2026-11-03.parquet")

@@ -4,7 +4,7 @@ Every layer is the platform's own: the raw assets fetch two days of history from
 sandbox through the vendor clients, the cleansed assets type them, dbt builds staging and
 intermediate, the real ``identity_map`` and ``interaction_sentiment`` (graded on the sandbox's
 labels, as the definitions wire it) run, dbt builds the marts and the pseudonymized marts follow.
-To keep it quick, dbt seeds, then runs twice (``run``, without its tests: ``cdp_platform_tests/profile`` runs
+To keep it quick, dbt runs twice (seeds and models, without their tests: ``cdp_platform_tests/profile`` runs
 those) instead of once per Dagster step, and ``client_scores``, which two days of purchases cannot
 support, is an empty table. The Dagster instance keeps its event log under ``root/dagster_home``,
 so a test can search what the runs wrote (the erasure test copies the whole folder).
@@ -130,12 +130,24 @@ def _build(root: Path) -> SandboxMarts:
         identity_map = defs.resolve_assets_def(dg.AssetKey("identity_map"))
         sentiment = defs.resolve_assets_def(dg.AssetKey("interaction_sentiment"))
         # dbt, then the Python assets that read its models, then the rest of dbt. The seeds
-        # first: staging reads them (ISO country codes).
-        dbt.cli(["seed"], raise_on_error=True).wait()
-        dbt.cli(
-            ["run", "--select", "staging int_identity_candidates int_interactions_unioned"],
+        # first, in the same invocation (build in graph order, seeds and models only): staging
+        # reads them (ISO country codes).
+        targets = root.with_name(root.name + "_dbt")  # beside the build, which tests copy whole
+        build = ["build", "--resource-type", "seed", "--resource-type", "model"]
+        first = dbt.cli(
+            [
+                *build,
+                "--select",
+                "resource_type:seed staging int_identity_candidates int_interactions_unioned",
+            ],
             raise_on_error=True,
+            target_path=targets / "staging",
         ).wait()
+        # The marts' invocation starts from the project this one parsed for this warehouse (dbt's
+        # partial parse), instead of parsing it again: the profile, hence the saved parse that
+        # dagster-dbt copies from dbt/target, is another warehouse's.
+        (targets / "marts").mkdir(parents=True, exist_ok=True)
+        shutil.copy(first.target_path / "partial_parse.msgpack", targets / "marts")
         timed("dbt staging and intermediate")
         # Resolved from the definitions, they carry their resources already.
         result = dg.materialize([identity_map, sentiment], instance=instance)
@@ -148,7 +160,11 @@ def _build(root: Path) -> SandboxMarts:
             connection.execute(
                 f"create or replace table {PREDICTIVE_SCHEMA}.client_scores as select * from empty"
             )
-        dbt.cli(["run", "--select", "source:identity+ source:predictive+ marts"], raise_on_error=True).wait()
+        dbt.cli(
+            ["run", "--select", "source:identity+ source:predictive+ marts"],
+            raise_on_error=True,
+            target_path=targets / "marts",
+        ).wait()
         timed("dbt marts")
         graph = defs.resolve_asset_graph()
         pseudonymized = [k for k in graph.get_all_asset_keys() if k.path[0] == "pseudonymized"]

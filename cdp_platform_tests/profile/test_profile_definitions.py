@@ -15,7 +15,7 @@ from cdp_platform.profile import (
     profile_automation_condition,
     profile_definitions,
 )
-from cdp_platform.profile.assets import partition_window_vars
+from cdp_platform.profile.assets import dbt_environment, keep_parse_state, partition_window_vars
 from cdp_platform.profile.project import manifest_is_stale
 from cdp_platform.settings import load_settings
 
@@ -144,3 +144,37 @@ def test_manifest_staleness(tmp_path):
     os.utime(model, (later, later))
     assert manifest_is_stale(tmp_path)
     assert DBT_PROJECT.manifest_path.exists()
+
+
+def test_a_full_parse_is_kept_for_the_next_invocation(tmp_path, monkeypatch):
+    project, invocation = tmp_path / "dbt", tmp_path / "dbt" / "target" / "profile_dbt_models-abc"
+    invocation.mkdir(parents=True)
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    shared = project / "target" / "partial_parse.msgpack"
+    keep_parse_state(invocation, project)  # dbt left no state: nothing to keep
+    assert not shared.exists()
+    (invocation / "partial_parse.msgpack").write_bytes(b"state for this warehouse")
+    shared.write_bytes(b"state for another warehouse")
+    keep_parse_state(invocation, project)
+    assert shared.read_bytes() == b"state for this warehouse"
+    assert sorted(p.name for p in shared.parent.iterdir()) == [
+        "partial_parse.msgpack",
+        "profile_dbt_models-abc",
+    ]
+    # An absolute DBT_TARGET_PATH is where dagster-dbt takes the state from.
+    elsewhere = tmp_path / "home" / "dbt_target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(elsewhere))
+    keep_parse_state(invocation, project)
+    assert (elsewhere / "partial_parse.msgpack").read_bytes() == b"state for this warehouse"
+
+
+def test_the_dbt_environment_is_restored(monkeypatch):
+    monkeypatch.setenv("CDP_TIMELINE_MIN_DATE", "2025-01-01")
+    monkeypatch.delenv("CDP_TIMELINE_MAX_DATE", raising=False)
+    with dbt_environment({"CDP_TIMELINE_MIN_DATE": "2025-03-20", "CDP_TIMELINE_MAX_DATE": "2025-03-21"}):
+        assert (os.environ["CDP_TIMELINE_MIN_DATE"], os.environ["CDP_TIMELINE_MAX_DATE"]) == (
+            "2025-03-20",
+            "2025-03-21",
+        )
+    assert os.environ["CDP_TIMELINE_MIN_DATE"] == "2025-01-01"
+    assert "CDP_TIMELINE_MAX_DATE" not in os.environ

@@ -13,7 +13,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from cdp_platform.identity import evaluate
-from cdp_platform.identity.assets import identity_map
+from cdp_platform.identity.assets import IDENTITY_MAP_SCHEMA, identity_map
 from cdp_platform.identity.grading import IdentityTruth
 from cdp_platform.io.resources import LakeResource
 from cdp_platform.io.warehouse import WarehouseIOManager
@@ -63,6 +63,8 @@ def test_identity_map_resolves_and_keeps_client_ids(tmp_path, data):
     assert meta["model_trained"].value is True and meta["model_reason"].value == ""
     assert "name" in meta["model_comparisons"].value
     assert _checks(first)["match_model_trained"].passed
+    # The declared columns (types and descriptions, shown before any run) are those written.
+    assert meta["dagster/column_schema"].schema == IDENTITY_MAP_SCHEMA
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mapping = con.execute("select * from identity.identity_map").pl()
     assert mapping["record_id"].n_unique() == candidates.records.height

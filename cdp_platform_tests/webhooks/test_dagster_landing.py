@@ -90,25 +90,39 @@ def test_landing_run_reports_partitions_and_vendor_counters(queue_resource, tmp_
         assert queue.depth() == 0 and queue.depth("stats") == 0
 
 
-def test_sensor_runs_only_when_events_wait_and_no_landing_is_in_flight(queue_resource):
+def test_sensor_runs_only_when_events_wait_and_no_landing_is_in_flight(queue_resource, tmp_path):
     job = landing_job(["stripe"], date(2026, 1, 1))
     sensor = landing_sensor(job)
+    resources = {"webhook_queue": queue_resource, "lake": LakeResource(lake_root=str(tmp_path / "lake"))}
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"webhook_queue": queue_resource})
+        context = dg.build_sensor_context(instance=instance, resources=resources)
         assert isinstance(sensor(context), dg.SkipReason)
         with queue_resource.open() as queue:
             queue.publish_events([event("x", "stripe")])
-        request = sensor(
-            dg.build_sensor_context(instance=instance, resources={"webhook_queue": queue_resource})
-        )
+        request = sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert isinstance(request, dg.RunRequest) and request.tags["cdp/webhook_events_waiting"] == "1"
         instance.add_run(
             dg.DagsterRun(job_name=JOB_NAME, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
         )
-        skipped = sensor(
-            dg.build_sensor_context(instance=instance, resources={"webhook_queue": queue_resource})
-        )
+        skipped = sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert isinstance(skipped, dg.SkipReason) and "in flight" in skipped.skip_message
+
+
+def test_sensor_runs_while_landed_events_have_objects_to_read(queue_resource, tmp_path):
+    """A run that landed events and then failed to read their objects leaves the day pending: with
+    an empty queue, the sensor still starts a run for it, and stops once it is read."""
+    from cdp_platform.webhooks.fetch import mark_pending
+
+    sensor = landing_sensor(landing_job(["stripe"], date(2026, 1, 1)), fetching=["stripe"])
+    resources = {"webhook_queue": queue_resource, "lake": LakeResource(lake_root=str(tmp_path / "lake"))}
+    with dg.instance_for_test() as instance:
+        assert isinstance(
+            sensor(dg.build_sensor_context(instance=instance, resources=resources)), dg.SkipReason
+        )
+        lake = LocalLake(tmp_path / "lake")
+        mark_pending(lake, "stripe", TODAY, 3)
+        request = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert isinstance(request, dg.RunRequest) and request.tags["cdp/webhook_objects_unread"] == "stripe"
 
 
 def test_definitions_hold_one_partitioned_asset_per_vendor_and_the_broker_as_envvar():

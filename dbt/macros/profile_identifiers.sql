@@ -7,3 +7,9 @@
 {% macro profile_identifiers() -%}
     {{ return(["twitter_handle", "instagram_username", "facebook_id"]) }}
 {%- endmacro %}
+
+{#- The handles among them: the columns a CRM's person records carry too, one each whatever the
+    account maps (cdp_platform/cleansed/handles.py; null where it maps no field). -#}
+{% macro handle_columns() -%}
+    {{ return(["twitter_handle", "instagram_username"]) }}
+{%- endmacro %}

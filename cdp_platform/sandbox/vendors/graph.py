@@ -153,6 +153,7 @@ class Graph:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/{version}/oauth/access_token", self.exchange_token, methods=["GET"]),
+            Route("/{version}/{node}", self.node, methods=["GET"]),
             Route("/{version}/{node}/{edge}", self.edge, methods=["GET"]),
         ]
 
@@ -308,6 +309,26 @@ class Graph:
 
     # ---- edges ---------------------------------------------------------------------------------
 
+    def _leads(self) -> Edge:
+        return Edge(
+            "facebook/leads",
+            "Lead",
+            ("id", "created_time", "ad_id", "form_id", "field_data"),
+            ("created_time", "id", "field_data"),
+            "created_time",
+            True,
+            self.page_id,
+            "pages",
+        )
+
+    def _lead_number(self, node: str) -> int | None:
+        """The record number of a lead id the sandbox issued, else None."""
+        if not node.isdigit():
+            return None
+        stream = self.state.data.streams["facebook/leads"]
+        number = int(node) - _FB_LEAD_BASE
+        return number if 0 <= number < stream.size() and stream.record_id(number) == node else None
+
     def _resolve(self, node: str, edge_name: str) -> Edge | None:
         if node == self.page_id and edge_name in {"posts", "feed", "published_posts"}:
             return Edge(
@@ -322,16 +343,7 @@ class Graph:
                 "pages",
             )
         if node in self.form_ids and edge_name == "leads":
-            return Edge(
-                "facebook/leads",
-                "Lead",
-                ("id", "created_time", "ad_id", "form_id", "field_data"),
-                ("created_time", "id", "field_data"),
-                "created_time",
-                True,
-                self.page_id,
-                "pages",
-            )
+            return self._leads()
         if node == self.ig_user_id and edge_name == "media":
             return Edge(
                 "instagram/media",
@@ -565,6 +577,53 @@ class Graph:
                 paging["next"] = next_url
             payload["paging"] = paging
         return json_response(payload, headers=headers, media_type="application/json; charset=UTF-8")
+
+    # ---- a node by id -----------------------------------------------------------------------------
+
+    async def node(self, request: Request) -> Response:
+        """``GET /{version}/{id}?fields=...``: one object by its id. The sandbox serves leads (what
+        the ``leadgen`` webhook tells of, read by id as Graph documents); any other id is answered
+        as Graph answers an object that does not exist."""
+        plan = plan_of(request)
+        if (error := self._check_token(request, plan)) is not None:
+            return error
+        node = request.path_params["node"]
+        number = self._lead_number(node)
+        if number is None:
+            return graph_error(
+                400,
+                f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to "
+                "missing permissions, or does not support this operation. Please read the Graph API "
+                "documentation at https://developers.facebook.com/docs/graph-api",
+                100,
+                _trace(request, plan, "node"),
+                error_type="GraphMethodException",
+                subcode=33,
+            )
+        edge = self._leads()
+        trace = _trace(request, plan, "perm")
+        if (error := permission_error(edge, self.state.credentials.facebook_permissions, trace)) is not None:
+            return error
+        headers, error = self._usage(edge, plan, request)
+        if error is not None:
+            return error
+        fields = (
+            _field_names(request.query_params["fields"])
+            if request.query_params.get("fields")
+            else list(edge.default_fields)
+        )
+        for name in fields:
+            if name not in edge.fields:
+                return graph_error(
+                    400,
+                    f"(#100) Tried accessing nonexisting field ({name}) on node type ({edge.node_type})",
+                    100,
+                    _trace(request, plan, "params"),
+                    headers=headers,
+                )
+        stream = self.state.data.streams["facebook/leads"]
+        record = _project(stream.record(number), fields)
+        return json_response(record, headers=headers, media_type="application/json; charset=UTF-8")
 
     # ---- faults --------------------------------------------------------------------------------
 

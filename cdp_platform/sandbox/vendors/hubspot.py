@@ -17,6 +17,12 @@ companies; each has at most one association, so no per-input ``paging`` is ever 
 1,000 inputs is refused with HTTP 400 VALIDATION_ERROR (HubSpot's exact message is unverified).
 HubSpot's reference now lists the same endpoint under a date-versioned path
 (``/crm/associations/2026-03/...``) and the v4 path as legacy; the v4 path is what is served here.
+
+Objects are read by id with ``POST /crm/v3/objects/{type}/batch/read``, ``{"properties": [...],
+"inputs": [{"id": ...}]}`` (at most 100 inputs, HubSpot's limit; more is refused with HTTP 400
+VALIDATION_ERROR): each found object as the list shows it (no associations), in ``results``; ids
+that do not exist are left out and named in one ``OBJECT_NOT_FOUND`` error (``context.ids``) with
+HTTP 207, as HubSpot answers. ``idProperty`` (reading by another unique property) is not served.
 """
 
 from __future__ import annotations
@@ -120,6 +126,7 @@ OBJECT_TYPE_NAMES = {
 }
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
 ASSOCIATION_BATCH_LIMIT = 1_000  # inputs per batch read (HubSpot's limit since 2025-02-10)
+OBJECT_BATCH_LIMIT = 100  # inputs per batch read of objects
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 
 
@@ -188,6 +195,7 @@ class HubSpot:
             Route("/oauth/v1/token", self.token, methods=["POST"]),
             Route("/crm/v3/objects/{object_type}", self.list_objects, methods=["GET"]),
             Route("/crm/v3/objects/{object_type}/search", self.search, methods=["POST"]),
+            Route("/crm/v3/objects/{object_type}/batch/read", self.read_objects, methods=["POST"]),
             Route(
                 "/crm/v4/associations/{from_type}/{to_type}/batch/read",
                 self.read_associations,
@@ -597,21 +605,25 @@ class HubSpot:
         return from_type, to_type
 
     @staticmethod
-    def _batch_ids(raw: bytes) -> list[str]:
-        """The distinct input ids of a batch read body, in order (HubSpot answers each id once)."""
+    def _batch_body(raw: bytes) -> dict:
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError as exc:
             raise BatchReadError(
                 f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from None
-        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            raise BatchReadError("Invalid input JSON: expected an object")
+        return body
+
+    @staticmethod
+    def _batch_ids(body: dict, limit: int = ASSOCIATION_BATCH_LIMIT) -> list[str]:
+        """The distinct input ids of a batch read body, in order (HubSpot answers each id once)."""
+        inputs = body.get("inputs")
         if not isinstance(inputs, list):
             raise BatchReadError("Invalid input JSON: 'inputs' must be a list of {\"id\": ...}")
-        if len(inputs) > ASSOCIATION_BATCH_LIMIT:
-            raise BatchReadError(
-                f"Batch read is limited to {ASSOCIATION_BATCH_LIMIT} inputs; {len(inputs)} were given"
-            )
+        if len(inputs) > limit:
+            raise BatchReadError(f"Batch read is limited to {limit} inputs; {len(inputs)} were given")
         ids: dict[str, None] = {}
         for item in inputs:
             value = item.get("id") if isinstance(item, dict) else None
@@ -648,7 +660,7 @@ class HubSpot:
             return direction
         from_type, to_type = direction
         try:
-            ids = self._batch_ids(await request.body())
+            ids = self._batch_ids(self._batch_body(await request.body()))
         except BatchReadError as exc:
             return json_response(hubspot_error(str(exc), "VALIDATION_ERROR", cid), 400, headers)
         started_at = hs_timestamp(int(self.state.now * 1000))
@@ -680,6 +692,58 @@ class HubSpot:
                     "message": f"No {SINGULAR[to_type]} is associated with {SINGULAR[from_type]} {object_id}.",
                 }
                 for object_id in missing
+            ]
+        payload["startedAt"] = started_at
+        payload["completedAt"] = hs_timestamp(int(self.state.now * 1000))
+        return json_response(payload, 207 if missing else 200, headers)
+
+    # ---- objects by id (v3 batch read) ---------------------------------------------------------
+
+    async def read_objects(self, request: Request) -> Response:
+        admitted = self._admit(request, search=False, with_object=True)
+        if isinstance(admitted, Response):
+            return admitted
+        headers, (object_type, stream_name, modified) = admitted
+        plan = plan_of(request)
+        cid = correlation_id(plan or request, "batch_read")
+        try:
+            body = self._batch_body(await request.body())
+            if body.get("idProperty") not in (None, "hs_object_id"):
+                raise BatchReadError("The sandbox reads objects by their id only, not by idProperty")
+            properties = body.get("properties")
+            if properties is not None and not (
+                isinstance(properties, list) and all(isinstance(p, str) for p in properties)
+            ):
+                raise BatchReadError("Invalid input JSON: 'properties' must be a list of property names")
+            ids = self._batch_ids(body, OBJECT_BATCH_LIMIT)
+        except BatchReadError as exc:
+            return json_response(hubspot_error(str(exc), "VALIDATION_ERROR", cid), 400, headers)
+        started_at = hs_timestamp(int(self.state.now * 1000))
+        stream = self.state.data.streams[stream_name]
+
+        def found() -> list[dict]:
+            records = []
+            for object_id in ids:
+                number = _record_number(stream, object_id)
+                if number is not None:
+                    records.append(self.shape(stream.record(number), object_type, properties, (), modified))
+            return self._damage(records, plan)
+
+        records = await self.state.build_page(found)
+        payload: dict = {"status": "COMPLETE", "results": records}
+        read = {str(record.get("id")) for record in records}
+        missing = [object_id for object_id in ids if object_id not in read and _record_number(stream, object_id) is None]
+        if missing:
+            payload["numErrors"] = 1
+            payload["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": f"Could not get some {SINGULAR[object_type].upper()} objects, they may be "
+                    "deleted or not exist. Check that ids are valid.",
+                    "context": {"ids": missing},
+                    "links": {},
+                }
             ]
         payload["startedAt"] = started_at
         payload["completedAt"] = hs_timestamp(int(self.state.now * 1000))
@@ -1081,7 +1145,16 @@ class HubSpotDeals(_DealStream):
 VENDOR = EmulatedVendor(
     position=20,
     api=HubSpot,
-    mounts=(Mount("hubspot", "hubspot", credentials={"access_token": HUBSPOT_PRIVATE_APP_TOKEN}),),
+    mounts=(
+        Mount(
+            "hubspot",
+            "hubspot",
+            credentials={"access_token": HUBSPOT_PRIVATE_APP_TOKEN},
+            # HubSpot's standard twitterhandle property, and a custom property the emulated
+            # portal added for Instagram (the contacts stream writes both).
+            handle_fields={"contacts": "twitter_handle=twitterhandle,instagram_username=instagram_username"},
+        ),
+    ),
     accepts={
         "hubspot_private_app_token": HUBSPOT_PRIVATE_APP_TOKEN,
         "hubspot_client_id": HUBSPOT_CLIENT_ID,

@@ -84,5 +84,11 @@ SOURCE = SourceDeclaration(
     schedule=Schedule(minute=35),
     page_size=(100, 1, 100),
     # A commenter is known by the user id Graph gives them (app-scoped, stable for this Page's app).
-    profile_identifier=ProfileIdentifier("facebook_id", "user_id", priority=2),
+    profile_identifier=ProfileIdentifier(
+        "facebook_id",
+        "user_id",
+        priority=2,
+        description="The commenter's Facebook user id as Graph gives it (from.id: app-scoped, stable for "
+        "this Page's app).",
+    ),
 )

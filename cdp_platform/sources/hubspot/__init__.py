@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 
+from cdp_platform.cleansed import entity as cleansed_entity
 from cdp_platform.http import (
     Auth,
     BearerAuth,
@@ -55,19 +56,18 @@ from cdp_platform.http import (
 )
 from cdp_platform.http.dead_letters import make_dead_letter
 from cdp_platform.http.pagination import LoopGuard, Page, get_path
-from cdp_platform.sources.hubspot.cleansed import companies, contacts, deals
 from cdp_platform.sources.hubspot.cleansed.objects import requested_properties
 from cdp_platform.sources.hubspot.declaration import SOURCE
 from cdp_platform.sources.hubspot.search import MODIFIED_DATE_PROPERTY, extract_search, to_ms
 from cdp_platform.sources.stream import OnPage, Slice, Stream, StreamContext, declared_stream
 from cdp_platform.sources.vendor import VendorResource
 
-# The properties each search asks for: what the cleansed entity's fields read and what every object
-# carries, from the entity's declaration (a property is spelled once, on its field).
-PROPERTIES: dict[str, tuple[str, ...]] = {
-    entity.raw_stream: requested_properties(entity)
-    for entity in (contacts.ENTITY, companies.ENTITY, deals.ENTITY)
-}
+
+def properties(object_type: str) -> tuple[str, ...]:
+    """The properties a search of ``object_type`` asks for: what its cleansed entity's fields read
+    (the handle properties the portal's settings map among them) and what every object carries,
+    from the entity's declaration (a property is spelled once, on its field)."""
+    return requested_properties(cleansed_entity(SOURCE.name, object_type))
 
 
 class HubSpotResource(VendorResource):
@@ -299,7 +299,7 @@ def _stream(object_type: str) -> Stream:
             checkpoint_store=store,
             checkpoint_key=key,
             on_page=on_page,
-            properties=PROPERTIES[object_type],
+            properties=properties(object_type),
             limit=ctx.size(200, 1, 200),
             stream=name,
             partition=ctx.window.partition,

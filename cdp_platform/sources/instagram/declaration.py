@@ -73,6 +73,11 @@ SOURCE = SourceDeclaration(
     page_size=(100, 1, 100),
     # A commenter is a username and nothing else (Graph gives no name, no email).
     profile_identifier=ProfileIdentifier(
-        "instagram_username", "handle", priority=5, profile_hosts=("instagram.com",)
+        "instagram_username",
+        "handle",
+        priority=5,
+        profile_hosts=("instagram.com",),
+        description="The person's Instagram username, bare and lower-cased: a commenter's, or what a CRM "
+        "record holds for them.",
     ),
 )

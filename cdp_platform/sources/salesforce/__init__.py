@@ -13,23 +13,22 @@ from datetime import datetime
 
 from pydantic import Field
 
+from cdp_platform.cleansed import entity as cleansed_entity
 from cdp_platform.http import Auth, RequestSpec, VendorClient
 from cdp_platform.sources.salesforce.auth import SalesforceOAuth
-from cdp_platform.sources.salesforce.cleansed import accounts, contacts, leads, opportunities
 from cdp_platform.sources.salesforce.cleansed.system import select_list
 from cdp_platform.sources.salesforce.declaration import API_VERSION, OBJECTS, SOURCE
 from cdp_platform.sources.stream import Stream, StreamContext, declared_stream, single
 from cdp_platform.sources.vendor import VendorResource
 
-# The fields each object's query selects: exactly what its cleansed entity declares (each field is
-# spelled once, there; custom fields end in __c, an org without them removes them there).
-# Relationship fields come back as nested objects.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "Account": select_list(accounts.ENTITY),
-    "Contact": select_list(contacts.ENTITY),
-    "Lead": select_list(leads.ENTITY),
-    "Opportunity": select_list(opportunities.ENTITY),
-}
+
+def query_fields(sobject: str) -> tuple[str, ...]:
+    """The fields an object's query selects: exactly what its cleansed entity declares (each field
+    is spelled once, there), with the custom fields the org's settings map to handles
+    (``CDP_SALESFORCE_<ENTITY>_HANDLE_FIELDS``); a field the org lacks fails the query, so none is
+    asked for unless declared or configured. Relationship fields come back as nested objects."""
+    stream = next(name for name, name_of_object in OBJECTS.items() if name_of_object == sobject)
+    return select_list(cleansed_entity(SOURCE.name, stream))
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -39,7 +38,7 @@ def soql_datetime(moment: datetime) -> str:
 
 def window_query(sobject: str, start: datetime, end: datetime) -> str:
     return (
-        f"SELECT {', '.join(FIELDS[sobject])} FROM {sobject} "
+        f"SELECT {', '.join(query_fields(sobject))} FROM {sobject} "
         f"WHERE SystemModstamp >= {soql_datetime(start)} AND SystemModstamp < {soql_datetime(end)} "
         "ORDER BY SystemModstamp ASC, Id ASC"
     )

@@ -63,6 +63,11 @@ SOURCE = SourceDeclaration(
     page_size=(100, 5, 100),
     # A handle is public and can be mistyped into a CRM: it ranks after an email.
     profile_identifier=ProfileIdentifier(
-        "twitter_handle", "handle", priority=4, profile_hosts=("twitter.com", "x.com")
+        "twitter_handle",
+        "handle",
+        priority=4,
+        profile_hosts=("twitter.com", "x.com"),
+        description="The person's X username, bare and lower-cased (@Jane_Doe and x.com/Jane_Doe are "
+        "jane_doe): a mention's author, or what a CRM record holds for them.",
     ),
 )

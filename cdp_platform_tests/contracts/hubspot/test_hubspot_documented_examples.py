@@ -14,7 +14,7 @@ from cdp_platform.http import (
     BearerAuth,
     InMemoryCheckpointStore,
 )
-from cdp_platform.sources.hubspot import PROPERTIES, STREAMS
+from cdp_platform.sources.hubspot import STREAMS, properties
 from cdp_platform.sources.hubspot.cleansed.contacts import ENTITY
 from cdp_platform.sources.hubspot.search import extract_search
 from cdp_platform_tests.contracts.recordings import HERE, day_window, land, served
@@ -59,7 +59,7 @@ def test_documented_search_pages_a_429_and_the_example_contact_cleansed():
             checkpoint_store=InMemoryCheckpointStore(),
             checkpoint_key="hubspot/contacts/2019-12-07",
             on_page=on_page,
-            properties=PROPERTIES["contacts"],
+            properties=properties("contacts"),
         )
 
     landed = land(api.client, CONTACTS, window, fetch)

@@ -1,10 +1,12 @@
 {#-
     The timeline of every client across channels, with sentiment on texts.
 
-    Incremental on interaction_id. Dagster runs it per daily partition with the vars min_date and
-    max_date (the partition window, [min_date, max_date)): only interactions that occurred in the
-    window are rebuilt, and delete+insert on interaction_id replaces them, so a re-run of a window
-    never doubles a row. Without the vars (a plain `dbt build`) every interaction is rebuilt.
+    Incremental on interaction_id. Dagster runs it per daily partition with the window [min_date,
+    max_date) (as CDP_TIMELINE_MIN_DATE and CDP_TIMELINE_MAX_DATE in its environment; by hand, the
+    vars min_date and max_date): only interactions that occurred in the window are rebuilt, and
+    those whose record changed client since they were written, and delete+insert on
+    interaction_id replaces them, so a re-run of a window never doubles a row. Without a window (a
+    plain `dbt build`) every interaction is rebuilt.
 -#}
 
 {{
@@ -16,8 +18,10 @@
     )
 }}
 
-{%- set min_date = var('min_date', none) -%}
-{%- set max_date = var('max_date', none) -%}
+{#- Dagster passes the window in the environment (CDP_TIMELINE_MIN_DATE / _MAX_DATE), which keeps
+    dbt's partial parsing (vars on the command line make dbt parse the whole project again). -#}
+{%- set min_date = var('min_date', none) or env_var('CDP_TIMELINE_MIN_DATE', '') or none -%}
+{%- set max_date = var('max_date', none) or env_var('CDP_TIMELINE_MAX_DATE', '') or none -%}
 
 with
 
@@ -25,8 +29,22 @@ interactions as (
 
     select * from {{ ref('int_interactions_unioned') }}
     {%- if min_date is not none and max_date is not none %}
-    where occurred_at >= {{ utc_midnight("'" ~ min_date ~ "'::date") }}
+    where (
+        occurred_at >= {{ utc_midnight("'" ~ min_date ~ "'::date") }}
         and occurred_at < {{ utc_midnight("'" ~ max_date ~ "'::date") }}
+    )
+    {%- if is_incremental() %}
+        -- With the window, every interaction whose record identity resolution has moved to
+        -- another client since its row was written (a new record joined two clients): else a row
+        -- outside the window keeps a client id the map no longer holds.
+        or interaction_id in (
+            select timeline.interaction_id
+            from {{ this }} as timeline
+            inner join {{ source('identity', 'identity_map') }} as current_map
+                on timeline.person_record_id = current_map.record_id
+            where timeline.client_id != current_map.client_id
+        )
+    {%- endif %}
     {%- endif %}
 
 ),

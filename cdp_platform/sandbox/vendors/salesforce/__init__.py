@@ -944,6 +944,11 @@ VENDOR = EmulatedVendor(
                 "client_secret": SALESFORCE_CLIENT_SECRET,
                 "refresh_token": SALESFORCE_REFRESH_TOKEN,
             },
+            # The emulated org's custom fields: both handles on Contact, the Twitter one on Lead.
+            handle_fields={
+                "contacts": "twitter_handle=Twitter_Handle__c,instagram_username=Instagram_Username__c",
+                "leads": "twitter_handle=Twitter_Handle__c",
+            },
         ),
     ),
     accepts={

@@ -41,6 +41,10 @@ def pivot_field_data(frame: pl.DataFrame) -> pl.DataFrame:
     return answers.with_columns(pl.col("country").alias("country_code"))
 
 
+def _answer(question: str) -> str:
+    return f"The person's answer to the form's standard question {question} (the first value in field_data)"
+
+
 def _derive(frame: pl.DataFrame) -> pl.DataFrame:
     return full_name_from_parts(parts_from_full_name(frame))
 
@@ -52,21 +56,58 @@ ENTITY = CleansedEntity(
     person_keys=(PersonKey("record_id", "leads"),),
     engagement_count="lead_forms",
     fields=(
-        Field("lead_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
-        Field("created_at", "timestamp", "$.created_time", required=True, json_type="string"),
-        Field("ad_id", "string", "$.ad_id", may_be_absent=True, column=columns.reference()),
-        Field("form_id", "string", "$.form_id", may_be_absent=True, column=columns.reference()),
-        Field("email", "email"),
-        Field("full_name", "name"),
-        Field("first_name", "name"),
-        Field("last_name", "name"),
-        Field("phone", "phone", region_from="country"),
-        Field("street", "string"),
-        Field("city", "string"),
-        Field("postcode", "string"),
-        Field("country", "string"),
-        Field("country_code", "country"),
-        Field("date_of_birth", "date"),
+        Field(
+            "lead_id",
+            "string",
+            "$.id",
+            required=True,
+            json_type="string",
+            column=columns.identifier(),
+            description="The lead's Graph id (id).",
+        ),
+        Field(
+            "created_at",
+            "timestamp",
+            "$.created_time",
+            required=True,
+            json_type="string",
+            description="When the person submitted the Lead Ads form (created_time).",
+        ),
+        Field(
+            "ad_id",
+            "string",
+            "$.ad_id",
+            may_be_absent=True,
+            column=columns.reference(),
+            description="The id of the ad the form was submitted from (ad_id); null when Graph names none.",
+        ),
+        Field(
+            "form_id",
+            "string",
+            "$.form_id",
+            may_be_absent=True,
+            column=columns.reference(),
+            description="The id of the Lead Ads form (form_id).",
+        ),
+        Field("email", "email", description=_answer("email")),
+        Field(
+            "full_name",
+            "name",
+            description=_answer("full_name") + ", else the answers to first_name and last_name joined",
+        ),
+        Field("first_name", "name", description=_answer("first_name") + ", else the first word of full_name"),
+        Field(
+            "last_name",
+            "name",
+            description=_answer("last_name") + ", else the last word of full_name when it has more than one",
+        ),
+        Field("phone", "phone", region_from="country", description=_answer("phone_number")),
+        Field("street", "string", description=_answer("street_address")),
+        Field("city", "string", description=_answer("city")),
+        Field("postcode", "string", description=_answer("zip_code")),
+        Field("country", "string", description=_answer("country") + ", as typed; its code is country_code"),
+        Field("country_code", "country", description=_answer("country") + ", as a code"),
+        Field("date_of_birth", "date", description=_answer("date_of_birth")),
     ),
     key_columns=("record_id", "lead_id"),
     # The answers, read by ``prepare`` (the person fields above have no path of their own).

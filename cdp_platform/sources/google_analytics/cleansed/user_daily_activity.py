@@ -43,7 +43,13 @@ ENTITY = CleansedEntity(
     device_records=True,
     fields=(
         Field(
-            "activity_date", "date", _dimension("date"), required=True, json_type="string", pattern=r"^\d{8}$"
+            "activity_date",
+            "date",
+            _dimension("date"),
+            required=True,
+            json_type="string",
+            pattern=r"^\d{8}$",
+            description="The day of the activity (dimension date, YYYYMMDD), in the property's time zone.",
         ),
         Field(
             "ga_client_id",
@@ -52,6 +58,8 @@ ENTITY = CleansedEntity(
             required=True,
             json_type="string",
             column=columns.identifier(unique=False),  # repeats: a row per day and source/medium
+            description=f"The visitor's client id, one browser or app install (the user-scoped custom "
+            f"dimension {CLIENT_ID_DIMENSION}).",
         ),
         # "(not set)" is nulled after the row rules (``_derive``), so the column is optional.
         Field(
@@ -61,6 +69,8 @@ ENTITY = CleansedEntity(
             required=True,
             json_type="string",
             column=columns.reference(),
+            description=f"The CRM contact id the visitor was logged in with (the user-scoped custom "
+            f"dimension {CRM_ID_DIMENSION}); null where GA4 reports {NOT_SET[0]}.",
         ),
         Field(
             "source_medium",
@@ -69,12 +79,43 @@ ENTITY = CleansedEntity(
             required=True,
             json_type="string",
             column=columns.text(),
+            description="Where the sessions came from, as source / medium (dimension sessionSourceMedium).",
         ),
-        Field("sessions", "integer", _metric("sessions"), json_type="string"),
-        Field("engaged_sessions", "integer", _metric("engagedSessions"), json_type="string"),
-        Field("page_views", "integer", _metric("screenPageViews"), json_type="string"),
-        Field("conversions", "integer", _metric("conversions"), json_type="string"),
-        Field("revenue", "amount", _metric("purchaseRevenue"), json_type="string"),
+        Field(
+            "sessions",
+            "integer",
+            _metric("sessions"),
+            json_type="string",
+            description="The visitor's sessions that day from that source (metric sessions).",
+        ),
+        Field(
+            "engaged_sessions",
+            "integer",
+            _metric("engagedSessions"),
+            json_type="string",
+            description="Of those, the engaged sessions (metric engagedSessions).",
+        ),
+        Field(
+            "page_views",
+            "integer",
+            _metric("screenPageViews"),
+            json_type="string",
+            description="Pages and app screens viewed (metric screenPageViews).",
+        ),
+        Field(
+            "conversions",
+            "integer",
+            _metric("conversions"),
+            json_type="string",
+            description="Conversion events (metric conversions).",
+        ),
+        Field(
+            "revenue",
+            "amount",
+            _metric("purchaseRevenue"),
+            json_type="string",
+            description="Purchase revenue in the property's currency (metric purchaseRevenue).",
+        ),
     ),
     key_columns=("record_id", "ga_client_id", "activity_date"),
     extra_columns=_derive,

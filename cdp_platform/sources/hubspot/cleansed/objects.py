@@ -21,13 +21,32 @@ OBJECT_FIELDS: tuple[Field, ...] = (
         "$.id",
         required=True,
         json_type="string",
-        description="The record's HubSpot id.",
+        description="The object's HubSpot id (`id`, also its hs_object_id property).",
         role="external_id",
         column=columns.identifier(),
     ),
-    Field("created_at", "timestamp", "$.createdAt", required=True, json_type="string"),
-    Field("last_modified_at", "timestamp", "$.updatedAt", required=True, json_type="string"),
-    Field("archived", "boolean", "$.archived"),
+    Field(
+        "created_at",
+        "timestamp",
+        "$.createdAt",
+        required=True,
+        json_type="string",
+        description="When the object was created in HubSpot (`createdAt`).",
+    ),
+    Field(
+        "last_modified_at",
+        "timestamp",
+        "$.updatedAt",
+        required=True,
+        json_type="string",
+        description="When a property of the object last changed in HubSpot (`updatedAt`).",
+    ),
+    Field(
+        "archived",
+        "boolean",
+        "$.archived",
+        description="Whether the object is archived, HubSpot's deleted state (`archived`).",
+    ),
 )
 
 KEY_COLUMNS = ("record_id", "crm_id")
@@ -58,6 +77,11 @@ def requested_properties(entity: CleansedEntity) -> tuple[str, ...]:
     return tuple(
         dict.fromkeys(k.removeprefix("properties.") for k in keys if k and k.startswith("properties."))
     )
+
+
+def property_path(name: str) -> str:
+    """Where a property's value is in an object's payload."""
+    return f"$.properties.{name}"
 
 
 def first_association(name: str) -> str:

@@ -18,32 +18,38 @@ SYSTEM_FIELDS: tuple[Field, ...] = (
         "$.Id",
         required=True,
         json_type="string",
-        description="The record's Salesforce id.",
+        description="The record's Salesforce id (Id, 18 characters).",
         role="external_id",
         column=columns.identifier(),
     ),
-    Field("is_deleted", "boolean", "$.IsDeleted", description="In the recycle bin."),
+    Field(
+        "is_deleted",
+        "boolean",
+        "$.IsDeleted",
+        description="Whether the record was deleted, and is in the Recycle Bin (IsDeleted).",
+    ),
     Field(
         "created_at",
         "timestamp",
         "$.CreatedDate",
         required=True,
         json_type="string",
-        description="Created, UTC.",
+        description="When the record was created (CreatedDate).",
     ),
     Field(
         "last_modified_at",
         "timestamp",
         "$.LastModifiedDate",
         json_type="string",
-        description="Last changed by a user, UTC.",
+        description="When a user last changed the record (LastModifiedDate).",
     ),
     Field(
         "system_modstamp",
         "timestamp",
         "$.SystemModstamp",
         json_type="string",
-        description="Last changed, UTC.",
+        description="When a user or an automated process last changed the record (SystemModstamp): "
+        "the time each day's query selects on.",
     ),
 )
 
@@ -55,6 +61,11 @@ SYSTEM_ENVELOPE = {
     "attributes.type": "string",
     "attributes.url": "string",
 }
+
+
+def field_path(name: str) -> str:
+    """Where a field's value is in a record's payload (a custom field's API name ends in ``__c``)."""
+    return f"$.{name}"
 
 
 def lookup_envelope(relationship: str) -> dict[str, str]:

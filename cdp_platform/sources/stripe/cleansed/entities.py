@@ -26,6 +26,12 @@ ZERO_DECIMAL = (
 )  # fmt: skip
 THREE_DECIMAL = ("bhd", "jod", "kwd", "omr", "tnd")
 MONEY = pl.Decimal(20, 3)
+# How amounts are sent and read, in the columns' descriptions.
+MINOR_UNITS = "an integer in the currency's minor unit as Stripe sends it (1999 usd = 19.99)"
+MAJOR_UNITS = (
+    "divided by 10 to the currency's exponent (2; 0 for zero-decimal currencies such as jpy, 3 for bhd, "
+    "jod, kwd, omr and tnd)"
+)
 
 
 def exponent(currency: pl.Expr) -> pl.Expr:
@@ -103,21 +109,107 @@ def converts_back(amount: str, minor: str, currency: str) -> pa.Check:
 # inside, under data.object), so a customer key is absent from a day that holds only events
 # (``may_be_absent``), while a new field or a changed type is drift either way.
 CUSTOMER_FIELDS = (
-    Field("customer_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
-    Field("created_at", "timestamp", "$.created", required=True, json_type="number"),
-    Field("email", "email", "$.email", may_be_absent=True),
-    Field("phone", "phone", "$.phone", region_from="country", may_be_absent=True),
-    Field("full_name", "name", "$.name", may_be_absent=True),
-    Field("street", "string", "$.address.line1", may_be_absent=True),
-    Field("city", "string", "$.address.city", may_be_absent=True),
-    Field("postcode", "string", "$.address.postal_code", may_be_absent=True),
-    Field("country", "string", "$.address.country", may_be_absent=True),
-    Field("country_code", "country", "$.address.country", may_be_absent=True),
-    Field("currency", "string", "$.currency", may_be_absent=True, column=currency_code()),
+    Field(
+        "customer_id",
+        "string",
+        "$.id",
+        required=True,
+        json_type="string",
+        column=columns.identifier(),
+        description="The customer's Stripe id (id, cus_...).",
+    ),
+    Field(
+        "created_at",
+        "timestamp",
+        "$.created",
+        required=True,
+        json_type="number",
+        description="When the customer was created at Stripe (created, unix seconds).",
+    ),
+    Field(
+        "email", "email", "$.email", may_be_absent=True, description="The customer's email address (email)."
+    ),
+    Field(
+        "phone",
+        "phone",
+        "$.phone",
+        region_from="country",
+        may_be_absent=True,
+        description="The customer's phone number (phone).",
+    ),
+    Field(
+        "full_name",
+        "name",
+        "$.name",
+        may_be_absent=True,
+        description="The customer's full name or business name (name).",
+    ),
+    Field(
+        "street",
+        "string",
+        "$.address.line1",
+        may_be_absent=True,
+        description="The first line of the customer's address (address.line1).",
+    ),
+    Field(
+        "city",
+        "string",
+        "$.address.city",
+        may_be_absent=True,
+        description="The city of the customer's address (address.city).",
+    ),
+    Field(
+        "postcode",
+        "string",
+        "$.address.postal_code",
+        may_be_absent=True,
+        description="The postal code of the customer's address (address.postal_code).",
+    ),
+    Field(
+        "country",
+        "string",
+        "$.address.country",
+        may_be_absent=True,
+        description="The country of the customer's address as Stripe holds it (address.country, a "
+        "two-letter code).",
+    ),
+    Field(
+        "country_code",
+        "country",
+        "$.address.country",
+        may_be_absent=True,
+        description="The country of the customer's address (address.country) as a code.",
+    ),
+    Field(
+        "currency",
+        "string",
+        "$.currency",
+        may_be_absent=True,
+        column=currency_code(),
+        description="The currency the customer is charged in for recurring billing (currency, lowercase "
+        "ISO 4217); null until Stripe sets one.",
+    ),
     # Only a deleted customer carries ``deleted`` (``{"id", "object", "deleted": true}``).
-    Field("is_deleted", "boolean", "$.deleted", may_be_absent=True),
-    Field("first_name", "name", computed=True),
-    Field("last_name", "name", computed=True),
+    Field(
+        "is_deleted",
+        "boolean",
+        "$.deleted",
+        may_be_absent=True,
+        description="Whether the customer was deleted at Stripe (deleted, carried by a deleted customer "
+        "only).",
+    ),
+    Field(
+        "first_name",
+        "name",
+        computed=True,
+        description="The first word of full_name: Stripe holds a customer's name in one field.",
+    ),
+    Field(
+        "last_name",
+        "name",
+        computed=True,
+        description="The last word of full_name when it has more than one; null otherwise.",
+    ),
 )
 
 # What the customer object and the event around one carry beside the keys the fields read.
@@ -186,31 +278,132 @@ CHARGES = CleansedEntity(
     # A charge is its paying customer's (erasure and suppression follow it there).
     person_keys=(PersonKey("customer_id", "customers"),),
     fields=(
-        Field("charge_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
-        Field("created_at", "timestamp", "$.created", required=True, json_type="number"),
-        Field("customer_id", "string", "$.customer", json_type="string", column=columns.reference()),
-        Field("amount_minor", "integer", "$.amount", required=True, json_type="number", column=minor_units()),
-        Field("amount_refunded_minor", "integer", "$.amount_refunded", json_type="number"),
         Field(
-            "currency", "string", "$.currency", required=True, pattern=r"^[a-z]{3}$", column=currency_code()
+            "charge_id",
+            "string",
+            "$.id",
+            required=True,
+            json_type="string",
+            column=columns.identifier(),
+            description="The charge's Stripe id (id, ch_...).",
         ),
-        Field("settled_amount_minor", "integer", "$.balance_transaction.amount", json_type="number"),
+        Field(
+            "created_at",
+            "timestamp",
+            "$.created",
+            required=True,
+            json_type="number",
+            description="When the charge was created (created, unix seconds).",
+        ),
+        Field(
+            "customer_id",
+            "string",
+            "$.customer",
+            json_type="string",
+            column=columns.reference(),
+            description="The Stripe id of the paying customer (customer); null for a guest checkout.",
+        ),
+        Field(
+            "amount_minor",
+            "integer",
+            "$.amount",
+            required=True,
+            json_type="number",
+            column=minor_units(),
+            description=f"The amount charged (amount), {MINOR_UNITS}.",
+        ),
+        Field(
+            "amount_refunded_minor",
+            "integer",
+            "$.amount_refunded",
+            json_type="number",
+            description=f"The amount refunded so far (amount_refunded), {MINOR_UNITS}.",
+        ),
+        Field(
+            "currency",
+            "string",
+            "$.currency",
+            required=True,
+            pattern=r"^[a-z]{3}$",
+            column=currency_code(),
+            description="The charge's currency (currency, lowercase ISO 4217).",
+        ),
+        Field(
+            "settled_amount_minor",
+            "integer",
+            "$.balance_transaction.amount",
+            json_type="number",
+            description="What reached the account, in the minor unit of the currency it settled in "
+            "(balance_transaction.amount); null without a balance transaction.",
+        ),
         Field(
             "settled_currency",
             "string",
             "$.balance_transaction.currency",
             pattern=r"^[a-z]{3}$",
             column=currency_code(),
+            description="The currency the account settled the charge in (balance_transaction.currency).",
         ),
-        Field("status", "string", "$.status", column=columns.one_of(("succeeded", "pending", "failed"))),
-        Field("paid", "boolean", "$.paid"),
-        Field("refunded", "boolean", "$.refunded"),
-        Field("billing_email", "email", "$.billing_details.email"),
-        Field("billing_name", "string", "$.billing_details.name"),
-        Field("description", "string", "$.description"),
-        Field("amount", "amount", computed=True, column=money()),
-        Field("amount_refunded", "amount", computed=True, column=money()),
-        Field("settled_amount", "amount", computed=True, column=money()),
+        Field(
+            "status",
+            "string",
+            "$.status",
+            column=columns.one_of(("succeeded", "pending", "failed")),
+            description="The charge's status (status: succeeded, pending or failed); succeeded ones are "
+            "purchases.",
+        ),
+        Field(
+            "paid",
+            "boolean",
+            "$.paid",
+            description="Whether the charge succeeded or was authorized for later capture (paid).",
+        ),
+        Field(
+            "refunded",
+            "boolean",
+            "$.refunded",
+            description="Whether the charge was fully refunded (refunded; false while partly refunded).",
+        ),
+        Field(
+            "billing_email",
+            "email",
+            "$.billing_details.email",
+            description="The email in the payment's billing details (billing_details.email).",
+        ),
+        Field(
+            "billing_name",
+            "string",
+            "$.billing_details.name",
+            description="The name in the payment's billing details (billing_details.name).",
+        ),
+        Field(
+            "description",
+            "string",
+            "$.description",
+            description="The charge's description (description), as the merchant wrote it.",
+        ),
+        Field(
+            "amount",
+            "amount",
+            computed=True,
+            column=money(),
+            description=f"amount_minor in the currency's own units: {MAJOR_UNITS}.",
+        ),
+        Field(
+            "amount_refunded",
+            "amount",
+            computed=True,
+            column=money(),
+            description=f"amount_refunded_minor in the currency's own units: {MAJOR_UNITS}.",
+        ),
+        Field(
+            "settled_amount",
+            "amount",
+            computed=True,
+            column=money(),
+            description="settled_amount_minor in the settlement currency's own units, what purchases are "
+            "counted in.",
+        ),
     ),
     extra_columns=_with_amounts,
     checks=(
@@ -299,23 +492,72 @@ REFUNDS = CleansedEntity(
     entity="refunds",
     raw_stream="refunds",
     fields=(
-        Field("refund_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
-        Field("created_at", "timestamp", "$.created", required=True, json_type="number"),
         Field(
-            "charge_id", "string", "$.charge", required=True, json_type="string", column=columns.reference()
+            "refund_id",
+            "string",
+            "$.id",
+            required=True,
+            json_type="string",
+            column=columns.identifier(),
+            description="The refund's Stripe id (id, re_...).",
         ),
-        Field("amount_minor", "integer", "$.amount", required=True, json_type="number", column=minor_units()),
         Field(
-            "currency", "string", "$.currency", required=True, pattern=r"^[a-z]{3}$", column=currency_code()
+            "created_at",
+            "timestamp",
+            "$.created",
+            required=True,
+            json_type="number",
+            description="When the refund was created (created, unix seconds).",
+        ),
+        Field(
+            "charge_id",
+            "string",
+            "$.charge",
+            required=True,
+            json_type="string",
+            column=columns.reference(),
+            description="The Stripe id of the refunded charge (charge).",
+        ),
+        Field(
+            "amount_minor",
+            "integer",
+            "$.amount",
+            required=True,
+            json_type="number",
+            column=minor_units(),
+            description=f"The amount refunded (amount), {MINOR_UNITS}.",
+        ),
+        Field(
+            "currency",
+            "string",
+            "$.currency",
+            required=True,
+            pattern=r"^[a-z]{3}$",
+            column=currency_code(),
+            description="The refund's currency (currency, lowercase ISO 4217).",
         ),
         Field(
             "status",
             "string",
             "$.status",
             column=columns.one_of(("succeeded", "pending", "requires_action", "failed", "canceled")),
+            description="The refund's status (status: succeeded, pending, requires_action, failed or canceled).",
         ),
-        Field("reason", "string", "$.reason"),
-        Field("amount", "amount", computed=True, column=money()),
+        Field(
+            "reason",
+            "string",
+            "$.reason",
+            description="Why the charge was refunded (reason, e.g. duplicate, fraudulent, requested_by_customer); "
+            "null when no reason was given.",
+        ),
+        Field(
+            "amount",
+            "amount",
+            computed=True,
+            column=money(),
+            description=f"amount_minor in the currency's own units: {MAJOR_UNITS}; subtracted from its "
+            "charge's purchase.",
+        ),
     ),
     extra_columns=_with_amounts,
     checks=(converts_back("amount", "amount_minor", "currency"),),

@@ -12,7 +12,15 @@ from cdp_platform.cleansed import columns
 from cdp_platform.cleansed.derived import parts_from_full_name
 from cdp_platform.cleansed.entity import CleansedEntity, Field, PersonKey
 
-METRICS = ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count", "impression_count")
+# The tweet's public_metrics, and what each counts.
+METRICS = {
+    "retweet_count": "Times the tweet was retweeted",
+    "reply_count": "Replies to the tweet",
+    "like_count": "Likes of the tweet",
+    "quote_count": "Quote tweets of the tweet",
+    "bookmark_count": "Times the tweet was bookmarked",
+    "impression_count": "Times the tweet was seen (impressions)",
+}
 
 ENTITY = CleansedEntity(
     source="twitter",
@@ -21,16 +29,74 @@ ENTITY = CleansedEntity(
     person_keys=(PersonKey("author_id", "authors"),),
     engagement_count="twitter_mentions",
     fields=(
-        Field("tweet_id", "string", "$.id", required=True, json_type="string", column=columns.identifier()),
-        Field("text", "string", "$.text"),
-        Field("created_at", "timestamp", "$.created_at", required=True, json_type="string"),
-        Field("lang", "string", "$.lang", may_be_absent=True),
-        Field("author_id", "string", "$.author_id", json_type="string", column=columns.reference()),
-        Field("twitter_handle", "handle", "context:$.author.username"),
-        Field("full_name", "display_name", "context:$.author.name"),
-        *(Field(metric, "integer", f"$.public_metrics.{metric}", may_be_absent=True) for metric in METRICS),
-        Field("first_name", "name", computed=True),
-        Field("last_name", "name", computed=True),
+        Field(
+            "tweet_id",
+            "string",
+            "$.id",
+            required=True,
+            json_type="string",
+            column=columns.identifier(),
+            description="The tweet's id (id).",
+        ),
+        Field("text", "string", "$.text", description="The tweet's text (text), mentioning the brand."),
+        Field(
+            "created_at",
+            "timestamp",
+            "$.created_at",
+            required=True,
+            json_type="string",
+            description="When the tweet was posted (created_at).",
+        ),
+        Field(
+            "lang",
+            "string",
+            "$.lang",
+            may_be_absent=True,
+            description="The tweet's language as X detected it (lang, a BCP 47 code such as en).",
+        ),
+        Field(
+            "author_id",
+            "string",
+            "$.author_id",
+            json_type="string",
+            column=columns.reference(),
+            description="The X user id of the tweet's author (author_id).",
+        ),
+        Field(
+            "twitter_handle",
+            "handle",
+            "context:$.author.username",
+            description="The author's username (username of the author in includes.users); null when the "
+            "API could not return the author (suspended).",
+        ),
+        Field(
+            "full_name",
+            "display_name",
+            "context:$.author.name",
+            description="The author's display name (name of the author in includes.users).",
+        ),
+        *(
+            Field(
+                metric,
+                "integer",
+                f"$.public_metrics.{metric}",
+                may_be_absent=True,
+                description=f"{counts} (public_metrics.{metric}), when the tweet was read.",
+            )
+            for metric, counts in METRICS.items()
+        ),
+        Field(
+            "first_name",
+            "name",
+            computed=True,
+            description="The first word of full_name: X gives a display name whole.",
+        ),
+        Field(
+            "last_name",
+            "name",
+            computed=True,
+            description="The last word of full_name when it has more than one; null otherwise.",
+        ),
     ),
     key_columns=("record_id", "tweet_id"),
     # Every tweet lists its versions' ids (an array: drift does not enter it).

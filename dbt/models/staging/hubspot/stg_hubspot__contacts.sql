@@ -38,8 +38,7 @@ renamed as (
         job_title as title,
         lifecycle_stage,
         email_opt_out,
-        twitter_handle,
-        instagram_username,
+        {{ person_handles() }}
         archived as is_deleted,
         created_at,
         last_modified_at,

@@ -17,8 +17,7 @@ contact_candidates as (
         'hubspot/contacts' as source,
         {{ person_details() }}
         contact_id as crm_id,
-        twitter_handle,
-        instagram_username,
+        {{ person_handles() }}
         created_at as first_seen_at,
         coalesce(last_modified_at, updated_at) as last_seen_at,
 

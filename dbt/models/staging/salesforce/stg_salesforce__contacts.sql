@@ -38,8 +38,7 @@ renamed as (
         title,
         lead_source,
         email_opt_out,
-        twitter_handle,
-        instagram_username,
+        {{ person_handles() }}
         is_deleted,
         created_at,
         last_modified_at,

@@ -24,8 +24,7 @@ contact_candidates as (
         'salesforce/contacts' as source,
         {{ person_details() }}
         contact_id as crm_id,
-        twitter_handle,
-        instagram_username,
+        {{ person_handles() }}
         created_at as first_seen_at,
         coalesce(last_modified_at, updated_at) as last_seen_at,
 
@@ -40,7 +39,7 @@ lead_candidates as (
         'salesforce/leads' as source,
         {{ person_details(without=['date_of_birth']) }}
         lead_id as crm_id,
-        twitter_handle,
+        {{ person_handles() }}
         created_at as first_seen_at,
         coalesce(last_modified_at, updated_at) as last_seen_at,
 

@@ -38,7 +38,7 @@ renamed as (
         status as lead_status,
         is_converted,
         email_opt_out,
-        twitter_handle,
+        {{ person_handles() }}
         is_deleted,
         created_at,
         last_modified_at,
