@@ -31,10 +31,11 @@ ARTIFACTS = dev.PROJECT / "test-artifacts" / "ui"
 # Every asset on a path between the two, in the UI's own selection syntax.
 SELECTION = 'key:"raw/hubspot/contacts"+ and +key:"client_360"'
 # Wide and tall enough (nine intermediate models build client_360, each source's contributions
-# stand between its staging views and the unions) that the whole path fits at a
-# zoom where nodes are drawn in full, with their names
+# stand between its staging views and the unions, and every staging model follows
+# sources_landed, itself after every cleansed table, so every source's staging lies between the two)
+# that the whole path fits at a zoom where nodes are drawn in full, with their names
 # (below 0.6 the graph draws bare boxes with shortened names).
-VIEWPORT = {"width": 3600, "height": 3000}
+VIEWPORT = {"width": 3600, "height": 9000}
 # (group box, name drawn) of each asset along one path, from the raw asset to the mart.
 LINEAGE = [
     ("raw_hubspot", "contacts"),
